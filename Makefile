@@ -1,0 +1,117 @@
+# bgservice: bgserviced(8), the daemon, and bgservice(1), its client.
+#
+#   make            build build/bgserviced and build/bgservice
+#   make run        build and run the daemon in the foreground on the
+#                   example configuration (127.0.0.1:12341, state in ./run)
+#   make check      build, then run every test (plain and ASan+UBSan builds)
+#   make install    PREFIX=/usr/local DESTDIR= (never overwrites a config)
+#   make bench      side-by-side speed figures (tests/bench)
+#   make lint       mandoc -Tlint, shellcheck, cppcheck
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INITDIR	?= $(SYSCONFDIR)/init.d
+PKG_CONFIG ?= pkg-config
+INSTALL	?= install
+PYTHON	?= /usr/bin/python3
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+WFLAGS	 = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
+PKGS	 = libconfig libbsd-overlay
+CPPFLAGS += -Iinclude -DBGS_PATH_CONFIG='"$(SYSCONFDIR)/bgserviced.conf"'
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+
+# Every module but the two mains, linked into both programs and the tests.
+LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
+	   src/daemon.c src/net.c src/child.c src/conn.c src/server.c
+D_SRCS	 = src/bgserviced.c
+C_SRCS	 = src/bgservice.c
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+
+B	 = build
+LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
+ASAN_OBJS = $(LIB_SRCS:src/%.c=$(B)/asan/obj/%.o)
+HDRS	 = $(wildcard include/*.h)
+
+all: $(B)/bgserviced $(B)/bgservice
+
+$(B)/obj/%.o: src/%.c $(HDRS) | $(B)/obj
+	$(CC) $(WFLAGS) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(B)/asan/obj/%.o: src/%.c $(HDRS) | $(B)/asan/obj
+	$(CC) $(WFLAGS) -O1 -g $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(B)/bgserviced: $(B)/obj/bgserviced.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/bgservice: $(B)/obj/bgservice.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/asan/bgserviced: $(B)/asan/obj/bgserviced.o $(ASAN_OBJS)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/asan/bgservice: $(B)/asan/obj/bgservice.o $(ASAN_OBJS)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/unit: $(UNIT_SRCS) tests/unit/unit.h $(ASAN_OBJS)
+	$(CC) $(WFLAGS) -O1 -g $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) \
+	    -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_OBJS) $(PKG_LIBS)
+
+$(B)/obj $(B)/asan/obj:
+	mkdir -p $@
+
+deps:
+	@sh .ci/deps $(DEPS)
+
+# The example configuration, with its state moved to ./run.
+run: DEPS = build
+run: deps all
+	mkdir -p run
+	sed -e 's|/var/run/bgserviced|$(CURDIR)/run/bgserviced|g' \
+	    etc/bgserviced.conf > run/bgserviced.conf
+	$(B)/bgserviced -t -c run/bgserviced.conf
+	exec $(B)/bgserviced -f -c run/bgserviced.conf
+
+check: DEPS = check
+check: deps all $(B)/asan/bgserviced $(B)/asan/bgservice $(B)/unit
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/func
+
+lint:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+	shellcheck init/bgserviced .ci/run .ci/deps
+	cppcheck -q --error-exitcode=1 --enable=warning,portability \
+	    -Iinclude -D_GNU_SOURCE src
+
+bench: all
+	$(MAKE) -C tests/bench bench
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR) \
+	    $(DESTDIR)$(INITDIR)
+	$(INSTALL) -m 755 $(B)/bgserviced $(DESTDIR)$(SBINDIR)/bgserviced
+	$(INSTALL) -m 755 $(B)/bgservice $(DESTDIR)$(BINDIR)/bgservice
+	$(INSTALL) -m 644 man/bgservice.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 man/bgserviced.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 644 man/bgserviced.8 $(DESTDIR)$(MANDIR)/man8/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/bgserviced.conf ] || \
+	    $(INSTALL) -m 644 etc/bgserviced.conf $(DESTDIR)$(SYSCONFDIR)/
+	[ ! -e init/bgserviced ] || \
+	    $(INSTALL) -m 755 init/bgserviced $(DESTDIR)$(INITDIR)/bgserviced
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/bgserviced $(DESTDIR)$(BINDIR)/bgservice \
+	    $(DESTDIR)$(MANDIR)/man1/bgservice.1 \
+	    $(DESTDIR)$(MANDIR)/man5/bgserviced.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man8/bgserviced.8 \
+	    $(DESTDIR)$(INITDIR)/bgserviced
+	@echo "left in place: $(DESTDIR)$(SYSCONFDIR)/bgserviced.conf"
+
+clean:
+	rm -rf $(B) tests/func/__pycache__
+	-$(MAKE) -C tests/bench clean 2>/dev/null
+
+.PHONY: all deps run check lint bench install uninstall clean

@@ -1,0 +1,45 @@
+/*
+ * child.h: process creation, service execution and reaping.  The only
+ * module that forks, execs and waits.
+ */
+#ifndef CHILD_H
+#define CHILD_H
+
+#include <sys/types.h>
+
+#include <time.h>
+
+#include "bgservice.h"
+#include "net.h"
+#include "util.h"
+
+/* How one run of a service ended. */
+struct run_result {
+	int		 status;	/* wait(2) status, if it ran */
+	int		 spawned;	/* the command was started */
+	int		 spawn_errno;	/* why it could not be */
+	int		 timed_out;	/* killed at its timeout */
+	int		 overflow;	/* output exceeded max_output */
+	int		 cancelled;	/* killed on request (TERM to us) */
+	struct buf	 out;		/* what it wrote on stdout */
+	struct timespec	 start, end;	/* wall clock */
+	long long	 ms;		/* run time */
+};
+
+/* The context of a run: who asked, and the job id for queued jobs. */
+struct run_ctx {
+	const struct peer *peer;
+	const char	*job_id;
+};
+
+pid_t	child_fork(void);
+int	child_run(const struct service *, const struct limits *,
+	    const struct run_ctx *, const char *in, size_t inlen,
+	    struct run_result *);
+int	child_ok(const struct run_result *);
+int	child_describe(const struct service *, const struct run_result *,
+	    char *, size_t);
+void	child_result_free(struct run_result *);
+pid_t	child_reap(int *status);
+
+#endif /* CHILD_H */

@@ -1,0 +1,37 @@
+/*
+ * net.h: listening sockets and callers' addresses.
+ */
+#ifndef NET_H
+#define NET_H
+
+#include <sys/socket.h>
+
+#include "bgservice.h"
+
+/* One open socket: a listen entry gives one (stream) or two (+UDP). */
+struct listener {
+	int		 fd;
+	int		 type;		/* SOCK_STREAM or SOCK_DGRAM */
+	int		 family;	/* AF_INET, AF_INET6, AF_UNIX */
+	char		 name[128];	/* "127.0.0.1:12341/tcp", a path */
+	char		 key[160];	/* identity, to match on reload */
+	int		 keep;		/* scratch for the reload */
+};
+
+/* Who is calling: what a service's environment tells it. */
+struct peer {
+	const char	*transport;	/* "tcp", "udp", "unix" */
+	char		 ip[64];	/* numeric address, or "" */
+	char		 port[8];
+	char		 local_ip[64];
+	char		 local_port[8];
+};
+
+int	net_listen(const struct listen_conf *, struct listener *out, int *n);
+void	net_close(struct listener *);
+void	net_listen_key(const struct listen_conf *, int type, char *,
+	    size_t);
+void	net_peer(int fd, int family, const struct sockaddr_storage *,
+	    struct peer *);
+
+#endif /* NET_H */

@@ -1,0 +1,13 @@
+/*
+ * pathnames.h: default paths of bgserviced and bgservice.
+ */
+#ifndef PATHNAMES_H
+#define PATHNAMES_H
+
+#ifndef BGS_PATH_CONFIG
+#define BGS_PATH_CONFIG		"/etc/bgserviced.conf"
+#endif
+#define BGS_PATH_PIDFILE	"/var/run/bgserviced.pid"
+#define BGS_PATH_DEVNULL	"/dev/null"
+
+#endif /* PATHNAMES_H */

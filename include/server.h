@@ -1,0 +1,18 @@
+/*
+ * server.h: the master process: listeners, the accept loop, children,
+ * reloads and the shutdown.
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <sys/types.h>
+
+#include "bgservice.h"
+
+struct pidfh;
+
+int	server_init(struct config *, struct pidfh *);
+void	server_loop(void);
+void	server_free(void);
+
+#endif /* SERVER_H */

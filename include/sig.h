@@ -1,0 +1,19 @@
+/*
+ * sig.h: signal handling.  Handlers only set flags; the signals stay
+ * blocked except while a process waits in ppoll(2) with sig_waitmask.
+ */
+#ifndef SIG_H
+#define SIG_H
+
+#include <signal.h>
+
+extern volatile sig_atomic_t	sig_hup;
+extern volatile sig_atomic_t	sig_term;
+extern volatile sig_atomic_t	sig_chld;
+extern sigset_t			sig_waitmask;
+
+void	sig_init(void);
+void	sig_clear(void);
+void	sig_reset(void);
+
+#endif /* SIG_H */

@@ -1,0 +1,106 @@
+/*
+ * bgserviced: run configured service commands for callers over TCP, UDP
+ * and UNIX sockets.  main() is the order of the start, nothing else.
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bgservice.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "pathnames.h"
+#include "server.h"
+#include "sig.h"
+
+extern char	**environ;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: bgserviced [-dfhtV] [-c file]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config	*conf;
+	struct pidfh	*pfh;
+	const char	*file = BGS_PATH_CONFIG;
+	char		 errbuf[1024];
+	pid_t		 other;
+	int		 ch, debug = 0, foreground = 0, test = 0, ready = -1;
+
+	closefrom(STDERR_FILENO + 1);	/* nothing inherited survives */
+	setproctitle_init(argc, argv, environ);
+	while ((ch = getopt(argc, argv, "c:dfhtV")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("bgserviced %s\n", BGS_VERSION);
+			exit(0);
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if ((conf = config_load(file, errbuf, sizeof(errbuf))) == NULL)
+		errx(1, "%s", errbuf);
+	if (test) {
+		fprintf(stderr, "%s: configuration OK\n", file);
+		config_free(conf);
+		exit(0);
+	}
+	log_init("bgserviced", 1, debug);
+
+	/* Everything that can fail, while the terminal still sees it. */
+	if ((pfh = pidfile_open(conf->pidfile, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			errx(1, "already running as pid %ld (pidfile %s)",
+			    (long)other, conf->pidfile);
+		err(1, "pidfile %s", conf->pidfile);
+	}
+	if (server_init(conf, pfh) == -1) {
+		pidfile_remove(pfh);
+		errx(1, "cannot open the listeners, not started");
+	}
+
+	if (!foreground) {
+		ready = daemon_detach();
+		log_init("bgserviced", 0, debug);
+	}
+	if (pidfile_write(pfh) == -1)
+		fatal("pidfile_write %s", conf->pidfile);
+	sig_init();
+	daemon_ready(ready);
+	log_info("started, version %s, pid %ld, configuration %s",
+	    BGS_VERSION, (long)getpid(), file);
+
+	server_loop();
+
+	pidfile_remove(pfh);
+	log_info("stopped");
+	server_free();
+	return 0;
+}

@@ -1,0 +1,458 @@
+/*
+ * child.c: every process the daemon creates, and their ends.
+ *
+ * child_run() runs one service: the command is executed directly (no
+ * shell) in a session of its own, so that its whole process group can be
+ * killed; the payload goes to its stdin, its stdout is collected up to
+ * max_output bytes, and each line of its stderr goes to the log, tagged
+ * with the service.  The timeout sends TERM to the group, then KILL after
+ * the grace period.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+#include "sig.h"
+
+#define SERVICE_PATH	"/usr/local/bin:/usr/bin:/bin"
+#define ENV_MAX		16
+#define ERRLINE_MAX	512
+
+/* Parent-side state of one running service. */
+struct run {
+	const struct service	*sv;
+	const struct limits	*lim;
+	pid_t			 pid;
+	int			 in, out, err;	/* our pipe ends, or -1 */
+	const char		*inp;		/* payload left to write */
+	size_t			 inleft;
+	char			 errline[ERRLINE_MAX];
+	size_t			 errlen;
+	int			 exited;
+	long long		 kill_at;	/* next escalation, or 0 */
+	int			 kill_sig;	/* signal it will send */
+};
+
+pid_t
+child_fork(void)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == 0)
+		sig_clear();
+	return pid;
+}
+
+pid_t
+child_reap(int *status)
+{
+	pid_t	 pid;
+
+	do
+		pid = waitpid(-1, status, WNOHANG);
+	while (pid == -1 && errno == EINTR);
+	return pid;
+}
+
+static void
+env_add(char **env, int *n, char *store, size_t *used, size_t size,
+    const char *name, const char *value)
+{
+	int	 len;
+
+	if (value == NULL || value[0] == '\0' || *n >= ENV_MAX - 1)
+		return;
+	len = snprintf(store + *used, size - *used, "%s=%s", name, value);
+	if (len < 0 || (size_t)len >= size - *used)
+		return;
+	env[(*n)++] = store + *used;
+	*used += len + 1;
+}
+
+/*
+ * In the new process: become a session and process group of its own,
+ * restore the signals, wire fds 0, 1, 2, close everything else, build
+ * the small documented environment, exec.  Reports a failure to exec as
+ * an errno on REPORT (close-on-exec, so a successful exec says nothing).
+ */
+static void __attribute__((noreturn))
+exec_service(const struct service *sv, const struct run_ctx *ctx,
+    int in, int out, int err, int report)
+{
+	char	*env[ENV_MAX], store[1024];
+	size_t	 used = 0;
+	int	 n = 0, e;
+
+	(void)setsid();
+	sig_reset();
+	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
+	    dup2(err, STDERR_FILENO) == -1)
+		goto fail;
+	if (report != 3 && (dup2(report, 3) == -1 ||
+	    fcntl(3, F_SETFD, FD_CLOEXEC) == -1))
+		goto fail;
+	closefrom(4);
+	report = 3;
+
+	env_add(env, &n, store, &used, sizeof(store), "PATH", SERVICE_PATH);
+	env_add(env, &n, store, &used, sizeof(store), "BGS_SERVICE",
+	    sv->name);
+	if (ctx->peer != NULL) {
+		env_add(env, &n, store, &used, sizeof(store),
+		    "BGS_TRANSPORT", ctx->peer->transport);
+		env_add(env, &n, store, &used, sizeof(store),
+		    "BGS_REMOTE_IP", ctx->peer->ip);
+		env_add(env, &n, store, &used, sizeof(store),
+		    "BGS_REMOTE_PORT", ctx->peer->port);
+		env_add(env, &n, store, &used, sizeof(store),
+		    "BGS_LOCAL_IP", ctx->peer->local_ip);
+		env_add(env, &n, store, &used, sizeof(store),
+		    "BGS_LOCAL_PORT", ctx->peer->local_port);
+	}
+	env_add(env, &n, store, &used, sizeof(store), "BGS_JOB_ID",
+	    ctx->job_id);
+	env[n] = NULL;
+	execve(sv->argv[0], sv->argv, env);
+fail:
+	e = errno;
+	(void)!write(report, &e, sizeof(e));
+	_exit(127);
+}
+
+/* Send SIG to the service's whole process group. */
+static void
+run_kill(struct run *r, int sig)
+{
+	if (kill(-r->pid, sig) == -1 && errno == ESRCH)
+		(void)kill(r->pid, sig);
+}
+
+/*
+ * Start the TERM-then-KILL sequence, unless it is already under way.
+ */
+static void
+run_terminate(struct run *r)
+{
+	if (r->kill_at != 0)
+		return;
+	run_kill(r, SIGTERM);
+	r->kill_sig = SIGKILL;
+	r->kill_at = now_ms() + (long long)r->lim->kill_grace * 1000;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void
+log_errline(struct run *r)
+{
+	if (r->errlen == 0)
+		return;
+	r->errline[r->errlen] = '\0';
+	log_info("service %s: %s", r->sv->name, r->errline);
+	r->errlen = 0;
+}
+
+/* Read what the service wrote on stderr; log it line by line. */
+static void
+read_stderr(struct run *r)
+{
+	char	 chunk[4096];
+	ssize_t	 n, i;
+
+	if ((n = read(r->err, chunk, sizeof(chunk))) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			close_fd(&r->err);
+		return;
+	}
+	if (n == 0) {
+		log_errline(r);
+		close_fd(&r->err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (chunk[i] == '\n') {
+			log_errline(r);
+			continue;
+		}
+		if (r->errlen == ERRLINE_MAX - 1)
+			log_errline(r);
+		r->errline[r->errlen++] = chunk[i];
+	}
+}
+
+static void
+read_stdout(struct run *r, struct run_result *res)
+{
+	char	 chunk[65536];
+	ssize_t	 n;
+
+	if ((n = read(r->out, chunk, sizeof(chunk))) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			close_fd(&r->out);
+		return;
+	}
+	if (n == 0) {
+		close_fd(&r->out);
+		return;
+	}
+	if (res->overflow)
+		return;		/* drain, so it can be killed cleanly */
+	if (res->out.len + n > r->lim->max_output ||
+	    buf_append(&res->out, chunk, n) == -1) {
+		res->overflow = 1;
+		log_warnx("service %s: output exceeds %zu bytes, killed",
+		    r->sv->name, r->lim->max_output);
+		run_terminate(r);
+	}
+}
+
+static void
+write_stdin(struct run *r)
+{
+	ssize_t	 n;
+
+	if ((n = write(r->in, r->inp, r->inleft)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			close_fd(&r->in);	/* it does not read: fine */
+		return;
+	}
+	r->inp += n;
+	r->inleft -= n;
+	if (r->inleft == 0)
+		close_fd(&r->in);
+}
+
+static void
+check_exit(struct run *r, struct run_result *res)
+{
+	pid_t	 pid;
+
+	sig_chld = 0;
+	do
+		pid = waitpid(r->pid, &res->status, WNOHANG);
+	while (pid == -1 && errno == EINTR);
+	if (pid == r->pid)
+		r->exited = 1;
+}
+
+/* The next moment something must happen without I/O, for ppoll. */
+static int
+run_timeout(const struct run *r, long long deadline)
+{
+	long long	 next = 0;
+
+	if (r->kill_at != 0)
+		next = r->kill_at;
+	else if (deadline != 0)
+		next = deadline;
+	return next == 0 ? -1 : ms_until(next);
+}
+
+/* The parent's loop: feed stdin, collect stdout and stderr, wait. */
+static void
+run_loop(struct run *r, struct run_result *res, long long deadline)
+{
+	struct pollfd	 pfd[3];
+	struct timespec	 ts;
+	int		 n, i, ms;
+
+	while (!r->exited || r->out != -1 || r->err != -1) {
+		if (sig_term && !res->cancelled) {
+			res->cancelled = 1;
+			run_terminate(r);
+		}
+		if (deadline != 0 && r->kill_at == 0 && now_ms() >= deadline) {
+			res->timed_out = 1;
+			log_warnx("service %s: timed out after %d s, killed",
+			    r->sv->name, r->sv->timeout);
+			run_terminate(r);
+		}
+		if (r->kill_at != 0 && now_ms() >= r->kill_at) {
+			run_kill(r, r->kill_sig);
+			r->kill_at = now_ms() + 1000;	/* keep trying */
+		}
+		n = 0;
+		if (r->in != -1)
+			pfd[n++] = (struct pollfd){ r->in, POLLOUT, 0 };
+		if (r->out != -1)
+			pfd[n++] = (struct pollfd){ r->out, POLLIN, 0 };
+		if (r->err != -1)
+			pfd[n++] = (struct pollfd){ r->err, POLLIN, 0 };
+		ms = run_timeout(r, deadline);
+		if (ppoll(pfd, n, ms_timespec(&ts, ms), &sig_waitmask) == -1 &&
+		    errno != EINTR)
+			fatal("ppoll");
+		if (sig_chld)
+			check_exit(r, res);
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (pfd[i].fd == r->in)
+				write_stdin(r);
+			else if (pfd[i].fd == r->out)
+				read_stdout(r, res);
+			else if (pfd[i].fd == r->err)
+				read_stderr(r);
+		}
+	}
+}
+
+static int
+make_pipes(int p[4][2])
+{
+	int	 i;
+
+	for (i = 0; i < 4; i++)
+		p[i][0] = p[i][1] = -1;
+	for (i = 0; i < 4; i++)
+		if (pipe2(p[i], O_CLOEXEC) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+close_pipes(int p[4][2])
+{
+	int	 i, j;
+
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < 2; j++)
+			close_fd(&p[i][j]);
+}
+
+/*
+ * Run SV with IN on its stdin.  Returns 0 when it ran (see RES for how it
+ * ended), -1 with res->spawn_errno when it could not be started.
+ */
+int
+child_run(const struct service *sv, const struct limits *lim,
+    const struct run_ctx *ctx, const char *in, size_t inlen,
+    struct run_result *res)
+{
+	struct run	 r;
+	int		 p[4][2], e;	/* stdin, stdout, stderr, report */
+	long long	 t0, deadline;
+	ssize_t		 n;
+
+	memset(res, 0, sizeof(*res));
+	memset(&r, 0, sizeof(r));
+	r.sv = sv;
+	r.lim = lim;
+	clock_gettime(CLOCK_REALTIME, &res->start);
+	t0 = now_ms();
+	if (make_pipes(p) == -1 || (r.pid = child_fork()) == -1) {
+		res->spawn_errno = errno;
+		close_pipes(p);
+		goto done;
+	}
+	if (r.pid == 0)
+		exec_service(sv, ctx, p[0][0], p[1][1], p[2][1], p[3][1]);
+	close_fd(&p[0][0]);
+	close_fd(&p[1][1]);
+	close_fd(&p[2][1]);
+	close_fd(&p[3][1]);
+	do
+		n = read(p[3][0], &e, sizeof(e));
+	while (n == -1 && errno == EINTR);
+	close_fd(&p[3][0]);
+	if (n == sizeof(e)) {
+		/* exec failed: the child is gone already, reap it. */
+		res->spawn_errno = e;
+		while (waitpid(r.pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		close_pipes(p);
+		log_warnx("service %s: cannot execute %s: %s", sv->name,
+		    sv->argv[0], strerror(e));
+		goto done;
+	}
+	res->spawned = 1;
+	r.in = p[0][1];
+	r.out = p[1][0];
+	r.err = p[2][0];
+	r.inp = in;
+	r.inleft = inlen;
+	if (inlen == 0)
+		close_fd(&r.in);
+	if ((r.in != -1 && set_nonblock(r.in, 1) == -1) ||
+	    set_nonblock(r.out, 1) == -1 || set_nonblock(r.err, 1) == -1)
+		fatal("fcntl");
+	deadline = sv->timeout > 0 ? t0 + (long long)sv->timeout * 1000 : 0;
+	run_loop(&r, res, deadline);
+	close_fd(&r.in);
+done:
+	clock_gettime(CLOCK_REALTIME, &res->end);
+	res->ms = now_ms() - t0;
+	return res->spawned ? 0 : -1;
+}
+
+/* Did the run succeed, so that its output is the answer? */
+int
+child_ok(const struct run_result *res)
+{
+	return res->spawned && !res->timed_out && !res->overflow &&
+	    !res->cancelled && WIFEXITED(res->status) &&
+	    WEXITSTATUS(res->status) == 0;
+}
+
+/*
+ * Say why a run failed, as "NNN" code returned and text in BUF.  The codes:
+ * 500 not started, 502 failed, 504 timed out, 507 output too large,
+ * 503 cancelled.
+ */
+int
+child_describe(const struct service *sv, const struct run_result *res,
+    char *buf, size_t size)
+{
+	if (!res->spawned) {
+		snprintf(buf, size, "Cannot run service %s: %s", sv->name,
+		    strerror(res->spawn_errno));
+		return 500;
+	}
+	if (res->timed_out) {
+		snprintf(buf, size, "Service %s timed out after %d s",
+		    sv->name, sv->timeout);
+		return 504;
+	}
+	if (res->overflow) {
+		snprintf(buf, size, "Service %s output exceeds the "
+		    "max_output limit", sv->name);
+		return 507;
+	}
+	if (res->cancelled) {
+		snprintf(buf, size, "Service %s was stopped: the daemon is "
+		    "shutting down", sv->name);
+		return 503;
+	}
+	if (WIFSIGNALED(res->status)) {
+		snprintf(buf, size, "Service %s killed by signal %d (%s)",
+		    sv->name, WTERMSIG(res->status),
+		    strsignal(WTERMSIG(res->status)));
+		return 502;
+	}
+	snprintf(buf, size, "Service %s failed with exit status %d",
+	    sv->name, WEXITSTATUS(res->status));
+	return 502;
+}
+
+void
+child_result_free(struct run_result *res)
+{
+	buf_free(&res->out);
+}

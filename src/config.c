@@ -1,0 +1,542 @@
+/*
+ * config.c: the configuration file, read with libconfig and checked
+ * completely before anything uses it.  The only file that includes
+ * <libconfig.h>.
+ *
+ * Every error names the file and line: "file:line: what is wrong".
+ * Unknown keys are errors, so that a misspelt limit is never silently
+ * replaced by its default.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "pathnames.h"
+
+/* Where the checks write their complaint. */
+struct cfgctx {
+	const char	*file;
+	char		*err;
+	size_t		 errlen;
+};
+
+/* Names a service may not take: they are verbs of the protocol. */
+static const char *const reserved_names[] = {
+	"helo", "hello", "queue", "stats", NULL
+};
+
+static const char *const root_keys[] = {
+	"pidfile", "spool_dir", "listen", "limits", "services", NULL
+};
+static const char *const limit_keys[] = {
+	"max_connections", "max_request", "request_timeout",
+	"request_idle_ms", "max_jobs", "job_retention", "max_output",
+	"kill_grace", NULL
+};
+static const char *const listen_keys[] = {
+	"address", "port", "path", "mode", "tcp", "udp", NULL
+};
+static const char *const service_keys[] = {
+	"command", "timeout", NULL
+};
+
+static int
+cfg_error(struct cfgctx *ctx, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+cfg_error(struct cfgctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	char		 msg[512];
+	const char	*file = ctx->file;
+	int		 line = 0;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s != NULL) {
+		line = config_setting_source_line(s);
+		if (config_setting_source_file(s) != NULL)
+			file = config_setting_source_file(s);
+	}
+	if (line > 0)
+		snprintf(ctx->err, ctx->errlen, "%s:%d: %s", file, line, msg);
+	else
+		snprintf(ctx->err, ctx->errlen, "%s: %s", file, msg);
+	return -1;
+}
+
+static int
+in_list(const char *name, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(name, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* Every member of group S must be one of KEYS. */
+static int
+cfg_known_keys(struct cfgctx *ctx, const config_setting_t *s,
+    const char *const *keys, const char *what)
+{
+	const config_setting_t	*m;
+	int			 i;
+
+	for (i = 0; (m = config_setting_get_elem(s, i)) != NULL; i++)
+		if (!in_list(config_setting_name(m), keys))
+			return cfg_error(ctx, m, "unknown key '%s' in %s",
+			    config_setting_name(m), what);
+	return 0;
+}
+
+static int
+cfg_int(struct cfgctx *ctx, const config_setting_t *group, const char *key,
+    long long min, long long max, long long *out)
+{
+	const config_setting_t	*s;
+	long long		 v;
+
+	if ((s = config_setting_get_member(group, key)) == NULL)
+		return 0;	/* absent: keep the default */
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = config_setting_get_int64(s);
+		break;
+	default:
+		return cfg_error(ctx, s, "'%s' must be an integer", key);
+	}
+	if (v < min || v > max)
+		return cfg_error(ctx, s, "'%s' is %lld, must be %lld to %lld",
+		    key, v, min, max);
+	*out = v;
+	return 0;
+}
+
+static int
+cfg_bool(struct cfgctx *ctx, const config_setting_t *group, const char *key,
+    int *out)
+{
+	const config_setting_t	*s;
+
+	if ((s = config_setting_get_member(group, key)) == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return cfg_error(ctx, s, "'%s' must be true or false", key);
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+/* A string member, copied into *OUT (which keeps its value if absent). */
+static int
+cfg_string(struct cfgctx *ctx, const config_setting_t *group, const char *key,
+    char **out)
+{
+	const config_setting_t	*s;
+	char			*copy;
+
+	if ((s = config_setting_get_member(group, key)) == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return cfg_error(ctx, s, "'%s' must be a string", key);
+	if ((copy = strdup(config_setting_get_string(s))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	free(*out);
+	*out = copy;
+	return 0;
+}
+
+static int
+cfg_abspath(struct cfgctx *ctx, const config_setting_t *group,
+    const char *key, char **out)
+{
+	if (cfg_string(ctx, group, key, out) == -1)
+		return -1;
+	if (*out != NULL && (*out)[0] != '/')
+		return cfg_error(ctx, config_setting_get_member(group, key),
+		    "'%s' must be an absolute path", key);
+	return 0;
+}
+
+static int
+parse_limits(struct cfgctx *ctx, const config_setting_t *root,
+    struct limits *l)
+{
+	const config_setting_t	*s;
+	long long		 v;
+
+	l->max_connections = DEF_MAX_CONNECTIONS;
+	l->max_request = DEF_MAX_REQUEST;
+	l->request_timeout = DEF_REQUEST_TIMEOUT;
+	l->request_idle_ms = DEF_REQUEST_IDLE_MS;
+	l->max_jobs = DEF_MAX_JOBS;
+	l->job_retention = DEF_JOB_RETENTION;
+	l->max_output = DEF_MAX_OUTPUT;
+	l->kill_grace = DEF_KILL_GRACE;
+	if ((s = config_setting_get_member(root, "limits")) == NULL)
+		return 0;
+	if (!config_setting_is_group(s))
+		return cfg_error(ctx, s, "'limits' must be a group { ... }");
+	if (cfg_known_keys(ctx, s, limit_keys, "limits") == -1)
+		return -1;
+
+#define LIMIT(key, min, max, field) do {				\
+	v = l->field;							\
+	if (cfg_int(ctx, s, key, min, max, &v) == -1)			\
+		return -1;						\
+	l->field = v;							\
+} while (0)
+	LIMIT("max_connections", 1, 65536, max_connections);
+	LIMIT("max_request", 1, 1LL << 30, max_request);
+	LIMIT("request_timeout", 1, 86400, request_timeout);
+	LIMIT("request_idle_ms", 1, 60000, request_idle_ms);
+	LIMIT("max_jobs", 1, 4096, max_jobs);
+	LIMIT("job_retention", 0, 365LL * 86400, job_retention);
+	LIMIT("max_output", 1, 1LL << 30, max_output);
+	LIMIT("kill_grace", 0, 3600, kill_grace);
+#undef LIMIT
+	return 0;
+}
+
+static int
+parse_mode(struct cfgctx *ctx, const config_setting_t *g, mode_t *mode)
+{
+	const config_setting_t	*s;
+	const char		*str;
+	char			*end;
+	long			 v;
+
+	if ((s = config_setting_get_member(g, "mode")) == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		str = config_setting_get_string(s);
+		errno = 0;
+		v = strtol(str, &end, 8);
+		if (*str == '\0' || *end != '\0' || errno != 0)
+			v = -1;
+	} else if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else
+		v = -1;
+	if (v < 0 || v > 0777)
+		return cfg_error(ctx, s, "'mode' must be an octal string "
+		    "such as \"0660\"");
+	*mode = (mode_t)v;
+	return 0;
+}
+
+static int
+parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
+    struct listen_conf *lc)
+{
+	unsigned char	 addr[sizeof(struct in6_addr)];
+	long long	 port = 0;
+
+	lc->line = config_setting_source_line(g);
+	lc->tcp = 1;
+	lc->udp = 1;
+	lc->mode = 0666;
+	if (!config_setting_is_group(g))
+		return cfg_error(ctx, g, "each listen entry must be a group "
+		    "{ address = ...; port = ...; } or { path = ...; }");
+	if (cfg_known_keys(ctx, g, listen_keys, "listen") == -1 ||
+	    cfg_string(ctx, g, "address", &lc->address) == -1 ||
+	    cfg_abspath(ctx, g, "path", &lc->path) == -1 ||
+	    cfg_int(ctx, g, "port", 1, 65535, &port) == -1 ||
+	    cfg_bool(ctx, g, "tcp", &lc->tcp) == -1 ||
+	    cfg_bool(ctx, g, "udp", &lc->udp) == -1 ||
+	    parse_mode(ctx, g, &lc->mode) == -1)
+		return -1;
+	lc->port = port;
+	if (lc->path != NULL) {
+		if (lc->address != NULL || port != 0)
+			return cfg_error(ctx, g, "a listen entry has either "
+			    "'path' or 'address' and 'port'");
+		if (strlen(lc->path) >= 108)
+			return cfg_error(ctx, g, "socket path too long");
+		lc->udp = 0;
+		lc->tcp = 1;
+		return 0;
+	}
+	if (lc->address == NULL || port == 0)
+		return cfg_error(ctx, g, "a listen entry needs 'address' and "
+		    "'port' (or 'path')");
+	if (inet_pton(AF_INET, lc->address, addr) != 1 &&
+	    inet_pton(AF_INET6, lc->address, addr) != 1)
+		return cfg_error(ctx, config_setting_get_member(g, "address"),
+		    "'%s' is not a numeric IPv4 or IPv6 address",
+		    lc->address);
+	if (!lc->tcp && !lc->udp)
+		return cfg_error(ctx, g, "listen entry with neither tcp "
+		    "nor udp");
+	return 0;
+}
+
+static int
+parse_listen(struct cfgctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*s;
+	int			 i, n;
+
+	if ((s = config_setting_get_member(root, "listen")) == NULL)
+		return cfg_error(ctx, NULL, "no 'listen' list: nothing to "
+		    "serve on");
+	if (!config_setting_is_list(s) && !config_setting_is_group(s))
+		return cfg_error(ctx, s, "'listen' must be a list ( {...}, "
+		    "... )");
+	if (config_setting_is_group(s)) {
+		/* A single group is accepted as a list of one. */
+		c->listens = calloc(1, sizeof(*c->listens));
+		if (c->listens == NULL)
+			return cfg_error(ctx, s, "out of memory");
+		c->nlistens = 1;
+		return parse_listen_one(ctx, s, &c->listens[0]);
+	}
+	if ((n = config_setting_length(s)) == 0)
+		return cfg_error(ctx, s, "'listen' is empty: nothing to "
+		    "serve on");
+	if ((c->listens = calloc(n, sizeof(*c->listens))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	c->nlistens = n;
+	for (i = 0; i < n; i++)
+		if (parse_listen_one(ctx, config_setting_get_elem(s, i),
+		    &c->listens[i]) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+parse_command(struct cfgctx *ctx, const config_setting_t *g,
+    struct service *sv)
+{
+	const config_setting_t	*s, *e;
+	int			 i, n;
+
+	if ((s = config_setting_get_member(g, "command")) == NULL)
+		return cfg_error(ctx, g, "service '%s' has no 'command'",
+		    sv->name);
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return cfg_error(ctx, s, "'command' must be an array of "
+		    "strings [ \"/path/to/program\", \"arg\", ... ]");
+	if ((n = config_setting_length(s)) == 0)
+		return cfg_error(ctx, s, "'command' is empty");
+	if ((sv->argv = calloc(n + 1, sizeof(char *))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return cfg_error(ctx, e, "'command' must hold only "
+			    "strings");
+		if ((sv->argv[i] = strdup(config_setting_get_string(e))) ==
+		    NULL)
+			return cfg_error(ctx, e, "out of memory");
+	}
+	if (sv->argv[0][0] != '/')
+		return cfg_error(ctx, s, "service '%s': command '%s' is not "
+		    "an absolute path", sv->name, sv->argv[0]);
+	if (access(sv->argv[0], X_OK) == -1)
+		return cfg_error(ctx, s, "service '%s': command '%s': %s",
+		    sv->name, sv->argv[0], strerror(errno));
+	return 0;
+}
+
+static int
+parse_service(struct cfgctx *ctx, const config_setting_t *g,
+    struct service *sv)
+{
+	const char	*name = config_setting_name(g);
+	long long	 timeout = DEF_SERVICE_TIMEOUT;
+
+	sv->line = config_setting_source_line(g);
+	if (!config_valid_name(name, strlen(name)))
+		return cfg_error(ctx, g, "bad service name '%s': use "
+		    "A-Z a-z 0-9 - _, at most %d characters", name,
+		    SERVICE_NAME_MAX);
+	if (in_list(name, reserved_names))
+		return cfg_error(ctx, g, "'%s' is a protocol verb and cannot "
+		    "name a service", name);
+	strlcpy(sv->name, name, sizeof(sv->name));
+	if (!config_setting_is_group(g))
+		return cfg_error(ctx, g, "service '%s' must be a group "
+		    "{ command = [...]; }", name);
+	if (cfg_known_keys(ctx, g, service_keys, "a service") == -1 ||
+	    parse_command(ctx, g, sv) == -1 ||
+	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1)
+		return -1;
+	sv->timeout = timeout;
+	return 0;
+}
+
+static int
+service_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct service *)a)->name,
+	    ((const struct service *)b)->name);
+}
+
+static int
+parse_services(struct cfgctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*s;
+	int			 i, n;
+
+	if ((s = config_setting_get_member(root, "services")) == NULL)
+		return 0;	/* a daemon with no service answers helo */
+	if (!config_setting_is_group(s))
+		return cfg_error(ctx, s, "'services' must be a group "
+		    "{ name = { command = [...]; }; ... }");
+	n = config_setting_length(s);
+	if (n == 0)
+		return 0;
+	if ((c->services = calloc(n, sizeof(*c->services))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	c->nservices = n;
+	for (i = 0; i < n; i++)
+		if (parse_service(ctx, config_setting_get_elem(s, i),
+		    &c->services[i]) == -1)
+			return -1;
+	qsort(c->services, c->nservices, sizeof(*c->services), service_cmp);
+	return 0;
+}
+
+/* The spool defaults to the pidfile's name with ".spool" for ".pid". */
+static int
+default_spool(struct cfgctx *ctx, struct config *c)
+{
+	size_t	 len = strlen(c->pidfile);
+	char	 buf[PATH_MAX];
+
+	if (len > 4 && strcmp(c->pidfile + len - 4, ".pid") == 0)
+		len -= 4;
+	if (snprintf(buf, sizeof(buf), "%.*s.spool", (int)len, c->pidfile) >=
+	    (int)sizeof(buf))
+		return cfg_error(ctx, NULL, "pidfile path too long");
+	if ((c->spool_dir = strdup(buf)) == NULL)
+		return cfg_error(ctx, NULL, "out of memory");
+	return 0;
+}
+
+static int
+config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
+{
+	const config_setting_t	*root = config_root_setting(cf);
+
+	if (cfg_known_keys(ctx, root, root_keys, "the top level") == -1)
+		return -1;
+	if ((c->pidfile = strdup(BGS_PATH_PIDFILE)) == NULL)
+		return cfg_error(ctx, NULL, "out of memory");
+	if (cfg_abspath(ctx, root, "pidfile", &c->pidfile) == -1 ||
+	    cfg_abspath(ctx, root, "spool_dir", &c->spool_dir) == -1)
+		return -1;
+	if (c->spool_dir == NULL && default_spool(ctx, c) == -1)
+		return -1;
+	if (parse_limits(ctx, root, &c->limits) == -1 ||
+	    parse_listen(ctx, root, c) == -1 ||
+	    parse_services(ctx, root, c) == -1)
+		return -1;
+	return 0;
+}
+
+struct config *
+config_load(const char *file, char *err, size_t errlen)
+{
+	struct cfgctx	 ctx = { file, err, errlen };
+	struct config	*c;
+	config_t	 cf;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->file = strdup(file)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		free(c);
+		return NULL;
+	}
+	config_init(&cf);
+	if (config_read_file(&cf, file) != CONFIG_TRUE) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%d: %s",
+			    config_error_file(&cf) ? config_error_file(&cf) :
+			    file, config_error_line(&cf),
+			    config_error_text(&cf));
+		goto fail;
+	}
+	if (config_parse(&ctx, &cf, c) == -1)
+		goto fail;
+	config_destroy(&cf);
+	return c;
+fail:
+	config_destroy(&cf);
+	config_free(c);
+	return NULL;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t	 i;
+	char	**a;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nlistens; i++) {
+		free(c->listens[i].address);
+		free(c->listens[i].path);
+	}
+	free(c->listens);
+	for (i = 0; i < c->nservices; i++) {
+		for (a = c->services[i].argv; a != NULL && *a != NULL; a++)
+			free(*a);
+		free(c->services[i].argv);
+	}
+	free(c->services);
+	free(c->pidfile);
+	free(c->spool_dir);
+	free(c->file);
+	free(c);
+}
+
+const struct service *
+config_service(const struct config *c, const char *name)
+{
+	struct service	 key;
+
+	if (c->nservices == 0 || strlcpy(key.name, name, sizeof(key.name)) >=
+	    sizeof(key.name))
+		return NULL;
+	return bsearch(&key, c->services, c->nservices, sizeof(key),
+	    service_cmp);
+}
+
+int
+config_valid_name(const char *name, size_t len)
+{
+	size_t	 i;
+	char	 ch;
+
+	if (len == 0 || len > SERVICE_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return 0;
+	}
+	return 1;
+}

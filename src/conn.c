@@ -1,0 +1,319 @@
+/*
+ * conn.c: one stream connection, served in a child of its own.
+ *
+ * Reading finds the end of a request as SPEC 2.1 says: end-of-file, a
+ * request complete by its grammar, or a quiet period of request_idle_ms
+ * (original form only); request_timeout and max_request bound it (408,
+ * 413).  A framed request is exact and the connection then waits for
+ * the next one; an original-form request is answered and the connection
+ * closed.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "proto.h"
+#include "sig.h"
+#include "util.h"
+
+#define DRAIN_MS	1000		/* after an error, see conn_drain() */
+#define DRAIN_MAX	(4 * 1048576)
+
+struct conn {
+	int			 fd;
+	const struct config	*conf;
+	const struct peer	*peer;
+	struct buf		 in;
+	int			 eof;
+	int			 served;	/* framed requests answered */
+	char			 who[96];	/* caller, for the log */
+};
+
+/* What the reading ended with. */
+enum read_end {
+	READ_REQUEST,		/* a request is in the buffer */
+	READ_CLOSED,		/* the caller left with nothing pending */
+	READ_TIMEOUT,		/* 408 */
+	READ_TOOBIG,		/* 413 */
+	READ_ERROR,		/* the connection broke */
+};
+
+typedef void	(*handler_fn)(struct conn *, const struct request *);
+
+static void	handle_helo(struct conn *, const struct request *);
+static void	handle_call(struct conn *, const struct request *);
+static void	handle_unsupported(struct conn *, const struct request *);
+
+static const struct {
+	enum proto_verb	 verb;
+	handler_fn	 fn;
+} handlers[] = {
+	{ VERB_HELO,	handle_helo },
+	{ VERB_HELLO,	handle_helo },
+	{ VERB_CALL,	handle_call },
+};
+
+/* Write an answer; a caller that does not read is cut off by SNDTIMEO. */
+static void
+conn_write(struct conn *c, const void *data, size_t len)
+{
+	if (write_all(c->fd, data, len) == -1 && errno != EPIPE &&
+	    errno != ECONNRESET)
+		log_warn("%s: write", c->who);
+}
+
+/* The answer to a request: the bytes as they are, or framed. */
+static void
+conn_answer(struct conn *c, const struct request *req, int code,
+    const char *data, size_t len)
+{
+	char	 hdr[64];
+	size_t	 hlen;
+
+	if (req->framed) {
+		hlen = proto_frame_header(hdr, sizeof(hdr), code, len);
+		conn_write(c, hdr, hlen);
+	}
+	conn_write(c, data, len);
+}
+
+static void
+conn_error(struct conn *c, int framed, int code, const char *text)
+{
+	char	 msg[512];
+	size_t	 len;
+
+	len = proto_error(msg, sizeof(msg), framed, code, text);
+	conn_write(c, msg, len);
+}
+
+static void
+handle_helo(struct conn *c, const struct request *req)
+{
+	if (req->verb == VERB_HELO)
+		conn_answer(c, req, 200, "oleh", 4);
+	else
+		conn_answer(c, req, 200, "olleh", 5);
+}
+
+static void
+handle_unsupported(struct conn *c, const struct request *req)
+{
+	log_info("%s: %s: not implemented", c->who,
+	    proto_verb_name(req->verb));
+	conn_error(c, req->framed, 501, "Not implemented");
+}
+
+static void
+handle_call(struct conn *c, const struct request *req)
+{
+	const struct service	*sv;
+	struct run_result	 res;
+	struct run_ctx		 ctx = { c->peer, NULL };
+	char			 why[256];
+	int			 code;
+
+	if ((sv = config_service(c->conf, req->service)) == NULL) {
+		log_info("%s: call %s: unknown service", c->who,
+		    req->service);
+		conn_error(c, req->framed, 400, "Unknown request");
+		return;
+	}
+	setproctitle("call %s from %s", sv->name, c->who);
+	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
+	    &res);
+	if (child_ok(&res)) {
+		log_info("%s: call %s: ok, %zu bytes in %lld ms", c->who,
+		    sv->name, res.out.len, res.ms);
+		conn_answer(c, req, 200, res.out.data, res.out.len);
+	} else {
+		code = child_describe(sv, &res, why, sizeof(why));
+		log_info("%s: call %s: %d %s (%lld ms)", c->who, sv->name,
+		    code, why, res.ms);
+		conn_error(c, req->framed, code, why);
+	}
+	child_result_free(&res);
+}
+
+/*
+ * Read until a request is complete.  *REQLEN tells how many bytes of the
+ * buffer belong to it.
+ */
+static enum read_end
+conn_read(struct conn *c, size_t *reqlen)
+{
+	const struct limits	*l = &c->conf->limits;
+	long long		 deadline, last = now_ms();
+	struct pollfd		 pfd;
+	struct timespec		 ts;
+	ssize_t			 n;
+	int			 ms, original;
+
+	deadline = last + (long long)l->request_timeout * 1000;
+	for (;;) {
+		enum proto_scan	 scan = proto_scan(c->in.data, c->in.len,
+		    reqlen);
+
+		if (scan == SCAN_COMPLETE)
+			return READ_REQUEST;
+		original = c->in.len > 0 && c->in.data[0] != FRAME_MARK;
+		if ((original && c->in.len > l->max_request) ||
+		    (*reqlen > 0 && *reqlen > l->max_request +
+		    FRAME_HEADER_MAX))
+			return READ_TOOBIG;
+		if (c->eof) {
+			*reqlen = c->in.len;
+			return c->in.len == 0 ? READ_CLOSED : READ_REQUEST;
+		}
+		if (now_ms() >= deadline)
+			/* An idle framed connection just ends. */
+			return c->in.len == 0 && c->served > 0 ? READ_CLOSED :
+			    READ_TIMEOUT;
+		ms = ms_until(deadline);
+		if (original) {
+			if (now_ms() - last >= l->request_idle_ms)
+				return READ_REQUEST;	/* quiet: done */
+			if (ms > l->request_idle_ms)
+				ms = ms_until(last + l->request_idle_ms);
+		}
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		if (ppoll(&pfd, 1, ms_timespec(&ts, ms), &sig_waitmask) ==
+		    -1 && errno != EINTR)
+			return READ_ERROR;
+		if (sig_term)
+			return READ_ERROR;
+		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		if (buf_reserve(&c->in, 65536) == -1)
+			return READ_TOOBIG;
+		n = read(c->fd, c->in.data + c->in.len, 65536);
+		if (n == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return READ_ERROR;
+		}
+		if (n == 0)
+			c->eof = 1;
+		c->in.len += n;
+		last = now_ms();
+	}
+}
+
+/*
+ * After an error the caller may still be sending: read and drop what
+ * comes for a moment, so that closing does not reset the connection
+ * before the caller has read the error line.
+ */
+static void
+conn_drain(struct conn *c)
+{
+	long long	 deadline = now_ms() + DRAIN_MS;
+	struct pollfd	 pfd;
+	struct timespec	 ts;
+	char		 sink[16384];
+	size_t		 total = 0;
+	ssize_t		 n;
+
+	while (!c->eof && total < DRAIN_MAX && now_ms() < deadline) {
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		if (ppoll(&pfd, 1, ms_timespec(&ts, ms_until(deadline)),
+		    &sig_waitmask) <= 0 || sig_term)
+			return;
+		if ((n = read(c->fd, sink, sizeof(sink))) <= 0)
+			return;
+		total += n;
+	}
+}
+
+static void
+dispatch(struct conn *c, const struct request *req)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].verb == req->verb) {
+			handlers[i].fn(c, req);
+			return;
+		}
+	handle_unsupported(c, req);
+}
+
+/*
+ * Serve the connection FD until it is done.  Runs in a child of its own,
+ * which exits afterwards.
+ */
+void
+conn_serve(int fd, const struct config *conf, const struct peer *peer)
+{
+	struct conn	 c;
+	struct request	 req;
+	struct timeval	 tv;
+	const char	*why;
+	size_t		 reqlen;
+	int		 code;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = fd;
+	c.conf = conf;
+	c.peer = peer;
+	if (peer->ip[0] != '\0')
+		snprintf(c.who, sizeof(c.who), "%s %s:%s", peer->transport,
+		    peer->ip, peer->port);
+	else
+		snprintf(c.who, sizeof(c.who), "%s", peer->transport);
+	tv.tv_sec = conf->limits.request_timeout;
+	tv.tv_usec = 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setproctitle("reading from %s", c.who);
+
+	for (;;) {
+		switch (conn_read(&c, &reqlen)) {
+		case READ_REQUEST:
+			break;
+		case READ_TIMEOUT:
+			log_info("%s: request timed out", c.who);
+			conn_error(&c, c.in.len > 0 &&
+			    c.in.data[0] == FRAME_MARK, 408,
+			    "Request timeout");
+			goto out;
+		case READ_TOOBIG:
+			log_info("%s: request too large", c.who);
+			conn_error(&c, c.in.len > 0 &&
+			    c.in.data[0] == FRAME_MARK, 413,
+			    "Request too large");
+			goto out;
+		case READ_CLOSED:
+		case READ_ERROR:
+			goto out;
+		}
+		if ((code = proto_parse(c.in.data, reqlen, &req, &why)) != 0) {
+			log_info("%s: bad request: %s", c.who, why);
+			conn_error(&c, req.framed, code, why);
+			goto out;
+		}
+		dispatch(&c, &req);
+		if (!req.framed)
+			break;
+		c.served++;
+		buf_consume(&c.in, req.length);
+	}
+	(void)shutdown(fd, SHUT_WR);
+	buf_free(&c.in);
+	return;
+out:
+	(void)shutdown(fd, SHUT_WR);
+	conn_drain(&c);
+	buf_free(&c.in);
+}

@@ -1,0 +1,232 @@
+/*
+ * net.c: opening the listeners of the configuration, and naming callers.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+
+#define LISTEN_BACKLOG	4096	/* the kernel caps it at somaxconn */
+
+void
+net_listen_key(const struct listen_conf *lc, int type, char *buf,
+    size_t size)
+{
+	if (lc->path != NULL)
+		snprintf(buf, size, "unix:%s:%o", lc->path, lc->mode);
+	else
+		snprintf(buf, size, "%s:%s:%d",
+		    type == SOCK_STREAM ? "tcp" : "udp", lc->address,
+		    lc->port);
+}
+
+static int
+ip_sockaddr(const struct listen_conf *lc, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, lc->address, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(lc->port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, lc->address, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(lc->port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	errno = EAFNOSUPPORT;
+	return -1;
+}
+
+static int
+open_ip(const struct listen_conf *lc, int type, struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd, on = 1;
+
+	if (ip_sockaddr(lc, &ss, &sslen) == -1)
+		return -1;
+	if ((fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
+	    (type == SOCK_STREAM && listen(fd, LISTEN_BACKLOG) == -1)) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	l->fd = fd;
+	l->type = type;
+	l->family = ss.ss_family;
+	snprintf(l->name, sizeof(l->name), ss.ss_family == AF_INET6 ?
+	    "[%s]:%d/%s" : "%s:%d/%s", lc->address, lc->port,
+	    type == SOCK_STREAM ? "tcp" : "udp");
+	net_listen_key(lc, type, l->key, sizeof(l->key));
+	return 0;
+}
+
+/*
+ * A UNIX socket path may hold a stale socket of an earlier run: remove it,
+ * but only if nobody answers on it and it is a socket.
+ */
+static int
+unlink_stale(const struct sockaddr_un *sun)
+{
+	struct stat	 st;
+	int		 fd, r;
+
+	if (lstat(sun->sun_path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (r == 0) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return unlink(sun->sun_path);
+}
+
+static int
+open_unix(const struct listen_conf *lc, struct listener *l)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, lc->path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (unlink_stale(&sun) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(lc->path, lc->mode) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	l->fd = fd;
+	l->type = SOCK_STREAM;
+	l->family = AF_UNIX;
+	strlcpy(l->name, lc->path, sizeof(l->name));
+	net_listen_key(lc, SOCK_STREAM, l->key, sizeof(l->key));
+	return 0;
+}
+
+/*
+ * Open the sockets of one listen entry into OUT (room for two).  *N is
+ * set to how many were opened.  On error nothing stays open.
+ */
+int
+net_listen(const struct listen_conf *lc, struct listener *out, int *n)
+{
+	*n = 0;
+	memset(out, 0, 2 * sizeof(*out));
+	if (lc->path != NULL) {
+		if (open_unix(lc, &out[0]) == -1)
+			return -1;
+		*n = 1;
+		return 0;
+	}
+	if (lc->tcp) {
+		if (open_ip(lc, SOCK_STREAM, &out[*n]) == -1)
+			return -1;
+		(*n)++;
+	}
+	if (lc->udp) {
+		if (open_ip(lc, SOCK_DGRAM, &out[*n]) == -1) {
+			int saved = errno;
+
+			while (*n > 0)
+				net_close(&out[--(*n)]);
+			errno = saved;
+			return -1;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+void
+net_close(struct listener *l)
+{
+	if (l->fd == -1)
+		return;
+	if (l->family == AF_UNIX)
+		(void)unlink(l->name);
+	close(l->fd);
+	l->fd = -1;
+}
+
+static void
+addr_string(const struct sockaddr_storage *ss, char *ip, size_t iplen,
+    char *port, size_t portlen)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	ip[0] = port[0] = '\0';
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, ip, iplen);
+		snprintf(port, portlen, "%u", ntohs(sin->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, iplen);
+		snprintf(port, portlen, "%u", ntohs(sin6->sin6_port));
+	}
+}
+
+/* Describe the caller of FD (from ADDR, as accept(2) or recvfrom gave). */
+void
+net_peer(int fd, int family, const struct sockaddr_storage *addr,
+    struct peer *p)
+{
+	struct sockaddr_storage	 local;
+	socklen_t		 len = sizeof(local);
+
+	memset(p, 0, sizeof(*p));
+	if (family == AF_UNIX) {
+		p->transport = "unix";
+		return;
+	}
+	addr_string(addr, p->ip, sizeof(p->ip), p->port, sizeof(p->port));
+	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0)
+		addr_string(&local, p->local_ip, sizeof(p->local_ip),
+		    p->local_port, sizeof(p->local_port));
+}

@@ -1,0 +1,405 @@
+/*
+ * server.c: the master process.
+ *
+ * It waits in ppoll(2) with its signals unblocked only there, accepts a
+ * connection (or receives a datagram) and forks a child to serve it, so
+ * that the master does the least possible work between accept and fork.
+ * At max_connections children it simply stops polling the listeners, as
+ * tcpserver does: callers wait in the listen backlog instead of being
+ * refused.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+#include "server.h"
+#include "sig.h"
+
+#define DGRAM_MAX	65535
+
+static struct server {
+	struct config	*conf;
+	struct pidfh	*pfh;
+	struct listener	*ls;		/* open sockets */
+	size_t		 nls;
+	pid_t		*kids;		/* connection and datagram children */
+	size_t		 nkids, kidcap;
+} srv;
+
+/*
+ * Open the sockets CONF asks for, reusing those of OLD (a previous set)
+ * whose identity matches.  On error nothing changes and -1 is returned.
+ */
+static int
+listeners_open(const struct config *conf, struct listener *old, size_t nold,
+    struct listener **out, size_t *nout)
+{
+	struct listener	*ls, tmp[2];
+	size_t		 n = 0, i, j;
+	int		 k, t, got;
+	char		 key[160];
+
+	if ((ls = calloc(conf->nlistens * 2, sizeof(*ls))) == NULL)
+		return -1;
+	for (i = 0; i < nold; i++)
+		old[i].keep = 0;
+	for (i = 0; i < conf->nlistens; i++) {
+		const struct listen_conf *lc = &conf->listens[i];
+		int types[2], ntypes = 0;
+
+		if (lc->path != NULL || lc->tcp)
+			types[ntypes++] = SOCK_STREAM;
+		if (lc->path == NULL && lc->udp)
+			types[ntypes++] = SOCK_DGRAM;
+		for (t = 0; t < ntypes; t++) {
+			net_listen_key(lc, types[t], key, sizeof(key));
+			for (j = 0; j < nold; j++)
+				if (!old[j].keep &&
+				    strcmp(old[j].key, key) == 0)
+					break;
+			if (j < nold) {
+				old[j].keep = 1;
+				ls[n++] = old[j];
+				continue;
+			}
+			struct listen_conf one = *lc;
+
+			one.tcp = types[t] == SOCK_STREAM;
+			one.udp = types[t] == SOCK_DGRAM;
+			if (net_listen(&one, tmp, &got) == -1) {
+				if (lc->path != NULL)
+					log_warn("%s:%d: cannot listen on %s",
+					    conf->file, lc->line, lc->path);
+				else
+					log_warn("%s:%d: cannot listen on %s "
+					    "port %d/%s", conf->file, lc->line,
+					    lc->address, lc->port,
+					    one.tcp ? "tcp" : "udp");
+				goto fail;
+			}
+			for (k = 0; k < got; k++)
+				ls[n++] = tmp[k];
+		}
+	}
+	*out = ls;
+	*nout = n;
+	return 0;
+fail:
+	/* Close what this call opened, keep the old ones. */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nold; j++)
+			if (old[j].fd == ls[i].fd)
+				break;
+		if (j == nold)
+			net_close(&ls[i]);
+	}
+	free(ls);
+	return -1;
+}
+
+/* Close the sockets of OLD that the new set did not take over. */
+static void
+listeners_close_unkept(struct listener *old, size_t nold)
+{
+	size_t	 i;
+
+	for (i = 0; i < nold; i++)
+		if (!old[i].keep) {
+			log_info("closing listener %s", old[i].name);
+			net_close(&old[i]);
+		}
+}
+
+static void
+kid_add(pid_t pid)
+{
+	pid_t	*p;
+
+	if (srv.nkids == srv.kidcap) {
+		size_t ncap = srv.kidcap ? srv.kidcap * 2 : 64;
+
+		if ((p = reallocarray(srv.kids, ncap, sizeof(*p))) == NULL)
+			fatal("reallocarray");
+		srv.kids = p;
+		srv.kidcap = ncap;
+	}
+	srv.kids[srv.nkids++] = pid;
+}
+
+static void
+kids_reap(void)
+{
+	pid_t	 pid;
+	size_t	 i;
+	int	 status;
+
+	sig_chld = 0;
+	while ((pid = child_reap(&status)) > 0) {
+		for (i = 0; i < srv.nkids; i++)
+			if (srv.kids[i] == pid) {
+				srv.kids[i] = srv.kids[--srv.nkids];
+				break;
+			}
+		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+			log_warnx("child %ld killed by signal %d",
+			    (long)pid, WTERMSIG(status));
+	}
+}
+
+/* In a new child: drop what belongs to the master. */
+static void
+child_detach_master(void)
+{
+	size_t	 i;
+
+	pidfile_close(srv.pfh);
+	srv.pfh = NULL;
+	for (i = 0; i < srv.nls; i++)
+		close(srv.ls[i].fd);
+}
+
+static void
+accept_one(struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct peer		 peer;
+	pid_t			 pid;
+	int			 fd;
+
+	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+	    SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("accept on %s", l->name);
+		return;
+	}
+	switch (pid = child_fork()) {
+	case -1:
+		log_warn("fork");
+		close(fd);
+		return;
+	case 0:
+		child_detach_master();
+		net_peer(fd, l->family, &ss, &peer);
+		if (l->family != AF_UNIX)
+			peer.transport = "tcp";
+		conn_serve(fd, srv.conf, &peer);
+		_exit(0);
+	default:
+		close(fd);
+		kid_add(pid);
+	}
+}
+
+/*
+ * A datagram "SERVICE:DATA": run the service in a child, answer nothing.
+ */
+static void
+dgram_run(const char *buf, size_t len, struct peer *peer)
+{
+	const struct service	*sv;
+	struct run_result	 res;
+	struct run_ctx		 ctx = { peer, NULL };
+	struct request		 req;
+	const char		*why;
+	char			 text[256];
+
+	if (proto_parse(buf, len, &req, &why) != 0 || req.framed ||
+	    req.verb != VERB_CALL) {
+		log_info("udp %s:%s: dropped: not a service call", peer->ip,
+		    peer->port);
+		return;
+	}
+	if ((sv = config_service(srv.conf, req.service)) == NULL) {
+		log_info("udp %s:%s: dropped: unknown service %s", peer->ip,
+		    peer->port, req.service);
+		return;
+	}
+	setproctitle("send %s from %s", sv->name, peer->ip);
+	(void)child_run(sv, &srv.conf->limits, &ctx, req.data, req.datalen,
+	    &res);
+	if (child_ok(&res))
+		log_info("udp %s:%s: send %s: ok in %lld ms", peer->ip,
+		    peer->port, sv->name, res.ms);
+	else {
+		int code = child_describe(sv, &res, text, sizeof(text));
+
+		log_info("udp %s:%s: send %s: %d %s", peer->ip, peer->port,
+		    sv->name, code, text);
+	}
+	child_result_free(&res);
+}
+
+static void
+recv_one(struct listener *l)
+{
+	static char		 dgram[DGRAM_MAX + 1];
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct peer		 peer;
+	ssize_t			 n;
+	pid_t			 pid;
+
+	if ((n = recvfrom(l->fd, dgram, DGRAM_MAX, 0, (struct sockaddr *)&ss,
+	    &len)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("recvfrom on %s", l->name);
+		return;
+	}
+	switch (pid = child_fork()) {
+	case -1:
+		log_warn("fork");
+		return;
+	case 0:
+		child_detach_master();
+		net_peer(l->fd, l->family, &ss, &peer);
+		peer.transport = "udp";
+		dgram_run(dgram, n, &peer);
+		_exit(0);
+	default:
+		kid_add(pid);
+	}
+}
+
+static void
+server_reload(void)
+{
+	struct config	*nconf;
+	struct listener	*nls;
+	size_t		 nnls;
+	char		 err[1024];
+
+	sig_hup = 0;
+	log_info("SIGHUP: reloading %s", srv.conf->file);
+	if ((nconf = config_load(srv.conf->file, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, configuration unchanged: %s", err);
+		return;
+	}
+	if (listeners_open(nconf, srv.ls, srv.nls, &nls, &nnls) == -1) {
+		log_warnx("reload failed, configuration unchanged");
+		config_free(nconf);
+		return;
+	}
+	listeners_close_unkept(srv.ls, srv.nls);
+	free(srv.ls);
+	srv.ls = nls;
+	srv.nls = nnls;
+	config_free(srv.conf);
+	srv.conf = nconf;
+	log_info("configuration reloaded: %zu services, %zu sockets",
+	    srv.conf->nservices, srv.nls);
+}
+
+int
+server_init(struct config *conf, struct pidfh *pfh)
+{
+	size_t	 i;
+
+	srv.conf = conf;
+	srv.pfh = pfh;
+	if (listeners_open(conf, NULL, 0, &srv.ls, &srv.nls) == -1)
+		return -1;
+	for (i = 0; i < srv.nls; i++)
+		log_debug("listening on %s", srv.ls[i].name);
+	return 0;
+}
+
+/*
+ * Stop: close the listeners, TERM the children (each passes it on to
+ * its service's process group), KILL what is left after the grace.
+ */
+static void
+server_stop(void)
+{
+	struct timespec	 ts;
+	long long	 deadline;
+	size_t		 i;
+
+	log_info("stopping: %zu children", srv.nkids);
+	for (i = 0; i < srv.nls; i++)
+		net_close(&srv.ls[i]);
+	for (i = 0; i < srv.nkids; i++)
+		(void)kill(srv.kids[i], SIGTERM);
+	deadline = now_ms() + (long long)srv.conf->limits.kill_grace * 1000 +
+	    1000;
+	kids_reap();
+	while (srv.nkids > 0 && now_ms() < deadline) {
+		(void)ppoll(NULL, 0, ms_timespec(&ts, ms_until(deadline)),
+		    &sig_waitmask);
+		kids_reap();
+	}
+	for (i = 0; i < srv.nkids; i++)
+		(void)kill(srv.kids[i], SIGKILL);
+	while (srv.nkids > 0 && waitpid(-1, NULL, 0) > 0)
+		kids_reap();
+}
+
+void
+server_loop(void)
+{
+	struct pollfd	*pfd;
+	size_t		 i, n;
+
+	if ((pfd = calloc(1, sizeof(*pfd))) == NULL)
+		fatal("calloc");
+	while (!sig_term) {
+		if (sig_hup)
+			server_reload();
+		if (sig_chld)
+			kids_reap();
+		if ((pfd = reallocarray(pfd, srv.nls + 1, sizeof(*pfd))) ==
+		    NULL)
+			fatal("reallocarray");
+		n = 0;
+		if (srv.nkids < (size_t)srv.conf->limits.max_connections)
+			for (i = 0; i < srv.nls; i++)
+				pfd[n++] = (struct pollfd){ srv.ls[i].fd,
+				    POLLIN, 0 };
+		setproctitle("master: %zu children", srv.nkids);
+		if (ppoll(pfd, n, NULL, &sig_waitmask) == -1) {
+			if (errno != EINTR)
+				fatal("ppoll");
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			struct listener *l = &srv.ls[i];
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			if (l->type == SOCK_STREAM)
+				accept_one(l);
+			else
+				recv_one(l);
+		}
+	}
+	free(pfd);
+	server_stop();
+}
+
+void
+server_free(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < srv.nls; i++)
+		net_close(&srv.ls[i]);
+	free(srv.ls);
+	free(srv.kids);
+	config_free(srv.conf);
+	memset(&srv, 0, sizeof(srv));
+}

@@ -1,0 +1,88 @@
+/*
+ * sig.c: the daemon's signals.  HUP, TERM, INT and CHLD are blocked at
+ * all times; the processes unblock them only inside ppoll(2), by passing
+ * sig_waitmask, so that a signal can never slip in between a check of the
+ * flags and the wait (the sshd pattern).
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "log.h"
+#include "sig.h"
+
+volatile sig_atomic_t	sig_hup;
+volatile sig_atomic_t	sig_term;
+volatile sig_atomic_t	sig_chld;
+sigset_t		sig_waitmask;
+
+static void
+sig_handler(int sig)
+{
+	switch (sig) {
+	case SIGHUP:
+		sig_hup = 1;
+		break;
+	case SIGTERM:
+	case SIGINT:
+		sig_term = 1;
+		break;
+	case SIGCHLD:
+		sig_chld = 1;
+		break;
+	}
+}
+
+void
+sig_init(void)
+{
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+	struct sigaction	 sa;
+	sigset_t		 block;
+	size_t			 i;
+
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&block, sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &block, &sig_waitmask) == -1)
+		fatal("sigprocmask");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigdelset(&sig_waitmask, sigs[i]);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sig_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			fatal("sigaction");
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		fatal("sigaction");
+}
+
+/* Forget flags a forked child inherited from its parent. */
+void
+sig_clear(void)
+{
+	sig_hup = sig_term = sig_chld = 0;
+}
+
+/*
+ * Before exec: every disposition back to its default and an empty mask,
+ * so the service starts as if from a shell.
+ */
+void
+sig_reset(void)
+{
+	struct sigaction	 sa;
+	sigset_t		 none;
+	int			 sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
