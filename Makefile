@@ -33,7 +33,7 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/child.c src/conn.c src/server.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
-UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_SRCS = $(wildcard tests/unit/*.c)
 
 B	 = build
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)

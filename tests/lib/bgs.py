@@ -1,0 +1,239 @@
+"""Helpers for the black-box tests: run the real bgserviced on a free
+loopback port with a temp configuration, talk to it over real sockets.
+
+Every wait here is bounded in count and time; only processes started
+here are signalled, by pid.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# The builds the suite runs against: the plain one and ASan+UBSan.
+BUILDS = {
+    "plain": os.path.join(REPO, "build"),
+    "asan": os.path.join(REPO, "build", "asan"),
+}
+
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23:"
+                    "strict_string_checks=1:detect_stack_use_after_return=1",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=24",
+}
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer")
+
+
+def free_port():
+    """A loopback port free for both TCP and UDP right now."""
+    for _ in range(50):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+        return port
+    raise RuntimeError("no free loopback port")
+
+
+def lc(value, indent=0):
+    """Render a Python value as libconfig text."""
+    pad = "  " * indent
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        if value and isinstance(value[0], dict):
+            return "(\n" + ",\n".join(pad + "  " + lc(v, indent + 1)
+                                     for v in value) + "\n" + pad + ")"
+        return "[ " + ", ".join(lc(v) for v in value) + " ]"
+    if isinstance(value, dict):
+        body = "".join("%s  %s = %s;\n" % (pad, k, lc(v, indent + 1))
+                       for k, v in value.items())
+        return "{\n" + body + pad + "}"
+    raise TypeError(value)
+
+
+def render_config(settings):
+    return "".join("%s = %s;\n" % (k, lc(v)) for k, v in settings.items())
+
+
+def wait_until(pred, timeout=10.0, step=0.02):
+    """Call PRED until it is true or TIMEOUT passes; its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(step)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie counts as gone.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Daemon:
+    """One bgserviced under test, with its own folder and port."""
+
+    def __init__(self, tmp, build="plain", services=None, limits=None,
+                 listen=None, extra=None):
+        self.tmp = str(tmp)
+        self.build = build
+        self.sbin = os.environ.get("BGS_SBIN") or BUILDS[build]
+        self.bin = os.path.join(self.sbin, "bgserviced")
+        self.client = os.path.join(self.sbin, "bgservice")
+        self.port = free_port()
+        self.pidfile = os.path.join(self.tmp, "bgserviced.pid")
+        self.spool = os.path.join(self.tmp, "spool")
+        self.conf = os.path.join(self.tmp, "bgserviced.conf")
+        self.logfile = os.path.join(self.tmp, "daemon.log")
+        self.proc = None
+        self.pid = None
+        self.settings = {
+            "pidfile": self.pidfile,
+            "spool_dir": self.spool,
+            "listen": listen if listen is not None else
+            [{"address": "127.0.0.1", "port": self.port}],
+            "limits": dict(limits or {}),
+            "services": services if services is not None else {
+                "upper": {"command": ["/usr/bin/tr", "a-z", "A-Z"]},
+                "echo": {"command": ["/bin/cat"]},
+            },
+        }
+        self.settings.update(extra or {})
+        self.write_config()
+
+    def env(self):
+        e = dict(os.environ)
+        e.update(SANITIZER_ENV)
+        return e
+
+    def write_config(self, text=None):
+        with open(self.conf, "w") as f:
+            f.write(text if text is not None else render_config(self.settings))
+
+    def start(self, foreground=True, wait=True, args=()):
+        cmd = [self.bin] + (["-f"] if foreground else []) + ["-c", self.conf] + list(args)
+        log = open(self.logfile, "ab")
+        if foreground:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log, env=self.env())
+            self.pid = self.proc.pid
+        else:
+            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=log, env=self.env(), timeout=30)
+            assert r.returncode == 0, self.log()
+            self.pid = int(open(self.pidfile).read().strip())
+        log.close()
+        if wait:
+            assert wait_until(self.answers, 15), "daemon did not answer:\n" + self.log()
+        return self
+
+    def answers(self):
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError("daemon exited %s:\n%s" % (self.proc.returncode, self.log()))
+        try:
+            return self.request(b"helo", timeout=2) == b"oleh"
+        except OSError:
+            return False
+
+    def log(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, text, timeout=10):
+        return wait_until(lambda: text in self.log(), timeout)
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def stop(self, check=True):
+        """SIGTERM, wait; the daemon must exit 0 with a clean log."""
+        if self.pid is None:
+            return
+        pid, self.pid = self.pid, None
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+        if self.proc is not None:
+            try:
+                rc = self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                raise AssertionError("daemon ignored SIGTERM:\n" + self.log())
+            if check:
+                assert rc == 0, "daemon exited %d:\n%s" % (rc, self.log())
+        else:
+            assert wait_until(lambda: not pid_alive(pid), 20), "daemon ignored SIGTERM"
+        if check:
+            self.check_log()
+
+    def kill9(self):
+        pid, self.pid = self.pid, None
+        os.kill(pid, signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=10)
+
+    def check_log(self):
+        text = self.log()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, "sanitizer report:\n" + text
+
+    # Talking to it.
+    def connect(self, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return s
+
+    def request(self, data, shutdown=True, timeout=10):
+        """Send DATA, optionally shut down our side, read to EOF."""
+        with self.connect(timeout) as s:
+            s.sendall(data)
+            if shutdown:
+                s.shutdown(socket.SHUT_WR)
+            return recv_all(s)
+
+    def call(self, service, data=b""):
+        return self.request(service.encode() + b":" + data)
+
+    def run_client(self, *args, input=None, timeout=30):
+        return subprocess.run([self.client, "-H", "127.0.0.1:%d" % self.port] + list(args),
+                              input=input, capture_output=True, timeout=timeout,
+                              env=self.env())
+
+
+def recv_all(s, limit=1 << 30):
+    chunks = []
+    total = 0
+    while total < limit:
+        b = s.recv(65536)
+        if not b:
+            break
+        chunks.append(b)
+        total += len(b)
+    return b"".join(chunks)
