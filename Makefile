@@ -14,6 +14,10 @@ BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INITDIR	?= $(SYSCONFDIR)/init.d
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+# The init files name /usr/sbin and /etc; install them with the real paths.
+PATHSUBST = -e 's|/usr/sbin/bgserviced|$(SBINDIR)/bgserviced|g' \
+	    -e 's|/etc/bgserviced.conf|$(SYSCONFDIR)/bgserviced.conf|g'
 PKG_CONFIG ?= pkg-config
 INSTALL	?= install
 PYTHON	?= /usr/bin/python3
@@ -30,7 +34,8 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 # Every module but the two mains, linked into both programs and the tests.
 LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
-	   src/daemon.c src/net.c src/child.c src/conn.c src/server.c
+	   src/daemon.c src/net.c src/child.c src/spool.c src/queue.c \
+	   src/conn.c src/server.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 UNIT_SRCS = $(wildcard tests/unit/*.c)
@@ -99,16 +104,24 @@ install: all
 	$(INSTALL) -m 644 man/bgserviced.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/bgserviced.conf ] || \
 	    $(INSTALL) -m 644 etc/bgserviced.conf $(DESTDIR)$(SYSCONFDIR)/
-	[ ! -e init/bgserviced ] || \
-	    $(INSTALL) -m 755 init/bgserviced $(DESTDIR)$(INITDIR)/bgserviced
+	$(INSTALL) -d $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(SYSTEMDDIR)
+	sed $(PATHSUBST) init/bgserviced > $(DESTDIR)$(INITDIR)/bgserviced
+	chmod 755 $(DESTDIR)$(INITDIR)/bgserviced
+	sed $(PATHSUBST) init/bgserviced.service \
+	    > $(DESTDIR)$(SYSTEMDDIR)/bgserviced.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/bgserviced ] || \
+	    sed $(PATHSUBST) init/bgserviced.default \
+	    > $(DESTDIR)$(SYSCONFDIR)/default/bgserviced
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/bgserviced $(DESTDIR)$(BINDIR)/bgservice \
 	    $(DESTDIR)$(MANDIR)/man1/bgservice.1 \
 	    $(DESTDIR)$(MANDIR)/man5/bgserviced.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man8/bgserviced.8 \
-	    $(DESTDIR)$(INITDIR)/bgserviced
-	@echo "left in place: $(DESTDIR)$(SYSCONFDIR)/bgserviced.conf"
+	    $(DESTDIR)$(INITDIR)/bgserviced \
+	    $(DESTDIR)$(SYSTEMDDIR)/bgserviced.service
+	@echo "left in place: $(DESTDIR)$(SYSCONFDIR)/bgserviced.conf" \
+	    "$(DESTDIR)$(SYSCONFDIR)/default/bgserviced"
 
 clean:
 	rm -rf $(B) tests/func/__pycache__
