@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "log.h"
 #include "proto.h"
+#include "queue.h"
 #include "sig.h"
 #include "util.h"
 
@@ -53,6 +54,12 @@ typedef void	(*handler_fn)(struct conn *, const struct request *);
 static void	handle_helo(struct conn *, const struct request *);
 static void	handle_call(struct conn *, const struct request *);
 static void	handle_unsupported(struct conn *, const struct request *);
+static void	handle_qadd(struct conn *, const struct request *);
+static void	handle_qcheck(struct conn *, const struct request *);
+static void	handle_qget(struct conn *, const struct request *);
+static void	handle_qinfo(struct conn *, const struct request *);
+static void	handle_qcancel(struct conn *, const struct request *);
+static void	handle_qlist(struct conn *, const struct request *);
 
 static const struct {
 	enum proto_verb	 verb;
@@ -61,6 +68,12 @@ static const struct {
 	{ VERB_HELO,	handle_helo },
 	{ VERB_HELLO,	handle_helo },
 	{ VERB_CALL,	handle_call },
+	{ VERB_QADD,	handle_qadd },
+	{ VERB_QCHECK,	handle_qcheck },
+	{ VERB_QGET,	handle_qget },
+	{ VERB_QINFO,	handle_qinfo },
+	{ VERB_QCANCEL,	handle_qcancel },
+	{ VERB_QLIST,	handle_qlist },
 };
 
 /* Write an answer; a caller that does not read is cut off by SNDTIMEO. */
@@ -143,6 +156,113 @@ handle_call(struct conn *c, const struct request *req)
 		conn_error(c, req->framed, code, why);
 	}
 	child_result_free(&res);
+}
+
+static void
+handle_qadd(struct conn *c, const struct request *req)
+{
+	char		 id[JOB_ID_LEN + 1], ans[JOB_ID_LEN + 4];
+	const char	*why;
+	int		 code;
+
+	if ((code = queue_add(c->conf, req, c->peer, id, &why)) != 0) {
+		log_info("%s: add %s: %d %s", c->who, req->service, code, why);
+		conn_error(c, req->framed, code, why);
+		return;
+	}
+	log_info("%s: add %s: job %s", c->who, req->service, id);
+	if (req->framed)
+		conn_answer(c, req, 200, id, JOB_ID_LEN);
+	else {
+		snprintf(ans, sizeof(ans), "id:%s", id);
+		conn_answer(c, req, 200, ans, strlen(ans));
+	}
+}
+
+static void
+handle_qcheck(struct conn *c, const struct request *req)
+{
+	enum job_state	 st;
+	char		 digit;
+
+	if ((st = spool_state(req->id)) == JOB_NONE) {
+		conn_error(c, req->framed, 404, "Unknown job id");
+		return;
+	}
+	digit = '0' + st;
+	conn_answer(c, req, 200, &digit, 1);
+}
+
+/* The answer of a finished job, as a direct call would have given it. */
+static void
+answer_result(struct conn *c, const struct request *req, const char *id)
+{
+	struct job_result	 res;
+
+	if (spool_load_result(id, &res) == -1) {
+		conn_error(c, req->framed, 404, "Unknown job id");
+		return;
+	}
+	if (res.code == 200)
+		conn_answer(c, req, 200, res.out.data, res.out.len);
+	else
+		conn_error(c, req->framed, res.code, res.message);
+	spool_result_free(&res);
+}
+
+static void
+handle_qget(struct conn *c, const struct request *req)
+{
+	setproctitle("waiting for job %s for %s", req->id, c->who);
+	switch (queue_wait_done(req->id)) {
+	case JOB_DONE:
+		answer_result(c, req, req->id);
+		break;
+	case JOB_NONE:
+		conn_error(c, req->framed, 404, "Unknown job id");
+		break;
+	default:
+		conn_error(c, req->framed, 503, "The daemon is shutting down");
+		break;
+	}
+}
+
+static void
+handle_qinfo(struct conn *c, const struct request *req)
+{
+	struct buf	 out = { 0 };
+
+	if (queue_info(req->id, &out) != 0)
+		conn_error(c, req->framed, 404, "Unknown job id");
+	else
+		conn_answer(c, req, 200, out.data, out.len);
+	buf_free(&out);
+}
+
+static void
+handle_qcancel(struct conn *c, const struct request *req)
+{
+	const char	*why;
+	int		 code;
+
+	if ((code = queue_cancel(req->id, &why)) != 0) {
+		conn_error(c, req->framed, code, why);
+		return;
+	}
+	log_info("%s: cancel: job %s cancelled", c->who, req->id);
+	conn_answer(c, req, 200, "cancelled", 9);
+}
+
+static void
+handle_qlist(struct conn *c, const struct request *req)
+{
+	struct buf	 out = { 0 };
+
+	if (spool_list(&out) == -1)
+		conn_error(c, req->framed, 500, "Cannot list the spool");
+	else
+		conn_answer(c, req, 200, out.data, out.len);
+	buf_free(&out);
 }
 
 /*

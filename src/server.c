@@ -26,6 +26,7 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "queue.h"
 #include "server.h"
 #include "sig.h"
 
@@ -149,6 +150,7 @@ kids_reap(void)
 
 	sig_chld = 0;
 	while ((pid = child_reap(&status)) > 0) {
+		(void)queue_reaped(pid, status, srv.conf);
 		for (i = 0; i < srv.nkids; i++)
 			if (srv.kids[i] == pid) {
 				srv.kids[i] = srv.kids[--srv.nkids];
@@ -170,6 +172,28 @@ child_detach_master(void)
 	srv.pfh = NULL;
 	for (i = 0; i < srv.nls; i++)
 		close(srv.ls[i].fd);
+	spool_child();
+	queue_child();
+}
+
+/* Fork a runner for job ID (queue_dispatch()'s way to start one). */
+static pid_t
+spawn_runner(const char *id)
+{
+	pid_t	 pid;
+
+	switch (pid = child_fork()) {
+	case -1:
+		log_warn("fork");
+		return -1;
+	case 0:
+		child_detach_master();
+		queue_run(srv.conf, id);
+		_exit(0);
+	default:
+		kid_add(pid);
+		return pid;
+	}
 }
 
 static void
@@ -312,6 +336,18 @@ server_init(struct config *conf, struct pidfh *pfh)
 
 	srv.conf = conf;
 	srv.pfh = pfh;
+	if (spool_open(conf->spool_dir) == -1) {
+		if (errno == EBUSY)
+			log_warnx("spool %s is in use by another bgserviced",
+			    conf->spool_dir);
+		else
+			log_warn("spool %s", conf->spool_dir);
+		return -1;
+	}
+	if (queue_init(conf) == -1) {
+		log_warn("spool %s: recovery", conf->spool_dir);
+		return -1;
+	}
 	if (listeners_open(conf, NULL, 0, &srv.ls, &srv.nls) == -1)
 		return -1;
 	for (i = 0; i < srv.nls; i++)
@@ -353,7 +389,8 @@ void
 server_loop(void)
 {
 	struct pollfd	*pfd;
-	size_t		 i, n;
+	struct timespec	 ts;
+	size_t		 i, n, conns;
 
 	if ((pfd = calloc(1, sizeof(*pfd))) == NULL)
 		fatal("calloc");
@@ -362,22 +399,31 @@ server_loop(void)
 			server_reload();
 		if (sig_chld)
 			kids_reap();
+		queue_tick(srv.conf);
+		queue_dispatch(srv.conf, spawn_runner);
 		if ((pfd = reallocarray(pfd, srv.nls + 1, sizeof(*pfd))) ==
 		    NULL)
 			fatal("reallocarray");
-		n = 0;
-		if (srv.nkids < (size_t)srv.conf->limits.max_connections)
+		/* The queue's pipe comes first, then the listeners. */
+		pfd[0] = (struct pollfd){ queue_notify_fd(), POLLIN, 0 };
+		n = 1;
+		conns = srv.nkids - queue_running();
+		if (conns < (size_t)srv.conf->limits.max_connections)
 			for (i = 0; i < srv.nls; i++)
 				pfd[n++] = (struct pollfd){ srv.ls[i].fd,
 				    POLLIN, 0 };
-		setproctitle("master: %zu children", srv.nkids);
-		if (ppoll(pfd, n, NULL, &sig_waitmask) == -1) {
+		setproctitle("master: %zu connections, %zu jobs running, "
+		    "%zu queued", conns, queue_running(), queue_pending());
+		if (ppoll(pfd, n, ms_timespec(&ts, queue_timeout_ms()),
+		    &sig_waitmask) == -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
 			continue;
 		}
-		for (i = 0; i < n; i++) {
-			struct listener *l = &srv.ls[i];
+		if (pfd[0].revents & POLLIN)
+			queue_notify_read();
+		for (i = 1; i < n; i++) {
+			struct listener *l = &srv.ls[i - 1];
 
 			if (!(pfd[i].revents & POLLIN))
 				continue;
@@ -400,6 +446,8 @@ server_free(void)
 		net_close(&srv.ls[i]);
 	free(srv.ls);
 	free(srv.kids);
+	queue_free();
+	spool_close();
 	config_free(srv.conf);
 	memset(&srv, 0, sizeof(srv));
 }

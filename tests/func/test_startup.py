@@ -95,12 +95,13 @@ def test_detached_mode(daemon_factory):
     assert os.readlink("/proc/%d/cwd" % pid) == "/"
     for fd in (0, 1, 2):
         assert os.readlink("/proc/%d/fd/%d" % (pid, fd)) == "/dev/null"
-    # Nothing inherited: only the standard descriptors, the pidfile and
-    # the listening sockets.
+    # Nothing inherited: only the standard descriptors, the pidfile, the
+    # spool and its lock, the queue's pipe and the listening sockets.
     fds = os.listdir("/proc/%d/fd" % pid)
     targets = [os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in fds]
-    assert all(t == "/dev/null" or t.startswith("socket:") or t == d.pidfile
-               for t in targets), targets
+    allowed = ("/dev/null", d.pidfile, d.spool, os.path.join(d.spool, "lock"))
+    assert all(t in allowed or t.startswith(("socket:", "pipe:")) for t in targets), targets
+    assert sum(t.startswith("pipe:") for t in targets) == 2, targets
     assert d.call("upper", b"detached") == b"DETACHED"
     d.stop()
     assert not os.path.exists(d.pidfile)

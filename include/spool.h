@@ -1,0 +1,76 @@
+/*
+ * spool.h: the job spool, the only code that touches its files.
+ *
+ * A job ID exists while ID.req exists.  ID.run says it was started (and
+ * by which process), ID.done holds its result.  Each file is published
+ * whole: written to a temp file, fsync'ed, linked into place (the first
+ * writer wins: a result is never overwritten), the directory fsync'ed.
+ * A crash at any instant leaves each job absent or whole.
+ */
+#ifndef SPOOL_H
+#define SPOOL_H
+
+#include <sys/types.h>
+
+#include <time.h>
+
+#include "net.h"
+#include "proto.h"
+#include "util.h"
+
+enum job_state {
+	JOB_NONE = -1,
+	JOB_QUEUED = 0,
+	JOB_RUNNING = 1,
+	JOB_DONE = 2,
+};
+
+/* A job's request, as queue:add received it. */
+struct job_req {
+	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
+	struct timespec	 submitted;
+	unsigned long long seq;		/* order among same-time jobs */
+	char		 transport[8];
+	char		 ip[64];
+	char		 port[8];
+	struct buf	 data;
+};
+
+/* A job's outcome. */
+struct job_result {
+	int		 code;		/* 200, or the error line's code */
+	char		 message[256];	/* the error line's text */
+	char		 how[64];	/* "exit 0", "signal 9", "timeout" */
+	struct timespec	 started, ended;
+	long long	 ms;
+	struct buf	 out;		/* the output, when code is 200 */
+};
+
+int		 spool_open(const char *dir);
+void		 spool_close(void);
+void		 spool_child(void);
+int		 spool_add(const char *service, const struct peer *,
+		    const char *data, size_t len, char *id);
+int		 spool_load_req(const char *id, struct job_req *);
+void		 spool_req_free(struct job_req *);
+enum job_state	 spool_state(const char *id);
+int		 spool_mark_running(const char *id, pid_t pid);
+pid_t		 spool_runner(const char *id);
+int		 spool_finish(const char *id, const struct job_result *);
+int		 spool_load_result(const char *id, struct job_result *);
+void		 spool_result_free(struct job_result *);
+int		 spool_cancel_mark(const char *id);
+int		 spool_cancelled(const char *id);
+int		 spool_remove(const char *id);
+int		 spool_watch(void);
+int		 spool_watch_done(int fd, const char *id);
+
+/* Recovery and retention (the master). */
+typedef void	(*spool_queued_fn)(const char *id);
+int		 spool_recover(spool_queued_fn, time_t *next_expiry,
+		    int retention);
+int		 spool_expire(int retention, time_t *next_expiry);
+int		 spool_list(struct buf *);
+
+#endif /* SPOOL_H */

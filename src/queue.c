@@ -1,0 +1,522 @@
+/*
+ * queue.c: scheduling of queued jobs (in the master), running one (in a
+ * runner child), and the queue verbs (in connection children).
+ *
+ * A connection child publishes the job in the spool, then tells the
+ * master its id over a pipe; the master appends it to the FIFO of queued
+ * jobs and forks a runner whenever fewer than max_jobs run.  Waiting for
+ * a job is an inotify watch on the spool: no process polls.
+ */
+#include <sys/prctl.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "sig.h"
+
+#define NOTIFY_ADD	'A'
+#define NOTIFY_LEN	(1 + JOB_ID_LEN + 1)	/* "A<id>\n" */
+
+struct qjob {
+	TAILQ_ENTRY(qjob) entry;
+	char		 id[JOB_ID_LEN + 1];
+};
+
+struct runner {
+	pid_t		 pid;
+	char		 id[JOB_ID_LEN + 1];
+};
+
+static TAILQ_HEAD(, qjob) pending = TAILQ_HEAD_INITIALIZER(pending);
+static size_t		 npending;
+static struct runner	*runners;
+static size_t		 nrunners, runcap;
+static time_t		 next_expiry;
+static int		 notify_r = -1, notify_w = -1;
+static pid_t		 master_pid;
+
+static void
+queue_push(const char *id)
+{
+	struct qjob	*j;
+
+	if ((j = malloc(sizeof(*j))) == NULL)
+		fatal("malloc");
+	strlcpy(j->id, id, sizeof(j->id));
+	TAILQ_INSERT_TAIL(&pending, j, entry);
+	npending++;
+}
+
+/* Start-up: recover the spool, open the pipe children announce jobs on. */
+int
+queue_init(const struct config *conf)
+{
+	int	 p[2];
+
+	master_pid = getpid();
+	if (spool_recover(queue_push, &next_expiry,
+	    conf->limits.job_retention) == -1)
+		return -1;
+	if (pipe2(p, O_CLOEXEC) == -1 || set_nonblock(p[0], 1) == -1)
+		return -1;
+	notify_r = p[0];
+	notify_w = p[1];
+	if (npending > 0)
+		log_info("spool: %zu queued jobs recovered", npending);
+	return 0;
+}
+
+int
+queue_notify_fd(void)
+{
+	return notify_r;
+}
+
+/* The master: read the ids children announced. */
+void
+queue_notify_read(void)
+{
+	char	 buf[NOTIFY_LEN * 64];
+	ssize_t	 n, off;
+
+	while ((n = read(notify_r, buf, sizeof(buf))) > 0) {
+		/* Writes of NOTIFY_LEN bytes are atomic: whole records. */
+		for (off = 0; off + NOTIFY_LEN <= n; off += NOTIFY_LEN) {
+			if (buf[off] != NOTIFY_ADD ||
+			    buf[off + NOTIFY_LEN - 1] != '\n' ||
+			    !proto_valid_id(buf + off + 1, JOB_ID_LEN)) {
+				log_warnx("queue: bad notification");
+				continue;
+			}
+			buf[off + NOTIFY_LEN - 1] = '\0';
+			queue_push(buf + off + 1);
+		}
+	}
+}
+
+/* Fork runners for queued jobs while slots are free. */
+void
+queue_dispatch(const struct config *conf, pid_t (*spawn)(const char *))
+{
+	struct qjob	*j;
+	struct runner	*r;
+	pid_t		 pid;
+
+	while (nrunners < (size_t)conf->limits.max_jobs &&
+	    (j = TAILQ_FIRST(&pending)) != NULL) {
+		if (nrunners == runcap) {
+			size_t ncap = runcap ? runcap * 2 : 8;
+
+			if ((r = reallocarray(runners, ncap, sizeof(*r))) ==
+			    NULL)
+				fatal("reallocarray");
+			runners = r;
+			runcap = ncap;
+		}
+		if ((pid = spawn(j->id)) == -1)
+			return;		/* try again at the next event */
+		TAILQ_REMOVE(&pending, j, entry);
+		npending--;
+		runners[nrunners].pid = pid;
+		strlcpy(runners[nrunners].id, j->id, sizeof(runners->id));
+		nrunners++;
+		free(j);
+	}
+}
+
+/*
+ * The master reaped PID.  If it was a runner, free its slot; if it died
+ * without publishing a result, publish one that says so.  Returns 1 for
+ * a runner.
+ */
+int
+queue_reaped(pid_t pid, int status, const struct config *conf)
+{
+	struct job_result	 res;
+	size_t			 i;
+	time_t			 t;
+
+	for (i = 0; i < nrunners; i++)
+		if (runners[i].pid == pid)
+			break;
+	if (i == nrunners)
+		return 0;
+	if (spool_state(runners[i].id) == JOB_RUNNING ||
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		memset(&res, 0, sizeof(res));
+		res.code = 500;
+		strlcpy(res.how, "error", sizeof(res.how));
+		strlcpy(res.message, "Job runner failed", sizeof(res.message));
+		clock_gettime(CLOCK_REALTIME, &res.ended);
+		res.started = res.ended;
+		if (spool_finish(runners[i].id, &res) == 0)
+			log_warnx("job %s: runner %ld ended without a result",
+			    runners[i].id, (long)pid);
+	}
+	t = time(NULL) + conf->limits.job_retention;
+	if (next_expiry == 0 || t < next_expiry)
+		next_expiry = t;
+	runners[i] = runners[--nrunners];
+	return 1;
+}
+
+/* Milliseconds until the next finished job expires, -1 for none. */
+int
+queue_timeout_ms(void)
+{
+	time_t	 now;
+
+	if (next_expiry == 0)
+		return -1;
+	now = time(NULL);
+	if (next_expiry <= now)
+		return 0;
+	return next_expiry - now > 86400 ? 86400000 :
+	    (int)(next_expiry - now) * 1000;
+}
+
+/* Remove finished jobs whose retention is over. */
+void
+queue_tick(const struct config *conf)
+{
+	int	 n;
+
+	if (next_expiry == 0 || time(NULL) < next_expiry)
+		return;
+	if ((n = spool_expire(conf->limits.job_retention, &next_expiry)) > 0)
+		log_info("spool: %d finished jobs expired", n);
+	else if (n == -1) {
+		log_warn("spool: expire");
+		next_expiry = time(NULL) + 60;
+	}
+}
+
+size_t
+queue_pending(void)
+{
+	return npending;
+}
+
+size_t
+queue_running(void)
+{
+	return nrunners;
+}
+
+void
+queue_free(void)
+{
+	struct qjob	*j;
+
+	while ((j = TAILQ_FIRST(&pending)) != NULL) {
+		TAILQ_REMOVE(&pending, j, entry);
+		free(j);
+	}
+	npending = 0;
+	free(runners);
+	runners = NULL;
+	nrunners = runcap = 0;
+	if (notify_r != -1)
+		close(notify_r);
+	if (notify_w != -1)
+		close(notify_w);
+	notify_r = notify_w = -1;
+}
+
+/* In any child: the master's ends are not ours. */
+void
+queue_child(void)
+{
+	struct qjob	*j;
+
+	if (notify_r != -1)
+		close(notify_r);
+	notify_r = -1;
+	while ((j = TAILQ_FIRST(&pending)) != NULL) {
+		TAILQ_REMOVE(&pending, j, entry);
+		free(j);
+	}
+	npending = 0;
+}
+
+static void
+result_from_run(const struct service *sv, const char *id,
+    const struct run_result *run, struct job_result *jr)
+{
+	memset(jr, 0, sizeof(*jr));
+	jr->started = run->start;
+	jr->ended = run->end;
+	jr->ms = run->ms;
+	if (child_ok(run)) {
+		jr->code = 200;
+		strlcpy(jr->how, "exit 0", sizeof(jr->how));
+		jr->out = run->out;
+		return;
+	}
+	jr->code = child_describe(sv, run, jr->message, sizeof(jr->message));
+	if (run->cancelled && spool_cancelled(id)) {
+		jr->code = 410;
+		strlcpy(jr->how, "cancelled", sizeof(jr->how));
+		strlcpy(jr->message, "Job cancelled", sizeof(jr->message));
+	} else if (run->cancelled) {
+		strlcpy(jr->how, "interrupted", sizeof(jr->how));
+		strlcpy(jr->message, "Job interrupted: the daemon stopped "
+		    "while it ran", sizeof(jr->message));
+	} else if (!run->spawned)
+		strlcpy(jr->how, "error", sizeof(jr->how));
+	else if (run->timed_out)
+		strlcpy(jr->how, "timeout", sizeof(jr->how));
+	else if (run->overflow)
+		strlcpy(jr->how, "overflow", sizeof(jr->how));
+	else if (WIFSIGNALED(run->status))
+		snprintf(jr->how, sizeof(jr->how), "signal %d",
+		    WTERMSIG(run->status));
+	else
+		snprintf(jr->how, sizeof(jr->how), "exit %d",
+		    WEXITSTATUS(run->status));
+}
+
+/* Publish a result that needs no run; -1 with EEXIST if one exists. */
+static int
+finish_early(const char *id, int code, const char *how, const char *msg)
+{
+	struct job_result	 jr;
+
+	memset(&jr, 0, sizeof(jr));
+	jr.code = code;
+	strlcpy(jr.how, how, sizeof(jr.how));
+	strlcpy(jr.message, msg, sizeof(jr.message));
+	clock_gettime(CLOCK_REALTIME, &jr.started);
+	jr.ended = jr.started;
+	if (spool_finish(id, &jr) == -1) {
+		if (errno != EEXIST)
+			log_warn("job %s: cannot publish its result", id);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A runner child: claim the job, run its service, publish the result.
+ * It dies with the master (PR_SET_PDEATHSIG), stopping its service, so
+ * that a job never runs twice.
+ */
+void
+queue_run(const struct config *conf, const char *id)
+{
+	const struct service	*sv;
+	struct job_req		 req;
+	struct job_result	 jr;
+	struct run_result	 run;
+	struct peer		 peer;
+	struct run_ctx		 ctx = { &peer, id };
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master_pid)
+		return;
+	if (spool_load_req(id, &req) == -1) {
+		log_warn("job %s: cannot read its request", id);
+		return;
+	}
+	if (spool_mark_running(id, getpid()) == -1) {
+		log_warn("job %s: cannot mark it running", id);
+		goto out;
+	}
+	if (spool_state(id) == JOB_DONE)	/* cancelled meanwhile */
+		goto out;
+	if ((sv = config_service(conf, req.service)) == NULL) {
+		log_info("job %s: service %s is no longer configured", id,
+		    req.service);
+		(void)finish_early(id, 400, "error", "Unknown request");
+		goto out;
+	}
+	setproctitle("job %s: %s", id, sv->name);
+	memset(&peer, 0, sizeof(peer));
+	peer.transport = req.transport[0] ? req.transport : "tcp";
+	strlcpy(peer.ip, req.ip, sizeof(peer.ip));
+	strlcpy(peer.port, req.port, sizeof(peer.port));
+	(void)child_run(sv, &conf->limits, &ctx, req.data.data, req.data.len,
+	    &run);
+	result_from_run(sv, id, &run, &jr);
+	if (spool_finish(id, &jr) == -1 && errno != EEXIST)
+		log_warn("job %s: cannot publish its result", id);
+	log_info("job %s: %s: %d %s in %lld ms", id, sv->name, jr.code,
+	    jr.how, jr.ms);
+	child_result_free(&run);
+out:
+	spool_req_free(&req);
+}
+
+/* A connection child: queue a job and tell the master. */
+int
+queue_add(const struct config *conf, const struct request *req,
+    const struct peer *peer, char *id, const char **why)
+{
+	char	 note[NOTIFY_LEN];
+
+	if (config_service(conf, req->service) == NULL) {
+		*why = "Unknown request";
+		return 400;
+	}
+	if (spool_add(req->service, peer, req->data, req->datalen, id) == -1) {
+		log_warn("queue: cannot spool a job");
+		*why = "Cannot queue the job";
+		return 500;
+	}
+	note[0] = NOTIFY_ADD;
+	memcpy(note + 1, id, JOB_ID_LEN);
+	note[NOTIFY_LEN - 1] = '\n';
+	if (write_all(notify_w, note, sizeof(note)) == -1)
+		log_warn("queue: cannot notify the master of job %s", id);
+	return 0;
+}
+
+/*
+ * Wait without polling until job ID is done.  Returns its state: JOB_DONE,
+ * JOB_NONE (gone), or -2 when the daemon stops.
+ */
+int
+queue_wait_done(const char *id)
+{
+	struct pollfd	 pfd;
+	enum job_state	 st;
+	int		 fd;
+
+	if ((fd = spool_watch()) == -1) {
+		log_warn("queue: inotify");
+		return JOB_NONE;
+	}
+	/* Watch first, then look: no completion can slip in between. */
+	while ((st = spool_state(id)) == JOB_QUEUED || st == JOB_RUNNING) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (ppoll(&pfd, 1, NULL, &sig_waitmask) == -1 &&
+		    errno != EINTR)
+			break;
+		if (sig_term) {
+			close(fd);
+			return -2;
+		}
+		if (pfd.revents & POLLIN)
+			(void)spool_watch_done(fd, id);
+	}
+	close(fd);
+	return st;
+}
+
+static void
+ts_iso(char *buf, size_t size, const struct timespec *ts)
+{
+	struct tm	 tm;
+	char		 t[32];
+
+	if (ts->tv_sec == 0) {
+		strlcpy(buf, "-", size);
+		return;
+	}
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03dZ", t, (int)(ts->tv_nsec / 1000000 % 1000));
+}
+
+/* "key value" lines about job ID.  Returns 0, or 404. */
+int
+queue_info(const char *id, struct buf *out)
+{
+	static const char *const names[] = { "queued", "running", "done" };
+	struct job_req		 req;
+	struct job_result	 res;
+	enum job_state		 st;
+	char			 line[512], t1[48], t2[48], t3[48];
+	int			 n;
+
+	if ((st = spool_state(id)) == JOB_NONE ||
+	    spool_load_req(id, &req) == -1)
+		return 404;
+	ts_iso(t1, sizeof(t1), &req.submitted);
+	n = snprintf(line, sizeof(line), "id %s\nservice %s\nstate %s\n"
+	    "status %d\nsubmitted %s\n", id, req.service, names[st], st, t1);
+	spool_req_free(&req);
+	buf_append(out, line, n);
+	if (st != JOB_DONE || spool_load_result(id, &res) == -1)
+		return 0;
+	ts_iso(t2, sizeof(t2), &res.started);
+	ts_iso(t3, sizeof(t3), &res.ended);
+	n = snprintf(line, sizeof(line), "started %s\nended %s\n"
+	    "runtime_ms %lld\nresult %s\ncode %d\nmessage %s\n"
+	    "output_bytes %zu\n", t2, t3, res.ms, res.how, res.code,
+	    res.code == 200 ? "-" : res.message, res.out.len);
+	buf_append(out, line, n);
+	spool_result_free(&res);
+	return 0;
+}
+
+/* Is PID a runner of our master (a sibling), not some reused pid? */
+static int
+is_sibling(pid_t pid)
+{
+	char	 path[64], stat[512], *p;
+	FILE	*f;
+	long	 ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fgets(stat, sizeof(stat), f) != NULL &&
+	    (p = strrchr(stat, ')')) != NULL)
+		(void)sscanf(p + 1, " %*c %ld", &ppid);
+	fclose(f);
+	return ppid == (long)getppid();
+}
+
+/*
+ * Cancel job ID: publish a "cancelled" result (the first result wins, so
+ * a runner cannot overwrite it), then stop its runner if it has one.
+ * Returns 0, or an error code with *WHY.
+ */
+int
+queue_cancel(const char *id, const char **why)
+{
+	pid_t	 pid;
+
+	switch (spool_state(id)) {
+	case JOB_NONE:
+		*why = "Unknown job id";
+		return 404;
+	case JOB_DONE:
+		*why = "Job already done";
+		return 409;
+	default:
+		break;
+	}
+	if (spool_cancel_mark(id) == -1) {
+		*why = "Cannot cancel the job";
+		return 500;
+	}
+	if (finish_early(id, 410, "cancelled", "Job cancelled") == -1) {
+		if (errno == EEXIST) {
+			*why = "Job already done";
+			return 409;
+		}
+		*why = "Cannot cancel the job";
+		return 500;
+	}
+	if ((pid = spool_runner(id)) > 0 && is_sibling(pid))
+		(void)kill(pid, SIGTERM);
+	return 0;
+}

@@ -1,0 +1,705 @@
+/*
+ * spool.c: the job spool directory.  See spool.h for the layout and the
+ * publication rule; bgserviced(8) documents it for administrators.
+ *
+ * Files of job ID (16 hex digits):
+ *	ID.req		the request: header lines, a blank line, the data
+ *	ID.run		the runner's pid and start time
+ *	ID.cancel	a cancel was asked for while it ran
+ *	ID.done		the result: header lines, a blank line, the output
+ *	.tmp-*		files being written; removed at start
+ *	lock		flock(2)ed by the daemon that owns the spool
+ */
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool.h"
+
+#define TMP_PREFIX	".tmp-"
+#define HEADER_MAX	4096
+
+static int	 spool_fd = -1;		/* the directory */
+static int	 lock_fd = -1;
+static char	 spool_path[PATH_MAX];
+
+static const char *const suffixes[] = { ".req", ".run", ".cancel", ".done" };
+
+int
+spool_open(const char *dir)
+{
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (strlcpy(spool_path, dir, sizeof(spool_path)) >=
+	    sizeof(spool_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((spool_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((lock_fd = openat(spool_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	if (flock(lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			errno = EBUSY;
+		return -1;
+	}
+	return 0;
+}
+
+void
+spool_close(void)
+{
+	if (lock_fd != -1)
+		close(lock_fd);
+	if (spool_fd != -1)
+		close(spool_fd);
+	lock_fd = spool_fd = -1;
+}
+
+/*
+ * In a child: give up the lock's descriptor (the master keeps the lock),
+ * so that children outliving a killed master never block its successor.
+ */
+void
+spool_child(void)
+{
+	if (lock_fd != -1)
+		close(lock_fd);
+	lock_fd = -1;
+}
+
+static void
+job_file(char *buf, size_t size, const char *id, const char *suffix)
+{
+	snprintf(buf, size, "%s%s", id, suffix);
+}
+
+/*
+ * Publish NAME whole: HDR then DATA into a temp file, fsync, then link
+ * (EXCLUSIVE: fails with EEXIST if NAME exists) or rename into place,
+ * then fsync the directory.
+ */
+static int
+publish(const char *name, const char *hdr, size_t hlen, const char *data,
+    size_t dlen, int exclusive)
+{
+	char	 tmp[128];
+	int	 fd, r, saved;
+
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s-%ld", name, (long)getpid());
+	if ((fd = openat(spool_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (write_all(fd, hdr, hlen) == -1 || write_all(fd, data, dlen) == -1 ||
+	    fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		unlinkat(spool_fd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	if (exclusive) {
+		r = linkat(spool_fd, tmp, spool_fd, name, 0);
+		saved = errno;
+		unlinkat(spool_fd, tmp, 0);
+	} else {
+		r = renameat(spool_fd, tmp, spool_fd, name);
+		saved = errno;
+		if (r == -1)
+			unlinkat(spool_fd, tmp, 0);
+	}
+	if (r == -1) {
+		errno = saved;
+		return -1;
+	}
+	return fsync(spool_fd);
+}
+
+/* Read the whole file NAME into B. */
+static int
+read_file(const char *name, struct buf *b, size_t max)
+{
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = openat(spool_fd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	for (;;) {
+		if (buf_reserve(b, 65536) == -1)
+			break;
+		if ((n = read(fd, b->data + b->len, max > 0 && max -
+		    b->len < 65536 ? max - b->len : 65536)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			close(fd);
+			return n == 0 ? 0 : -1;
+		}
+		b->len += n;
+		if (max > 0 && b->len >= max)
+			break;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Find "KEY value" in a header (lines up to a blank line).  Copies the
+ * value into VAL; returns 0 if found.
+ */
+static int
+header_get(const char *hdr, size_t len, const char *key, char *val,
+    size_t vsize)
+{
+	const char	*p = hdr, *end = hdr + len, *nl;
+	size_t		 klen = strlen(key), vlen;
+
+	while (p < end && *p != '\n') {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			return -1;
+		if ((size_t)(nl - p) > klen && memcmp(p, key, klen) == 0 &&
+		    p[klen] == ' ') {
+			vlen = nl - p - klen - 1;
+			if (vlen >= vsize)
+				vlen = vsize - 1;
+			memcpy(val, p + klen + 1, vlen);
+			val[vlen] = '\0';
+			return 0;
+		}
+		p = nl + 1;
+	}
+	return -1;
+}
+
+/* Where the body starts: after the first "\n\n". */
+static const char *
+header_end(const char *buf, size_t len)
+{
+	const char	*p = memmem(buf, len, "\n\n", 2);
+
+	return p == NULL ? NULL : p + 2;
+}
+
+static void
+ts_format(char *buf, size_t size, const struct timespec *ts)
+{
+	snprintf(buf, size, "%lld.%09ld", (long long)ts->tv_sec, ts->tv_nsec);
+}
+
+static void
+ts_parse(const char *s, struct timespec *ts)
+{
+	char	*end;
+
+	ts->tv_sec = strtoll(s, &end, 10);
+	ts->tv_nsec = *end == '.' ? strtol(end + 1, NULL, 10) : 0;
+}
+
+/*
+ * Queue a new job: a random id, its request published.  Writes the id
+ * into ID (JOB_ID_LEN + 1 bytes).
+ */
+int
+spool_add(const char *service, const struct peer *peer, const char *data,
+    size_t len, char *id)
+{
+	struct timespec	 now;
+	uint64_t	 r;
+	char		 hdr[512], when[32], name[64];
+	int		 hlen, tries;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ts_format(when, sizeof(when), &now);
+	hlen = snprintf(hdr, sizeof(hdr), "service %s\nsubmitted %s\n"
+	    "transport %s\nip %s\nport %s\nlength %zu\n\n", service, when,
+	    peer->transport, peer->ip, peer->port, len);
+	for (tries = 0; tries < 8; tries++) {
+		arc4random_buf(&r, sizeof(r));
+		snprintf(id, JOB_ID_LEN + 1, "%016" PRIx64, r);
+		job_file(name, sizeof(name), id, ".req");
+		if (publish(name, hdr, hlen, data, len, 1) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/*
+ * Parse a request file's header.  WHOLE says B holds all of the file, so
+ * that its stated length can be checked.
+ */
+static int
+parse_req(const char *id, const struct buf *b, struct job_req *req,
+    int whole)
+{
+	const char	*body;
+	char		 v[64];
+	size_t		 len;
+
+	memset(req, 0, sizeof(*req));
+	strlcpy(req->id, id, sizeof(req->id));
+	if ((body = header_end(b->data, b->len)) == NULL ||
+	    header_get(b->data, b->len, "service", req->service,
+	    sizeof(req->service)) == -1 ||
+	    header_get(b->data, b->len, "submitted", v, sizeof(v)) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	ts_parse(v, &req->submitted);
+	header_get(b->data, b->len, "transport", req->transport,
+	    sizeof(req->transport));
+	header_get(b->data, b->len, "ip", req->ip, sizeof(req->ip));
+	header_get(b->data, b->len, "port", req->port, sizeof(req->port));
+	if (whole && header_get(b->data, b->len, "length", v, sizeof(v)) == 0) {
+		len = strtoull(v, NULL, 10);
+		if (len > b->len - (body - b->data)) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+spool_load_req(const char *id, struct job_req *req)
+{
+	struct buf	 b = { 0 };
+	const char	*body;
+	char		 name[64];
+
+	job_file(name, sizeof(name), id, ".req");
+	if (read_file(name, &b, 0) == -1 || parse_req(id, &b, req, 1) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	body = header_end(b.data, b.len);
+	buf_consume(&b, body - b.data);
+	req->data = b;
+	return 0;
+}
+
+void
+spool_req_free(struct job_req *req)
+{
+	buf_free(&req->data);
+}
+
+static int
+exists(const char *id, const char *suffix)
+{
+	struct stat	 st;
+	char		 name[64];
+
+	job_file(name, sizeof(name), id, suffix);
+	return fstatat(spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+enum job_state
+spool_state(const char *id)
+{
+	if (!exists(id, ".req"))
+		return JOB_NONE;
+	if (exists(id, ".done"))
+		return JOB_DONE;
+	if (exists(id, ".run"))
+		return JOB_RUNNING;
+	return JOB_QUEUED;
+}
+
+/* Claim the job for the runner PID; EEXIST if it was started before. */
+int
+spool_mark_running(const char *id, pid_t pid)
+{
+	struct timespec	 now;
+	char		 hdr[128], when[32], name[64];
+	int		 hlen;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ts_format(when, sizeof(when), &now);
+	hlen = snprintf(hdr, sizeof(hdr), "pid %ld\nstarted %s\n\n",
+	    (long)pid, when);
+	job_file(name, sizeof(name), id, ".run");
+	return publish(name, hdr, hlen, NULL, 0, 1);
+}
+
+/* The pid of the process running job ID, or -1. */
+pid_t
+spool_runner(const char *id)
+{
+	struct buf	 b = { 0 };
+	char		 name[64], v[32];
+	pid_t		 pid = -1;
+
+	job_file(name, sizeof(name), id, ".run");
+	if (read_file(name, &b, HEADER_MAX) == 0 &&
+	    header_get(b.data, b.len, "pid", v, sizeof(v)) == 0)
+		pid = (pid_t)strtol(v, NULL, 10);
+	buf_free(&b);
+	return pid;
+}
+
+/* Publish the result of job ID, unless one exists (EEXIST). */
+int
+spool_finish(const char *id, const struct job_result *res)
+{
+	char	 hdr[1024], s[32], e[32], name[64];
+	int	 hlen;
+
+	ts_format(s, sizeof(s), &res->started);
+	ts_format(e, sizeof(e), &res->ended);
+	hlen = snprintf(hdr, sizeof(hdr), "code %d\nhow %s\nmessage %s\n"
+	    "started %s\nended %s\nms %lld\nlength %zu\n\n", res->code,
+	    res->how, res->message, s, e, res->ms, res->out.len);
+	if (hlen < 0 || (size_t)hlen >= sizeof(hdr)) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	job_file(name, sizeof(name), id, ".done");
+	return publish(name, hdr, hlen, res->out.data, res->out.len, 1);
+}
+
+int
+spool_load_result(const char *id, struct job_result *res)
+{
+	struct buf	 b = { 0 };
+	const char	*body;
+	char		 name[64], v[64];
+
+	memset(res, 0, sizeof(*res));
+	job_file(name, sizeof(name), id, ".done");
+	if (read_file(name, &b, 0) == -1)
+		goto fail;
+	if ((body = header_end(b.data, b.len)) == NULL ||
+	    header_get(b.data, b.len, "code", v, sizeof(v)) == -1) {
+		errno = EINVAL;
+		goto fail;
+	}
+	res->code = atoi(v);
+	header_get(b.data, b.len, "how", res->how, sizeof(res->how));
+	header_get(b.data, b.len, "message", res->message,
+	    sizeof(res->message));
+	if (header_get(b.data, b.len, "started", v, sizeof(v)) == 0)
+		ts_parse(v, &res->started);
+	if (header_get(b.data, b.len, "ended", v, sizeof(v)) == 0)
+		ts_parse(v, &res->ended);
+	if (header_get(b.data, b.len, "ms", v, sizeof(v)) == 0)
+		res->ms = strtoll(v, NULL, 10);
+	buf_consume(&b, body - b.data);
+	res->out = b;
+	return 0;
+fail:
+	buf_free(&b);
+	return -1;
+}
+
+void
+spool_result_free(struct job_result *res)
+{
+	buf_free(&res->out);
+}
+
+int
+spool_cancel_mark(const char *id)
+{
+	char	 name[64];
+	int	 fd;
+
+	job_file(name, sizeof(name), id, ".cancel");
+	if ((fd = openat(spool_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int
+spool_cancelled(const char *id)
+{
+	return exists(id, ".cancel");
+}
+
+/* Remove a job: its request first, so that it is gone at once. */
+int
+spool_remove(const char *id)
+{
+	char	 name[64];
+	size_t	 i;
+	int	 r = 0;
+
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		job_file(name, sizeof(name), id, suffixes[i]);
+		if (unlinkat(spool_fd, name, 0) == -1 && errno != ENOENT)
+			r = -1;
+	}
+	return r;
+}
+
+/* An inotify descriptor that wakes when a file appears in the spool. */
+int
+spool_watch(void)
+{
+	int	 fd;
+
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return -1;
+	if (inotify_add_watch(fd, spool_path, IN_CREATE | IN_MOVED_TO) ==
+	    -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Drain the watch's events; 1 if one of them is ID.done. */
+int
+spool_watch_done(int fd, const char *id)
+{
+	char			 ev[8192]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *e;
+	char			 name[64];
+	ssize_t			 n, off;
+	int			 found = 0;
+
+	job_file(name, sizeof(name), id, ".done");
+	while ((n = read(fd, ev, sizeof(ev))) > 0)
+		for (off = 0; off < n; off += sizeof(*e) + e->len) {
+			e = (const struct inotify_event *)(ev + off);
+			if (e->len > 0 && strcmp(e->name, name) == 0)
+				found = 1;
+		}
+	return found;
+}
+
+/* Is NAME "<16 hex>SUFFIX"?  Then copy the id. */
+static const char *
+name_suffix(const char *name, char *id)
+{
+	size_t	 i;
+
+	if (strlen(name) <= JOB_ID_LEN || !proto_valid_id(name, JOB_ID_LEN))
+		return NULL;
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (strcmp(name + JOB_ID_LEN, suffixes[i]) == 0) {
+			memcpy(id, name, JOB_ID_LEN);
+			id[JOB_ID_LEN] = '\0';
+			return suffixes[i];
+		}
+	return NULL;
+}
+
+static time_t
+done_expiry(const char *id, int retention)
+{
+	struct stat	 st;
+	char		 name[64];
+
+	job_file(name, sizeof(name), id, ".done");
+	if (fstatat(spool_fd, name, &st, 0) == -1)
+		return 0;
+	return st.st_mtime + retention;
+}
+
+struct queued {
+	char		 id[JOB_ID_LEN + 1];
+	struct timespec	 submitted;
+};
+
+static int
+queued_cmp(const void *a, const void *b)
+{
+	const struct queued	*x = a, *y = b;
+
+	if (x->submitted.tv_sec != y->submitted.tv_sec)
+		return x->submitted.tv_sec < y->submitted.tv_sec ? -1 : 1;
+	if (x->submitted.tv_nsec != y->submitted.tv_nsec)
+		return x->submitted.tv_nsec < y->submitted.tv_nsec ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* A job found running at start: its runner died with the daemon. */
+static void
+mark_interrupted(const char *id)
+{
+	struct job_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	res.code = 503;
+	strlcpy(res.how, "interrupted", sizeof(res.how));
+	strlcpy(res.message, "Job interrupted: the daemon stopped while it "
+	    "ran", sizeof(res.message));
+	clock_gettime(CLOCK_REALTIME, &res.ended);
+	res.started = res.ended;
+	if (spool_finish(id, &res) == -1 && errno != EEXIST)
+		log_warn("spool: job %s", id);
+	else
+		log_info("job %s was running when the daemon stopped: "
+		    "marked interrupted", id);
+}
+
+/*
+ * Start-up: remove temp files and leftovers of removed jobs, mark jobs
+ * that were running as interrupted, hand the queued ones to QUEUED in
+ * submission order, and find the next expiry of a finished job.
+ */
+int
+spool_recover(spool_queued_fn queued, time_t *next_expiry, int retention)
+{
+	struct queued	*q = NULL, *nq;
+	struct job_req	 req;
+	struct buf	 b;
+	struct dirent	*de;
+	const char	*sfx;
+	size_t		 nq_len = 0, nq_cap = 0, i;
+	char		 id[JOB_ID_LEN + 1], name[64];
+	time_t		 t;
+	DIR		*d;
+	int		 fd;
+
+	*next_expiry = 0;
+	if ((fd = dup(spool_fd)) == -1 || (d = fdopendir(fd)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+			unlinkat(spool_fd, de->d_name, 0);
+			continue;
+		}
+		if ((sfx = name_suffix(de->d_name, id)) == NULL)
+			continue;
+		if (strcmp(sfx, ".req") != 0) {
+			if (!exists(id, ".req"))
+				unlinkat(spool_fd, de->d_name, 0);
+			continue;
+		}
+		switch (spool_state(id)) {
+		case JOB_RUNNING:
+			mark_interrupted(id);
+			/* FALLTHROUGH */
+		case JOB_DONE:
+			t = done_expiry(id, retention);
+			if (t != 0 && (*next_expiry == 0 || t < *next_expiry))
+				*next_expiry = t;
+			break;
+		case JOB_QUEUED:
+			memset(&b, 0, sizeof(b));
+			job_file(name, sizeof(name), id, ".req");
+			if (read_file(name, &b, HEADER_MAX) == -1 ||
+			    parse_req(id, &b, &req, 0) == -1) {
+				log_warnx("spool: %s: unreadable, removed",
+				    name);
+				buf_free(&b);
+				spool_remove(id);
+				break;
+			}
+			buf_free(&b);
+			if (nq_len == nq_cap) {
+				nq_cap = nq_cap ? nq_cap * 2 : 64;
+				if ((nq = reallocarray(q, nq_cap,
+				    sizeof(*q))) == NULL)
+					fatal("reallocarray");
+				q = nq;
+			}
+			strlcpy(q[nq_len].id, id, sizeof(q[nq_len].id));
+			q[nq_len++].submitted = req.submitted;
+			break;
+		case JOB_NONE:
+			break;
+		}
+	}
+	closedir(d);
+	if (nq_len > 1)
+		qsort(q, nq_len, sizeof(*q), queued_cmp);
+	for (i = 0; i < nq_len; i++)
+		queued(q[i].id);
+	free(q);
+	return 0;
+}
+
+/*
+ * Remove the finished jobs older than RETENTION seconds; set
+ * *NEXT_EXPIRY to when the next one will be due (0: none).
+ */
+int
+spool_expire(int retention, time_t *next_expiry)
+{
+	struct dirent	*de;
+	const char	*sfx;
+	char		 id[JOB_ID_LEN + 1];
+	time_t		 now = time(NULL), t;
+	DIR		*d;
+	int		 fd, removed = 0;
+
+	*next_expiry = 0;
+	if ((fd = dup(spool_fd)) == -1 || (d = fdopendir(fd)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if ((sfx = name_suffix(de->d_name, id)) == NULL ||
+		    strcmp(sfx, ".done") != 0)
+			continue;
+		if ((t = done_expiry(id, retention)) == 0)
+			continue;
+		if (t <= now) {
+			spool_remove(id);
+			removed++;
+		} else if (*next_expiry == 0 || t < *next_expiry)
+			*next_expiry = t;
+	}
+	closedir(d);
+	return removed;
+}
+
+/* One line per job: "ID STATE SERVICE SUBMITTED". */
+int
+spool_list(struct buf *out)
+{
+	static const char *const names[] = { "queued", "running", "done" };
+	struct job_req	 req;
+	struct dirent	*de;
+	struct buf	 b;
+	const char	*sfx;
+	char		 id[JOB_ID_LEN + 1], name[64], line[160];
+	enum job_state	 st;
+	DIR		*d;
+	int		 fd, n;
+
+	if ((fd = dup(spool_fd)) == -1 || (d = fdopendir(fd)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if ((sfx = name_suffix(de->d_name, id)) == NULL ||
+		    strcmp(sfx, ".req") != 0)
+			continue;
+		memset(&b, 0, sizeof(b));
+		job_file(name, sizeof(name), id, ".req");
+		if (read_file(name, &b, HEADER_MAX) == 0 &&
+		    parse_req(id, &b, &req, 0) == 0 &&
+		    (st = spool_state(id)) != JOB_NONE) {
+			n = snprintf(line, sizeof(line), "%s %s %s %lld\n", id,
+			    names[st], req.service,
+			    (long long)req.submitted.tv_sec);
+			if (n > 0 && buf_append(out, line, n) == -1) {
+				buf_free(&b);
+				closedir(d);
+				return -1;
+			}
+		}
+		buf_free(&b);
+	}
+	closedir(d);
+	return 0;
+}
