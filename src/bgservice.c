@@ -46,6 +46,12 @@ usage(void)
 	    "commands:\n"
 	    "  call SERVICE [DATA]  run SERVICE with DATA (or stdin), print "
 	    "its output\n"
+	    "  add SERVICE [DATA]   queue a job, print its id\n"
+	    "  status ID            print 0 (queued), 1 (running) or 2 (done)\n"
+	    "  get ID               wait for the job, print its output\n"
+	    "  info ID              the job's state, exit status and times\n"
+	    "  cancel ID            cancel a queued or running job\n"
+	    "  jobs                 list the jobs in the spool\n"
 	    "  ping                 check that the daemon answers\n");
 	exit(EXIT_USAGE);
 }
@@ -262,6 +268,94 @@ cmd_call(int argc, char *argv[])
 	return code;
 }
 
+/* How a job verb prints a successful answer. */
+enum print_as {
+	PRINT_RAW,		/* the bytes as they are */
+	PRINT_LINE,		/* with a line end */
+	PRINT_NOTHING,		/* success says nothing */
+};
+
+/* Ask VERB about the job id argv[1]; print the answer. */
+static int
+job_verb(const char *verb, int argc, char *argv[], enum print_as how)
+{
+	struct buf	 ans = { 0 };
+	int		 code;
+
+	if (argc != 2)
+		usage();
+	if (!proto_valid_id(argv[1], strlen(argv[1]))) {
+		warnx("%s: not a job id (16 hex digits)", argv[1]);
+		return EXIT_REFUSED;
+	}
+	code = request(verb, argv[1], NULL, 0, &ans);
+	if (code == 200 && how == PRINT_NOTHING)
+		ans.len = 0;
+	if (code == 200 && how == PRINT_LINE &&
+	    buf_append(&ans, "\n", 1) == -1)
+		err(EXIT_TEMP, "malloc");
+	code = finish(code, &ans);
+	buf_free(&ans);
+	return code;
+}
+
+static int
+cmd_add(int argc, char *argv[])
+{
+	struct buf	 data = { 0 }, ans = { 0 };
+	int		 code;
+
+	if (argc < 2 || argc > 3)
+		usage();
+	read_data(argc, argv, 2, &data);
+	code = request("add", argv[1], data.data, data.len, &ans);
+	if (code == 200 && buf_append(&ans, "\n", 1) == -1)
+		err(EXIT_TEMP, "malloc");
+	code = finish(code, &ans);
+	buf_free(&data);
+	buf_free(&ans);
+	return code;
+}
+
+static int
+cmd_status(int argc, char *argv[])
+{
+	return job_verb("check", argc, argv, PRINT_LINE);
+}
+
+static int
+cmd_get(int argc, char *argv[])
+{
+	return job_verb("get", argc, argv, PRINT_RAW);
+}
+
+static int
+cmd_info(int argc, char *argv[])
+{
+	return job_verb("info", argc, argv, PRINT_RAW);
+}
+
+static int
+cmd_cancel(int argc, char *argv[])
+{
+	return job_verb("cancel", argc, argv, PRINT_NOTHING);
+}
+
+static int
+cmd_jobs(int argc, char *argv[])
+{
+	struct buf	 ans = { 0 };
+	int		 code;
+
+	(void)argv;
+	if (argc != 1)
+		usage();
+	code = request("list", NULL, NULL, 0, &ans);
+	code = finish(code, &ans);
+	buf_free(&ans);
+	return code;
+}
+
 static int
 cmd_ping(int argc, char *argv[])
 {
@@ -286,6 +380,12 @@ static const struct {
 	int		(*fn)(int, char *[]);
 } commands[] = {
 	{ "call",	cmd_call },
+	{ "add",	cmd_add },
+	{ "status",	cmd_status },
+	{ "get",	cmd_get },
+	{ "info",	cmd_info },
+	{ "cancel",	cmd_cancel },
+	{ "jobs",	cmd_jobs },
 	{ "ping",	cmd_ping },
 };
 

@@ -180,6 +180,7 @@ child_detach_master(void)
 static pid_t
 spawn_runner(const char *id)
 {
+	char	 jid[JOB_ID_LEN + 1];
 	pid_t	 pid;
 
 	switch (pid = child_fork()) {
@@ -187,8 +188,10 @@ spawn_runner(const char *id)
 		log_warn("fork");
 		return -1;
 	case 0:
+		/* ID lives in the master's queue, which the child frees. */
+		strlcpy(jid, id, sizeof(jid));
 		child_detach_master();
-		queue_run(srv.conf, id);
+		queue_run(srv.conf, jid);
 		_exit(0);
 	default:
 		kid_add(pid);

@@ -487,6 +487,24 @@ spool_watch_done(int fd, const char *id)
 	return found;
 }
 
+/*
+ * A directory stream of the spool with an offset of its own (a dup(2) of
+ * spool_fd would share, and keep, the offset of every earlier scan).
+ */
+static DIR *
+spool_opendir(void)
+{
+	DIR	*d;
+	int	 fd;
+
+	if ((fd = openat(spool_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
 /* Is NAME "<16 hex>SUFFIX"?  Then copy the id. */
 static const char *
 name_suffix(const char *name, char *id)
@@ -570,10 +588,9 @@ spool_recover(spool_queued_fn queued, time_t *next_expiry, int retention)
 	char		 id[JOB_ID_LEN + 1], name[64];
 	time_t		 t;
 	DIR		*d;
-	int		 fd;
 
 	*next_expiry = 0;
-	if ((fd = dup(spool_fd)) == -1 || (d = fdopendir(fd)) == NULL)
+	if ((d = spool_opendir()) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
@@ -643,10 +660,10 @@ spool_expire(int retention, time_t *next_expiry)
 	char		 id[JOB_ID_LEN + 1];
 	time_t		 now = time(NULL), t;
 	DIR		*d;
-	int		 fd, removed = 0;
+	int		 removed = 0;
 
 	*next_expiry = 0;
-	if ((fd = dup(spool_fd)) == -1 || (d = fdopendir(fd)) == NULL)
+	if ((d = spool_opendir()) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if ((sfx = name_suffix(de->d_name, id)) == NULL ||
@@ -676,9 +693,9 @@ spool_list(struct buf *out)
 	char		 id[JOB_ID_LEN + 1], name[64], line[160];
 	enum job_state	 st;
 	DIR		*d;
-	int		 fd, n;
+	int		 n;
 
-	if ((fd = dup(spool_fd)) == -1 || (d = fdopendir(fd)) == NULL)
+	if ((d = spool_opendir()) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if ((sfx = name_suffix(de->d_name, id)) == NULL ||

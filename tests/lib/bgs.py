@@ -237,3 +237,13 @@ def recv_all(s, limit=1 << 30):
         chunks.append(b)
         total += len(b)
     return b"".join(chunks)
+
+
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        b = s.recv(n - len(data))
+        if not b:
+            break
+        data += b
+    return data
