@@ -12,7 +12,7 @@ PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSCONFDIR ?= /etc
 INITDIR	?= $(SYSCONFDIR)/init.d
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 # The init files name /usr/sbin and /etc; install them with the real paths.
@@ -26,7 +26,8 @@ CC	?= cc
 CFLAGS	?= -O2 -g
 WFLAGS	 = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
 PKGS	 = libconfig libbsd-overlay
-CPPFLAGS += -Iinclude -DBGS_PATH_CONFIG='"$(SYSCONFDIR)/bgserviced.conf"'
+CPPFLAGS += -Iinclude -DBGS_PATH_CONFIG='"$(SYSCONFDIR)/bgserviced.conf"' \
+	    -DBGS_PATH_CLIENT_CONFIG='"$(SYSCONFDIR)/bgservice.conf"'
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -34,7 +35,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 # Every module but the two mains, linked into both programs and the tests.
 LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
-	   src/daemon.c src/net.c src/child.c src/spool.c src/queue.c \
+	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c \
 	   src/conn.c src/server.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
@@ -104,6 +105,8 @@ install: all
 	$(INSTALL) -m 644 man/bgserviced.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/bgserviced.conf ] || \
 	    $(INSTALL) -m 644 etc/bgserviced.conf $(DESTDIR)$(SYSCONFDIR)/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/bgservice.conf ] || \
+	    $(INSTALL) -m 644 etc/bgservice.conf $(DESTDIR)$(SYSCONFDIR)/
 	$(INSTALL) -d $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(SYSTEMDDIR)
 	sed $(PATHSUBST) init/bgserviced > $(DESTDIR)$(INITDIR)/bgserviced
 	chmod 755 $(DESTDIR)$(INITDIR)/bgserviced
@@ -121,6 +124,7 @@ uninstall:
 	    $(DESTDIR)$(INITDIR)/bgserviced \
 	    $(DESTDIR)$(SYSTEMDDIR)/bgserviced.service
 	@echo "left in place: $(DESTDIR)$(SYSCONFDIR)/bgserviced.conf" \
+	    "$(DESTDIR)$(SYSCONFDIR)/bgservice.conf" \
 	    "$(DESTDIR)$(SYSCONFDIR)/default/bgserviced"
 
 clean:

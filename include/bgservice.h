@@ -59,6 +59,9 @@ struct service {
 	char		 name[SERVICE_NAME_MAX + 1];
 	char		**argv;		/* NULL-terminated, argv[0] absolute */
 	int		 timeout;	/* seconds, 0: none */
+	int		 tcp;		/* reachable by stream calls and jobs */
+	int		 udp;		/* reachable by datagrams */
+	char		*charset;	/* what the command speaks; NULL: UTF-8 */
 	int		 line;		/* where it was configured */
 };
 

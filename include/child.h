@@ -21,6 +21,8 @@ struct run_result {
 	int		 timed_out;	/* killed at its timeout */
 	int		 overflow;	/* output exceeded max_output */
 	int		 cancelled;	/* killed on request (TERM to us) */
+	int		 bad_input;	/* data not convertible to charset */
+	int		 bad_output;	/* output not convertible to UTF-8 */
 	struct buf	 out;		/* what it wrote on stdout */
 	struct timespec	 start, end;	/* wall clock */
 	long long	 ms;		/* run time */

@@ -16,6 +16,28 @@ void		 config_free(struct config *);
 /* The service called NAME, or NULL. */
 const struct service *config_service(const struct config *, const char *name);
 
+/*
+ * The client's configuration (~/.bgservice.conf, /etc/bgservice.conf):
+ * which daemon serves which service, like the PHP caller's ini file.
+ */
+struct client_target {
+	char		*name;		/* service, or NULL for the default */
+	char		*tcpurl;
+	char		*udpurl;
+};
+
+struct client_conf {
+	struct client_target	 dflt;
+	struct client_target	*services;
+	size_t			 nservices;
+};
+
+struct client_conf *config_client_load(const char *file, char *err,
+		    size_t errlen);
+void		 config_client_free(struct client_conf *);
+const char	*config_client_url(const struct client_conf *,
+		    const char *service, int udp);
+
 /* Is NAME made only of A-Z a-z 0-9 - _ and not too long? */
 int		 config_valid_name(const char *name, size_t len);
 

@@ -8,6 +8,9 @@
 #define BGS_PATH_CONFIG		"/etc/bgserviced.conf"
 #endif
 #define BGS_PATH_PIDFILE	"/var/run/bgserviced.pid"
+#ifndef BGS_PATH_CLIENT_CONFIG
+#define BGS_PATH_CLIENT_CONFIG	"/etc/bgservice.conf"
+#endif
 #define BGS_PATH_DEVNULL	"/dev/null"
 
 #endif /* PATHNAMES_H */

@@ -12,7 +12,7 @@ extern volatile sig_atomic_t	sig_term;
 extern volatile sig_atomic_t	sig_chld;
 extern sigset_t			sig_waitmask;
 
-void	sig_init(void);
+void	sig_init(int foreground);
 void	sig_clear(void);
 void	sig_reset(void);
 

@@ -14,6 +14,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +24,9 @@
 #include <unistd.h>
 
 #include "bgservice.h"
+#include "charset.h"
+#include "config.h"
+#include "pathnames.h"
 #include "proto.h"
 #include "util.h"
 
@@ -33,19 +37,28 @@
 
 #define DEFAULT_HOST	"127.0.0.1:12341"
 #define CONNECT_TIMEOUT	10
+#define DGRAM_MAX	65507
 
-static const char	*host = DEFAULT_HOST;
+static const char	*host;		/* -H or $BGSERVICE_HOST: wins */
+static const char	*charset;	/* -C: the local charset */
+static const char	*job_service;	/* -s: whose daemon has the jobs */
+static struct client_conf *cconf;	/* the client's configuration */
 static int		 timeout;	/* seconds for the whole call, 0: none */
 static long long	 deadline;
+
+static int	write_out(const char *, size_t);
 
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: bgservice [-hV] [-H host:port] [-t seconds] command ...\n"
+	    "usage: bgservice [-hV] [-C charset] [-c file] [-H host:port] "
+	    "[-s service]\n"
+	    "                 [-t seconds] command ...\n"
 	    "commands:\n"
 	    "  call SERVICE [DATA]  run SERVICE with DATA (or stdin), print "
 	    "its output\n"
+	    "  send SERVICE [DATA]  run SERVICE with DATA over UDP, no answer\n"
 	    "  add SERVICE [DATA]   queue a job, print its id\n"
 	    "  status ID            print 0 (queued), 1 (running) or 2 (done)\n"
 	    "  get ID               wait for the job, print its output\n"
@@ -62,12 +75,86 @@ ms_left(void)
 	return deadline == 0 ? -1 : ms_until(deadline);
 }
 
-/* Split "host:port", "[v6]:port" or a UNIX socket path and connect. */
+/*
+ * connect(2) bounded by CONNECT_TIMEOUT and the call's deadline.  The
+ * socket stays non-blocking.
+ */
 static int
-dial(const char *spec)
+connect_bounded(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct pollfd	 pfd = { fd, POLLOUT, 0 };
+	socklen_t	 elen = sizeof(int);
+	int		 ms = CONNECT_TIMEOUT * 1000, left = ms_left(), e = 0, r;
+
+	if (left >= 0 && left < ms)
+		ms = left;
+	if (set_nonblock(fd, 1) == -1)
+		return -1;
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return -1;
+	while ((r = poll(&pfd, 1, ms)) == -1 && errno == EINTR)
+		;
+	if (r == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
+		return -1;
+	if (e != 0) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Where SERVICE (NULL: the jobs' daemon) is reached over TCP or UDP:
+ * -H or $BGSERVICE_HOST, else the client's configuration, else the
+ * default.  A datagram goes where the stream calls go unless udpurl
+ * says otherwise.
+ */
+static const char *
+target(const char *service, int udp)
+{
+	const char	*url, *name = service != NULL ? service : job_service;
+
+	if (host != NULL)
+		return host;
+	if ((url = config_client_url(cconf, name, udp)) != NULL)
+		return url;
+	if (udp && (url = config_client_url(cconf, name, 0)) != NULL)
+		return url;
+	return DEFAULT_HOST;
+}
+
+/* Drop a "tcp://", "udp://" or "unix:" scheme. */
+static const char *
+strip_scheme(const char *url)
+{
+	static const char *const schemes[] = { "tcp://", "udp://", "unix://",
+	    "unix:" };
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		n = strlen(schemes[i]);
+		if (strncmp(url, schemes[i], n) == 0)
+			return url + n;
+	}
+	return url;
+}
+
+/*
+ * Split "host:port", "[v6]:port" or a UNIX socket path and connect a
+ * socket of TYPE (SOCK_STREAM or SOCK_DGRAM).
+ */
+static int
+dial(const char *url, int type)
 {
 	struct addrinfo		 hints, *res, *ai;
 	struct sockaddr_un	 sun;
+	const char		*spec = strip_scheme(url);
 	char			 buf[256], *h, *p;
 	int			 fd = -1, e;
 
@@ -77,9 +164,10 @@ dial(const char *spec)
 		if (strlcpy(sun.sun_path, spec, sizeof(sun.sun_path)) >=
 		    sizeof(sun.sun_path))
 			errx(EXIT_USAGE, "%s: path too long", spec);
-		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		if ((fd = socket(AF_UNIX, type, 0)) == -1)
 			err(EXIT_TEMP, "socket");
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		if (connect_bounded(fd, (struct sockaddr *)&sun,
+		    sizeof(sun)) == -1)
 			err(EXIT_TEMP, "connect %s", spec);
 		return fd;
 	}
@@ -98,14 +186,14 @@ dial(const char *spec)
 		*p++ = '\0';
 	}
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = type;
 	if ((e = getaddrinfo(h, p, &hints, &res)) != 0)
 		errx(EXIT_TEMP, "%s: %s", spec, gai_strerror(e));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = socket(ai->ai_family, ai->ai_socktype,
 		    ai->ai_protocol)) == -1)
 			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connect_bounded(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		e = errno;
 		close(fd);
@@ -130,7 +218,7 @@ wait_fd(int fd, short events)
 	if (r == -1)
 		err(EXIT_TEMP, "poll");
 	if (r == 0)
-		errx(EXIT_TEMP, "%s: timed out after %d s", host, timeout);
+		errx(EXIT_TEMP, "timed out after %d s", timeout);
 }
 
 static void
@@ -143,7 +231,7 @@ send_all(int fd, const char *data, size_t len)
 		if ((n = write(fd, data, len)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			err(EXIT_TEMP, "%s: write", host);
+			err(EXIT_TEMP, "write");
 		}
 		data += n;
 		len -= n;
@@ -151,12 +239,12 @@ send_all(int fd, const char *data, size_t len)
 }
 
 /*
- * Send one framed request and read its framed answer into OUT.  Returns
- * the answer's code.
+ * Send one framed request to WHERE and read its framed answer into OUT.
+ * Returns the answer's code.
  */
 static int
-request(const char *verb, const char *arg, const char *data, size_t len,
-    struct buf *out)
+request(const char *where, const char *verb, const char *arg,
+    const char *data, size_t len, struct buf *out)
 {
 	char	 hdr[FRAME_HEADER_MAX];
 	int	 fd, hlen, code = 0;
@@ -166,9 +254,7 @@ request(const char *verb, const char *arg, const char *data, size_t len,
 	if ((hlen = proto_frame_request(hdr, sizeof(hdr), verb, arg, len)) ==
 	    -1)
 		errx(EXIT_USAGE, "%s: argument too long", verb);
-	fd = dial(host);
-	if (set_nonblock(fd, 1) == -1)
-		err(EXIT_TEMP, "fcntl");
+	fd = dial(where, SOCK_STREAM);
 	send_all(fd, hdr, hlen);
 	send_all(fd, data, len);
 	(void)shutdown(fd, SHUT_WR);
@@ -179,7 +265,7 @@ request(const char *verb, const char *arg, const char *data, size_t len,
 			    &code, &plen);
 			if (hlen == -1)
 				errx(EXIT_TEMP, "%s: not a bgserviced answer",
-				    host);
+				    where);
 		}
 		if (hlen > 0 && out->len >= (size_t)hlen + plen)
 			break;
@@ -189,11 +275,11 @@ request(const char *verb, const char *arg, const char *data, size_t len,
 		if ((n = read(fd, out->data + out->len, 65536)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			err(EXIT_TEMP, "%s: read", host);
+			err(EXIT_TEMP, "%s: read", where);
 		}
 		if (n == 0)
 			errx(EXIT_TEMP, "%s: connection closed before the "
-			    "answer was complete", host);
+			    "answer was complete", where);
 		out->len += n;
 	}
 	close(fd);
@@ -207,8 +293,7 @@ static int
 finish(int code, const struct buf *ans)
 {
 	if (code >= 200 && code < 300) {
-		if (ans->len > 0 &&
-		    fwrite(ans->data, 1, ans->len, stdout) != ans->len)
+		if (ans->len > 0 && write_out(ans->data, ans->len) == -1)
 			err(EXIT_TEMP, "stdout");
 		if (fflush(stdout) == EOF)
 			err(EXIT_TEMP, "stdout");
@@ -226,7 +311,41 @@ finish(int code, const struct buf *ans)
 	}
 }
 
-/* DATA from the argument, or all of standard input. */
+/* Write an answer's payload, converted to the local charset (-C). */
+static int
+write_out(const char *data, size_t len)
+{
+	struct buf	 conv = { 0 };
+	int		 r;
+
+	if (charset != NULL) {
+		if (charset_convert("UTF-8", charset, data, len, &conv) == -1)
+			errx(EXIT_SERVICE, "the answer cannot be converted to "
+			    "%s", charset);
+		data = conv.data;
+		len = conv.len;
+	}
+	r = fwrite(data, 1, len, stdout) == len ? 0 : -1;
+	buf_free(&conv);
+	return r;
+}
+
+/* Convert DATA from the local charset (-C) to UTF-8, the wire's. */
+static void
+data_to_utf8(struct buf *data)
+{
+	struct buf	 conv = { 0 };
+
+	if (charset == NULL)
+		return;
+	if (charset_convert(charset, "UTF-8", data->data, data->len, &conv) ==
+	    -1)
+		errx(EXIT_REFUSED, "the data is not valid %s", charset);
+	buf_free(data);
+	*data = conv;
+}
+
+/* DATA from the argument, or all of standard input, as UTF-8. */
 static void
 read_data(int argc, char *argv[], int i, struct buf *data)
 {
@@ -235,6 +354,7 @@ read_data(int argc, char *argv[], int i, struct buf *data)
 	if (i < argc) {
 		if (buf_append(data, argv[i], strlen(argv[i])) == -1)
 			err(EXIT_TEMP, "malloc");
+		data_to_utf8(data);
 		return;
 	}
 	for (;;) {
@@ -247,9 +367,10 @@ read_data(int argc, char *argv[], int i, struct buf *data)
 			err(EXIT_TEMP, "stdin");
 		}
 		if (n == 0)
-			return;
+			break;
 		data->len += n;
 	}
+	data_to_utf8(data);
 }
 
 static int
@@ -261,7 +382,8 @@ cmd_call(int argc, char *argv[])
 	if (argc < 2 || argc > 3)
 		usage();
 	read_data(argc, argv, 2, &data);
-	code = request("call", argv[1], data.data, data.len, &ans);
+	code = request(target(argv[1], 0), "call", argv[1], data.data,
+	    data.len, &ans);
 	code = finish(code, &ans);
 	buf_free(&data);
 	buf_free(&ans);
@@ -288,7 +410,7 @@ job_verb(const char *verb, int argc, char *argv[], enum print_as how)
 		warnx("%s: not a job id (16 hex digits)", argv[1]);
 		return EXIT_REFUSED;
 	}
-	code = request(verb, argv[1], NULL, 0, &ans);
+	code = request(target(NULL, 0), verb, argv[1], NULL, 0, &ans);
 	if (code == 200 && how == PRINT_NOTHING)
 		ans.len = 0;
 	if (code == 200 && how == PRINT_LINE &&
@@ -308,13 +430,51 @@ cmd_add(int argc, char *argv[])
 	if (argc < 2 || argc > 3)
 		usage();
 	read_data(argc, argv, 2, &data);
-	code = request("add", argv[1], data.data, data.len, &ans);
-	if (code == 200 && buf_append(&ans, "\n", 1) == -1)
-		err(EXIT_TEMP, "malloc");
-	code = finish(code, &ans);
+	code = request(target(argv[1], 0), "add", argv[1], data.data,
+	    data.len, &ans);
+	if (code == 200) {
+		/* An id is ASCII: print it as it is, whatever -C says. */
+		printf("%.*s\n", (int)ans.len, ans.data);
+		code = 0;
+	} else
+		code = finish(code, &ans);
 	buf_free(&data);
 	buf_free(&ans);
 	return code;
+}
+
+/* A datagram "SERVICE:DATA": fire and forget. */
+static int
+cmd_send(int argc, char *argv[])
+{
+	struct buf	 data = { 0 }, dgram = { 0 };
+	const char	*where;
+	ssize_t		 n;
+	int		 fd;
+
+	if (argc < 2 || argc > 3)
+		usage();
+	if (!config_valid_name(argv[1], strlen(argv[1])))
+		errx(EXIT_USAGE, "%s: not a service name", argv[1]);
+	read_data(argc, argv, 2, &data);
+	if (buf_append(&dgram, argv[1], strlen(argv[1])) == -1 ||
+	    buf_append(&dgram, ":", 1) == -1 ||
+	    buf_append(&dgram, data.data, data.len) == -1)
+		err(EXIT_TEMP, "malloc");
+	if (dgram.len > DGRAM_MAX)
+		errx(EXIT_USAGE, "%zu bytes do not fit in a datagram (%d at "
+		    "most)", dgram.len, DGRAM_MAX);
+	where = target(argv[1], 1);
+	fd = dial(where, SOCK_DGRAM);
+	do
+		n = send(fd, dgram.data, dgram.len, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		err(EXIT_TEMP, "%s: send", where);
+	close(fd);
+	buf_free(&data);
+	buf_free(&dgram);
+	return 0;
 }
 
 static int
@@ -350,7 +510,7 @@ cmd_jobs(int argc, char *argv[])
 	(void)argv;
 	if (argc != 1)
 		usage();
-	code = request("list", NULL, NULL, 0, &ans);
+	code = request(target(NULL, 0), "list", NULL, NULL, 0, &ans);
 	code = finish(code, &ans);
 	buf_free(&ans);
 	return code;
@@ -365,9 +525,9 @@ cmd_ping(int argc, char *argv[])
 	(void)argv;
 	if (argc != 1)
 		usage();
-	code = request("helo", NULL, NULL, 0, &ans);
+	code = request(target(job_service, 0), "helo", NULL, NULL, 0, &ans);
 	if (code == 200 && ans.len == 4 && memcmp(ans.data, "oleh", 4) == 0) {
-		printf("%s is alive\n", host);
+		printf("%s is alive\n", target(job_service, 0));
 		code = 0;
 	} else
 		code = finish(code == 200 ? 502 : code, &ans);
@@ -380,6 +540,7 @@ static const struct {
 	int		(*fn)(int, char *[]);
 } commands[] = {
 	{ "call",	cmd_call },
+	{ "send",	cmd_send },
 	{ "add",	cmd_add },
 	{ "status",	cmd_status },
 	{ "get",	cmd_get },
@@ -389,20 +550,56 @@ static const struct {
 	{ "ping",	cmd_ping },
 };
 
+/*
+ * The client's configuration: -c FILE or $BGSERVICE_CONF (must exist),
+ * else ~/.bgservice.conf, else /etc/bgservice.conf (either may be
+ * absent).
+ */
+static void
+load_client_conf(const char *file)
+{
+	char		 path[PATH_MAX], err[1024];
+	const char	*home;
+	int		 must = 1;
+
+	if (file == NULL)
+		file = getenv("BGSERVICE_CONF");
+	if (file == NULL) {
+		must = 0;
+		file = BGS_PATH_CLIENT_CONFIG;
+		if ((home = getenv("HOME")) != NULL &&
+		    snprintf(path, sizeof(path), "%s/.bgservice.conf", home) <
+		    (int)sizeof(path) && access(path, F_OK) == 0)
+			file = path;
+	}
+	if (!must && access(file, F_OK) == -1)
+		return;
+	if ((cconf = config_client_load(file, err, sizeof(err))) == NULL)
+		errx(EXIT_USAGE, "%s", err);
+}
+
 int
 main(int argc, char *argv[])
 {
-	const char	*errstr;
+	const char	*errstr, *conffile = NULL;
 	size_t		 i;
-	int		 ch;
+	int		 ch, r;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (getenv("BGSERVICE_HOST") != NULL)
-		host = getenv("BGSERVICE_HOST");
-	while ((ch = getopt(argc, argv, "+H:ht:V")) != -1) {
+	host = getenv("BGSERVICE_HOST");
+	while ((ch = getopt(argc, argv, "+C:c:H:hs:t:V")) != -1) {
 		switch (ch) {
+		case 'C':
+			charset = optarg;
+			break;
+		case 'c':
+			conffile = optarg;
+			break;
 		case 'H':
 			host = optarg;
+			break;
+		case 's':
+			job_service = optarg;
 			break;
 		case 't':
 			timeout = strtonum(optarg, 1, 86400, &errstr);
@@ -421,10 +618,20 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
+	if (charset != NULL && (charset_is_utf8(charset) ||
+	    !charset_valid(charset))) {
+		if (!charset_is_utf8(charset))
+			errx(EXIT_USAGE, "-C %s: unknown charset", charset);
+		charset = NULL;
+	}
+	load_client_conf(conffile);
 	deadline = timeout > 0 ? now_ms() + (long long)timeout * 1000 : 0;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
-			return commands[i].fn(argc, argv);
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			r = commands[i].fn(argc, argv);
+			config_client_free(cconf);
+			return r;
+		}
 	warnx("unknown command '%s'", argv[0]);
 	usage();
 }

@@ -6,6 +6,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ main(int argc, char *argv[])
 	struct config	*conf;
 	struct pidfh	*pfh;
 	const char	*file = BGS_PATH_CONFIG;
-	char		 errbuf[1024];
+	char		 errbuf[1024], abspath[PATH_MAX];
 	pid_t		 other;
 	int		 ch, debug = 0, foreground = 0, test = 0, ready = -1;
 
@@ -64,6 +65,9 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	/* Reloads happen after chdir("/"): remember where the file is. */
+	if (file[0] != '/' && realpath(file, abspath) != NULL)
+		file = abspath;
 
 	if ((conf = config_load(file, errbuf, sizeof(errbuf))) == NULL)
 		errx(1, "%s", errbuf);
@@ -83,7 +87,7 @@ main(int argc, char *argv[])
 	}
 	if (server_init(conf, pfh) == -1) {
 		pidfile_remove(pfh);
-		errx(1, "cannot open the listeners, not started");
+		errx(1, "not started");
 	}
 
 	if (!foreground) {
@@ -92,7 +96,7 @@ main(int argc, char *argv[])
 	}
 	if (pidfile_write(pfh) == -1)
 		fatal("pidfile_write %s", conf->pidfile);
-	sig_init();
+	sig_init(foreground);
 	daemon_ready(ready);
 	log_info("started, version %s, pid %ld, configuration %s",
 	    BGS_VERSION, (long)getpid(), file);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "charset.h"
 #include "child.h"
 #include "log.h"
 #include "sig.h"
@@ -337,12 +338,50 @@ close_pipes(int p[4][2])
 			close_fd(&p[i][j]);
 }
 
+static int	spawn_and_run(const struct service *, const struct limits *,
+		    const struct run_ctx *, const char *, size_t,
+		    struct run_result *);
+
 /*
- * Run SV with IN on its stdin.  Returns 0 when it ran (see RES for how it
- * ended), -1 with res->spawn_errno when it could not be started.
+ * Run SV with IN (UTF-8) on its stdin; RES->out is its output in UTF-8.
+ * For a service with a charset, the data is converted to it first and
+ * the output back; data that cannot be converted never reaches the
+ * command.  Returns 0 when it ran (see RES for how it ended), -1 when it
+ * could not be started.
  */
 int
 child_run(const struct service *sv, const struct limits *lim,
+    const struct run_ctx *ctx, const char *in, size_t inlen,
+    struct run_result *res)
+{
+	struct buf	 conv = { 0 };
+	int		 r;
+
+	if (sv->charset == NULL)
+		return spawn_and_run(sv, lim, ctx, in, inlen, res);
+	if (charset_convert("UTF-8", sv->charset, in, inlen, &conv) == -1) {
+		memset(res, 0, sizeof(*res));
+		res->bad_input = 1;
+		buf_free(&conv);
+		return -1;
+	}
+	r = spawn_and_run(sv, lim, ctx, conv.data, conv.len, res);
+	buf_free(&conv);
+	if (child_ok(res)) {
+		if (charset_convert(sv->charset, "UTF-8", res->out.data,
+		    res->out.len, &conv) == -1) {
+			res->bad_output = 1;
+			buf_free(&conv);
+		} else {
+			buf_free(&res->out);
+			res->out = conv;
+		}
+	}
+	return r;
+}
+
+static int
+spawn_and_run(const struct service *sv, const struct limits *lim,
     const struct run_ctx *ctx, const char *in, size_t inlen,
     struct run_result *res)
 {
@@ -407,7 +446,7 @@ int
 child_ok(const struct run_result *res)
 {
 	return res->spawned && !res->timed_out && !res->overflow &&
-	    !res->cancelled && WIFEXITED(res->status) &&
+	    !res->cancelled && !res->bad_output && WIFEXITED(res->status) &&
 	    WEXITSTATUS(res->status) == 0;
 }
 
@@ -420,6 +459,16 @@ int
 child_describe(const struct service *sv, const struct run_result *res,
     char *buf, size_t size)
 {
+	if (res->bad_input) {
+		snprintf(buf, size, "Data cannot be converted from UTF-8 to "
+		    "%s", sv->charset);
+		return 415;
+	}
+	if (res->bad_output) {
+		snprintf(buf, size, "Service %s output is not valid %s",
+		    sv->name, sv->charset);
+		return 502;
+	}
 	if (!res->spawned) {
 		snprintf(buf, size, "Cannot run service %s: %s", sv->name,
 		    strerror(res->spawn_errno));

@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "charset.h"
 #include "config.h"
 #include "pathnames.h"
 
@@ -47,7 +49,7 @@ static const char *const listen_keys[] = {
 	"address", "port", "path", "mode", "tcp", "udp", NULL
 };
 static const char *const service_keys[] = {
-	"command", "timeout", NULL
+	"command", "timeout", "tcp", "udp", "charset", NULL
 };
 
 static int
@@ -82,6 +84,15 @@ in_list(const char *name, const char *const *list)
 {
 	for (; *list != NULL; list++)
 		if (strcmp(name, *list) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+in_list_nocase(const char *name, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcasecmp(name, *list) == 0)
 			return 1;
 	return 0;
 }
@@ -268,6 +279,10 @@ parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
 			    "'path' or 'address' and 'port'");
 		if (strlen(lc->path) >= 108)
 			return cfg_error(ctx, g, "socket path too long");
+		if (config_setting_get_member(g, "udp") != NULL ||
+		    config_setting_get_member(g, "tcp") != NULL)
+			return cfg_error(ctx, g, "'tcp' and 'udp' do not apply "
+			    "to a UNIX socket (always a stream)");
 		lc->udp = 0;
 		lc->tcp = 1;
 		return 0;
@@ -325,6 +340,7 @@ parse_command(struct cfgctx *ctx, const config_setting_t *g,
     struct service *sv)
 {
 	const config_setting_t	*s, *e;
+	struct stat		 st;
 	int			 i, n;
 
 	if ((s = config_setting_get_member(g, "command")) == NULL)
@@ -352,6 +368,9 @@ parse_command(struct cfgctx *ctx, const config_setting_t *g,
 	if (access(sv->argv[0], X_OK) == -1)
 		return cfg_error(ctx, s, "service '%s': command '%s': %s",
 		    sv->name, sv->argv[0], strerror(errno));
+	if (stat(sv->argv[0], &st) == -1 || !S_ISREG(st.st_mode))
+		return cfg_error(ctx, s, "service '%s': command '%s' is not "
+		    "a regular file", sv->name, sv->argv[0]);
 	return 0;
 }
 
@@ -367,18 +386,30 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 		return cfg_error(ctx, g, "bad service name '%s': use "
 		    "A-Z a-z 0-9 - _, at most %d characters", name,
 		    SERVICE_NAME_MAX);
-	if (in_list(name, reserved_names))
+	if (in_list_nocase(name, reserved_names))
 		return cfg_error(ctx, g, "'%s' is a protocol verb and cannot "
 		    "name a service", name);
 	strlcpy(sv->name, name, sizeof(sv->name));
 	if (!config_setting_is_group(g))
 		return cfg_error(ctx, g, "service '%s' must be a group "
 		    "{ command = [...]; }", name);
+	sv->tcp = sv->udp = 1;
 	if (cfg_known_keys(ctx, g, service_keys, "a service") == -1 ||
 	    parse_command(ctx, g, sv) == -1 ||
-	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1)
+	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1 ||
+	    cfg_bool(ctx, g, "tcp", &sv->tcp) == -1 ||
+	    cfg_bool(ctx, g, "udp", &sv->udp) == -1 ||
+	    cfg_string(ctx, g, "charset", &sv->charset) == -1)
 		return -1;
 	sv->timeout = timeout;
+	if (sv->charset != NULL && !charset_valid(sv->charset))
+		return cfg_error(ctx, config_setting_get_member(g, "charset"),
+		    "service '%s': charset '%s' is not known to iconv",
+		    name, sv->charset);
+	if (sv->charset != NULL && charset_is_utf8(sv->charset)) {
+		free(sv->charset);
+		sv->charset = NULL;
+	}
 	return 0;
 }
 
@@ -504,12 +535,130 @@ config_free(struct config *c)
 		for (a = c->services[i].argv; a != NULL && *a != NULL; a++)
 			free(*a);
 		free(c->services[i].argv);
+		free(c->services[i].charset);
 	}
 	free(c->services);
 	free(c->pidfile);
 	free(c->spool_dir);
 	free(c->file);
 	free(c);
+}
+
+static const char *const client_keys[] = { "default", "services", NULL };
+static const char *const target_keys[] = { "tcpurl", "udpurl", NULL };
+
+static int
+parse_target(struct cfgctx *ctx, const config_setting_t *g,
+    struct client_target *t)
+{
+	if (!config_setting_is_group(g))
+		return cfg_error(ctx, g, "'%s' must be a group { tcpurl = "
+		    "...; udpurl = ...; }", config_setting_name(g));
+	if (cfg_known_keys(ctx, g, target_keys, config_setting_name(g)) ==
+	    -1 || cfg_string(ctx, g, "tcpurl", &t->tcpurl) == -1 ||
+	    cfg_string(ctx, g, "udpurl", &t->udpurl) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+parse_client(struct cfgctx *ctx, config_t *cf, struct client_conf *cc)
+{
+	const config_setting_t	*root = config_root_setting(cf), *s, *e;
+	int			 i, n;
+
+	if (cfg_known_keys(ctx, root, client_keys, "the top level") == -1)
+		return -1;
+	if ((s = config_setting_get_member(root, "default")) != NULL &&
+	    parse_target(ctx, s, &cc->dflt) == -1)
+		return -1;
+	if ((s = config_setting_get_member(root, "services")) == NULL)
+		return 0;
+	if (!config_setting_is_group(s))
+		return cfg_error(ctx, s, "'services' must be a group");
+	if ((n = config_setting_length(s)) == 0)
+		return 0;
+	if ((cc->services = calloc(n, sizeof(*cc->services))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	cc->nservices = n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if ((cc->services[i].name = strdup(config_setting_name(e))) ==
+		    NULL)
+			return cfg_error(ctx, e, "out of memory");
+		if (parse_target(ctx, e, &cc->services[i]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Read the client's file; NULL with "file:line: problem" in ERR. */
+struct client_conf *
+config_client_load(const char *file, char *err, size_t errlen)
+{
+	struct cfgctx		 ctx = { file, err, errlen };
+	struct client_conf	*cc;
+	config_t		 cf;
+
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		return NULL;
+	}
+	config_init(&cf);
+	if (config_read_file(&cf, file) != CONFIG_TRUE) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%d: %s",
+			    config_error_file(&cf) ? config_error_file(&cf) :
+			    file, config_error_line(&cf),
+			    config_error_text(&cf));
+		goto fail;
+	}
+	if (parse_client(&ctx, &cf, cc) == -1)
+		goto fail;
+	config_destroy(&cf);
+	return cc;
+fail:
+	config_destroy(&cf);
+	config_client_free(cc);
+	return NULL;
+}
+
+void
+config_client_free(struct client_conf *cc)
+{
+	size_t	 i;
+
+	if (cc == NULL)
+		return;
+	for (i = 0; i < cc->nservices; i++) {
+		free(cc->services[i].name);
+		free(cc->services[i].tcpurl);
+		free(cc->services[i].udpurl);
+	}
+	free(cc->services);
+	free(cc->dflt.tcpurl);
+	free(cc->dflt.udpurl);
+	free(cc);
+}
+
+/* The URL for SERVICE (NULL: the default), or NULL if none is set. */
+const char *
+config_client_url(const struct client_conf *cc, const char *service,
+    int udp)
+{
+	const struct client_target	*t = NULL;
+	size_t				 i;
+
+	if (cc == NULL)
+		return NULL;
+	for (i = 0; service != NULL && i < cc->nservices; i++)
+		if (strcmp(cc->services[i].name, service) == 0)
+			t = &cc->services[i];
+	if (t != NULL && (udp ? t->udpurl : t->tcpurl) != NULL)
+		return udp ? t->udpurl : t->tcpurl;
+	return udp ? cc->dflt.udpurl : cc->dflt.tcpurl;
 }
 
 const struct service *

@@ -142,6 +142,12 @@ handle_call(struct conn *c, const struct request *req)
 		conn_error(c, req->framed, 400, "Unknown request");
 		return;
 	}
+	if (!sv->tcp) {
+		log_info("%s: call %s: refused, udp only", c->who, sv->name);
+		conn_error(c, req->framed, 405, "Service is not available "
+		    "over tcp");
+		return;
+	}
 	setproctitle("call %s from %s", sv->name, c->who);
 	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
 	    &res);
@@ -284,13 +290,13 @@ conn_read(struct conn *c, size_t *reqlen)
 		enum proto_scan	 scan = proto_scan(c->in.data, c->in.len,
 		    reqlen);
 
-		if (scan == SCAN_COMPLETE)
-			return READ_REQUEST;
+		/* A framed request may state its size before sending it. */
 		original = c->in.len > 0 && c->in.data[0] != FRAME_MARK;
 		if ((original && c->in.len > l->max_request) ||
-		    (*reqlen > 0 && *reqlen > l->max_request +
-		    FRAME_HEADER_MAX))
+		    (!original && *reqlen > l->max_request + FRAME_HEADER_MAX))
 			return READ_TOOBIG;
+		if (scan == SCAN_COMPLETE)
+			return READ_REQUEST;
 		if (c->eof) {
 			*reqlen = c->in.len;
 			return c->in.len == 0 ? READ_CLOSED : READ_REQUEST;

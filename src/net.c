@@ -24,7 +24,7 @@ net_listen_key(const struct listen_conf *lc, int type, char *buf,
     size_t size)
 {
 	if (lc->path != NULL)
-		snprintf(buf, size, "unix:%s:%o", lc->path, lc->mode);
+		snprintf(buf, size, "unix:%s", lc->path);
 	else
 		snprintf(buf, size, "%s:%s:%d",
 		    type == SOCK_STREAM ? "tcp" : "udp", lc->address,

@@ -410,7 +410,8 @@ proto_parse(const char *buf, size_t len, struct request *req,
 	    FRAME_HEADER_MAX);
 	if (nl == NULL) {
 		req->length = len;
-		*why = "Framed request header too long";
+		*why = len >= FRAME_HEADER_MAX ? "Framed request header too long" :
+		    "Incomplete framed request header";
 		return 400;
 	}
 	hlen = nl - buf;

@@ -366,11 +366,16 @@ int
 queue_add(const struct config *conf, const struct request *req,
     const struct peer *peer, char *id, const char **why)
 {
-	char	 note[NOTIFY_LEN];
+	char			 note[NOTIFY_LEN];
+	const struct service	*sv;
 
-	if (config_service(conf, req->service) == NULL) {
+	if ((sv = config_service(conf, req->service)) == NULL) {
 		*why = "Unknown request";
 		return 400;
+	}
+	if (!sv->tcp) {
+		*why = "Service is not available over tcp";
+		return 405;
 	}
 	if (spool_add(req->service, peer, req->data, req->datalen, id) == -1) {
 		log_warn("queue: cannot spool a job");

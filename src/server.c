@@ -9,6 +9,7 @@
  * refused.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -75,6 +76,9 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 			if (j < nold) {
 				old[j].keep = 1;
 				ls[n++] = old[j];
+				if (lc->path != NULL &&
+				    chmod(lc->path, lc->mode) == -1)
+					log_warn("chmod %s", lc->path);
 				continue;
 			}
 			struct listen_conf one = *lc;
@@ -257,6 +261,11 @@ dgram_run(const char *buf, size_t len, struct peer *peer)
 		    peer->port, req.service);
 		return;
 	}
+	if (!sv->udp) {
+		log_info("udp %s:%s: dropped: service %s is not available "
+		    "over udp", peer->ip, peer->port, sv->name);
+		return;
+	}
 	setproctitle("send %s from %s", sv->name, peer->ip);
 	(void)child_run(sv, &srv.conf->limits, &ctx, req.data, req.datalen,
 	    &res);
@@ -288,14 +297,19 @@ recv_one(struct listener *l)
 			log_warn("recvfrom on %s", l->name);
 		return;
 	}
+	net_peer(l->fd, l->family, &ss, &peer);
+	peer.transport = "udp";
+	if ((size_t)n > srv.conf->limits.max_request) {
+		log_info("udp %s:%s: dropped: %zd bytes exceed max_request",
+		    peer.ip, peer.port, n);
+		return;
+	}
 	switch (pid = child_fork()) {
 	case -1:
 		log_warn("fork");
 		return;
 	case 0:
 		child_detach_master();
-		net_peer(l->fd, l->family, &ss, &peer);
-		peer.transport = "udp";
 		dgram_run(dgram, n, &peer);
 		_exit(0);
 	default:
@@ -322,6 +336,10 @@ server_reload(void)
 		config_free(nconf);
 		return;
 	}
+	if (strcmp(nconf->pidfile, srv.conf->pidfile) != 0 ||
+	    strcmp(nconf->spool_dir, srv.conf->spool_dir) != 0)
+		log_warnx("reload: a new pidfile or spool_dir takes effect "
+		    "only at the next start");
 	listeners_close_unkept(srv.ls, srv.nls);
 	free(srv.ls);
 	srv.ls = nls;

@@ -33,7 +33,7 @@ sig_handler(int sig)
 }
 
 void
-sig_init(void)
+sig_init(int foreground)
 {
 	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
 	struct sigaction	 sa;
@@ -57,6 +57,9 @@ sig_init(void)
 			fatal("sigaction");
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		fatal("sigaction");
+	/* SIGINT stops the daemon only in the foreground, from a terminal. */
+	if (!foreground && sigaction(SIGINT, &sa, NULL) == -1)
 		fatal("sigaction");
 }
 

@@ -101,9 +101,16 @@ def rendered_synopsis(name):
 
 def usage_line(prog):
     r = subprocess.run([binary(prog), "-h"], capture_output=True, text=True, timeout=30)
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("usage: ")]
-    assert lines, "%s -h printed no usage line: %r" % (prog, r.stderr)
-    return " ".join(lines[0][len("usage: "):].split())
+    lines = r.stderr.splitlines()
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("usage: ")]
+    assert starts, "%s -h printed no usage line: %r" % (prog, r.stderr)
+    # The usage may go on over indented continuation lines.
+    i = starts[0]
+    text = lines[i][len("usage: "):]
+    while i + 1 < len(lines) and lines[i + 1].startswith("   "):
+        i += 1
+        text += " " + lines[i]
+    return " ".join(text.split())
 
 
 @pytest.mark.parametrize("prog,name", [("bgserviced", "bgserviced.8"),

@@ -220,7 +220,7 @@ def test_retention_removes_finished_jobs(daemon_factory):
     assert get(d, jid) == b"X"
     assert bgs.wait_until(lambda: check(d, jid) == b"404: Unknown job id\n", 10)
     assert bgs.wait_until(lambda: not [n for n in os.listdir(d.spool) if n.startswith(jid)], 5)
-    assert "finished jobs expired" in d.log()
+    assert d.wait_log("finished jobs expired")
 
 
 def test_retention_after_restart(daemon_factory):
