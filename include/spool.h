@@ -72,5 +72,6 @@ int		 spool_recover(spool_queued_fn, time_t *next_expiry,
 		    int retention);
 int		 spool_expire(int retention, time_t *next_expiry);
 int		 spool_list(struct buf *);
+size_t		 spool_count_done(void);
 
 #endif /* SPOOL_H */

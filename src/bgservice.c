@@ -65,6 +65,7 @@ usage(void)
 	    "  info ID              the job's state, exit status and times\n"
 	    "  cancel ID            cancel a queued or running job\n"
 	    "  jobs                 list the jobs in the spool\n"
+	    "  stats                print the daemon's counters\n"
 	    "  ping                 check that the daemon answers\n");
 	exit(EXIT_USAGE);
 }
@@ -501,19 +502,33 @@ cmd_cancel(int argc, char *argv[])
 	return job_verb("cancel", argc, argv, PRINT_NOTHING);
 }
 
+/* A verb with no argument: print the answer as it is. */
 static int
-cmd_jobs(int argc, char *argv[])
+plain_verb(const char *verb, int argc)
 {
 	struct buf	 ans = { 0 };
 	int		 code;
 
-	(void)argv;
 	if (argc != 1)
 		usage();
-	code = request(target(NULL, 0), "list", NULL, NULL, 0, &ans);
+	code = request(target(NULL, 0), verb, NULL, NULL, 0, &ans);
 	code = finish(code, &ans);
 	buf_free(&ans);
 	return code;
+}
+
+static int
+cmd_jobs(int argc, char *argv[])
+{
+	(void)argv;
+	return plain_verb("list", argc);
+}
+
+static int
+cmd_stats(int argc, char *argv[])
+{
+	(void)argv;
+	return plain_verb("stats", argc);
 }
 
 static int
@@ -547,6 +562,7 @@ static const struct {
 	{ "info",	cmd_info },
 	{ "cancel",	cmd_cancel },
 	{ "jobs",	cmd_jobs },
+	{ "stats",	cmd_stats },
 	{ "ping",	cmd_ping },
 };
 

@@ -25,6 +25,7 @@
 #include "proto.h"
 #include "queue.h"
 #include "sig.h"
+#include "stats.h"
 #include "util.h"
 
 #define DRAIN_MS	1000		/* after an error, see conn_drain() */
@@ -53,13 +54,14 @@ typedef void	(*handler_fn)(struct conn *, const struct request *);
 
 static void	handle_helo(struct conn *, const struct request *);
 static void	handle_call(struct conn *, const struct request *);
-static void	handle_unsupported(struct conn *, const struct request *);
+static void	handle_send(struct conn *, const struct request *);
 static void	handle_qadd(struct conn *, const struct request *);
 static void	handle_qcheck(struct conn *, const struct request *);
 static void	handle_qget(struct conn *, const struct request *);
 static void	handle_qinfo(struct conn *, const struct request *);
 static void	handle_qcancel(struct conn *, const struct request *);
 static void	handle_qlist(struct conn *, const struct request *);
+static void	handle_stats(struct conn *, const struct request *);
 
 static const struct {
 	enum proto_verb	 verb;
@@ -68,12 +70,14 @@ static const struct {
 	{ VERB_HELO,	handle_helo },
 	{ VERB_HELLO,	handle_helo },
 	{ VERB_CALL,	handle_call },
+	{ VERB_SEND,	handle_send },
 	{ VERB_QADD,	handle_qadd },
 	{ VERB_QCHECK,	handle_qcheck },
 	{ VERB_QGET,	handle_qget },
 	{ VERB_QINFO,	handle_qinfo },
 	{ VERB_QCANCEL,	handle_qcancel },
 	{ VERB_QLIST,	handle_qlist },
+	{ VERB_STATS,	handle_stats },
 };
 
 /* Write an answer; a caller that does not read is cut off by SNDTIMEO. */
@@ -97,7 +101,8 @@ conn_answer(struct conn *c, const struct request *req, int code,
 		hlen = proto_frame_header(hdr, sizeof(hdr), code, len);
 		conn_write(c, hdr, hlen);
 	}
-	conn_write(c, data, len);
+	if (len > 0)
+		conn_write(c, data, len);
 }
 
 static void
@@ -106,6 +111,8 @@ conn_error(struct conn *c, int framed, int code, const char *text)
 	char	 msg[512];
 	size_t	 len;
 
+	if (code >= 400 && code < 500)
+		STATS_INC(bad_requests);
 	len = proto_error(msg, sizeof(msg), framed, code, text);
 	conn_write(c, msg, len);
 }
@@ -119,12 +126,54 @@ handle_helo(struct conn *c, const struct request *req)
 		conn_answer(c, req, 200, "olleh", 5);
 }
 
-static void
-handle_unsupported(struct conn *c, const struct request *req)
+/* The service a call names, if it may be called here; else answer. */
+static const struct service *
+callable(struct conn *c, const struct request *req)
 {
-	log_info("%s: %s: not implemented", c->who,
-	    proto_verb_name(req->verb));
-	conn_error(c, req->framed, 501, "Not implemented");
+	const struct service	*sv;
+
+	if ((sv = config_service(c->conf, req->service)) == NULL) {
+		log_info("%s: %s %s: unknown service", c->who,
+		    proto_verb_name(req->verb), req->service);
+		conn_error(c, req->framed, 400, "Unknown request");
+		return NULL;
+	}
+	if (!sv->tcp) {
+		log_info("%s: %s %s: refused, udp only", c->who,
+		    proto_verb_name(req->verb), sv->name);
+		conn_error(c, req->framed, 405, "Service is not available "
+		    "over tcp");
+		return NULL;
+	}
+	return sv;
+}
+
+/* Framed "send": accepted at once (202), then run; the output is dropped. */
+static void
+handle_send(struct conn *c, const struct request *req)
+{
+	const struct service	*sv;
+	struct run_result	 res;
+	struct run_ctx		 ctx = { c->peer, NULL };
+	char			 why[256];
+
+	if ((sv = callable(c, req)) == NULL)
+		return;
+	conn_answer(c, req, 202, NULL, 0);
+	setproctitle("send %s from %s", sv->name, c->who);
+	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
+	    &res);
+	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
+	if (child_ok(&res))
+		log_info("%s: send %s: ok in %lld ms", c->who, sv->name,
+		    res.ms);
+	else {
+		int code = child_describe(sv, &res, why, sizeof(why));
+
+		log_info("%s: send %s: %d %s (%lld ms)", c->who, sv->name,
+		    code, why, res.ms);
+	}
+	child_result_free(&res);
 }
 
 static void
@@ -136,21 +185,12 @@ handle_call(struct conn *c, const struct request *req)
 	char			 why[256];
 	int			 code;
 
-	if ((sv = config_service(c->conf, req->service)) == NULL) {
-		log_info("%s: call %s: unknown service", c->who,
-		    req->service);
-		conn_error(c, req->framed, 400, "Unknown request");
+	if ((sv = callable(c, req)) == NULL)
 		return;
-	}
-	if (!sv->tcp) {
-		log_info("%s: call %s: refused, udp only", c->who, sv->name);
-		conn_error(c, req->framed, 405, "Service is not available "
-		    "over tcp");
-		return;
-	}
 	setproctitle("call %s from %s", sv->name, c->who);
 	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
 	    &res);
+	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
 	if (child_ok(&res)) {
 		log_info("%s: call %s: ok, %zu bytes in %lld ms", c->who,
 		    sv->name, res.out.len, res.ms);
@@ -271,6 +311,18 @@ handle_qlist(struct conn *c, const struct request *req)
 	buf_free(&out);
 }
 
+static void
+handle_stats(struct conn *c, const struct request *req)
+{
+	struct buf	 out = { 0 };
+
+	if (stats_format(&out, spool_count_done()) == -1)
+		conn_error(c, req->framed, 500, "No statistics");
+	else
+		conn_answer(c, req, 200, out.data, out.len);
+	buf_free(&out);
+}
+
 /*
  * Read until a request is complete.  *REQLEN tells how many bytes of the
  * buffer belong to it.
@@ -373,7 +425,8 @@ dispatch(struct conn *c, const struct request *req)
 			handlers[i].fn(c, req);
 			return;
 		}
-	handle_unsupported(c, req);
+	log_warnx("%s: no handler for %s", c->who, proto_verb_name(req->verb));
+	conn_error(c, req->framed, 500, "Internal error");
 }
 
 /*
@@ -409,12 +462,14 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 		case READ_REQUEST:
 			break;
 		case READ_TIMEOUT:
+			STATS_INC(request_timeouts);
 			log_info("%s: request timed out", c.who);
 			conn_error(&c, c.in.len > 0 &&
 			    c.in.data[0] == FRAME_MARK, 408,
 			    "Request timeout");
 			goto out;
 		case READ_TOOBIG:
+			STATS_INC(request_too_large);
 			log_info("%s: request too large", c.who);
 			conn_error(&c, c.in.len > 0 &&
 			    c.in.data[0] == FRAME_MARK, 413,
@@ -424,6 +479,7 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 		case READ_ERROR:
 			goto out;
 		}
+		STATS_INC(requests);
 		if ((code = proto_parse(c.in.data, reqlen, &req, &why)) != 0) {
 			log_info("%s: bad request: %s", c.who, why);
 			conn_error(&c, req.framed, code, why);

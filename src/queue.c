@@ -27,6 +27,7 @@
 #include "log.h"
 #include "queue.h"
 #include "sig.h"
+#include "stats.h"
 
 #define NOTIFY_ADD	'A'
 #define NOTIFY_LEN	(1 + JOB_ID_LEN + 1)	/* "A<id>\n" */
@@ -352,6 +353,7 @@ queue_run(const struct config *conf, const char *id)
 	(void)child_run(sv, &conf->limits, &ctx, req.data.data, req.data.len,
 	    &run);
 	result_from_run(sv, id, &run, &jr);
+	stats_run(sv->name, 1, jr.code == 200, run.timed_out, run.ms);
 	if (spool_finish(id, &jr) == -1 && errno != EEXIST)
 		log_warn("job %s: cannot publish its result", id);
 	log_info("job %s: %s: %d %s in %lld ms", id, sv->name, jr.code,
@@ -382,6 +384,7 @@ queue_add(const struct config *conf, const struct request *req,
 		*why = "Cannot queue the job";
 		return 500;
 	}
+	STATS_INC(jobs_added);
 	note[0] = NOTIFY_ADD;
 	memcpy(note + 1, id, JOB_ID_LEN);
 	note[NOTIFY_LEN - 1] = '\n';

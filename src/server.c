@@ -30,6 +30,7 @@
 #include "queue.h"
 #include "server.h"
 #include "sig.h"
+#include "stats.h"
 
 #define DGRAM_MAX	65535
 
@@ -219,6 +220,7 @@ accept_one(struct listener *l)
 			log_warn("accept on %s", l->name);
 		return;
 	}
+	STATS_INC(connections);
 	switch (pid = child_fork()) {
 	case -1:
 		log_warn("fork");
@@ -254,21 +256,26 @@ dgram_run(const char *buf, size_t len, struct peer *peer)
 	    req.verb != VERB_CALL) {
 		log_info("udp %s:%s: dropped: not a service call", peer->ip,
 		    peer->port);
+		STATS_INC(dropped_datagrams);
 		return;
 	}
 	if ((sv = config_service(srv.conf, req.service)) == NULL) {
 		log_info("udp %s:%s: dropped: unknown service %s", peer->ip,
 		    peer->port, req.service);
+		STATS_INC(dropped_datagrams);
 		return;
 	}
 	if (!sv->udp) {
 		log_info("udp %s:%s: dropped: service %s is not available "
 		    "over udp", peer->ip, peer->port, sv->name);
+		STATS_INC(dropped_datagrams);
 		return;
 	}
 	setproctitle("send %s from %s", sv->name, peer->ip);
+	STATS_INC(requests);
 	(void)child_run(sv, &srv.conf->limits, &ctx, req.data, req.datalen,
 	    &res);
+	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
 	if (child_ok(&res))
 		log_info("udp %s:%s: send %s: ok in %lld ms", peer->ip,
 		    peer->port, sv->name, res.ms);
@@ -297,11 +304,13 @@ recv_one(struct listener *l)
 			log_warn("recvfrom on %s", l->name);
 		return;
 	}
+	STATS_INC(datagrams);
 	net_peer(l->fd, l->family, &ss, &peer);
 	peer.transport = "udp";
 	if ((size_t)n > srv.conf->limits.max_request) {
 		log_info("udp %s:%s: dropped: %zd bytes exceed max_request",
 		    peer.ip, peer.port, n);
+		STATS_INC(dropped_datagrams);
 		return;
 	}
 	switch (pid = child_fork()) {
@@ -329,13 +338,17 @@ server_reload(void)
 	log_info("SIGHUP: reloading %s", srv.conf->file);
 	if ((nconf = config_load(srv.conf->file, err, sizeof(err))) == NULL) {
 		log_warnx("reload failed, configuration unchanged: %s", err);
+		STATS_INC(reload_failures);
 		return;
 	}
 	if (listeners_open(nconf, srv.ls, srv.nls, &nls, &nnls) == -1) {
 		log_warnx("reload failed, configuration unchanged");
+		STATS_INC(reload_failures);
 		config_free(nconf);
 		return;
 	}
+	STATS_INC(reloads);
+	stats_services(nconf);
 	if (strcmp(nconf->pidfile, srv.conf->pidfile) != 0 ||
 	    strcmp(nconf->spool_dir, srv.conf->spool_dir) != 0)
 		log_warnx("reload: a new pidfile or spool_dir takes effect "
@@ -357,6 +370,11 @@ server_init(struct config *conf, struct pidfh *pfh)
 
 	srv.conf = conf;
 	srv.pfh = pfh;
+	if (stats_init() == -1) {
+		log_warn("mmap");
+		return -1;
+	}
+	stats_services(conf);
 	if (spool_open(conf->spool_dir) == -1) {
 		if (errno == EBUSY)
 			log_warnx("spool %s is in use by another bgserviced",
@@ -435,6 +453,9 @@ server_loop(void)
 				    POLLIN, 0 };
 		setproctitle("master: %zu connections, %zu jobs running, "
 		    "%zu queued", conns, queue_running(), queue_pending());
+		STATS_SET(children, srv.nkids);
+		STATS_SET(jobs_queued, queue_pending());
+		STATS_SET(jobs_running, queue_running());
 		if (ppoll(pfd, n, ms_timespec(&ts, queue_timeout_ms()),
 		    &sig_waitmask) == -1) {
 			if (errno != EINTR)

@@ -720,3 +720,23 @@ spool_list(struct buf *out)
 	closedir(d);
 	return 0;
 }
+
+/* How many finished jobs the spool holds. */
+size_t
+spool_count_done(void)
+{
+	struct dirent	*de;
+	const char	*sfx;
+	char		 id[JOB_ID_LEN + 1];
+	size_t		 n = 0;
+	DIR		*d;
+
+	if ((d = spool_opendir()) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if ((sfx = name_suffix(de->d_name, id)) != NULL &&
+		    strcmp(sfx, ".done") == 0)
+			n++;
+	closedir(d);
+	return n;
+}

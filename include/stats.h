@@ -1,0 +1,70 @@
+/*
+ * stats.h: counters shared by the master and all its children, answered
+ * by the "stats" verb in Prometheus' text format.
+ */
+#ifndef STATS_H
+#define STATS_H
+
+#include <stdint.h>
+
+#include "bgservice.h"
+#include "util.h"
+
+#define STATS_SERVICES	256	/* services counted one by one */
+
+/* Per service; slot 0 is "other" once the table is full. */
+struct stats_service {
+	char		 name[SERVICE_NAME_MAX + 1];
+	uint64_t	 calls;		/* TCP calls and datagrams run */
+	uint64_t	 jobs;		/* queued jobs run */
+	uint64_t	 failures;	/* runs that did not succeed */
+	uint64_t	 timeouts;	/* runs killed at their timeout */
+	uint64_t	 run_ms;	/* run time, all runs */
+};
+
+struct stats {
+	int64_t		 started;	/* time(3) the daemon started */
+	uint64_t	 connections;	/* accepted stream connections */
+	uint64_t	 datagrams;	/* received datagrams */
+	uint64_t	 refused_denied;	/* not in an allow list */
+	uint64_t	 refused_per_source;	/* over max_per_source */
+	uint64_t	 refused_busy;	/* max_instances / max_queue */
+	uint64_t	 dropped_datagrams;	/* not run */
+	uint64_t	 requests;	/* requests parsed */
+	uint64_t	 bad_requests;	/* answered 4xx before running */
+	uint64_t	 request_timeouts;	/* 408 */
+	uint64_t	 request_too_large;	/* 413 */
+	uint64_t	 jobs_added;
+	uint64_t	 jobs_finished;
+	uint64_t	 reloads;
+	uint64_t	 reload_failures;
+	uint32_t	 children;	/* gauges, written by the master */
+	uint32_t	 jobs_queued;
+	uint32_t	 jobs_running;
+	uint32_t	 nservices;
+	struct stats_service services[STATS_SERVICES];
+};
+
+extern struct stats	*stats;
+
+#define STATS_ADD(field, n)						\
+	do {								\
+		if (stats != NULL)					\
+			__atomic_fetch_add(&stats->field, (n),		\
+			    __ATOMIC_RELAXED);				\
+	} while (0)
+#define STATS_INC(field)	STATS_ADD(field, 1)
+#define STATS_SET(field, v)						\
+	do {								\
+		if (stats != NULL)					\
+			__atomic_store_n(&stats->field, (v),		\
+			    __ATOMIC_RELAXED);				\
+	} while (0)
+
+int	stats_init(void);
+void	stats_services(const struct config *);
+void	stats_run(const char *service, int job, int ok, int timed_out,
+	    long long ms);
+int	stats_format(struct buf *, size_t jobs_done);
+
+#endif /* STATS_H */

@@ -1,0 +1,197 @@
+/*
+ * stats.c: the daemon's counters.  They live in one anonymous shared
+ * mapping made by the master before it forks anything, so every child
+ * counts into the same place with atomic additions; only the master
+ * writes the service names and the gauges.
+ */
+#include <sys/mman.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "stats.h"
+
+struct stats	*stats;
+
+int
+stats_init(void)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(*stats), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	stats = p;
+	memset(stats, 0, sizeof(*stats));
+	stats->started = time(NULL);
+	strlcpy(stats->services[0].name, "other", sizeof(stats->services[0]));
+	stats->nservices = 1;
+	return 0;
+}
+
+static struct stats_service *
+find(const char *name)
+{
+	uint32_t	 i, n;
+
+	n = __atomic_load_n(&stats->nservices, __ATOMIC_ACQUIRE);
+	for (i = 1; i < n; i++)
+		if (strcmp(stats->services[i].name, name) == 0)
+			return &stats->services[i];
+	return NULL;
+}
+
+/*
+ * The master: give every service of CONF a slot; a service keeps its slot
+ * (and its counts) across reloads.
+ */
+void
+stats_services(const struct config *conf)
+{
+	struct stats_service	*s;
+	size_t			 i;
+
+	if (stats == NULL)
+		return;
+	for (i = 0; i < conf->nservices; i++) {
+		if (find(conf->services[i].name) != NULL ||
+		    stats->nservices == STATS_SERVICES)
+			continue;
+		s = &stats->services[stats->nservices];
+		strlcpy(s->name, conf->services[i].name, sizeof(s->name));
+		__atomic_store_n(&stats->nservices, stats->nservices + 1,
+		    __ATOMIC_RELEASE);
+	}
+}
+
+/* Count one run of SERVICE. */
+void
+stats_run(const char *service, int job, int ok, int timed_out, long long ms)
+{
+	struct stats_service	*s;
+
+	if (stats == NULL)
+		return;
+	if ((s = find(service)) == NULL)
+		s = &stats->services[0];
+	__atomic_fetch_add(job ? &s->jobs : &s->calls, 1, __ATOMIC_RELAXED);
+	if (!ok)
+		__atomic_fetch_add(&s->failures, 1, __ATOMIC_RELAXED);
+	if (timed_out)
+		__atomic_fetch_add(&s->timeouts, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->run_ms, ms > 0 ? (uint64_t)ms : 0,
+	    __ATOMIC_RELAXED);
+	if (job)
+		__atomic_fetch_add(&stats->jobs_finished, 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t
+get(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static int
+emit(struct buf *b, const char *type, const char *name, const char *help,
+    const char *labels, unsigned long long value)
+{
+	char	 line[512];
+	int	 n;
+
+	if (help != NULL) {
+		n = snprintf(line, sizeof(line), "# HELP bgserviced_%s %s\n"
+		    "# TYPE bgserviced_%s %s\n", name, help, name, type);
+		if (buf_append(b, line, n) == -1)
+			return -1;
+	}
+	n = snprintf(line, sizeof(line), "bgserviced_%s%s %llu\n", name,
+	    labels, value);
+	return buf_append(b, line, n);
+}
+
+#define COUNTER(name, help, labels, v) \
+	if (emit(b, "counter", name, help, labels, v) == -1) return -1
+#define GAUGE(name, help, labels, v) \
+	if (emit(b, "gauge", name, help, labels, v) == -1) return -1
+
+static int
+format_services(struct buf *b)
+{
+	static const struct {
+		const char	*name, *help;
+		size_t		 off;
+	} fields[] = {
+		{ "calls_total", "Calls and datagrams run, by service.",
+		    offsetof(struct stats_service, calls) },
+		{ "jobs_run_total", "Queued jobs run, by service.",
+		    offsetof(struct stats_service, jobs) },
+		{ "failures_total", "Runs that did not succeed, by service.",
+		    offsetof(struct stats_service, failures) },
+		{ "timeouts_total", "Runs killed at their timeout, by "
+		    "service.", offsetof(struct stats_service, timeouts) },
+		{ "run_milliseconds_total", "Time spent running, by service.",
+		    offsetof(struct stats_service, run_ms) },
+	};
+	char		 labels[128];
+	size_t		 f;
+	uint32_t	 i, n = __atomic_load_n(&stats->nservices,
+	    __ATOMIC_ACQUIRE);
+
+	for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+		for (i = 0; i < n; i++) {
+			snprintf(labels, sizeof(labels), "{service=\"%s\"}",
+			    stats->services[i].name);
+			COUNTER(fields[f].name, i == 0 ? fields[f].help : NULL,
+			    labels, get((const uint64_t *)((const char *)
+			    &stats->services[i] + fields[f].off)));
+		}
+	return 0;
+}
+
+/* The whole set, in Prometheus' text exposition format. */
+int
+stats_format(struct buf *b, size_t jobs_done)
+{
+	if (stats == NULL)
+		return -1;
+	GAUGE("uptime_seconds", "Seconds since the daemon started.", "",
+	    (unsigned long long)(time(NULL) - stats->started));
+	COUNTER("connections_total", "Stream connections accepted.", "",
+	    get(&stats->connections));
+	COUNTER("datagrams_total", "Datagrams received.", "",
+	    get(&stats->datagrams));
+	COUNTER("refused_total", "Callers refused, by reason.",
+	    "{reason=\"denied\"}", get(&stats->refused_denied));
+	COUNTER("refused_total", NULL, "{reason=\"per_source\"}",
+	    get(&stats->refused_per_source));
+	COUNTER("refused_total", NULL, "{reason=\"busy\"}",
+	    get(&stats->refused_busy));
+	COUNTER("datagrams_dropped_total", "Datagrams not run.", "",
+	    get(&stats->dropped_datagrams));
+	COUNTER("requests_total", "Requests received.", "",
+	    get(&stats->requests));
+	COUNTER("bad_requests_total", "Requests refused with a 4xx answer.",
+	    "", get(&stats->bad_requests));
+	COUNTER("request_timeouts_total", "Requests not received in time "
+	    "(408).", "", get(&stats->request_timeouts));
+	COUNTER("requests_too_large_total", "Requests over max_request "
+	    "(413).", "", get(&stats->request_too_large));
+	COUNTER("jobs_added_total", "Jobs queued.", "",
+	    get(&stats->jobs_added));
+	COUNTER("jobs_finished_total", "Jobs run to their end.", "",
+	    get(&stats->jobs_finished));
+	GAUGE("jobs", "Jobs in the spool, by state.", "{state=\"queued\"}",
+	    __atomic_load_n(&stats->jobs_queued, __ATOMIC_RELAXED));
+	GAUGE("jobs", NULL, "{state=\"running\"}",
+	    __atomic_load_n(&stats->jobs_running, __ATOMIC_RELAXED));
+	GAUGE("jobs", NULL, "{state=\"done\"}", jobs_done);
+	GAUGE("children", "Children of the master: connections, datagrams, "
+	    "jobs.", "", __atomic_load_n(&stats->children, __ATOMIC_RELAXED));
+	COUNTER("reloads_total", "Configuration reloads, by result.",
+	    "{result=\"ok\"}", get(&stats->reloads));
+	COUNTER("reloads_total", NULL, "{result=\"failed\"}",
+	    get(&stats->reload_failures));
+	return format_services(b);
+}
