@@ -93,6 +93,10 @@ lint:
 bench: all
 	$(MAKE) -C tests/bench bench
 
+# Fuzz the request parser for a bounded time (FUZZ_SECONDS, default 60).
+fuzz:
+	$(MAKE) -C tests/fuzz fuzz
+
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -131,4 +135,4 @@ clean:
 	rm -rf $(B) tests/func/__pycache__
 	-$(MAKE) -C tests/bench clean 2>/dev/null
 
-.PHONY: all deps run check lint bench install uninstall clean
+.PHONY: all deps run check lint bench fuzz install uninstall clean

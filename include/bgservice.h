@@ -16,11 +16,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #define BGS_VERSION		"0.1.0"
 
 /* Longest service name; names are made of A-Z a-z 0-9 - _. */
 #define SERVICE_NAME_MAX	64
+/* Most "env" entries of a service. */
+#define SERVICE_ENV_MAX		32
 
 /* Defaults of the limits block (documented in bgserviced.conf(5)). */
 #define DEF_MAX_CONNECTIONS	256
@@ -32,6 +35,20 @@
 #define DEF_MAX_OUTPUT		(16 * 1048576)
 #define DEF_SERVICE_TIMEOUT	60
 #define DEF_KILL_GRACE		2
+#define DEF_MAX_PER_SOURCE	0	/* no limit */
+#define DEF_MAX_QUEUE		100000
+
+/* An address prefix of an allow list: 127.0.0.0/8, ::1, 192.0.2.7. */
+struct cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	unsigned char	 addr[16];
+	int		 bits;
+};
+
+struct allow {
+	struct cidr	*cidrs;
+	size_t		 n;		/* 0: everybody */
+};
 
 /* One entry of the listen list: an IP address and port, or a UNIX path. */
 struct listen_conf {
@@ -41,6 +58,10 @@ struct listen_conf {
 	mode_t		 mode;		/* permissions of the UNIX socket */
 	int		 tcp;		/* serve TCP (stream) on it */
 	int		 udp;		/* serve UDP on it (IP only) */
+	uid_t		*allow_uid;	/* UNIX callers let in, by uid */
+	size_t		 nallow_uid;
+	gid_t		*allow_gid;	/* ... or by gid */
+	size_t		 nallow_gid;
 	int		 line;		/* where it was configured */
 };
 
@@ -53,6 +74,17 @@ struct limits {
 	int		 job_retention;		/* seconds a finished job is kept */
 	size_t		 max_output;		/* bytes of a service's output */
 	int		 kill_grace;		/* seconds between TERM and KILL */
+	int		 max_per_source;	/* connections from one address */
+	int		 max_queue;		/* jobs queued and running */
+};
+
+/* Resource limits of a service's process, -1 where unset. */
+struct rlimits {
+	long long	 cpu;		/* seconds of CPU, RLIMIT_CPU */
+	long long	 as;		/* bytes of address space, RLIMIT_AS */
+	long long	 nofile;	/* open files, RLIMIT_NOFILE */
+	long long	 nproc;		/* processes of the user, RLIMIT_NPROC */
+	long long	 fsize;		/* bytes of a file written, RLIMIT_FSIZE */
 };
 
 struct service {
@@ -62,6 +94,17 @@ struct service {
 	int		 tcp;		/* reachable by stream calls and jobs */
 	int		 udp;		/* reachable by datagrams */
 	char		*charset;	/* what the command speaks; NULL: UTF-8 */
+	char		*user;		/* run as this user, or NULL: ours */
+	uid_t		 uid;
+	gid_t		 gid;		/* its group, or the one of "group" */
+	gid_t		*groups;	/* the user's groups, for setgroups */
+	int		 ngroups;
+	int		 setids;	/* switch to uid/gid before exec */
+	int		 nice;		/* the nice value it runs at */
+	int		 max_instances;	/* runs at once, 0: no limit */
+	char		**env;		/* extra "NAME=value", NULL-ended */
+	struct rlimits	 rlim;
+	struct allow	 allow;		/* callers let in; none: all */
 	int		 line;		/* where it was configured */
 };
 
@@ -72,6 +115,11 @@ struct config {
 	struct listen_conf *listens;
 	size_t		 nlistens;
 	struct limits	 limits;
+	struct allow	 allow;		/* callers let in; none: all */
+	char		*user;		/* the daemon's own, after binding */
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 setids;
 	struct service	*services;	/* sorted by name */
 	size_t		 nservices;
 };

@@ -16,6 +16,7 @@ struct listener {
 	char		 name[128];	/* "127.0.0.1:12341/tcp", a path */
 	char		 key[160];	/* identity, to match on reload */
 	int		 keep;		/* scratch for the reload */
+	size_t		 conf;		/* its entry in the config's listens */
 };
 
 /* Who is calling: what a service's environment tells it. */
@@ -25,6 +26,7 @@ struct peer {
 	char		 port[8];
 	char		 local_ip[64];
 	char		 local_port[8];
+	struct sockaddr_storage addr;	/* the caller, for allow lists */
 };
 
 int	net_listen(const struct listen_conf *, struct listener *out, int *n);
@@ -33,5 +35,9 @@ void	net_listen_key(const struct listen_conf *, int type, char *,
 	    size_t);
 void	net_peer(int fd, int family, const struct sockaddr_storage *,
 	    struct peer *);
+int	net_allowed(const struct allow *, const struct sockaddr_storage *);
+int	net_unix_allowed(int fd, const struct listen_conf *);
+int	net_same_host(const struct sockaddr_storage *,
+	    const struct sockaddr_storage *);
 
 #endif /* NET_H */

@@ -12,6 +12,7 @@
 struct pidfh;
 
 int	server_init(struct config *, struct pidfh *);
+int	server_drop(void);
 void	server_loop(void);
 void	server_free(void);
 

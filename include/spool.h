@@ -48,6 +48,7 @@ struct job_result {
 };
 
 int		 spool_open(const char *dir);
+int		 spool_chown(uid_t, gid_t);
 void		 spool_close(void);
 void		 spool_child(void);
 int		 spool_add(const char *service, const struct peer *,
@@ -67,7 +68,7 @@ int		 spool_watch(void);
 int		 spool_watch_done(int fd, const char *id);
 
 /* Recovery and retention (the master). */
-typedef void	(*spool_queued_fn)(const char *id);
+typedef void	(*spool_queued_fn)(const char *id, const char *service);
 int		 spool_recover(spool_queued_fn, time_t *next_expiry,
 		    int retention);
 int		 spool_expire(int retention, time_t *next_expiry);

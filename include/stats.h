@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define STATS_SERVICES	256	/* services counted one by one */
+#define STATS_HOLDERS	4096	/* processes holding an instance slot */
 
 /* Per service; slot 0 is "other" once the table is full. */
 struct stats_service {
@@ -20,6 +21,13 @@ struct stats_service {
 	uint64_t	 failures;	/* runs that did not succeed */
 	uint64_t	 timeouts;	/* runs killed at their timeout */
 	uint64_t	 run_ms;	/* run time, all runs */
+	uint32_t	 running;	/* instances running now */
+};
+
+/* Who holds an instance of which service, for the master to clean up. */
+struct stats_holder {
+	int32_t		 pid;		/* 0: free */
+	uint32_t	 svc;
 };
 
 struct stats {
@@ -43,6 +51,7 @@ struct stats {
 	uint32_t	 jobs_running;
 	uint32_t	 nservices;
 	struct stats_service services[STATS_SERVICES];
+	struct stats_holder holders[STATS_HOLDERS];
 };
 
 extern struct stats	*stats;
@@ -66,5 +75,9 @@ void	stats_services(const struct config *);
 void	stats_run(const char *service, int job, int ok, int timed_out,
 	    long long ms);
 int	stats_format(struct buf *, size_t jobs_done);
+int	stats_acquire(const char *service, int max);
+void	stats_release(int slot);
+int	stats_busy(const char *service, int max);
+void	stats_reaped(pid_t);
 
 #endif /* STATS_H */

@@ -247,7 +247,7 @@ static int
 request(const char *where, const char *verb, const char *arg,
     const char *data, size_t len, struct buf *out)
 {
-	char	 hdr[FRAME_HEADER_MAX];
+	char	 hdr[FRAME_HEADER_MAX], *nl;
 	int	 fd, hlen, code = 0;
 	size_t	 plen = 0;
 	ssize_t	 n;
@@ -261,7 +261,22 @@ request(const char *where, const char *verb, const char *arg,
 	(void)shutdown(fd, SHUT_WR);
 	hlen = 0;
 	for (;;) {
-		if (hlen == 0 && out->len > 0) {
+		if (hlen == 0 && out->len > 0 && out->data[0] != FRAME_MARK) {
+			/*
+			 * The master refuses a connection (403, 429) before
+			 * it reads anything: one line in the original form.
+			 */
+			if ((nl = memchr(out->data, '\n', out->len)) != NULL &&
+			    (code = proto_answer_code(out->data, out->len)) !=
+			    0 && nl - out->data >= 5) {
+				hlen = 5;	/* "NNN: " */
+				plen = nl - out->data - 5;
+				break;
+			}
+			if (nl != NULL || out->len >= FRAME_HEADER_MAX)
+				errx(EXIT_TEMP, "%s: not a bgserviced answer",
+				    where);
+		} else if (hlen == 0 && out->len > 0) {
 			hlen = proto_parse_frame_answer(out->data, out->len,
 			    &code, &plen);
 			if (hlen == -1)

@@ -85,7 +85,7 @@ main(int argc, char *argv[])
 			    (long)other, conf->pidfile);
 		err(1, "pidfile %s", conf->pidfile);
 	}
-	if (server_init(conf, pfh) == -1) {
+	if (server_init(conf, pfh) == -1 || server_drop() == -1) {
 		pidfile_remove(pfh);
 		errx(1, "not started");
 	}

@@ -8,11 +8,13 @@
  * with the service.  The timeout sends TERM to the group, then KILL after
  * the grace period.
  */
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +28,7 @@
 #include "sig.h"
 
 #define SERVICE_PATH	"/usr/local/bin:/usr/bin:/bin"
-#define ENV_MAX		16
+#define ENV_MAX		(16 + SERVICE_ENV_MAX)
 #define ERRLINE_MAX	512
 
 /* Parent-side state of one running service. */
@@ -65,68 +67,136 @@ child_reap(int *status)
 	return pid;
 }
 
+/* What the new process needs, all prepared by the parent. */
+struct spawn {
+	const struct service	*sv;
+	char			*env[ENV_MAX];
+	char			 store[4096];	/* the strings of env */
+	size_t			 used;
+	int			 nenv;
+	int			 in, out, err;
+	volatile int		 error;		/* set by a failed child */
+};
+
 static void
-env_add(char **env, int *n, char *store, size_t *used, size_t size,
-    const char *name, const char *value)
+env_add(struct spawn *sp, const char *name, const char *value)
 {
 	int	 len;
 
-	if (value == NULL || value[0] == '\0' || *n >= ENV_MAX - 1)
+	if (value == NULL || value[0] == '\0' || sp->nenv >= ENV_MAX - 1)
 		return;
-	len = snprintf(store + *used, size - *used, "%s=%s", name, value);
-	if (len < 0 || (size_t)len >= size - *used)
+	len = snprintf(sp->store + sp->used, sizeof(sp->store) - sp->used,
+	    "%s=%s", name, value);
+	if (len < 0 || (size_t)len >= sizeof(sp->store) - sp->used)
 		return;
-	env[(*n)++] = store + *used;
-	*used += len + 1;
+	sp->env[sp->nenv++] = sp->store + sp->used;
+	sp->used += len + 1;
+}
+
+/* The small documented environment, plus the service's "env". */
+static void
+build_env(struct spawn *sp, const struct run_ctx *ctx)
+{
+	const struct service	*sv = sp->sv;
+	char			**x;
+	int			 own_path = 0;
+
+	for (x = sv->env; x != NULL && *x != NULL; x++) {
+		if (strncmp(*x, "PATH=", 5) == 0)
+			own_path = 1;
+		if (sp->nenv < ENV_MAX - 9)
+			sp->env[sp->nenv++] = *x;
+	}
+	if (!own_path)
+		env_add(sp, "PATH", SERVICE_PATH);
+	env_add(sp, "BGS_SERVICE", sv->name);
+	if (ctx->peer != NULL) {
+		env_add(sp, "BGS_TRANSPORT", ctx->peer->transport);
+		env_add(sp, "BGS_REMOTE_IP", ctx->peer->ip);
+		env_add(sp, "BGS_REMOTE_PORT", ctx->peer->port);
+		env_add(sp, "BGS_LOCAL_IP", ctx->peer->local_ip);
+		env_add(sp, "BGS_LOCAL_PORT", ctx->peer->local_port);
+	}
+	env_add(sp, "BGS_JOB_ID", ctx->job_id);
+	sp->env[sp->nenv] = NULL;
+}
+
+/* The service's resource limits and priority. */
+static int
+apply_limits(const struct service *sv)
+{
+	static const struct {
+		int		 res;
+		size_t		 off;
+	} map[] = {
+		{ RLIMIT_CPU,	 offsetof(struct rlimits, cpu) },
+		{ RLIMIT_AS,	 offsetof(struct rlimits, as) },
+		{ RLIMIT_NOFILE, offsetof(struct rlimits, nofile) },
+		{ RLIMIT_NPROC,	 offsetof(struct rlimits, nproc) },
+		{ RLIMIT_FSIZE,	 offsetof(struct rlimits, fsize) },
+	};
+	struct rlimit	 rl;
+	long long	 v;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		v = *(const long long *)((const char *)&sv->rlim +
+		    map[i].off);
+		if (v < 0)
+			continue;
+		rl.rlim_cur = rl.rlim_max = (rlim_t)v;
+		/* CPU: SIGXCPU at the limit, SIGKILL a second later. */
+		if (map[i].res == RLIMIT_CPU)
+			rl.rlim_max = rl.rlim_cur + 1;
+		if (setrlimit(map[i].res, &rl) == -1)
+			return -1;
+	}
+	if (sv->nice != 0 && setpriority(PRIO_PROCESS, 0, sv->nice) == -1)
+		return -1;
+	return 0;
 }
 
 /*
- * In the new process: become a session and process group of its own,
- * restore the signals, wire fds 0, 1, 2, close everything else, build
- * the small documented environment, exec.  Reports a failure to exec as
- * an errno on REPORT (close-on-exec, so a successful exec says nothing).
+ * Become the service's user: groups (resolved when the configuration was
+ * read), group, user, each checked, and root must be gone for good.
+ */
+static int
+become_user(const struct service *sv)
+{
+	/* A daemon that gave up root itself runs services as its user. */
+	if (!sv->setids || geteuid() != 0)
+		return 0;
+	if (setgroups(sv->ngroups, sv->groups) == -1 || setgid(sv->gid) ==
+	    -1 || setuid(sv->uid) == -1)
+		return -1;
+	if (sv->uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The new process, started with vfork(2): it shares the parent's memory
+ * until it execs, so it makes system calls only.  A session and process
+ * group of its own, default signals, fds 0, 1, 2 wired, everything else
+ * closed, limits, user, exec.  A failure is left in sp->error.
  */
 static void __attribute__((noreturn))
-exec_service(const struct service *sv, const struct run_ctx *ctx,
-    int in, int out, int err, int report)
+exec_child(struct spawn *sp)
 {
-	char	*env[ENV_MAX], store[1024];
-	size_t	 used = 0;
-	int	 n = 0, e;
-
 	(void)setsid();
 	sig_reset();
-	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
-	    dup2(err, STDERR_FILENO) == -1)
+	if (dup2(sp->in, STDIN_FILENO) == -1 ||
+	    dup2(sp->out, STDOUT_FILENO) == -1 ||
+	    dup2(sp->err, STDERR_FILENO) == -1)
 		goto fail;
-	if (report != 3 && (dup2(report, 3) == -1 ||
-	    fcntl(3, F_SETFD, FD_CLOEXEC) == -1))
+	closefrom(STDERR_FILENO + 1);
+	if (apply_limits(sp->sv) == -1 || become_user(sp->sv) == -1)
 		goto fail;
-	closefrom(4);
-	report = 3;
-
-	env_add(env, &n, store, &used, sizeof(store), "PATH", SERVICE_PATH);
-	env_add(env, &n, store, &used, sizeof(store), "BGS_SERVICE",
-	    sv->name);
-	if (ctx->peer != NULL) {
-		env_add(env, &n, store, &used, sizeof(store),
-		    "BGS_TRANSPORT", ctx->peer->transport);
-		env_add(env, &n, store, &used, sizeof(store),
-		    "BGS_REMOTE_IP", ctx->peer->ip);
-		env_add(env, &n, store, &used, sizeof(store),
-		    "BGS_REMOTE_PORT", ctx->peer->port);
-		env_add(env, &n, store, &used, sizeof(store),
-		    "BGS_LOCAL_IP", ctx->peer->local_ip);
-		env_add(env, &n, store, &used, sizeof(store),
-		    "BGS_LOCAL_PORT", ctx->peer->local_port);
-	}
-	env_add(env, &n, store, &used, sizeof(store), "BGS_JOB_ID",
-	    ctx->job_id);
-	env[n] = NULL;
-	execve(sv->argv[0], sv->argv, env);
+	execve(sp->sv->argv[0], sp->sv->argv, sp->env);
 fail:
-	e = errno;
-	(void)!write(report, &e, sizeof(e));
+	sp->error = errno != 0 ? errno : EINVAL;
 	_exit(127);
 }
 
@@ -316,26 +386,50 @@ run_loop(struct run *r, struct run_result *res, long long deadline)
 }
 
 static int
-make_pipes(int p[4][2])
+make_pipes(int p[3][2])
 {
 	int	 i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 3; i++)
 		p[i][0] = p[i][1] = -1;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 3; i++)
 		if (pipe2(p[i], O_CLOEXEC) == -1)
 			return -1;
 	return 0;
 }
 
 static void
-close_pipes(int p[4][2])
+close_pipes(int p[3][2])
 {
 	int	 i, j;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 3; i++)
 		for (j = 0; j < 2; j++)
 			close_fd(&p[i][j]);
+}
+
+/*
+ * Start the command with vfork(2): no copy of our address space, and
+ * we resume only once it has exec'ed or failed.  Returns its pid, or -1
+ * with errno (the child's, if exec failed: the child is reaped).
+ */
+static pid_t
+spawn(struct spawn *sp)
+{
+	pid_t	 pid;
+
+	sp->error = 0;
+	if ((pid = vfork()) == -1)
+		return -1;
+	if (pid == 0)
+		exec_child(sp);
+	if (sp->error != 0) {
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		errno = sp->error;
+		return -1;
+	}
+	return pid;
 }
 
 static int	spawn_and_run(const struct service *, const struct limits *,
@@ -386,9 +480,9 @@ spawn_and_run(const struct service *sv, const struct limits *lim,
     struct run_result *res)
 {
 	struct run	 r;
-	int		 p[4][2], e;	/* stdin, stdout, stderr, report */
+	struct spawn	 sp;
+	int		 p[3][2];	/* stdin, stdout, stderr */
 	long long	 t0, deadline;
-	ssize_t		 n;
 
 	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
@@ -396,31 +490,27 @@ spawn_and_run(const struct service *sv, const struct limits *lim,
 	r.lim = lim;
 	clock_gettime(CLOCK_REALTIME, &res->start);
 	t0 = now_ms();
-	if (make_pipes(p) == -1 || (r.pid = child_fork()) == -1) {
+	if (make_pipes(p) == -1) {
 		res->spawn_errno = errno;
 		close_pipes(p);
 		goto done;
 	}
-	if (r.pid == 0)
-		exec_service(sv, ctx, p[0][0], p[1][1], p[2][1], p[3][1]);
+	memset(&sp, 0, sizeof(sp));
+	sp.sv = sv;
+	sp.in = p[0][0];
+	sp.out = p[1][1];
+	sp.err = p[2][1];
+	build_env(&sp, ctx);
+	if ((r.pid = spawn(&sp)) == -1) {
+		res->spawn_errno = errno;
+		close_pipes(p);
+		log_warnx("service %s: cannot execute %s: %s", sv->name,
+		    sv->argv[0], strerror(res->spawn_errno));
+		goto done;
+	}
 	close_fd(&p[0][0]);
 	close_fd(&p[1][1]);
 	close_fd(&p[2][1]);
-	close_fd(&p[3][1]);
-	do
-		n = read(p[3][0], &e, sizeof(e));
-	while (n == -1 && errno == EINTR);
-	close_fd(&p[3][0]);
-	if (n == sizeof(e)) {
-		/* exec failed: the child is gone already, reap it. */
-		res->spawn_errno = e;
-		while (waitpid(r.pid, NULL, 0) == -1 && errno == EINTR)
-			;
-		close_pipes(p);
-		log_warnx("service %s: cannot execute %s: %s", sv->name,
-		    sv->argv[0], strerror(e));
-		goto done;
-	}
 	res->spawned = 1;
 	r.in = p[0][1];
 	r.out = p[1][0];

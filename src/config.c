@@ -12,6 +12,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -38,18 +40,22 @@ static const char *const reserved_names[] = {
 };
 
 static const char *const root_keys[] = {
-	"pidfile", "spool_dir", "listen", "limits", "services", NULL
+	"pidfile", "spool_dir", "listen", "limits", "services", "allow",
+	"user", "group", NULL
 };
 static const char *const limit_keys[] = {
 	"max_connections", "max_request", "request_timeout",
 	"request_idle_ms", "max_jobs", "job_retention", "max_output",
-	"kill_grace", NULL
+	"kill_grace", "max_per_source", "max_queue", NULL
 };
 static const char *const listen_keys[] = {
-	"address", "port", "path", "mode", "tcp", "udp", NULL
+	"address", "port", "path", "mode", "tcp", "udp", "allow_uid",
+	"allow_gid", NULL
 };
 static const char *const service_keys[] = {
-	"command", "timeout", "tcp", "udp", "charset", NULL
+	"command", "timeout", "tcp", "udp", "charset", "user", "group",
+	"nice", "env", "allow", "rlimit_cpu", "rlimit_as", "rlimit_nofile",
+	"rlimit_nproc", "rlimit_fsize", "max_instances", NULL
 };
 
 static int
@@ -183,6 +189,150 @@ cfg_abspath(struct cfgctx *ctx, const config_setting_t *group,
 	return 0;
 }
 
+/* "192.0.2.0/24", "::1", "10.1.2.3": an address and a prefix length. */
+static int
+parse_cidr(const char *s, struct cidr *c)
+{
+	char		 addr[INET6_ADDRSTRLEN];
+	const char	*slash = strchr(s, '/'), *errstr;
+	size_t		 len = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	int		 max;
+
+	if (len >= sizeof(addr))
+		return -1;
+	memcpy(addr, s, len);
+	addr[len] = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, addr, c->addr) == 1) {
+		c->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
+		c->family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	c->bits = max;
+	if (slash != NULL) {
+		c->bits = strtonum(slash + 1, 0, max, &errstr);
+		if (errstr != NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* An allow list: an array of address prefixes. */
+static int
+parse_allow(struct cfgctx *ctx, const config_setting_t *g, struct allow *a)
+{
+	const config_setting_t	*s, *e;
+	int			 i, n;
+
+	if ((s = config_setting_get_member(g, "allow")) == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return cfg_error(ctx, s, "'allow' must be an array of "
+		    "addresses [ \"127.0.0.0/8\", \"::1\" ]");
+	if ((n = config_setting_length(s)) == 0)
+		return cfg_error(ctx, s, "'allow' is empty: nobody could "
+		    "call; remove it to let everybody in");
+	if ((a->cidrs = calloc(n, sizeof(*a->cidrs))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	a->n = n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    parse_cidr(config_setting_get_string(e),
+		    &a->cidrs[i]) == -1)
+			return cfg_error(ctx, e, "'allow': not an address or "
+			    "prefix such as \"192.0.2.0/24\" or \"::1\"");
+	}
+	return 0;
+}
+
+/* allow_uid / allow_gid: numbers, or user and group names. */
+static int
+parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
+    int groups, unsigned int **out, size_t *nout)
+{
+	const config_setting_t	*s, *e;
+	struct passwd		*pw;
+	struct group		*gr;
+	int			 i, n;
+
+	if ((s = config_setting_get_member(g, key)) == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return cfg_error(ctx, s, "'%s' must be an array", key);
+	if ((n = config_setting_length(s)) == 0)
+		return cfg_error(ctx, s, "'%s' is empty: nobody could call; "
+		    "remove it to let everybody in", key);
+	if ((*out = calloc(n, sizeof(**out))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	*nout = n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) == CONFIG_TYPE_INT &&
+		    config_setting_get_int(e) >= 0)
+			(*out)[i] = config_setting_get_int(e);
+		else if (config_setting_type(e) == CONFIG_TYPE_STRING &&
+		    !groups && (pw = getpwnam(config_setting_get_string(e))))
+			(*out)[i] = pw->pw_uid;
+		else if (config_setting_type(e) == CONFIG_TYPE_STRING &&
+		    groups && (gr = getgrnam(config_setting_get_string(e))))
+			(*out)[i] = gr->gr_gid;
+		else
+			return cfg_error(ctx, e, "'%s': unknown %s", key,
+			    groups ? "group" : "user");
+	}
+	return 0;
+}
+
+/*
+ * "user" and "group" of G: whom to run as.  Sets *UID, *GID and *SET
+ * (1 if given).  A group alone is an error: a user is always named.
+ */
+static int
+parse_user(struct cfgctx *ctx, const config_setting_t *g, char **user,
+    uid_t *uid, gid_t *gid, int *set)
+{
+	const config_setting_t	*gs = config_setting_get_member(g, "group");
+	char			*group = NULL;
+	struct passwd		*pw;
+	struct group		*gr;
+
+	*set = 0;
+	if (cfg_string(ctx, g, "user", user) == -1 ||
+	    cfg_string(ctx, g, "group", &group) == -1)
+		goto fail;
+	if (*user == NULL) {
+		if (group != NULL) {
+			cfg_error(ctx, gs, "'group' needs a 'user'");
+			goto fail;
+		}
+		return 0;
+	}
+	if ((pw = getpwnam(*user)) == NULL) {
+		cfg_error(ctx, config_setting_get_member(g, "user"),
+		    "unknown user '%s'", *user);
+		goto fail;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (group != NULL) {
+		if ((gr = getgrnam(group)) == NULL) {
+			cfg_error(ctx, gs, "unknown group '%s'", group);
+			goto fail;
+		}
+		*gid = gr->gr_gid;
+	}
+	free(group);
+	*set = 1;
+	return 0;
+fail:
+	free(group);
+	return -1;
+}
+
 static int
 parse_limits(struct cfgctx *ctx, const config_setting_t *root,
     struct limits *l)
@@ -198,6 +348,8 @@ parse_limits(struct cfgctx *ctx, const config_setting_t *root,
 	l->job_retention = DEF_JOB_RETENTION;
 	l->max_output = DEF_MAX_OUTPUT;
 	l->kill_grace = DEF_KILL_GRACE;
+	l->max_per_source = DEF_MAX_PER_SOURCE;
+	l->max_queue = DEF_MAX_QUEUE;
 	if ((s = config_setting_get_member(root, "limits")) == NULL)
 		return 0;
 	if (!config_setting_is_group(s))
@@ -219,6 +371,8 @@ parse_limits(struct cfgctx *ctx, const config_setting_t *root,
 	LIMIT("job_retention", 0, 365LL * 86400, job_retention);
 	LIMIT("max_output", 1, 1LL << 30, max_output);
 	LIMIT("kill_grace", 0, 3600, kill_grace);
+	LIMIT("max_per_source", 0, 65536, max_per_source);
+	LIMIT("max_queue", 1, 10000000, max_queue);
 #undef LIMIT
 	return 0;
 }
@@ -270,8 +424,16 @@ parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
 	    cfg_int(ctx, g, "port", 1, 65535, &port) == -1 ||
 	    cfg_bool(ctx, g, "tcp", &lc->tcp) == -1 ||
 	    cfg_bool(ctx, g, "udp", &lc->udp) == -1 ||
-	    parse_mode(ctx, g, &lc->mode) == -1)
+	    parse_mode(ctx, g, &lc->mode) == -1 ||
+	    parse_ids(ctx, g, "allow_uid", 0, &lc->allow_uid,
+	    &lc->nallow_uid) == -1 ||
+	    parse_ids(ctx, g, "allow_gid", 1, &lc->allow_gid,
+	    &lc->nallow_gid) == -1)
 		return -1;
+	if ((lc->allow_uid != NULL || lc->allow_gid != NULL) &&
+	    lc->path == NULL)
+		return cfg_error(ctx, g, "'allow_uid' and 'allow_gid' apply "
+		    "to UNIX sockets only: use 'allow' for addresses");
 	lc->port = port;
 	if (lc->path != NULL) {
 		if (lc->address != NULL || port != 0)
@@ -374,12 +536,90 @@ parse_command(struct cfgctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
+/*
+ * The supplementary groups of a service's user, resolved now, so that
+ * the process about to exec only calls setgroups(2).
+ */
+static int
+user_groups(struct cfgctx *ctx, const config_setting_t *g,
+    struct service *sv)
+{
+	int	 n = 16;
+
+	for (;;) {
+		free(sv->groups);
+		if ((sv->groups = calloc(n, sizeof(gid_t))) == NULL)
+			return cfg_error(ctx, g, "out of memory");
+		sv->ngroups = n;
+		if (getgrouplist(sv->user, sv->gid, sv->groups,
+		    &sv->ngroups) != -1)
+			return 0;
+		if (sv->ngroups <= n || n > 65536)
+			return cfg_error(ctx, g, "cannot list the groups of "
+			    "'%s'", sv->user);
+		n = sv->ngroups;
+	}
+}
+
+/* env = [ "NAME=value", ... ]: added to the small environment. */
+static int
+parse_env(struct cfgctx *ctx, const config_setting_t *g, struct service *sv)
+{
+	const config_setting_t	*s, *e;
+	const char		*v;
+	size_t			 k;
+	int			 i, n;
+
+	if ((s = config_setting_get_member(g, "env")) == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return cfg_error(ctx, s, "'env' must be an array of "
+		    "\"NAME=value\" strings");
+	n = config_setting_length(s);
+	if (n > SERVICE_ENV_MAX)
+		return cfg_error(ctx, s, "'env' has more than %d entries",
+		    SERVICE_ENV_MAX);
+	if ((sv->env = calloc(n + 1, sizeof(char *))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		v = config_setting_type(e) == CONFIG_TYPE_STRING ?
+		    config_setting_get_string(e) : "";
+		k = strcspn(v, "=");
+		if (v[k] != '=' || k == 0 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUV"
+		    "WXYZabcdefghijklmnopqrstuvwxyz0123456789_") != k ||
+		    (v[0] >= '0' && v[0] <= '9'))
+			return cfg_error(ctx, e, "'env': \"%s\" is not "
+			    "NAME=value", v);
+		if (strncmp(v, "BGS_", 4) == 0)
+			return cfg_error(ctx, e, "'env': BGS_ names are set "
+			    "by the daemon");
+		if ((sv->env[i] = strdup(v)) == NULL)
+			return cfg_error(ctx, e, "out of memory");
+	}
+	return 0;
+}
+
+static int
+parse_rlimits(struct cfgctx *ctx, const config_setting_t *g,
+    struct rlimits *r)
+{
+	r->cpu = r->as = r->nofile = r->nproc = r->fsize = -1;
+	if (cfg_int(ctx, g, "rlimit_cpu", 1, 1LL << 31, &r->cpu) == -1 ||
+	    cfg_int(ctx, g, "rlimit_as", 1 << 20, 1LL << 46, &r->as) == -1 ||
+	    cfg_int(ctx, g, "rlimit_nofile", 3, 1 << 20, &r->nofile) == -1 ||
+	    cfg_int(ctx, g, "rlimit_nproc", 1, 1 << 22, &r->nproc) == -1 ||
+	    cfg_int(ctx, g, "rlimit_fsize", 0, 1LL << 46, &r->fsize) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 parse_service(struct cfgctx *ctx, const config_setting_t *g,
     struct service *sv)
 {
 	const char	*name = config_setting_name(g);
-	long long	 timeout = DEF_SERVICE_TIMEOUT;
+	long long	 timeout = DEF_SERVICE_TIMEOUT, nice = 0, maxinst = 0;
 
 	sv->line = config_setting_source_line(g);
 	if (!config_valid_name(name, strlen(name)))
@@ -399,9 +639,20 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1 ||
 	    cfg_bool(ctx, g, "tcp", &sv->tcp) == -1 ||
 	    cfg_bool(ctx, g, "udp", &sv->udp) == -1 ||
-	    cfg_string(ctx, g, "charset", &sv->charset) == -1)
+	    cfg_string(ctx, g, "charset", &sv->charset) == -1 ||
+	    cfg_int(ctx, g, "nice", -20, 19, &nice) == -1 ||
+	    cfg_int(ctx, g, "max_instances", 0, 65536, &maxinst) == -1 ||
+	    parse_env(ctx, g, sv) == -1 ||
+	    parse_rlimits(ctx, g, &sv->rlim) == -1 ||
+	    parse_allow(ctx, g, &sv->allow) == -1 ||
+	    parse_user(ctx, g, &sv->user, &sv->uid, &sv->gid, &sv->setids) ==
+	    -1)
 		return -1;
 	sv->timeout = timeout;
+	sv->nice = nice;
+	sv->max_instances = maxinst;
+	if (sv->setids && user_groups(ctx, g, sv) == -1)
+		return -1;
 	if (sv->charset != NULL && !charset_valid(sv->charset))
 		return cfg_error(ctx, config_setting_get_member(g, "charset"),
 		    "service '%s': charset '%s' is not known to iconv",
@@ -446,6 +697,52 @@ parse_services(struct cfgctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/*
+ * Who runs what.  As root, the daemon never runs a service as root by
+ * default: each service names its user (user = "root" is the explicit
+ * way), unless the daemon itself drops to a "user", whose identity the
+ * services then keep.  Not as root, nobody can be switched to: user and
+ * group are ignored, with a warning, as xinetd does.
+ */
+static int
+check_identities(struct cfgctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	struct service	*sv;
+	size_t		 i;
+	int		 root_user = geteuid() == 0;
+
+	for (i = 0; i < c->nservices; i++) {
+		sv = &c->services[i];
+		if (!root_user) {
+			if (sv->setids && sv->uid != geteuid())
+				fprintf(stderr, "bgserviced: %s:%d: not running "
+				    "as root: service '%s' runs as uid %ld, not "
+				    "as '%s'\n", ctx->file, sv->line, sv->name,
+				    (long)geteuid(), sv->user);
+			sv->setids = 0;
+			continue;
+		}
+		if (c->setids && sv->setids && (sv->uid != c->uid ||
+		    sv->gid != c->gid))
+			return cfg_error(ctx, NULL, "service '%s' (line %d): "
+			    "the daemon runs as '%s' and cannot switch to "
+			    "'%s' or another group", sv->name, sv->line,
+			    c->user, sv->user);
+		if (!c->setids && !sv->setids)
+			return cfg_error(ctx, NULL, "service '%s' (line %d) "
+			    "would run as root: name its 'user' (user = "
+			    "\"root\" to mean it)", sv->name, sv->line);
+	}
+	if (!root_user && c->setids) {
+		fprintf(stderr, "bgserviced: %s: not running as root: 'user' "
+		    "%s ignored\n", ctx->file, c->user);
+		c->setids = 0;
+	}
+	(void)root;
+	return 0;
+}
+
 /* The spool defaults to the pidfile's name with ".spool" for ".pid". */
 static int
 default_spool(struct cfgctx *ctx, struct config *c)
@@ -479,9 +776,12 @@ config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 		return -1;
 	if (parse_limits(ctx, root, &c->limits) == -1 ||
 	    parse_listen(ctx, root, c) == -1 ||
+	    parse_allow(ctx, root, &c->allow) == -1 ||
+	    parse_user(ctx, root, &c->user, &c->uid, &c->gid, &c->setids) ==
+	    -1 ||
 	    parse_services(ctx, root, c) == -1)
 		return -1;
-	return 0;
+	return check_identities(ctx, root, c);
 }
 
 struct config *
@@ -529,13 +829,23 @@ config_free(struct config *c)
 	for (i = 0; i < c->nlistens; i++) {
 		free(c->listens[i].address);
 		free(c->listens[i].path);
+		free(c->listens[i].allow_uid);
+		free(c->listens[i].allow_gid);
 	}
+	free(c->allow.cidrs);
+	free(c->user);
 	free(c->listens);
 	for (i = 0; i < c->nservices; i++) {
 		for (a = c->services[i].argv; a != NULL && *a != NULL; a++)
 			free(*a);
 		free(c->services[i].argv);
 		free(c->services[i].charset);
+		free(c->services[i].user);
+		free(c->services[i].groups);
+		free(c->services[i].allow.cidrs);
+		for (a = c->services[i].env; a != NULL && *a != NULL; a++)
+			free(*a);
+		free(c->services[i].env);
 	}
 	free(c->services);
 	free(c->pidfile);

@@ -145,7 +145,34 @@ callable(struct conn *c, const struct request *req)
 		    "over tcp");
 		return NULL;
 	}
+	if (c->peer->ip[0] != '\0' && !net_allowed(&sv->allow,
+	    &c->peer->addr)) {
+		log_info("%s: %s %s: refused, not allowed", c->who,
+		    proto_verb_name(req->verb), sv->name);
+		STATS_INC(refused_denied);
+		conn_error(c, req->framed, 403, "Access denied");
+		return NULL;
+	}
 	return sv;
+}
+
+/*
+ * One of the service's max_instances; when all are taken the caller is
+ * answered 503 at once (a caller that would rather wait queues a job).
+ */
+static int
+take_instance(struct conn *c, const struct request *req,
+    const struct service *sv)
+{
+	int	 slot;
+
+	if ((slot = stats_acquire(sv->name, sv->max_instances)) == -1) {
+		log_info("%s: %s %s: busy, %d running", c->who,
+		    proto_verb_name(req->verb), sv->name, sv->max_instances);
+		STATS_INC(refused_busy);
+		conn_error(c, req->framed, 503, "Service busy");
+	}
+	return slot;
 }
 
 /* Framed "send": accepted at once (202), then run; the output is dropped. */
@@ -157,12 +184,16 @@ handle_send(struct conn *c, const struct request *req)
 	struct run_ctx		 ctx = { c->peer, NULL };
 	char			 why[256];
 
-	if ((sv = callable(c, req)) == NULL)
+	int			 slot;
+
+	if ((sv = callable(c, req)) == NULL ||
+	    (slot = take_instance(c, req, sv)) == -1)
 		return;
 	conn_answer(c, req, 202, NULL, 0);
 	setproctitle("send %s from %s", sv->name, c->who);
 	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
 	    &res);
+	stats_release(slot);
 	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
 	if (child_ok(&res))
 		log_info("%s: send %s: ok in %lld ms", c->who, sv->name,
@@ -183,13 +214,15 @@ handle_call(struct conn *c, const struct request *req)
 	struct run_result	 res;
 	struct run_ctx		 ctx = { c->peer, NULL };
 	char			 why[256];
-	int			 code;
+	int			 code, slot;
 
-	if ((sv = callable(c, req)) == NULL)
+	if ((sv = callable(c, req)) == NULL ||
+	    (slot = take_instance(c, req, sv)) == -1)
 		return;
 	setproctitle("call %s from %s", sv->name, c->who);
 	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
 	    &res);
+	stats_release(slot);
 	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
 	if (child_ok(&res)) {
 		log_info("%s: call %s: ok, %zu bytes in %lld ms", c->who,
@@ -267,8 +300,11 @@ handle_qget(struct conn *c, const struct request *req)
 	case JOB_NONE:
 		conn_error(c, req->framed, 404, "Unknown job id");
 		break;
-	default:
+	case -2:
 		conn_error(c, req->framed, 503, "The daemon is shutting down");
+		break;
+	default:
+		conn_error(c, req->framed, 500, "Cannot wait for the job");
 		break;
 	}
 }

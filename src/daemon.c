@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 
 #include <err.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -76,4 +78,21 @@ daemon_ready(int fd)
 		return;
 	(void)!write(fd, "", 1);
 	close(fd);
+}
+
+/*
+ * Give up root for USER: supplementary groups, group, user, each checked,
+ * and check that root cannot be had back.
+ */
+int
+daemon_drop(const char *user, uid_t uid, gid_t gid)
+{
+	if (initgroups(user, gid) == -1 || setgid(gid) == -1 ||
+	    setuid(uid) == -1)
+		return -1;
+	if (uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }

@@ -428,21 +428,33 @@ proto_parse(const char *buf, size_t len, struct request *req,
 	return 0;
 }
 
+/*
+ * An error answer.  A text too long for BUF is shortened first, so that
+ * a framed header always states the length that follows.
+ */
 size_t
 proto_error(char *buf, size_t size, int framed, int code, const char *text)
 {
-	size_t	 n, tlen = strlen(text);
+	size_t	 tlen = strlen(text);
 	int	 r;
 
-	if (!framed)
-		r = snprintf(buf, size, "%03d: %s\n", code, text);
-	else
-		r = snprintf(buf, size, "%c%03d %zu\n%s", FRAME_MARK, code,
-		    tlen, text);
-	if (r < 0)
+	if (size == 0)
 		return 0;
-	n = (size_t)r;
-	return n < size ? n : size - 1;
+	for (;;) {
+		if (!framed)
+			r = snprintf(buf, size, "%03d: %.*s\n", code,
+			    (int)tlen, text);
+		else
+			r = snprintf(buf, size, "%c%03d %zu\n%.*s", FRAME_MARK,
+			    code, tlen, (int)tlen, text);
+		if (r < 0)
+			return 0;
+		if ((size_t)r < size || tlen == 0)
+			break;
+		tlen -= (size_t)r - size + 1 < tlen ?
+		    (size_t)r - size + 1 : tlen;
+	}
+	return (size_t)r < size ? (size_t)r : size - 1;
 }
 
 size_t
@@ -496,8 +508,9 @@ proto_parse_frame_answer(const char *buf, size_t len, int *code,
 
 	if (len == 0 || buf[0] != FRAME_MARK)
 		return -1;
+	/* A header is at most "!NNN " and 10 digits and a newline. */
 	if ((nl = memchr(buf, '\n', len)) == NULL)
-		return 0;	/* not yet whole */
+		return len < 16 ? 0 : -1;
 	hlen = nl - buf;
 	if (hlen < 6 || (sp = memchr(buf, ' ', hlen)) != buf + 4)
 		return -1;

@@ -29,17 +29,28 @@
 #include "sig.h"
 #include "stats.h"
 
+/*
+ * A notification: 'A', the id, the service padded with NULs, '\n'.
+ * Records of one size, written whole (< PIPE_BUF): reads never split
+ * them.
+ */
 #define NOTIFY_ADD	'A'
-#define NOTIFY_LEN	(1 + JOB_ID_LEN + 1)	/* "A<id>\n" */
+#define NOTIFY_SVC	(1 + JOB_ID_LEN)
+#define NOTIFY_LEN	(NOTIFY_SVC + SERVICE_NAME_MAX + 1)
+
+/* A runner that found its service's instances all taken exits so. */
+#define EXIT_BUSY	75
 
 struct qjob {
 	TAILQ_ENTRY(qjob) entry;
 	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
 };
 
 struct runner {
 	pid_t		 pid;
 	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
 };
 
 static TAILQ_HEAD(, qjob) pending = TAILQ_HEAD_INITIALIZER(pending);
@@ -51,15 +62,25 @@ static int		 notify_r = -1, notify_w = -1;
 static pid_t		 master_pid;
 
 static void
-queue_push(const char *id)
+queue_insert(const char *id, const char *service, int head)
 {
 	struct qjob	*j;
 
 	if ((j = malloc(sizeof(*j))) == NULL)
 		fatal("malloc");
 	strlcpy(j->id, id, sizeof(j->id));
-	TAILQ_INSERT_TAIL(&pending, j, entry);
+	strlcpy(j->service, service, sizeof(j->service));
+	if (head)
+		TAILQ_INSERT_HEAD(&pending, j, entry);
+	else
+		TAILQ_INSERT_TAIL(&pending, j, entry);
 	npending++;
+}
+
+static void
+queue_push(const char *id, const char *service)
+{
+	queue_insert(id, service, 0);
 }
 
 /* Start-up: recover the spool, open the pipe children announce jobs on. */
@@ -97,28 +118,56 @@ queue_notify_read(void)
 	while ((n = read(notify_r, buf, sizeof(buf))) > 0) {
 		/* Writes of NOTIFY_LEN bytes are atomic: whole records. */
 		for (off = 0; off + NOTIFY_LEN <= n; off += NOTIFY_LEN) {
+			char	 id[JOB_ID_LEN + 1];
+
 			if (buf[off] != NOTIFY_ADD ||
 			    buf[off + NOTIFY_LEN - 1] != '\n' ||
 			    !proto_valid_id(buf + off + 1, JOB_ID_LEN)) {
 				log_warnx("queue: bad notification");
 				continue;
 			}
+			memcpy(id, buf + off + 1, JOB_ID_LEN);
+			id[JOB_ID_LEN] = '\0';
 			buf[off + NOTIFY_LEN - 1] = '\0';
-			queue_push(buf + off + 1);
+			queue_push(id, buf + off + NOTIFY_SVC);
 		}
 	}
 }
 
-/* Fork runners for queued jobs while slots are free. */
+/* Can a job of SERVICE start now, as far as max_instances goes? */
+static int
+instance_free(const struct config *conf, const char *service)
+{
+	const struct service	*sv;
+	size_t			 i;
+	int			 mine = 0;
+
+	if ((sv = config_service(conf, service)) == NULL ||
+	    sv->max_instances == 0)
+		return 1;
+	for (i = 0; i < nrunners; i++)
+		mine += strcmp(runners[i].service, service) == 0;
+	return mine < sv->max_instances &&
+	    !stats_busy(service, sv->max_instances);
+}
+
+/*
+ * Fork runners for queued jobs while slots are free: the oldest job whose
+ * service has an instance free goes first, so a busy service holds up
+ * only its own jobs.
+ */
 void
 queue_dispatch(const struct config *conf, pid_t (*spawn)(const char *))
 {
-	struct qjob	*j;
+	struct qjob	*j, *next;
 	struct runner	*r;
 	pid_t		 pid;
 
-	while (nrunners < (size_t)conf->limits.max_jobs &&
-	    (j = TAILQ_FIRST(&pending)) != NULL) {
+	for (j = TAILQ_FIRST(&pending); j != NULL &&
+	    nrunners < (size_t)conf->limits.max_jobs; j = next) {
+		next = TAILQ_NEXT(j, entry);
+		if (!instance_free(conf, j->service))
+			continue;
 		if (nrunners == runcap) {
 			size_t ncap = runcap ? runcap * 2 : 8;
 
@@ -134,6 +183,8 @@ queue_dispatch(const struct config *conf, pid_t (*spawn)(const char *))
 		npending--;
 		runners[nrunners].pid = pid;
 		strlcpy(runners[nrunners].id, j->id, sizeof(runners->id));
+		strlcpy(runners[nrunners].service, j->service,
+		    sizeof(runners->service));
 		nrunners++;
 		free(j);
 	}
@@ -156,6 +207,13 @@ queue_reaped(pid_t pid, int status, const struct config *conf)
 			break;
 	if (i == nrunners)
 		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_BUSY &&
+	    spool_state(runners[i].id) == JOB_QUEUED) {
+		/* Lost its instance to a call: first in line again. */
+		queue_insert(runners[i].id, runners[i].service, 1);
+		runners[i] = runners[--nrunners];
+		return 1;
+	}
 	if (spool_state(runners[i].id) == JOB_RUNNING ||
 	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		memset(&res, 0, sizeof(res));
@@ -314,9 +372,9 @@ finish_early(const char *id, int code, const char *how, const char *msg)
 /*
  * A runner child: claim the job, run its service, publish the result.
  * It dies with the master (PR_SET_PDEATHSIG), stopping its service, so
- * that a job never runs twice.
+ * that a job never runs twice.  Returns the runner's exit status.
  */
-void
+int
 queue_run(const struct config *conf, const char *id)
 {
 	const struct service	*sv;
@@ -325,13 +383,19 @@ queue_run(const struct config *conf, const char *id)
 	struct run_result	 run;
 	struct peer		 peer;
 	struct run_ctx		 ctx = { &peer, id };
+	int			 slot = -2;
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master_pid)
-		return;
+		return 0;
 	if (spool_load_req(id, &req) == -1) {
 		log_warn("job %s: cannot read its request", id);
-		return;
+		return 0;
+	}
+	if ((sv = config_service(conf, req.service)) != NULL &&
+	    (slot = stats_acquire(sv->name, sv->max_instances)) == -1) {
+		spool_req_free(&req);
+		return EXIT_BUSY;	/* the master queues it again */
 	}
 	if (spool_mark_running(id, getpid()) == -1) {
 		log_warn("job %s: cannot mark it running", id);
@@ -339,7 +403,7 @@ queue_run(const struct config *conf, const char *id)
 	}
 	if (spool_state(id) == JOB_DONE)	/* cancelled meanwhile */
 		goto out;
-	if ((sv = config_service(conf, req.service)) == NULL) {
+	if (sv == NULL) {
 		log_info("job %s: service %s is no longer configured", id,
 		    req.service);
 		(void)finish_early(id, 400, "error", "Unknown request");
@@ -360,7 +424,9 @@ queue_run(const struct config *conf, const char *id)
 	    jr.how, jr.ms);
 	child_result_free(&run);
 out:
+	stats_release(slot);
 	spool_req_free(&req);
+	return 0;
 }
 
 /* A connection child: queue a job and tell the master. */
@@ -379,14 +445,28 @@ queue_add(const struct config *conf, const struct request *req,
 		*why = "Service is not available over tcp";
 		return 405;
 	}
+	if (peer->ip[0] != '\0' && !net_allowed(&sv->allow, &peer->addr)) {
+		STATS_INC(refused_denied);
+		*why = "Access denied";
+		return 403;
+	}
+	if (stats != NULL && (int)(__atomic_load_n(&stats->jobs_queued,
+	    __ATOMIC_RELAXED) + __atomic_load_n(&stats->jobs_running,
+	    __ATOMIC_RELAXED)) >= conf->limits.max_queue) {
+		STATS_INC(refused_busy);
+		*why = "Queue full";
+		return 503;
+	}
 	if (spool_add(req->service, peer, req->data, req->datalen, id) == -1) {
 		log_warn("queue: cannot spool a job");
 		*why = "Cannot queue the job";
 		return 500;
 	}
 	STATS_INC(jobs_added);
+	memset(note, 0, sizeof(note));
 	note[0] = NOTIFY_ADD;
 	memcpy(note + 1, id, JOB_ID_LEN);
+	strlcpy(note + NOTIFY_SVC, sv->name, SERVICE_NAME_MAX + 1);
 	note[NOTIFY_LEN - 1] = '\n';
 	if (write_all(notify_w, note, sizeof(note)) == -1)
 		log_warn("queue: cannot notify the master of job %s", id);
@@ -395,7 +475,7 @@ queue_add(const struct config *conf, const struct request *req,
 
 /*
  * Wait without polling until job ID is done.  Returns its state: JOB_DONE,
- * JOB_NONE (gone), or -2 when the daemon stops.
+ * JOB_NONE (gone), -2 when the daemon stops, -3 when it cannot wait.
  */
 int
 queue_wait_done(const char *id)
@@ -405,8 +485,8 @@ queue_wait_done(const char *id)
 	int		 fd;
 
 	if ((fd = spool_watch()) == -1) {
-		log_warn("queue: inotify");
-		return JOB_NONE;
+		log_warn("queue: inotify on the spool");
+		return -3;
 	}
 	/* Watch first, then look: no completion can slip in between. */
 	while ((st = spool_state(id)) == JOB_QUEUED || st == JOB_RUNNING) {

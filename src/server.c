@@ -24,6 +24,7 @@
 #include "child.h"
 #include "config.h"
 #include "conn.h"
+#include "daemon.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
@@ -33,14 +34,26 @@
 #include "stats.h"
 
 #define DGRAM_MAX	65535
+#define LINGER_MAX	64	/* refused sockets drained at once */
+#define LINGER_MS	1000	/* ... for at most this long */
+
+struct kid {
+	pid_t			 pid;
+	struct sockaddr_storage	 from;	/* a connection's caller, or none */
+};
 
 static struct server {
 	struct config	*conf;
 	struct pidfh	*pfh;
 	struct listener	*ls;		/* open sockets */
 	size_t		 nls;
-	pid_t		*kids;		/* connection and datagram children */
-	size_t		 nkids, kidcap;
+	struct kid	*kids;		/* every child: connections, datagrams, */
+	size_t		 nkids, kidcap;	/* and job runners */
+	struct {			/* refused sockets, drained awhile */
+		int		 fd;
+		long long	 until;
+	} linger[LINGER_MAX];
+	size_t		 nlinger;
 } srv;
 
 /*
@@ -76,6 +89,7 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 					break;
 			if (j < nold) {
 				old[j].keep = 1;
+				old[j].conf = i;
 				ls[n++] = old[j];
 				if (lc->path != NULL &&
 				    chmod(lc->path, lc->mode) == -1)
@@ -97,8 +111,10 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 					    one.tcp ? "tcp" : "udp");
 				goto fail;
 			}
-			for (k = 0; k < got; k++)
+			for (k = 0; k < got; k++) {
+				tmp[k].conf = i;
 				ls[n++] = tmp[k];
+			}
 		}
 	}
 	*out = ls;
@@ -131,9 +147,9 @@ listeners_close_unkept(struct listener *old, size_t nold)
 }
 
 static void
-kid_add(pid_t pid)
+kid_add(pid_t pid, const struct sockaddr_storage *from)
 {
-	pid_t	*p;
+	struct kid	*p;
 
 	if (srv.nkids == srv.kidcap) {
 		size_t ncap = srv.kidcap ? srv.kidcap * 2 : 64;
@@ -143,7 +159,101 @@ kid_add(pid_t pid)
 		srv.kids = p;
 		srv.kidcap = ncap;
 	}
-	srv.kids[srv.nkids++] = pid;
+	srv.kids[srv.nkids].pid = pid;
+	if (from != NULL)
+		srv.kids[srv.nkids].from = *from;
+	else
+		srv.kids[srv.nkids].from.ss_family = AF_UNSPEC;
+	srv.nkids++;
+}
+
+/* How many connections from the host of SS are being served? */
+static int
+kids_from(const struct sockaddr_storage *ss)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < srv.nkids; i++)
+		n += net_same_host(&srv.kids[i].from, ss);
+	return n;
+}
+
+/*
+ * Turn a connection away without forking: one error line (a fresh
+ * socket's buffer always takes it), then linger: the master reads and
+ * drops what the caller still sends for a moment, so that closing does
+ * not reset the connection before the caller has read the line.
+ */
+static void
+refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
+    int code, const char *text, const char *why)
+{
+	struct peer	 peer;
+	char		 line[128];
+	size_t		 len;
+
+	len = proto_error(line, sizeof(line), 0, code, text);
+	(void)!write(fd, line, len);
+	(void)shutdown(fd, SHUT_WR);
+	net_peer(fd, l->family, ss, &peer);
+	if (l->family == AF_UNIX)
+		log_info("%s: refused a caller: %s", l->name, why);
+	else
+		log_info("%s: refused %s:%s: %s", l->name, peer.ip, peer.port,
+		    why);
+	if (srv.nlinger == LINGER_MAX || set_nonblock(fd, 1) == -1) {
+		close(fd);
+		return;
+	}
+	srv.linger[srv.nlinger].fd = fd;
+	srv.linger[srv.nlinger].until = now_ms() + LINGER_MS;
+	srv.nlinger++;
+}
+
+static void
+linger_close(size_t i)
+{
+	close(srv.linger[i].fd);
+	srv.linger[i] = srv.linger[--srv.nlinger];
+}
+
+/* Drain the lingering sockets that are readable, close finished ones. */
+static void
+linger_drain(const struct pollfd *pfd)
+{
+	char	 sink[4096];
+	ssize_t	 n;
+	size_t	 i = srv.nlinger;
+
+	while (i-- > 0) {
+		if (pfd[i].revents != 0) {
+			while ((n = read(srv.linger[i].fd, sink,
+			    sizeof(sink))) > 0)
+				;
+			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				linger_close(i);
+				continue;
+			}
+		}
+		if (now_ms() >= srv.linger[i].until)
+			linger_close(i);
+	}
+}
+
+/* The ppoll timeout: the queue's next expiry or the next linger end. */
+static int
+loop_timeout(void)
+{
+	int	 ms = queue_timeout_ms(), m;
+	size_t	 i;
+
+	for (i = 0; i < srv.nlinger; i++) {
+		m = ms_until(srv.linger[i].until);
+		if (ms < 0 || m < ms)
+			ms = m;
+	}
+	return ms;
 }
 
 static void
@@ -155,9 +265,10 @@ kids_reap(void)
 
 	sig_chld = 0;
 	while ((pid = child_reap(&status)) > 0) {
+		stats_reaped(pid);
 		(void)queue_reaped(pid, status, srv.conf);
 		for (i = 0; i < srv.nkids; i++)
-			if (srv.kids[i] == pid) {
+			if (srv.kids[i].pid == pid) {
 				srv.kids[i] = srv.kids[--srv.nkids];
 				break;
 			}
@@ -196,10 +307,9 @@ spawn_runner(const char *id)
 		/* ID lives in the master's queue, which the child frees. */
 		strlcpy(jid, id, sizeof(jid));
 		child_detach_master();
-		queue_run(srv.conf, jid);
-		_exit(0);
+		_exit(queue_run(srv.conf, jid));
 	default:
-		kid_add(pid);
+		kid_add(pid, NULL);
 		return pid;
 	}
 }
@@ -221,6 +331,20 @@ accept_one(struct listener *l)
 		return;
 	}
 	STATS_INC(connections);
+	if (l->family == AF_UNIX ?
+	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
+	    !net_allowed(&srv.conf->allow, &ss)) {
+		STATS_INC(refused_denied);
+		refuse(fd, l, &ss, 403, "Access denied", "not allowed");
+		return;
+	}
+	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
+	    kids_from(&ss) >= srv.conf->limits.max_per_source) {
+		STATS_INC(refused_per_source);
+		refuse(fd, l, &ss, 429, "Too many connections from your "
+		    "address", "max_per_source reached");
+		return;
+	}
 	switch (pid = child_fork()) {
 	case -1:
 		log_warn("fork");
@@ -235,7 +359,7 @@ accept_one(struct listener *l)
 		_exit(0);
 	default:
 		close(fd);
-		kid_add(pid);
+		kid_add(pid, l->family == AF_UNIX ? NULL : &ss);
 	}
 }
 
@@ -251,6 +375,7 @@ dgram_run(const char *buf, size_t len, struct peer *peer)
 	struct request		 req;
 	const char		*why;
 	char			 text[256];
+	int			 slot;
 
 	if (proto_parse(buf, len, &req, &why) != 0 || req.framed ||
 	    req.verb != VERB_CALL) {
@@ -271,10 +396,25 @@ dgram_run(const char *buf, size_t len, struct peer *peer)
 		STATS_INC(dropped_datagrams);
 		return;
 	}
+	if (!net_allowed(&sv->allow, &peer->addr)) {
+		log_info("udp %s:%s: dropped: not allowed to use %s",
+		    peer->ip, peer->port, sv->name);
+		STATS_INC(refused_denied);
+		STATS_INC(dropped_datagrams);
+		return;
+	}
+	if ((slot = stats_acquire(sv->name, sv->max_instances)) == -1) {
+		log_info("udp %s:%s: dropped: service %s busy", peer->ip,
+		    peer->port, sv->name);
+		STATS_INC(refused_busy);
+		STATS_INC(dropped_datagrams);
+		return;
+	}
 	setproctitle("send %s from %s", sv->name, peer->ip);
 	STATS_INC(requests);
 	(void)child_run(sv, &srv.conf->limits, &ctx, req.data, req.datalen,
 	    &res);
+	stats_release(slot);
 	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
 	if (child_ok(&res))
 		log_info("udp %s:%s: send %s: ok in %lld ms", peer->ip,
@@ -307,6 +447,12 @@ recv_one(struct listener *l)
 	STATS_INC(datagrams);
 	net_peer(l->fd, l->family, &ss, &peer);
 	peer.transport = "udp";
+	if (!net_allowed(&srv.conf->allow, &ss)) {
+		log_info("udp %s:%s: dropped: not allowed", peer.ip, peer.port);
+		STATS_INC(refused_denied);
+		STATS_INC(dropped_datagrams);
+		return;
+	}
 	if ((size_t)n > srv.conf->limits.max_request) {
 		log_info("udp %s:%s: dropped: %zd bytes exceed max_request",
 		    peer.ip, peer.port, n);
@@ -322,7 +468,7 @@ recv_one(struct listener *l)
 		dgram_run(dgram, n, &peer);
 		_exit(0);
 	default:
-		kid_add(pid);
+		kid_add(pid, NULL);
 	}
 }
 
@@ -395,6 +541,37 @@ server_init(struct config *conf, struct pidfh *pfh)
 }
 
 /*
+ * Become the configured user, after everything that needs root is open:
+ * the spool and the UNIX sockets are given to it first, so that it can
+ * go on using (and, at the end, removing) them.
+ */
+int
+server_drop(void)
+{
+	struct config	*c = srv.conf;
+	size_t		 i;
+
+	if (!c->setids)
+		return 0;
+	if (spool_chown(c->uid, c->gid) == -1) {
+		log_warn("spool %s: chown", c->spool_dir);
+		return -1;
+	}
+	for (i = 0; i < srv.nls; i++)
+		if (srv.ls[i].family == AF_UNIX &&
+		    chown(srv.ls[i].name, c->uid, c->gid) == -1) {
+			log_warn("chown %s", srv.ls[i].name);
+			return -1;
+		}
+	if (daemon_drop(c->user, c->uid, c->gid) == -1) {
+		log_warn("cannot become user %s", c->user);
+		return -1;
+	}
+	log_debug("running as %s (uid %ld)", c->user, (long)c->uid);
+	return 0;
+}
+
+/*
  * Stop: close the listeners, TERM the children (each passes it on to
  * its service's process group), KILL what is left after the grace.
  */
@@ -406,10 +583,12 @@ server_stop(void)
 	size_t		 i;
 
 	log_info("stopping: %zu children", srv.nkids);
+	while (srv.nlinger > 0)
+		linger_close(0);
 	for (i = 0; i < srv.nls; i++)
 		net_close(&srv.ls[i]);
 	for (i = 0; i < srv.nkids; i++)
-		(void)kill(srv.kids[i], SIGTERM);
+		(void)kill(srv.kids[i].pid, SIGTERM);
 	deadline = now_ms() + (long long)srv.conf->limits.kill_grace * 1000 +
 	    1000;
 	kids_reap();
@@ -419,7 +598,7 @@ server_stop(void)
 		kids_reap();
 	}
 	for (i = 0; i < srv.nkids; i++)
-		(void)kill(srv.kids[i], SIGKILL);
+		(void)kill(srv.kids[i].pid, SIGKILL);
 	while (srv.nkids > 0 && waitpid(-1, NULL, 0) > 0)
 		kids_reap();
 }
@@ -429,7 +608,7 @@ server_loop(void)
 {
 	struct pollfd	*pfd;
 	struct timespec	 ts;
-	size_t		 i, n, conns;
+	size_t		 i, n, nl, conns, shown[3] = { -1, -1, -1 };
 
 	if ((pfd = calloc(1, sizeof(*pfd))) == NULL)
 		fatal("calloc");
@@ -440,32 +619,42 @@ server_loop(void)
 			kids_reap();
 		queue_tick(srv.conf);
 		queue_dispatch(srv.conf, spawn_runner);
-		if ((pfd = reallocarray(pfd, srv.nls + 1, sizeof(*pfd))) ==
-		    NULL)
+		if ((pfd = reallocarray(pfd, LINGER_MAX + 1 + srv.nls,
+		    sizeof(*pfd))) == NULL)
 			fatal("reallocarray");
-		/* The queue's pipe comes first, then the listeners. */
-		pfd[0] = (struct pollfd){ queue_notify_fd(), POLLIN, 0 };
-		n = 1;
+		/* Lingering sockets first, the queue's pipe, the listeners. */
+		nl = srv.nlinger;
+		for (i = 0; i < nl; i++)
+			pfd[i] = (struct pollfd){ srv.linger[i].fd, POLLIN, 0 };
+		pfd[nl] = (struct pollfd){ queue_notify_fd(), POLLIN, 0 };
+		n = nl + 1;
 		conns = srv.nkids - queue_running();
 		if (conns < (size_t)srv.conf->limits.max_connections)
 			for (i = 0; i < srv.nls; i++)
 				pfd[n++] = (struct pollfd){ srv.ls[i].fd,
 				    POLLIN, 0 };
-		setproctitle("master: %zu connections, %zu jobs running, "
-		    "%zu queued", conns, queue_running(), queue_pending());
+		if (conns != shown[0] || queue_running() != shown[1] ||
+		    queue_pending() != shown[2]) {
+			shown[0] = conns;
+			shown[1] = queue_running();
+			shown[2] = queue_pending();
+			setproctitle("master: %zu connections, %zu jobs "
+			    "running, %zu queued", conns, shown[1], shown[2]);
+		}
 		STATS_SET(children, srv.nkids);
 		STATS_SET(jobs_queued, queue_pending());
 		STATS_SET(jobs_running, queue_running());
-		if (ppoll(pfd, n, ms_timespec(&ts, queue_timeout_ms()),
+		if (ppoll(pfd, n, ms_timespec(&ts, loop_timeout()),
 		    &sig_waitmask) == -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
 			continue;
 		}
-		if (pfd[0].revents & POLLIN)
+		linger_drain(pfd);
+		if (pfd[nl].revents & POLLIN)
 			queue_notify_read();
-		for (i = 1; i < n; i++) {
-			struct listener *l = &srv.ls[i - 1];
+		for (i = nl + 1; i < n; i++) {
+			struct listener *l = &srv.ls[i - nl - 1];
 
 			if (!(pfd[i].revents & POLLIN))
 				continue;

@@ -39,6 +39,14 @@ sig_init(int foreground)
 	struct sigaction	 sa;
 	sigset_t		 block;
 	size_t			 i;
+	int			 sig;
+
+	/* Whatever we were started with, dispositions start at default. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
 
 	sigemptyset(&block);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -71,21 +79,25 @@ sig_clear(void)
 }
 
 /*
- * Before exec: every disposition back to its default and an empty mask,
- * so the service starts as if from a shell.
+ * Before exec, in a child made by vfork(2): the signals the daemon
+ * handles or ignores back to their defaults (every other one was set to
+ * its default at start, by sig_init()), then an empty mask, so that no
+ * handler of ours can run in the child and the service starts as if
+ * from a shell.  System calls only.
  */
 void
 sig_reset(void)
 {
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
+	    SIGPIPE };
 	struct sigaction	 sa;
 	sigset_t		 none;
-	int			 sig;
+	size_t			 i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -454,12 +454,18 @@ spool_remove(const char *id)
 int
 spool_watch(void)
 {
+	char	 self[64];
 	int	 fd;
 
+	/*
+	 * Watch through our descriptor: a daemon that gave up root may not
+	 * be able to walk the spool's path any more.
+	 */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", spool_fd);
 	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		return -1;
-	if (inotify_add_watch(fd, spool_path, IN_CREATE | IN_MOVED_TO) ==
-	    -1) {
+	if (inotify_add_watch(fd, self, IN_CREATE | IN_MOVED_TO) == -1 &&
+	    inotify_add_watch(fd, spool_path, IN_CREATE | IN_MOVED_TO) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -536,6 +542,7 @@ done_expiry(const char *id, int retention)
 
 struct queued {
 	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
 	struct timespec	 submitted;
 };
 
@@ -633,6 +640,8 @@ spool_recover(spool_queued_fn queued, time_t *next_expiry, int retention)
 				q = nq;
 			}
 			strlcpy(q[nq_len].id, id, sizeof(q[nq_len].id));
+			strlcpy(q[nq_len].service, req.service,
+			    sizeof(q[nq_len].service));
 			q[nq_len++].submitted = req.submitted;
 			break;
 		case JOB_NONE:
@@ -643,7 +652,7 @@ spool_recover(spool_queued_fn queued, time_t *next_expiry, int retention)
 	if (nq_len > 1)
 		qsort(q, nq_len, sizeof(*q), queued_cmp);
 	for (i = 0; i < nq_len; i++)
-		queued(q[i].id);
+		queued(q[i].id, q[i].service);
 	free(q);
 	return 0;
 }
@@ -739,4 +748,25 @@ spool_count_done(void)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Give the spool and everything in it to the daemon's user. */
+int
+spool_chown(uid_t uid, gid_t gid)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 r = 0;
+
+	if (fchown(spool_fd, uid, gid) == -1 || fchown(lock_fd, uid, gid) ==
+	    -1 || (d = spool_opendir()) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    fchownat(spool_fd, de->d_name, uid, gid,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			r = -1;
+	closedir(d);
+	return r;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "stats.h"
 
@@ -23,8 +24,7 @@ stats_init(void)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
-	stats = p;
-	memset(stats, 0, sizeof(*stats));
+	stats = p;		/* anonymous memory comes zeroed */
 	stats->started = time(NULL);
 	strlcpy(stats->services[0].name, "other", sizeof(stats->services[0]));
 	stats->nservices = 1;
@@ -194,4 +194,78 @@ stats_format(struct buf *b, size_t jobs_done)
 	COUNTER("reloads_total", NULL, "{result=\"failed\"}",
 	    get(&stats->reload_failures));
 	return format_services(b);
+}
+
+/*
+ * Take an instance of SERVICE if fewer than MAX (> 0) run.  Returns a
+ * handle for stats_release(), -1 when all are taken, -2 when there is no
+ * limit to count against.  The slot is recorded with our pid, so that
+ * the master gives it back if we die holding it.
+ */
+int
+stats_acquire(const char *service, int max)
+{
+	struct stats_service	*s;
+	uint32_t		 cur, i;
+	int32_t			 none;
+
+	if (stats == NULL || max <= 0 || (s = find(service)) == NULL)
+		return -2;
+	cur = __atomic_load_n(&s->running, __ATOMIC_RELAXED);
+	do {
+		if (cur >= (uint32_t)max)
+			return -1;
+	} while (!__atomic_compare_exchange_n(&s->running, &cur, cur + 1, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+	for (i = 0; i < STATS_HOLDERS; i++) {
+		none = 0;
+		if (__atomic_compare_exchange_n(&stats->holders[i].pid, &none,
+		    (int32_t)getpid(), 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			stats->holders[i].svc = s - stats->services;
+			return (int)(STATS_SERVICES + i);
+		}
+	}
+	return (int)(s - stats->services);	/* counted, not recorded */
+}
+
+void
+stats_release(int slot)
+{
+	struct stats_holder	*h;
+
+	if (stats == NULL || slot < 0)
+		return;
+	if (slot >= STATS_SERVICES) {
+		h = &stats->holders[slot - STATS_SERVICES];
+		slot = h->svc;
+		__atomic_store_n(&h->pid, 0, __ATOMIC_RELEASE);
+	}
+	__atomic_fetch_sub(&stats->services[slot].running, 1,
+	    __ATOMIC_ACQ_REL);
+}
+
+/* Are all MAX instances of SERVICE taken? */
+int
+stats_busy(const char *service, int max)
+{
+	struct stats_service	*s;
+
+	if (stats == NULL || max <= 0 || (s = find(service)) == NULL)
+		return 0;
+	return __atomic_load_n(&s->running, __ATOMIC_ACQUIRE) >=
+	    (uint32_t)max;
+}
+
+/* The master reaped PID: give back any slot it died holding. */
+void
+stats_reaped(pid_t pid)
+{
+	uint32_t	 i;
+
+	if (stats == NULL)
+		return;
+	for (i = 0; i < STATS_HOLDERS; i++)
+		if (__atomic_load_n(&stats->holders[i].pid, __ATOMIC_ACQUIRE) ==
+		    (int32_t)pid)
+			stats_release((int)(STATS_SERVICES + i));
 }

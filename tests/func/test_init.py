@@ -198,10 +198,11 @@ class Rig:
             self.env[name] = f"{options}:log_path={self.sanlog}"
 
     def write_config(self, lower=False):
-        services = 'upper = { command = [ "/usr/bin/tr", "a-z", "A-Z" ]; };'
+        services = ('upper = { command = [ "/usr/bin/tr", "a-z", "A-Z" ];'
+                    f' user = "{bgs.ME}"; }};')
         if lower:
             services += (' lower = { command = [ "/usr/bin/tr", "A-Z",'
-                         ' "a-z" ]; };')
+                         f' "a-z" ]; user = "{bgs.ME}"; }};')
         self.config.write_text(
             f'pidfile = "{self.pidfile}";\n'
             f'spool_dir = "{self.spool}";\n'

@@ -187,6 +187,8 @@ def c_int(expr):
             return n.value
         if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
             return _OPS[type(n.op)](ev(n.left), ev(n.right))
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            return -ev(n.operand)
         raise ValueError("cannot evaluate %r" % expr)
     return ev(ast.parse(expr, mode="eval"))
 

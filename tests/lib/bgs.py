@@ -5,6 +5,7 @@ Every wait here is bounded in count and time; only processes started
 here are signalled, by pid.
 """
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -25,6 +26,22 @@ SANITIZER_ENV = {
 }
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                    "UndefinedBehaviorSanitizer")
+
+
+# Services run as the user running the tests: as root, the daemon wants
+# each service to name its user, and "root" must be said explicitly.
+ME = pwd.getpwuid(os.geteuid()).pw_name
+
+
+def with_user(services):
+    """Give each service the tests' own user unless it names one."""
+    out = {}
+    for name, sv in services.items():
+        sv = dict(sv)
+        if "user" not in sv:
+            sv["user"] = ME
+        out[name] = sv
+    return out
 
 
 def free_port():
@@ -132,8 +149,12 @@ class Daemon:
         return e
 
     def write_config(self, text=None):
+        if text is None:
+            settings = dict(self.settings)
+            settings["services"] = with_user(settings["services"])
+            text = render_config(settings)
         with open(self.conf, "w") as f:
-            f.write(text if text is not None else render_config(self.settings))
+            f.write(text)
 
     def start(self, foreground=True, wait=True, args=()):
         cmd = [self.bin] + (["-f"] if foreground else []) + ["-c", self.conf] + list(args)

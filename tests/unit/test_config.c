@@ -38,7 +38,7 @@ TEST(config_minimal_defaults)
 
 	c = load("pidfile = \"/tmp/x/b.pid\";\n" LISTEN
 	    "services = { upper = { command = [ \"/usr/bin/tr\", \"a-z\", "
-	    "\"A-Z\" ]; }; };\n", err, sizeof(err));
+	    "\"A-Z\" ]; user = \"root\"; }; };\n", err, sizeof(err));
 	if (c == NULL)
 		fprintf(stderr, "%s\n", err);
 	CHECK(c != NULL);
@@ -69,8 +69,10 @@ TEST(config_full)
 	    "limits = { max_connections = 8; max_request = 100; "
 	    "request_timeout = 3; request_idle_ms = 20; max_jobs = 2; "
 	    "job_retention = 60; max_output = 1000; kill_grace = 1; };\n"
-	    "services = { b = { command = [\"/bin/cat\"]; timeout = 5; };\n"
-	    "  a = { command = [\"/bin/cat\"]; }; };\n", err, sizeof(err));
+	    "services = { b = { command = [\"/bin/cat\"]; timeout = 5; "
+	    "user = \"root\"; };\n"
+	    "  a = { command = [\"/bin/cat\"]; user = \"root\"; }; };\n",
+	    err, sizeof(err));
 	if (c == NULL)
 		fprintf(stderr, "%s\n", err);
 	CHECK(c != NULL);

@@ -207,6 +207,22 @@ TEST(parse_framed_errors)
 	CHECK(parse("!helo 12345678901\n", &req, &why) == 400);
 }
 
+TEST(error_lines_fit_their_buffer)
+{
+	char	 buf[32];
+	size_t	 n, len;
+	int	 code, h;
+
+	n = proto_error(buf, sizeof(buf), 1, 502, "Service upper failed with "
+	    "exit status 3, and more");
+	CHECK(n == strlen(buf) && n < sizeof(buf));
+	h = proto_parse_frame_answer(buf, n, &code, &len);
+	CHECK(h > 0 && code == 502 && (size_t)h + len == n);
+	CHECK(proto_error(buf, 0, 0, 400, "x") == 0);
+	n = proto_error(buf, 10, 0, 400, "Unknown request");
+	CHECK(n == 9 && buf[8] == '\n');
+}
+
 TEST(error_lines)
 {
 	char	 buf[128];
@@ -234,6 +250,9 @@ TEST(frame_answers_round_trip)
 	CHECK(h == (int)strlen(buf) && code == 200 && len == 12345);
 	CHECK(proto_parse_frame_answer("!200 1", 6, &code, &len) == 0);
 	CHECK(proto_parse_frame_answer("HELLO\n", 6, &code, &len) == -1);
+	/* No newline where a header must have ended: not an answer. */
+	CHECK(proto_parse_frame_answer("!200 1234567890123", 18, &code,
+	    &len) == -1);
 	CHECK(proto_frame_request(buf, sizeof(buf), "call", "upper", 3) > 0);
 	CHECK_STR(buf, "!call upper 3\n");
 }
