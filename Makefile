@@ -12,7 +12,7 @@ PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
-SYSCONFDIR ?= /etc
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 INITDIR	?= $(SYSCONFDIR)/init.d
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 # The init files name /usr/sbin and /etc; install them with the real paths.
