@@ -399,7 +399,9 @@ def test_max_instances_slot_freed_when_holder_dies(daemon_factory, tmp_path):
     d.settings["services"]["one"] = svc("echo back", max_instances=1)
     d.write_config()
     d.signal(__import__("signal").SIGHUP)
-    assert bgs.wait_until(lambda: d.request(b"one:y") == b"back\n", 10), d.log()
+    # Only once the reload is done: the old "one" would sleep a minute.
+    assert d.wait_log("configuration reloaded"), d.log()
+    assert d.request(b"one:y") == b"back\n", d.log()
 
 
 def test_max_instances_jobs_wait_not_fail(daemon_factory, tmp_path):
