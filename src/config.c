@@ -784,6 +784,22 @@ config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 	return check_identities(ctx, root, c);
 }
 
+/* Read FILE with libconfig; on error "file:line: problem" in ERR. */
+static int
+cfg_read(config_t *cf, const char *file, char *err, size_t errlen)
+{
+	config_init(cf);
+	if (config_read_file(cf, file) == CONFIG_TRUE)
+		return 0;
+	if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+	else
+		snprintf(err, errlen, "%s:%d: %s", config_error_file(cf) ?
+		    config_error_file(cf) : file, config_error_line(cf),
+		    config_error_text(cf));
+	return -1;
+}
+
 struct config *
 config_load(const char *file, char *err, size_t errlen)
 {
@@ -797,17 +813,8 @@ config_load(const char *file, char *err, size_t errlen)
 		free(c);
 		return NULL;
 	}
-	config_init(&cf);
-	if (config_read_file(&cf, file) != CONFIG_TRUE) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%d: %s",
-			    config_error_file(&cf) ? config_error_file(&cf) :
-			    file, config_error_line(&cf),
-			    config_error_text(&cf));
+	if (cfg_read(&cf, file, err, errlen) == -1)
 		goto fail;
-	}
 	if (config_parse(&ctx, &cf, c) == -1)
 		goto fail;
 	config_destroy(&cf);
@@ -914,17 +921,8 @@ config_client_load(const char *file, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", file);
 		return NULL;
 	}
-	config_init(&cf);
-	if (config_read_file(&cf, file) != CONFIG_TRUE) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%d: %s",
-			    config_error_file(&cf) ? config_error_file(&cf) :
-			    file, config_error_line(&cf),
-			    config_error_text(&cf));
+	if (cfg_read(&cf, file, err, errlen) == -1)
 		goto fail;
-	}
 	if (parse_client(&ctx, &cf, cc) == -1)
 		goto fail;
 	config_destroy(&cf);

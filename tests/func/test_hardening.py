@@ -12,10 +12,7 @@ import bgs
 SH = "/bin/sh"
 
 
-def svc(script, **kw):
-    d = {"command": [SH, "-c", script]}
-    d.update(kw)
-    return d
+svc = bgs.svc
 
 
 def request_from(d, source, data, timeout=10):

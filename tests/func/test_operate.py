@@ -13,10 +13,7 @@ import bgs
 SH = "/bin/sh"
 
 
-def svc(script, **kw):
-    d = {"command": [SH, "-c", script]}
-    d.update(kw)
-    return d
+svc = bgs.svc
 
 
 def stats(d):

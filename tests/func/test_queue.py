@@ -13,10 +13,7 @@ SH = "/bin/sh"
 ID_RE = re.compile(rb"^id:([0-9a-f]{16})$")
 
 
-def svc(script, **kw):
-    d = {"command": [SH, "-c", script]}
-    d.update(kw)
-    return d
+svc = bgs.svc
 
 
 def add(d, service, data=b"", shutdown=True):

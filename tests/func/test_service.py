@@ -8,10 +8,7 @@ import bgs
 SH = "/bin/sh"
 
 
-def svc(script, **kw):
-    d = {"command": [SH, "-c", script]}
-    d.update(kw)
-    return d
+svc = bgs.svc
 
 
 def test_failing_service_502_no_partial_output(daemon_factory):

@@ -10,10 +10,7 @@ import bgs
 SH = "/bin/sh"
 
 
-def svc(script, **kw):
-    d = {"command": [SH, "-c", script]}
-    d.update(kw)
-    return d
+svc = bgs.svc
 
 
 def dgram(port, data, family=socket.AF_INET, host="127.0.0.1"):

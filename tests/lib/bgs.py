@@ -44,6 +44,13 @@ def with_user(services):
     return out
 
 
+def svc(script, **kw):
+    """A service running SCRIPT with /bin/sh -c, plus other keys."""
+    d = {"command": ["/bin/sh", "-c", script]}
+    d.update(kw)
+    return d
+
+
 def free_port():
     """A loopback port free for both TCP and UDP right now."""
     for _ in range(50):
