@@ -44,8 +44,7 @@ enum proto_verb {
 /* What proto_scan() makes of the bytes received so far. */
 enum proto_scan {
 	SCAN_PARTIAL,		/* more may come: wait (quiet period ends it) */
-	SCAN_COMPLETE,		/* a whole request: answer it now */
-	SCAN_BAD,		/* cannot become a valid framed request */
+	SCAN_COMPLETE,		/* a whole request (or a bad header): answer */
 };
 
 struct request {

@@ -30,7 +30,6 @@ struct job_req {
 	char		 id[JOB_ID_LEN + 1];
 	char		 service[SERVICE_NAME_MAX + 1];
 	struct timespec	 submitted;
-	unsigned long long seq;		/* order among same-time jobs */
 	char		 transport[8];
 	char		 ip[64];
 	char		 port[8];

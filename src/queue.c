@@ -296,20 +296,18 @@ queue_free(void)
 	notify_r = notify_w = -1;
 }
 
-/* In any child: the master's ends are not ours. */
+/*
+ * In any child: the master's end of the pipe is not ours.  The queue is
+ * left alone: a child never reads it and leaves with _exit(2), and
+ * freeing it would cost every fork time and copied pages in proportion
+ * to the queue's length.
+ */
 void
 queue_child(void)
 {
-	struct qjob	*j;
-
 	if (notify_r != -1)
 		close(notify_r);
 	notify_r = -1;
-	while ((j = TAILQ_FIRST(&pending)) != NULL) {
-		TAILQ_REMOVE(&pending, j, entry);
-		free(j);
-	}
-	npending = 0;
 }
 
 static void

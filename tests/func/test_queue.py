@@ -99,13 +99,7 @@ def test_ids_are_random(daemon_factory):
     assert all(abs(a - b) > 1 << 32 for a, b in zip(ids, ids[1:]))
 
 
-def intervals(path):
-    spans = {}
-    for line in path.read_text().split("\n"):
-        if line:
-            what, name, t = line.split()
-            spans.setdefault(name, {})[what] = float(t)
-    return spans
+intervals = bgs.intervals
 
 
 def test_max_jobs_one_never_overlaps_and_keeps_order(daemon_factory, tmp_path):

@@ -283,10 +283,9 @@ walk_stream(const char *data, size_t size)
 		left = size - off;
 		p = dup_exact(data + off, left);
 		sc = proto_scan(p, left, &reqlen);
-		INV(sc == SCAN_PARTIAL || sc == SCAN_COMPLETE ||
-		    sc == SCAN_BAD);
+		INV(sc == SCAN_PARTIAL || sc == SCAN_COMPLETE);
 		if (p[0] != FRAME_MARK)
-			INV(reqlen == left && sc != SCAN_BAD);
+			INV(reqlen == left);
 		else if (sc == SCAN_COMPLETE)
 			INV(reqlen > 0 && reqlen <= left);
 		else if (sc == SCAN_PARTIAL)

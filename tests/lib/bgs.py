@@ -51,6 +51,16 @@ def svc(script, **kw):
     return d
 
 
+def intervals(path):
+    """{name: {"start": t, "end": t}} from "start|end NAME TIME" lines."""
+    spans = {}
+    for line in path.read_text().split("\n"):
+        if line:
+            what, name, t = line.split()
+            spans.setdefault(name, {})[what] = float(t)
+    return spans
+
+
 def free_port():
     """A loopback port free for both TCP and UDP right now."""
     for _ in range(50):
