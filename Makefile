@@ -30,6 +30,9 @@ CPPFLAGS += -Iinclude -DBGS_PATH_CONFIG='"$(SYSCONFDIR)/bgserviced.conf"' \
 	    -DBGS_PATH_CLIENT_CONFIG='"$(SYSCONFDIR)/bgservice.conf"'
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Bind every symbol at start (and make the GOT read-only): a connection
+# child then never pays for lazy binding that its parent already did.
+LDBIND	 = -Wl,-z,relro,-z,now
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
@@ -54,13 +57,13 @@ $(B)/asan/obj/%.o: src/%.c $(HDRS) | $(B)/asan/obj
 	$(CC) $(WFLAGS) -O1 -g $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(B)/bgserviced: $(B)/obj/bgserviced.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDBIND) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/bgservice: $(B)/obj/bgservice.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDBIND) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/asan/bgserviced: $(B)/asan/obj/bgserviced.o $(ASAN_OBJS)
-	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(SANFLAGS) $(LDBIND) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/asan/bgservice: $(B)/asan/obj/bgservice.o $(ASAN_OBJS)
-	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(SANFLAGS) $(LDBIND) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/unit: $(UNIT_SRCS) tests/unit/unit.h $(ASAN_OBJS)
 	$(CC) $(WFLAGS) -O1 -g $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) \
 	    -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_OBJS) $(PKG_LIBS)

@@ -4,8 +4,13 @@
 #ifndef UTIL_H
 #define UTIL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <time.h>
+
+/* The least room buf_read() makes before reading. */
+#define BUF_READ_MIN	4096
 
 /* A growable byte buffer. */
 struct buf {
@@ -15,6 +20,7 @@ struct buf {
 };
 
 int	 buf_reserve(struct buf *, size_t more);
+ssize_t	 buf_read(struct buf *, int fd, size_t max);
 int	 buf_append(struct buf *, const void *, size_t);
 void	 buf_consume(struct buf *, size_t);
 void	 buf_free(struct buf *);

@@ -286,9 +286,7 @@ request(const char *where, const char *verb, const char *arg,
 		if (hlen > 0 && out->len >= (size_t)hlen + plen)
 			break;
 		wait_fd(fd, POLLIN);
-		if (buf_reserve(out, 65536) == -1)
-			err(EXIT_TEMP, "malloc");
-		if ((n = read(fd, out->data + out->len, 65536)) == -1) {
+		if ((n = buf_read(out, fd, 0)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			err(EXIT_TEMP, "%s: read", where);
@@ -296,7 +294,6 @@ request(const char *where, const char *verb, const char *arg,
 		if (n == 0)
 			errx(EXIT_TEMP, "%s: connection closed before the "
 			    "answer was complete", where);
-		out->len += n;
 	}
 	close(fd);
 	buf_consume(out, hlen);
@@ -374,17 +371,13 @@ read_data(int argc, char *argv[], int i, struct buf *data)
 		return;
 	}
 	for (;;) {
-		if (buf_reserve(data, 65536) == -1)
-			err(EXIT_TEMP, "malloc");
-		if ((n = read(STDIN_FILENO, data->data + data->len, 65536)) ==
-		    -1) {
+		if ((n = buf_read(data, STDIN_FILENO, 0)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(EXIT_TEMP, "stdin");
 		}
 		if (n == 0)
 			break;
-		data->len += n;
 	}
 	data_to_utf8(data);
 }

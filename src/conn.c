@@ -409,17 +409,13 @@ conn_read(struct conn *c, size_t *reqlen)
 			return READ_ERROR;
 		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		if (buf_reserve(&c->in, 65536) == -1)
-			return READ_TOOBIG;
-		n = read(c->fd, c->in.data + c->in.len, 65536);
-		if (n == -1) {
+		if ((n = buf_read(&c->in, c->fd, 0)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			return READ_ERROR;
+			return errno == ENOMEM ? READ_TOOBIG : READ_ERROR;
 		}
 		if (n == 0)
 			c->eof = 1;
-		c->in.len += n;
 		last = now_ms();
 	}
 }

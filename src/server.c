@@ -284,8 +284,9 @@ child_detach_master(void)
 {
 	size_t	 i;
 
-	pidfile_close(srv.pfh);
-	srv.pfh = NULL;
+	/* Only the lock's descriptor: the child never frees, it exits. */
+	if (srv.pfh != NULL)
+		close(pidfile_fileno(srv.pfh));
 	for (i = 0; i < srv.nls; i++)
 		close(srv.ls[i].fd);
 	spool_child();

@@ -140,19 +140,13 @@ read_file(const char *name, struct buf *b, size_t max)
 
 	if ((fd = openat(spool_fd, name, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	for (;;) {
-		if (buf_reserve(b, 65536) == -1)
-			break;
-		if ((n = read(fd, b->data + b->len, max > 0 && max -
-		    b->len < 65536 ? max - b->len : 65536)) <= 0) {
+	while (max == 0 || b->len < max) {
+		if ((n = buf_read(b, fd, max > 0 ? max - b->len : 0)) <= 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
 			close(fd);
 			return n == 0 ? 0 : -1;
 		}
-		b->len += n;
-		if (max > 0 && b->len >= max)
-			break;
 	}
 	close(fd);
 	return 0;

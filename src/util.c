@@ -33,6 +33,29 @@ buf_reserve(struct buf *b, size_t more)
 	return 0;
 }
 
+/*
+ * One read(2) of at most MAX bytes (0: no bound) from FD onto the end of B.
+ * The buffer grows by doubling from one page, so that a small request
+ * touches one page, not a large fixed reserve.  Returns read(2)'s value.
+ */
+ssize_t
+buf_read(struct buf *b, int fd, size_t max)
+{
+	size_t	 room;
+	ssize_t	 n;
+
+	if (b->size - b->len < BUF_READ_MIN &&
+	    buf_reserve(b, b->size > BUF_READ_MIN ? b->size : BUF_READ_MIN) ==
+	    -1)
+		return -1;
+	room = b->size - b->len;
+	if (max > 0 && room > max)
+		room = max;
+	if ((n = read(fd, b->data + b->len, room)) > 0)
+		b->len += n;
+	return n;
+}
+
 int
 buf_append(struct buf *b, const void *data, size_t len)
 {
