@@ -87,6 +87,19 @@ struct rlimits {
 	long long	 fsize;		/* bytes of a file written, RLIMIT_FSIZE */
 };
 
+/*
+ * Whom a process runs as: "user" and "group", resolved when the
+ * configuration is read, so that switching takes system calls only.
+ */
+struct ident {
+	char		*user;		/* NULL: none given */
+	uid_t		 uid;
+	gid_t		 gid;		/* the user's group, or "group" */
+	gid_t		*groups;	/* all of the user's, for setgroups */
+	int		 ngroups;
+	int		 setids;	/* switch to it */
+};
+
 struct service {
 	char		 name[SERVICE_NAME_MAX + 1];
 	char		**argv;		/* NULL-terminated, argv[0] absolute */
@@ -94,12 +107,7 @@ struct service {
 	int		 tcp;		/* reachable by stream calls and jobs */
 	int		 udp;		/* reachable by datagrams */
 	char		*charset;	/* what the command speaks; NULL: UTF-8 */
-	char		*user;		/* run as this user, or NULL: ours */
-	uid_t		 uid;
-	gid_t		 gid;		/* its group, or the one of "group" */
-	gid_t		*groups;	/* the user's groups, for setgroups */
-	int		 ngroups;
-	int		 setids;	/* switch to uid/gid before exec */
+	struct ident	 id;		/* run as this user; none: ours */
 	int		 nice;		/* the nice value it runs at */
 	int		 max_instances;	/* runs at once, 0: no limit */
 	char		**env;		/* extra "NAME=value", NULL-ended */
@@ -116,10 +124,7 @@ struct config {
 	size_t		 nlistens;
 	struct limits	 limits;
 	struct allow	 allow;		/* callers let in; none: all */
-	char		*user;		/* the daemon's own, after binding */
-	uid_t		 uid;
-	gid_t		 gid;
-	int		 setids;
+	struct ident	 id;		/* the daemon's own, after binding */
 	struct service	*services;	/* sorted by name */
 	size_t		 nservices;
 };

@@ -4,10 +4,10 @@
 #ifndef DAEMON_H
 #define DAEMON_H
 
-#include <sys/types.h>
+#include "bgservice.h"
 
 int	daemon_detach(void);
-int	daemon_drop(const char *user, uid_t, gid_t);
+int	become(const struct ident *);
 void	daemon_ready(int fd);
 
 #endif /* DAEMON_H */

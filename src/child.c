@@ -24,6 +24,7 @@
 
 #include "charset.h"
 #include "child.h"
+#include "daemon.h"
 #include "log.h"
 #include "sig.h"
 
@@ -156,24 +157,13 @@ apply_limits(const struct service *sv)
 	return 0;
 }
 
-/*
- * Become the service's user: groups (resolved when the configuration was
- * read), group, user, each checked, and root must be gone for good.
- */
+/* Become the service's user, unless the daemon gave up root itself. */
 static int
 become_user(const struct service *sv)
 {
-	/* A daemon that gave up root itself runs services as its user. */
-	if (!sv->setids || geteuid() != 0)
+	if (!sv->id.setids || geteuid() != 0)
 		return 0;
-	if (setgroups(sv->ngroups, sv->groups) == -1 || setgid(sv->gid) ==
-	    -1 || setuid(sv->uid) == -1)
-		return -1;
-	if (sv->uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
-		errno = EPERM;
-		return -1;
-	}
-	return 0;
+	return become(&sv->id);
 }
 
 /*

@@ -12,8 +12,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -25,6 +23,7 @@
 
 #include "charset.h"
 #include "config.h"
+#include "lookup.h"
 #include "pathnames.h"
 
 /* Where the checks write their complaint. */
@@ -255,8 +254,8 @@ parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
     int groups, unsigned int **out, size_t *nout)
 {
 	const config_setting_t	*s, *e;
-	struct passwd		*pw;
-	struct group		*gr;
+	uid_t			 uid;
+	gid_t			 gid;
 	int			 i, n;
 
 	if ((s = config_setting_get_member(g, key)) == NULL)
@@ -275,11 +274,13 @@ parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
 		    config_setting_get_int(e) >= 0)
 			(*out)[i] = config_setting_get_int(e);
 		else if (config_setting_type(e) == CONFIG_TYPE_STRING &&
-		    !groups && (pw = getpwnam(config_setting_get_string(e))))
-			(*out)[i] = pw->pw_uid;
+		    !groups && lookup_user(config_setting_get_string(e), &uid,
+		    &gid) == 0)
+			(*out)[i] = uid;
 		else if (config_setting_type(e) == CONFIG_TYPE_STRING &&
-		    groups && (gr = getgrnam(config_setting_get_string(e))))
-			(*out)[i] = gr->gr_gid;
+		    groups && lookup_group(config_setting_get_string(e),
+		    &gid) == 0)
+			(*out)[i] = gid;
 		else
 			return cfg_error(ctx, e, "'%s': unknown %s", key,
 			    groups ? "group" : "user");
@@ -288,45 +289,43 @@ parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
 }
 
 /*
- * "user" and "group" of G: whom to run as.  Sets *UID, *GID and *SET
- * (1 if given).  A group alone is an error: a user is always named.
+ * "user" and "group" of G: whom to run as, with all the groups of the
+ * user.  A group alone is an error: a user is always named.
  */
 static int
-parse_user(struct cfgctx *ctx, const config_setting_t *g, char **user,
-    uid_t *uid, gid_t *gid, int *set)
+parse_user(struct cfgctx *ctx, const config_setting_t *g, struct ident *id)
 {
 	const config_setting_t	*gs = config_setting_get_member(g, "group");
 	char			*group = NULL;
-	struct passwd		*pw;
-	struct group		*gr;
 
-	*set = 0;
-	if (cfg_string(ctx, g, "user", user) == -1 ||
+	id->setids = 0;
+	if (cfg_string(ctx, g, "user", &id->user) == -1 ||
 	    cfg_string(ctx, g, "group", &group) == -1)
 		goto fail;
-	if (*user == NULL) {
+	if (id->user == NULL) {
 		if (group != NULL) {
 			cfg_error(ctx, gs, "'group' needs a 'user'");
 			goto fail;
 		}
 		return 0;
 	}
-	if ((pw = getpwnam(*user)) == NULL) {
+	if (lookup_user(id->user, &id->uid, &id->gid) == -1) {
 		cfg_error(ctx, config_setting_get_member(g, "user"),
-		    "unknown user '%s'", *user);
+		    "unknown user '%s'", id->user);
 		goto fail;
 	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	if (group != NULL) {
-		if ((gr = getgrnam(group)) == NULL) {
-			cfg_error(ctx, gs, "unknown group '%s'", group);
-			goto fail;
-		}
-		*gid = gr->gr_gid;
+	if (group != NULL && lookup_group(group, &id->gid) == -1) {
+		cfg_error(ctx, gs, "unknown group '%s'", group);
+		goto fail;
+	}
+	if (lookup_groups(id->user, id->gid, &id->groups, &id->ngroups) ==
+	    -1) {
+		cfg_error(ctx, config_setting_get_member(g, "user"),
+		    "cannot list the groups of '%s'", id->user);
+		goto fail;
 	}
 	free(group);
-	*set = 1;
+	id->setids = 1;
 	return 0;
 fail:
 	free(group);
@@ -536,31 +535,6 @@ parse_command(struct cfgctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
-/*
- * The supplementary groups of a service's user, resolved now, so that
- * the process about to exec only calls setgroups(2).
- */
-static int
-user_groups(struct cfgctx *ctx, const config_setting_t *g,
-    struct service *sv)
-{
-	int	 n = 16;
-
-	for (;;) {
-		free(sv->groups);
-		if ((sv->groups = calloc(n, sizeof(gid_t))) == NULL)
-			return cfg_error(ctx, g, "out of memory");
-		sv->ngroups = n;
-		if (getgrouplist(sv->user, sv->gid, sv->groups,
-		    &sv->ngroups) != -1)
-			return 0;
-		if (sv->ngroups <= n || n > 65536)
-			return cfg_error(ctx, g, "cannot list the groups of "
-			    "'%s'", sv->user);
-		n = sv->ngroups;
-	}
-}
-
 /* env = [ "NAME=value", ... ]: added to the small environment. */
 static int
 parse_env(struct cfgctx *ctx, const config_setting_t *g, struct service *sv)
@@ -645,15 +619,12 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	    parse_env(ctx, g, sv) == -1 ||
 	    parse_rlimits(ctx, g, &sv->rlim) == -1 ||
 	    parse_allow(ctx, g, &sv->allow) == -1 ||
-	    parse_user(ctx, g, &sv->user, &sv->uid, &sv->gid, &sv->setids) ==
-	    -1)
+	    parse_user(ctx, g, &sv->id) == -1)
 		return -1;
 	sv->timeout = timeout;
 	sv->nice = nice;
 	sv->max_instances = maxinst;
-	if (sv->setids && user_groups(ctx, g, sv) == -1)
-		return -1;
-	if (sv->charset != NULL && !charset_valid(sv->charset))
+	if (sv->charset != NULL && !lookup_charset(sv->charset))
 		return cfg_error(ctx, config_setting_get_member(g, "charset"),
 		    "service '%s': charset '%s' is not known to iconv",
 		    name, sv->charset);
@@ -715,29 +686,29 @@ check_identities(struct cfgctx *ctx, const config_setting_t *root,
 	for (i = 0; i < c->nservices; i++) {
 		sv = &c->services[i];
 		if (!root_user) {
-			if (sv->setids && sv->uid != geteuid())
+			if (sv->id.setids && sv->id.uid != geteuid())
 				fprintf(stderr, "bgserviced: %s:%d: not running "
 				    "as root: service '%s' runs as uid %ld, not "
 				    "as '%s'\n", ctx->file, sv->line, sv->name,
-				    (long)geteuid(), sv->user);
-			sv->setids = 0;
+				    (long)geteuid(), sv->id.user);
+			sv->id.setids = 0;
 			continue;
 		}
-		if (c->setids && sv->setids && (sv->uid != c->uid ||
-		    sv->gid != c->gid))
+		if (c->id.setids && sv->id.setids && (sv->id.uid != c->id.uid ||
+		    sv->id.gid != c->id.gid))
 			return cfg_error(ctx, NULL, "service '%s' (line %d): "
 			    "the daemon runs as '%s' and cannot switch to "
 			    "'%s' or another group", sv->name, sv->line,
-			    c->user, sv->user);
-		if (!c->setids && !sv->setids)
+			    c->id.user, sv->id.user);
+		if (!c->id.setids && !sv->id.setids)
 			return cfg_error(ctx, NULL, "service '%s' (line %d) "
 			    "would run as root: name its 'user' (user = "
 			    "\"root\" to mean it)", sv->name, sv->line);
 	}
-	if (!root_user && c->setids) {
+	if (!root_user && c->id.setids) {
 		fprintf(stderr, "bgserviced: %s: not running as root: 'user' "
-		    "%s ignored\n", ctx->file, c->user);
-		c->setids = 0;
+		    "%s ignored\n", ctx->file, c->id.user);
+		c->id.setids = 0;
 	}
 	(void)root;
 	return 0;
@@ -777,8 +748,7 @@ config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 	if (parse_limits(ctx, root, &c->limits) == -1 ||
 	    parse_listen(ctx, root, c) == -1 ||
 	    parse_allow(ctx, root, &c->allow) == -1 ||
-	    parse_user(ctx, root, &c->user, &c->uid, &c->gid, &c->setids) ==
-	    -1 ||
+	    parse_user(ctx, root, &c->id) == -1 ||
 	    parse_services(ctx, root, c) == -1)
 		return -1;
 	return check_identities(ctx, root, c);
@@ -817,9 +787,11 @@ config_load(const char *file, char *err, size_t errlen)
 		goto fail;
 	if (config_parse(&ctx, &cf, c) == -1)
 		goto fail;
+	lookup_end();
 	config_destroy(&cf);
 	return c;
 fail:
+	lookup_end();
 	config_destroy(&cf);
 	config_free(c);
 	return NULL;
@@ -840,15 +812,16 @@ config_free(struct config *c)
 		free(c->listens[i].allow_gid);
 	}
 	free(c->allow.cidrs);
-	free(c->user);
+	free(c->id.user);
+	free(c->id.groups);
 	free(c->listens);
 	for (i = 0; i < c->nservices; i++) {
 		for (a = c->services[i].argv; a != NULL && *a != NULL; a++)
 			free(*a);
 		free(c->services[i].argv);
 		free(c->services[i].charset);
-		free(c->services[i].user);
-		free(c->services[i].groups);
+		free(c->services[i].id.user);
+		free(c->services[i].id.groups);
 		free(c->services[i].allow.cidrs);
 		for (a = c->services[i].env; a != NULL && *a != NULL; a++)
 			free(*a);

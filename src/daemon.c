@@ -81,16 +81,17 @@ daemon_ready(int fd)
 }
 
 /*
- * Give up root for USER: supplementary groups, group, user, each checked,
- * and check that root cannot be had back.
+ * Become ID: all its groups, its group, its user, each checked, and
+ * root must be gone for good.  System calls only (a vfork(2) child
+ * calls it before exec).
  */
 int
-daemon_drop(const char *user, uid_t uid, gid_t gid)
+become(const struct ident *id)
 {
-	if (initgroups(user, gid) == -1 || setgid(gid) == -1 ||
-	    setuid(uid) == -1)
+	if (setgroups(id->ngroups, id->groups) == -1 ||
+	    setgid(id->gid) == -1 || setuid(id->uid) == -1)
 		return -1;
-	if (uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
+	if (id->uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
 		errno = EPERM;
 		return -1;
 	}

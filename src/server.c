@@ -552,23 +552,23 @@ server_drop(void)
 	struct config	*c = srv.conf;
 	size_t		 i;
 
-	if (!c->setids)
+	if (!c->id.setids)
 		return 0;
-	if (spool_chown(c->uid, c->gid) == -1) {
+	if (spool_chown(c->id.uid, c->id.gid) == -1) {
 		log_warn("spool %s: chown", c->spool_dir);
 		return -1;
 	}
 	for (i = 0; i < srv.nls; i++)
 		if (srv.ls[i].family == AF_UNIX &&
-		    chown(srv.ls[i].name, c->uid, c->gid) == -1) {
+		    chown(srv.ls[i].name, c->id.uid, c->id.gid) == -1) {
 			log_warn("chown %s", srv.ls[i].name);
 			return -1;
 		}
-	if (daemon_drop(c->user, c->uid, c->gid) == -1) {
-		log_warn("cannot become user %s", c->user);
+	if (become(&c->id) == -1) {
+		log_warn("cannot become user %s", c->id.user);
 		return -1;
 	}
-	log_debug("running as %s (uid %ld)", c->user, (long)c->uid);
+	log_debug("running as %s (uid %ld)", c->id.user, (long)c->id.uid);
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 garbage, and no leak of descriptors or processes under a mixed load."""
 import os
 import random
+import signal
 import socket
 import subprocess
 import threading
@@ -231,6 +232,44 @@ def test_service_user_and_group(daemon_factory):
     assert 0 not in [int(g) for g in groups.split()], groups
     assert d.request(b"who2:").split() == [b"65534", b"65534"]
     assert d.request(b"root:").strip() == b"0"
+
+
+def test_lookups_leave_nothing_in_the_master(daemon_factory):
+    """Users, groups and charsets are looked up by a helper process: the
+    master maps no name service module and no iconv converter, keeps no
+    helper around, and a reload still resolves names afresh."""
+    services = {
+        "who": svc("id -u", user="nobody", group="nogroup"),
+        "latin": {"command": ["/bin/cat"], "charset": "ISO-8859-1",
+                  "user": "nobody"}}
+    d = daemon_factory(services=services).start()
+
+    def master_maps():
+        with open("/proc/%d/maps" % d.pid) as f:
+            return f.read()
+
+    def clean():
+        maps = master_maps()
+        assert "gconv" not in maps and "libnss_" not in maps, maps
+        assert bgs.wait_until(lambda: children(d.pid) == [], 5), children(d.pid)
+
+    clean()
+    assert d.request(b"who:").strip() == b"65534"
+    assert d.request("latin:caf\u00e9".encode()) == "caf\u00e9".encode()
+    clean()
+    services["who"] = svc("id -u", user="root")
+    d.settings["services"] = services
+    d.write_config()
+    d.signal(signal.SIGHUP)
+    assert d.wait_log("configuration reloaded")
+    assert d.request(b"who:").strip() == b"0"
+    clean()
+    services["who"] = svc("id -u", user="nosuchuser")
+    d.write_config()
+    d.signal(signal.SIGHUP)
+    assert d.wait_log("unknown user 'nosuchuser'")
+    assert d.request(b"who:").strip() == b"0"
+    clean()
 
 
 def test_root_needs_explicit_user(daemon_factory):

@@ -1,0 +1,292 @@
+/*
+ * lookup.c: user, group and charset lookups in a helper process.
+ *
+ * getpwnam(3) and its kin load the name service's modules (and what
+ * they link: libnss_systemd brings libcap and libm), iconv_open(3) loads
+ * a converter; none of it can be unloaded.  Done in the master, that
+ * would stay in it for good: more than a mebibyte that every connection
+ * child copies the page tables of.  So the master asks a child, forked
+ * at the first lookup of a configuration load and let go at its end, and
+ * keeps only the answers.  If the helper cannot be had, the lookup is
+ * made here: the answer is the same, only the memory differs.
+ *
+ * The helper reads fixed-size requests on a socket and writes an answer
+ * (and, for a group list, the gids) back; it exits at end of file.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "charset.h"
+#include "lookup.h"
+
+#define NAME_MAX_LEN	256
+#define GROUPS_MAX	65536
+
+enum lookup_op { OP_USER, OP_GROUP, OP_GROUPS, OP_CHARSET };
+
+struct lookup_req {
+	enum lookup_op	 op;
+	gid_t		 gid;
+	char		 name[NAME_MAX_LEN];
+};
+
+struct lookup_ans {
+	int		 found;
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 ngroups;	/* gids that follow the answer */
+};
+
+static pid_t	helper_pid = -1;
+static int	helper_fd = -1;
+
+static int
+read_exact(int fd, void *buf, size_t len)
+{
+	char	*p = buf;
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = read(fd, p, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* All of it to the helper; MSG_NOSIGNAL: a dead helper is an error. */
+static int
+send_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The groups of a user, in a new array; -1 if they cannot be listed. */
+static int
+user_groups(const char *user, gid_t gid, gid_t **out, int *nout)
+{
+	gid_t	*g = NULL, *ng;
+	int	 n = 16, want;
+
+	for (;;) {
+		if ((ng = reallocarray(g, n, sizeof(*g))) == NULL)
+			break;
+		g = ng;
+		want = n;
+		if (getgrouplist(user, gid, g, &want) != -1) {
+			*out = g;
+			*nout = want;
+			return 0;
+		}
+		if (want <= n || want > GROUPS_MAX)
+			break;
+		n = want;
+	}
+	free(g);
+	return -1;
+}
+
+/* Answer REQ here; a group list goes to *GROUPS. */
+static void
+answer(const struct lookup_req *req, struct lookup_ans *ans, gid_t **groups)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+
+	memset(ans, 0, sizeof(*ans));
+	*groups = NULL;
+	switch (req->op) {
+	case OP_USER:
+		if ((pw = getpwnam(req->name)) != NULL) {
+			ans->found = 1;
+			ans->uid = pw->pw_uid;
+			ans->gid = pw->pw_gid;
+		}
+		break;
+	case OP_GROUP:
+		if ((gr = getgrnam(req->name)) != NULL) {
+			ans->found = 1;
+			ans->gid = gr->gr_gid;
+		}
+		break;
+	case OP_GROUPS:
+		ans->found = user_groups(req->name, req->gid, groups,
+		    &ans->ngroups) == 0;
+		break;
+	case OP_CHARSET:
+		ans->found = charset_valid(req->name);
+		break;
+	}
+}
+
+static void __attribute__((noreturn))
+helper_main(int fd)
+{
+	struct lookup_req	 req;
+	struct lookup_ans	 ans;
+	gid_t			*groups;
+
+	while (read_exact(fd, &req, sizeof(req)) == 0) {
+		req.name[sizeof(req.name) - 1] = '\0';
+		answer(&req, &ans, &groups);
+		if (send_all(fd, &ans, sizeof(ans)) == -1 ||
+		    (ans.ngroups > 0 && send_all(fd, groups,
+		    ans.ngroups * sizeof(*groups)) == -1))
+			_exit(1);
+		free(groups);
+	}
+	_exit(0);
+}
+
+/* The helper, started if need be; -1 if there is none to be had. */
+static int
+helper(void)
+{
+	int	 sv[2];
+
+	if (helper_fd != -1)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	switch (helper_pid = fork()) {
+	case -1:
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	case 0:
+		/* Nothing of the parent's but the socket: no lock, no port. */
+		if (dup2(sv[1], STDERR_FILENO + 1) == -1)
+			_exit(1);
+		closefrom(STDERR_FILENO + 2);
+		helper_main(STDERR_FILENO + 1);
+	}
+	close(sv[1]);
+	helper_fd = sv[0];
+	return 0;
+}
+
+/*
+ * Ask the helper (or, failing that, answer here).  A group list is
+ * returned in *GROUPS when GROUPS is not NULL.
+ */
+static void
+ask(enum lookup_op op, const char *name, gid_t gid, struct lookup_ans *ans,
+    gid_t **groups)
+{
+	struct lookup_req	 req;
+	gid_t			*g = NULL;
+
+	memset(&req, 0, sizeof(req));
+	req.op = op;
+	req.gid = gid;
+	if (strlcpy(req.name, name, sizeof(req.name)) >= sizeof(req.name)) {
+		memset(ans, 0, sizeof(*ans));	/* no such name */
+		return;
+	}
+	if (helper() == 0) {
+		if (send_all(helper_fd, &req, sizeof(req)) == 0 &&
+		    read_exact(helper_fd, ans, sizeof(*ans)) == 0 &&
+		    ans->ngroups >= 0 && ans->ngroups <= GROUPS_MAX &&
+		    (ans->ngroups == 0 || ((g = calloc(ans->ngroups,
+		    sizeof(*g))) != NULL && read_exact(helper_fd, g,
+		    ans->ngroups * sizeof(*g)) == 0))) {
+			if (groups != NULL)
+				*groups = g;
+			else
+				free(g);
+			return;
+		}
+		free(g);
+		lookup_end();	/* a helper gone wrong: do without */
+	}
+	answer(&req, ans, &g);
+	if (groups != NULL)
+		*groups = g;
+	else
+		free(g);
+}
+
+int
+lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct lookup_ans	 ans;
+
+	ask(OP_USER, name, 0, &ans, NULL);
+	if (!ans.found)
+		return -1;
+	*uid = ans.uid;
+	*gid = ans.gid;
+	return 0;
+}
+
+int
+lookup_group(const char *name, gid_t *gid)
+{
+	struct lookup_ans	 ans;
+
+	ask(OP_GROUP, name, 0, &ans, NULL);
+	if (!ans.found)
+		return -1;
+	*gid = ans.gid;
+	return 0;
+}
+
+int
+lookup_groups(const char *user, gid_t gid, gid_t **groups, int *ngroups)
+{
+	struct lookup_ans	 ans;
+	gid_t			*g = NULL;
+
+	ask(OP_GROUPS, user, gid, &ans, &g);
+	if (!ans.found) {
+		free(g);
+		return -1;
+	}
+	*groups = g;
+	*ngroups = ans.ngroups;
+	return 0;
+}
+
+int
+lookup_charset(const char *name)
+{
+	struct lookup_ans	 ans;
+
+	ask(OP_CHARSET, name, 0, &ans, NULL);
+	return ans.found;
+}
+
+void
+lookup_end(void)
+{
+	if (helper_fd == -1)
+		return;
+	close(helper_fd);
+	helper_fd = -1;
+	while (waitpid(helper_pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	helper_pid = -1;
+}
