@@ -91,7 +91,7 @@ lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
 	shellcheck init/bgserviced .ci/run .ci/deps
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
-	    -Iinclude -D_GNU_SOURCE src
+	    --include=/usr/include/bsd/sys/queue.h -Iinclude -D_GNU_SOURCE src
 
 bench: all
 	$(MAKE) -C tests/bench bench

@@ -942,16 +942,19 @@ config_client_url(const struct client_conf *cc, const char *service,
 	return udp ? cc->dflt.udpurl : cc->dflt.tcpurl;
 }
 
+static int
+service_name_cmp(const void *name, const void *sv)
+{
+	return strcmp(name, ((const struct service *)sv)->name);
+}
+
 const struct service *
 config_service(const struct config *c, const char *name)
 {
-	struct service	 key;
-
-	if (c->nservices == 0 || strlcpy(key.name, name, sizeof(key.name)) >=
-	    sizeof(key.name))
+	if (c->nservices == 0)
 		return NULL;
-	return bsearch(&key, c->services, c->nservices, sizeof(key),
-	    service_cmp);
+	return bsearch(name, c->services, c->nservices,
+	    sizeof(*c->services), service_name_cmp);
 }
 
 int

@@ -607,12 +607,10 @@ server_stop(void)
 void
 server_loop(void)
 {
-	struct pollfd	*pfd;
+	struct pollfd	*pfd = NULL;
 	struct timespec	 ts;
-	size_t		 i, n, nl, conns, shown[3] = { -1, -1, -1 };
+	size_t		 i, n, nl, npfd = 0, conns, shown[3] = { -1, -1, -1 };
 
-	if ((pfd = calloc(1, sizeof(*pfd))) == NULL)
-		fatal("calloc");
 	while (!sig_term) {
 		if (sig_hup)
 			server_reload();
@@ -620,9 +618,12 @@ server_loop(void)
 			kids_reap();
 		queue_tick(srv.conf);
 		queue_dispatch(srv.conf, spawn_runner);
-		if ((pfd = reallocarray(pfd, LINGER_MAX + 1 + srv.nls,
-		    sizeof(*pfd))) == NULL)
-			fatal("reallocarray");
+		if (LINGER_MAX + 1 + srv.nls > npfd) {
+			npfd = LINGER_MAX + 1 + srv.nls;
+			free(pfd);
+			if ((pfd = calloc(npfd, sizeof(*pfd))) == NULL)
+				fatal("calloc");
+		}
 		/* Lingering sockets first, the queue's pipe, the listeners. */
 		nl = srv.nlinger;
 		for (i = 0; i < nl; i++)

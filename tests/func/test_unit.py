@@ -1,4 +1,5 @@
-"""Run the C unit tests (tests/unit, built with ASan+UBSan) one by one."""
+"""Run the C unit tests (tests/unit, built with ASan+UBSan) one by one,
+and the static checks of make lint."""
 import os
 import subprocess
 
@@ -21,3 +22,11 @@ def test_unit(name):
     r = subprocess.run([UNIT, name], capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, **bgs.SANITIZER_ENV))
     assert r.returncode == 0 and "ok - " + name in r.stdout, r.stdout + r.stderr
+
+
+def test_make_lint():
+    """mandoc -Tlint, shellcheck and cppcheck (the Makefile's 'lint')
+    find nothing; a missing tool is a failure (make check installs them)."""
+    r = subprocess.run(["make", "-s", "-C", bgs.REPO, "lint"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
