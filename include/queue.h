@@ -27,7 +27,7 @@ size_t	queue_running(void);
 void	queue_free(void);
 
 /* In a runner child: run job ID to its end. */
-int	queue_run(const struct config *, const char *id);
+int	queue_run(const struct config *, const char *id, pid_t master);
 
 /* In a connection child: the verbs. */
 int	queue_add(const struct config *, const struct request *,

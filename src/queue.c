@@ -59,7 +59,6 @@ static struct runner	*runners;
 static size_t		 nrunners, runcap;
 static time_t		 next_expiry;
 static int		 notify_r = -1, notify_w = -1;
-static pid_t		 master_pid;
 
 static void
 queue_insert(const char *id, const char *service, int head)
@@ -89,7 +88,6 @@ queue_init(const struct config *conf)
 {
 	int	 p[2];
 
-	master_pid = getpid();
 	if (spool_recover(queue_push, &next_expiry,
 	    conf->limits.job_retention) == -1)
 		return -1;
@@ -370,10 +368,12 @@ finish_early(const char *id, int code, const char *how, const char *msg)
 /*
  * A runner child: claim the job, run its service, publish the result.
  * It dies with the master (PR_SET_PDEATHSIG), stopping its service, so
- * that a job never runs twice.  Returns the runner's exit status.
+ * that a job never runs twice; MASTER is the pid of the master that
+ * forked it, taken before the fork (the master may have detached since
+ * the queue was set up).  Returns the runner's exit status.
  */
 int
-queue_run(const struct config *conf, const char *id)
+queue_run(const struct config *conf, const char *id, pid_t master)
 {
 	const struct service	*sv;
 	struct job_req		 req;
@@ -384,8 +384,8 @@ queue_run(const struct config *conf, const char *id)
 	int			 slot = -2;
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != master_pid)
-		return 0;
+	if (getppid() != master)
+		return 0;	/* it died before the line above */
 	if (spool_load_req(id, &req) == -1) {
 		log_warn("job %s: cannot read its request", id);
 		return 0;

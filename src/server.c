@@ -298,7 +298,7 @@ static pid_t
 spawn_runner(const char *id)
 {
 	char	 jid[JOB_ID_LEN + 1];
-	pid_t	 pid;
+	pid_t	 pid, master = getpid();
 
 	switch (pid = child_fork()) {
 	case -1:
@@ -308,7 +308,7 @@ spawn_runner(const char *id)
 		/* ID lives in the master's queue, which the child frees. */
 		strlcpy(jid, id, sizeof(jid));
 		child_detach_master();
-		_exit(queue_run(srv.conf, jid));
+		_exit(queue_run(srv.conf, jid, master));
 	default:
 		kid_add(pid, NULL);
 		return pid;

@@ -145,6 +145,16 @@ def test_queued_jobs_survive_sigterm_restart(daemon_factory, tmp_path):
     assert [get(d, q) for q in queued] == [b"q0", b"q1", b"q2"]
 
 
+def test_detached_daemon_runs_jobs(daemon_factory):
+    """Detached, as the init script and systemd start it, jobs run: the
+    runners' master is the detached process, not the one started."""
+    d = daemon_factory(limits={"max_jobs": 2}).start(foreground=False)
+    assert d.proc is None
+    ids = [add(d, "upper", b"job%d" % i) for i in range(5)]
+    assert [get(d, i, timeout=20) for i in ids] == [b"JOB%d" % i for i in range(5)]
+    d.stop()
+
+
 def test_kill9_loses_no_job_and_none_stays_running(daemon_factory, tmp_path):
     gate = tmp_path / "gate"
     pidf = tmp_path / "svc.pid"
