@@ -34,6 +34,7 @@
 #include "stats.h"
 
 #define DGRAM_MAX	65535
+#define ACCEPT_BATCH	16	/* connections or datagrams per wakeup */
 #define LINGER_MAX	64	/* refused sockets drained at once */
 #define LINGER_MS	1000	/* ... for at most this long */
 
@@ -315,7 +316,8 @@ spawn_runner(const char *id)
 	}
 }
 
-static void
+/* Serve one waiting connection; 0 when none was waiting. */
+static int
 accept_one(struct listener *l)
 {
 	struct sockaddr_storage	 ss;
@@ -329,7 +331,7 @@ accept_one(struct listener *l)
 		if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("accept on %s", l->name);
-		return;
+		return errno != ECONNABORTED && errno != EINTR ? 0 : 1;
 	}
 	STATS_INC(connections);
 	if (l->family == AF_UNIX ?
@@ -337,20 +339,20 @@ accept_one(struct listener *l)
 	    !net_allowed(&srv.conf->allow, &ss)) {
 		STATS_INC(refused_denied);
 		refuse(fd, l, &ss, 403, "Access denied", "not allowed");
-		return;
+		return 1;
 	}
 	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
 	    kids_from(&ss) >= srv.conf->limits.max_per_source) {
 		STATS_INC(refused_per_source);
 		refuse(fd, l, &ss, 429, "Too many connections from your "
 		    "address", "max_per_source reached");
-		return;
+		return 1;
 	}
 	switch (pid = child_fork()) {
 	case -1:
 		log_warn("fork");
 		close(fd);
-		return;
+		return 0;
 	case 0:
 		child_detach_master();
 		net_peer(fd, l->family, &ss, &peer);
@@ -362,6 +364,7 @@ accept_one(struct listener *l)
 		close(fd);
 		kid_add(pid, l->family == AF_UNIX ? NULL : &ss);
 	}
+	return 1;
 }
 
 /*
@@ -429,7 +432,8 @@ dgram_run(const char *buf, size_t len, struct peer *peer)
 	child_result_free(&res);
 }
 
-static void
+/* Handle one waiting datagram; 0 when none was waiting. */
+static int
 recv_one(struct listener *l)
 {
 	static char		 dgram[DGRAM_MAX + 1];
@@ -443,7 +447,7 @@ recv_one(struct listener *l)
 	    &len)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
 			log_warn("recvfrom on %s", l->name);
-		return;
+		return errno == EINTR;
 	}
 	STATS_INC(datagrams);
 	net_peer(l->fd, l->family, &ss, &peer);
@@ -452,18 +456,18 @@ recv_one(struct listener *l)
 		log_info("udp %s:%s: dropped: not allowed", peer.ip, peer.port);
 		STATS_INC(refused_denied);
 		STATS_INC(dropped_datagrams);
-		return;
+		return 1;
 	}
 	if ((size_t)n > srv.conf->limits.max_request) {
 		log_info("udp %s:%s: dropped: %zd bytes exceed max_request",
 		    peer.ip, peer.port, n);
 		STATS_INC(dropped_datagrams);
-		return;
+		return 1;
 	}
 	switch (pid = child_fork()) {
 	case -1:
 		log_warn("fork");
-		return;
+		return 0;
 	case 0:
 		child_detach_master();
 		dgram_run(dgram, n, &peer);
@@ -471,6 +475,7 @@ recv_one(struct listener *l)
 	default:
 		kid_add(pid, NULL);
 	}
+	return 1;
 }
 
 static void
@@ -604,12 +609,21 @@ server_stop(void)
 		kids_reap();
 }
 
+/* May another connection child be started (max_connections)? */
+static int
+room(void)
+{
+	return srv.nkids - queue_running() <
+	    (size_t)srv.conf->limits.max_connections;
+}
+
 void
 server_loop(void)
 {
 	struct pollfd	*pfd = NULL;
 	struct timespec	 ts;
-	size_t		 i, n, nl, npfd = 0, conns, shown[3] = { -1, -1, -1 };
+	size_t		 i, k, n, nl, npfd = 0, conns;
+	size_t		 shown[3] = { -1, -1, -1 };
 
 	while (!sig_term) {
 		if (sig_hup)
@@ -631,7 +645,7 @@ server_loop(void)
 		pfd[nl] = (struct pollfd){ queue_notify_fd(), POLLIN, 0 };
 		n = nl + 1;
 		conns = srv.nkids - queue_running();
-		if (conns < (size_t)srv.conf->limits.max_connections)
+		if (room())
 			for (i = 0; i < srv.nls; i++)
 				pfd[n++] = (struct pollfd){ srv.ls[i].fd,
 				    POLLIN, 0 };
@@ -660,10 +674,11 @@ server_loop(void)
 
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			if (l->type == SOCK_STREAM)
-				accept_one(l);
-			else
-				recv_one(l);
+			/* What is waiting, a batch at most, within the cap. */
+			for (k = 0; k < ACCEPT_BATCH && room(); k++)
+				if (!(l->type == SOCK_STREAM ? accept_one(l) :
+				    recv_one(l)))
+					break;
 		}
 	}
 	free(pfd);
