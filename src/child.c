@@ -258,13 +258,26 @@ read_stderr(struct run *r)
 	}
 }
 
+/*
+ * Read the service's output straight into the result, one byte beyond
+ * max_output at most: that byte tells it is too much.  Past that point
+ * (or out of memory) the output is dropped, so that the service is not
+ * blocked on a full pipe while it is being killed.
+ */
 static void
 read_stdout(struct run *r, struct run_result *res)
 {
-	char	 chunk[65536];
+	char	 sink[4096];
 	ssize_t	 n;
 
-	if ((n = read(r->out, chunk, sizeof(chunk))) == -1) {
+	if (res->overflow)
+		n = read(r->out, sink, sizeof(sink));
+	else
+		n = buf_read(&res->out, r->out, r->lim->max_output + 1 -
+		    res->out.len);
+	if (n == -1) {
+		if (errno == ENOMEM)
+			goto overflow;
 		if (errno != EAGAIN && errno != EINTR)
 			close_fd(&r->out);
 		return;
@@ -273,15 +286,14 @@ read_stdout(struct run *r, struct run_result *res)
 		close_fd(&r->out);
 		return;
 	}
-	if (res->overflow)
-		return;		/* drain, so it can be killed cleanly */
-	if (res->out.len + n > r->lim->max_output ||
-	    buf_append(&res->out, chunk, n) == -1) {
-		res->overflow = 1;
-		log_warnx("service %s: output exceeds %zu bytes, killed",
-		    r->sv->name, r->lim->max_output);
-		run_terminate(r);
-	}
+	if (res->overflow || res->out.len <= r->lim->max_output)
+		return;
+overflow:
+	res->overflow = 1;
+	res->out.len = 0;
+	log_warnx("service %s: output exceeds %zu bytes, killed",
+	    r->sv->name, r->lim->max_output);
+	run_terminate(r);
 }
 
 static void
