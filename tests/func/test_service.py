@@ -62,6 +62,15 @@ def test_output_cap_507(daemon_factory):
     assert d.request(b"big:x") == b"507: Service big output exceeds the max_output limit\n"
 
 
+def test_output_cap_is_inclusive(daemon_factory):
+    """Exactly max_output bytes are an answer, whole; one more is 507."""
+    d = daemon_factory(limits={"max_output": 70000}, services={
+        "exact": svc("head -c 70000 /dev/zero | tr '\\0' x"),
+        "over": svc("head -c 70001 /dev/zero | tr '\\0' x")}).start()
+    assert d.request(b"exact:") == b"x" * 70000
+    assert d.request(b"over:") == b"507: Service over output exceeds the max_output limit\n"
+
+
 def test_data_never_becomes_an_argument(daemon_factory):
     d = daemon_factory(services={"echoargs": {"command": ["/bin/echo", "fixed"]}}).start()
     assert d.request(b"echoargs:-n; rm -rf / $(id)") == b"fixed\n"
