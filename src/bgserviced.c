@@ -7,6 +7,7 @@
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ main(int argc, char *argv[])
 	int		 ch, debug = 0, foreground = 0, test = 0, ready = -1;
 
 	closefrom(STDERR_FILENO + 1);	/* nothing inherited survives */
+	/* A peer gone (even the lookup helper's) is an error, not our end. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	setproctitle_init(argc, argv, environ);
 	while ((ch = getopt(argc, argv, "c:dfhtV")) != -1) {
 		switch (ch) {

@@ -11,7 +11,9 @@
  * made here: the answer is the same, only the memory differs.
  *
  * The helper reads fixed-size requests on a socket and writes an answer
- * (and, for a group list, the gids) back; it exits at end of file.
+ * (and, for a group list, the gids) back; it exits at end of file.  A
+ * helper gone wrong is an error, not a SIGPIPE: bgserviced ignores that
+ * signal from its first line on.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -26,6 +28,7 @@
 
 #include "charset.h"
 #include "lookup.h"
+#include "util.h"
 
 #define NAME_MAX_LEN	256
 #define GROUPS_MAX	65536
@@ -59,25 +62,6 @@ read_exact(int fd, void *buf, size_t len)
 			continue;
 		if (n <= 0)
 			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* All of it to the helper; MSG_NOSIGNAL: a dead helper is an error. */
-static int
-send_all(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
 		p += n;
 		len -= n;
 	}
@@ -152,8 +136,8 @@ helper_main(int fd)
 	while (read_exact(fd, &req, sizeof(req)) == 0) {
 		req.name[sizeof(req.name) - 1] = '\0';
 		answer(&req, &ans, &groups);
-		if (send_all(fd, &ans, sizeof(ans)) == -1 ||
-		    (ans.ngroups > 0 && send_all(fd, groups,
+		if (write_all(fd, &ans, sizeof(ans)) == -1 ||
+		    (ans.ngroups > 0 && write_all(fd, groups,
 		    ans.ngroups * sizeof(*groups)) == -1))
 			_exit(1);
 		free(groups);
@@ -207,7 +191,7 @@ ask(enum lookup_op op, const char *name, gid_t gid, struct lookup_ans *ans,
 		return;
 	}
 	if (helper() == 0) {
-		if (send_all(helper_fd, &req, sizeof(req)) == 0 &&
+		if (write_all(helper_fd, &req, sizeof(req)) == 0 &&
 		    read_exact(helper_fd, ans, sizeof(*ans)) == 0 &&
 		    ans->ngroups >= 0 && ans->ngroups <= GROUPS_MAX &&
 		    (ans->ngroups == 0 || ((g = calloc(ans->ngroups,
