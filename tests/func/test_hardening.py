@@ -454,11 +454,7 @@ def test_max_instances_jobs_wait_not_fail(daemon_factory, tmp_path):
     assert d.request(b"queue:check:id:" + ids[2]) in (b"0", b"1")
     for i, jid in enumerate(ids):
         assert d.request(b"queue:get:id:" + jid, timeout=30).strip() == b"s%d" % i
-    spans = bgs.intervals(log)
-    order = sorted(spans, key=lambda n: spans[n]["start"])
-    assert order == ["s0", "s1", "s2"]
-    for a, b in zip(order, order[1:]):
-        assert spans[a]["end"] <= spans[b]["start"], spans
+    bgs.assert_serial(bgs.intervals(log), ["s0", "s1", "s2"])
 
 
 def test_max_instances_datagram_dropped(daemon_factory, tmp_path):

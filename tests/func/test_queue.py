@@ -110,11 +110,7 @@ def test_max_jobs_one_never_overlaps_and_keeps_order(daemon_factory, tmp_path):
     ids = [add(d, "slow", b"job%d" % i) for i in range(3)]
     for i, jid in enumerate(ids):
         assert get(d, jid).strip() == b"job%d" % i
-    spans = intervals(log)
-    order = sorted(spans, key=lambda n: spans[n]["start"])
-    assert order == ["job0", "job1", "job2"]
-    for a, b in zip(order, order[1:]):
-        assert spans[a]["end"] <= spans[b]["start"], spans
+    bgs.assert_serial(intervals(log), ["job0", "job1", "job2"])
 
 
 def test_max_jobs_two_runs_two_at_once(daemon_factory, tmp_path):

@@ -75,20 +75,6 @@ def framed(verb, arg, payload=b""):
     return head.encode() + payload
 
 
-def read_framed(s):
-    """One framed answer from S: (code, payload)."""
-    head = b""
-    while not head.endswith(b"\n"):
-        b = s.recv(1)
-        assert b, "connection closed in a framed header: %r" % head
-        head += b
-    m = re.match(rb"^!(\d{3}) (\d+)\n$", head)
-    assert m, "bad framed answer header %r" % head
-    payload = bgs.recv_exact(s, int(m.group(2)))
-    assert len(payload) == int(m.group(2)), "short framed payload"
-    return int(m.group(1)), payload
-
-
 def request_mix(d, tmp_path):
     """Every kind of request; each answer is checked, so that a daemon
     broken under valgrind does not pass for a clean one."""
@@ -109,11 +95,11 @@ def request_mix(d, tmp_path):
         s.sendall(framed("helo", None) + framed("call", "upper", b"hi") +
                   framed("call", "echo", b"a\x00b\n!") +
                   framed("call", "nosuch", b"x") + framed("hello", None))
-        assert read_framed(s) == (200, b"oleh")
-        assert read_framed(s) == (200, b"HI")
-        assert read_framed(s) == (200, b"a\x00b\n!")
-        assert read_framed(s) == (400, b"Unknown request")
-        assert read_framed(s) == (200, b"olleh")
+        assert bgs.read_framed(s) == (200, b"oleh")
+        assert bgs.read_framed(s) == (200, b"HI")
+        assert bgs.read_framed(s) == (200, b"a\x00b\n!")
+        assert bgs.read_framed(s) == (400, b"Unknown request")
+        assert bgs.read_framed(s) == (200, b"olleh")
         s.shutdown(socket.SHUT_WR)
         assert bgs.recv_all(s) == b""
     ans = r(b"!bogus 0\n!helo\n")
@@ -125,7 +111,7 @@ def request_mix(d, tmp_path):
     with d.connect(timeout=30) as s:
         s.sendall(framed("call", "echo", big))
         s.shutdown(socket.SHUT_WR)
-        assert read_framed(s) == (200, big)
+        assert bgs.read_framed(s) == (200, big)
     assert d.request(b"echo:" + big, timeout=30) == big
 
     # The queue.
@@ -142,12 +128,12 @@ def request_mix(d, tmp_path):
     assert r(b"queue:frob:id:" + jid).startswith(b"500: ")
     with d.connect() as s:
         s.sendall(framed("add", "echo", b"framed job"))
-        code, fid = read_framed(s)
+        code, fid = bgs.read_framed(s)
         assert code == 200 and re.match(rb"^[0-9a-f]{16}$", fid), fid
         s.sendall(framed("get", fid.decode()))
-        assert read_framed(s) == (200, b"framed job")
+        assert bgs.read_framed(s) == (200, b"framed job")
         s.sendall(framed("info", fid.decode()))
-        assert read_framed(s)[0] == 200
+        assert bgs.read_framed(s)[0] == 200
 
     # UDP: one that runs, one that is dropped.
     mark = tmp_path / "udp.out"

@@ -6,6 +6,7 @@ here are signalled, by pid.
 """
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -59,6 +60,23 @@ def intervals(path):
             what, name, t = line.split()
             spans.setdefault(name, {})[what] = float(t)
     return spans
+
+
+def assert_serial(spans, order):
+    """SPANS (from intervals()) started in ORDER, none overlapping."""
+    started = sorted(spans, key=lambda n: spans[n]["start"])
+    assert started == order
+    for a, b in zip(started, started[1:]):
+        assert spans[a]["end"] <= spans[b]["start"], spans
+
+
+def connects(addr, timeout=2):
+    """Does a TCP connection to ADDR (host, port) succeed?"""
+    try:
+        socket.create_connection(addr, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def free_port():
@@ -275,6 +293,20 @@ def recv_all(s, limit=1 << 30):
         chunks.append(b)
         total += len(b)
     return b"".join(chunks)
+
+
+def read_framed(s):
+    """One framed answer "!CODE LEN\\n" + payload from S: (code, payload)."""
+    head = b""
+    while not head.endswith(b"\n"):
+        b = s.recv(1)
+        assert b, "connection closed in a framed header: %r" % head
+        head += b
+    m = re.match(rb"^!(\d{3}) (\d+)\n$", head)
+    assert m, "bad framed answer header %r" % head
+    payload = recv_exact(s, int(m.group(2)))
+    assert len(payload) == int(m.group(2)), "short framed payload"
+    return int(m.group(1)), payload
 
 
 def recv_exact(s, n):
