@@ -172,53 +172,61 @@ helper(void)
 	return 0;
 }
 
+/* REQ answered by the helper: 0, or -1 if it could not be. */
+static int
+ask_helper(const struct lookup_req *req, struct lookup_ans *ans,
+    gid_t **groups)
+{
+	gid_t	*g;
+
+	*groups = NULL;
+	if (helper() == -1 || write_all(helper_fd, req, sizeof(*req)) == -1 ||
+	    read_exact(helper_fd, ans, sizeof(*ans)) == -1 ||
+	    ans->ngroups < 0 || ans->ngroups > GROUPS_MAX)
+		return -1;
+	if (ans->ngroups == 0)
+		return 0;
+	if ((g = calloc(ans->ngroups, sizeof(*g))) == NULL ||
+	    read_exact(helper_fd, g, ans->ngroups * sizeof(*g)) == -1) {
+		free(g);
+		return -1;
+	}
+	*groups = g;
+	return 0;
+}
+
 /*
- * Ask the helper (or, failing that, answer here).  A group list is
- * returned in *GROUPS when GROUPS is not NULL.
+ * Ask the helper or, failing that, answer here.  *GROUPS is the group
+ * list of an OP_GROUPS answer, NULL otherwise.
  */
 static void
 ask(enum lookup_op op, const char *name, gid_t gid, struct lookup_ans *ans,
     gid_t **groups)
 {
 	struct lookup_req	 req;
-	gid_t			*g = NULL;
 
 	memset(&req, 0, sizeof(req));
 	req.op = op;
 	req.gid = gid;
 	if (strlcpy(req.name, name, sizeof(req.name)) >= sizeof(req.name)) {
 		memset(ans, 0, sizeof(*ans));	/* no such name */
+		*groups = NULL;
 		return;
 	}
-	if (helper() == 0) {
-		if (write_all(helper_fd, &req, sizeof(req)) == 0 &&
-		    read_exact(helper_fd, ans, sizeof(*ans)) == 0 &&
-		    ans->ngroups >= 0 && ans->ngroups <= GROUPS_MAX &&
-		    (ans->ngroups == 0 || ((g = calloc(ans->ngroups,
-		    sizeof(*g))) != NULL && read_exact(helper_fd, g,
-		    ans->ngroups * sizeof(*g)) == 0))) {
-			if (groups != NULL)
-				*groups = g;
-			else
-				free(g);
-			return;
-		}
-		free(g);
-		lookup_end();	/* a helper gone wrong: do without */
-	}
-	answer(&req, ans, &g);
-	if (groups != NULL)
-		*groups = g;
-	else
-		free(g);
+	if (ask_helper(&req, ans, groups) == 0)
+		return;
+	lookup_end();	/* a helper gone wrong, or none: do without */
+	answer(&req, ans, groups);
 }
 
 int
 lookup_user(const char *name, uid_t *uid, gid_t *gid)
 {
 	struct lookup_ans	 ans;
+	gid_t			*g;
 
-	ask(OP_USER, name, 0, &ans, NULL);
+	ask(OP_USER, name, 0, &ans, &g);
+	free(g);
 	if (!ans.found)
 		return -1;
 	*uid = ans.uid;
@@ -230,8 +238,10 @@ int
 lookup_group(const char *name, gid_t *gid)
 {
 	struct lookup_ans	 ans;
+	gid_t			*g;
 
-	ask(OP_GROUP, name, 0, &ans, NULL);
+	ask(OP_GROUP, name, 0, &ans, &g);
+	free(g);
 	if (!ans.found)
 		return -1;
 	*gid = ans.gid;
@@ -242,7 +252,7 @@ int
 lookup_groups(const char *user, gid_t gid, gid_t **groups, int *ngroups)
 {
 	struct lookup_ans	 ans;
-	gid_t			*g = NULL;
+	gid_t			*g;
 
 	ask(OP_GROUPS, user, gid, &ans, &g);
 	if (!ans.found) {
@@ -258,8 +268,10 @@ int
 lookup_charset(const char *name)
 {
 	struct lookup_ans	 ans;
+	gid_t			*g;
 
-	ask(OP_CHARSET, name, 0, &ans, NULL);
+	ask(OP_CHARSET, name, 0, &ans, &g);
+	free(g);
 	return ans.found;
 }
 

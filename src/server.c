@@ -331,7 +331,7 @@ accept_one(struct listener *l)
 		if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("accept on %s", l->name);
-		return errno != ECONNABORTED && errno != EINTR ? 0 : 1;
+		return errno == ECONNABORTED || errno == EINTR;
 	}
 	STATS_INC(connections);
 	if (l->family == AF_UNIX ?
@@ -609,12 +609,18 @@ server_stop(void)
 		kids_reap();
 }
 
+/* Connection children (and datagram ones) running now. */
+static size_t
+conns_running(void)
+{
+	return srv.nkids - queue_running();
+}
+
 /* May another connection child be started (max_connections)? */
 static int
 room(void)
 {
-	return srv.nkids - queue_running() <
-	    (size_t)srv.conf->limits.max_connections;
+	return conns_running() < (size_t)srv.conf->limits.max_connections;
 }
 
 void
@@ -644,7 +650,7 @@ server_loop(void)
 			pfd[i] = (struct pollfd){ srv.linger[i].fd, POLLIN, 0 };
 		pfd[nl] = (struct pollfd){ queue_notify_fd(), POLLIN, 0 };
 		n = nl + 1;
-		conns = srv.nkids - queue_running();
+		conns = conns_running();
 		if (room())
 			for (i = 0; i < srv.nls; i++)
 				pfd[n++] = (struct pollfd){ srv.ls[i].fd,
