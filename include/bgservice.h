@@ -69,7 +69,8 @@ struct limits {
 	int		 max_connections;	/* connection children at once */
 	size_t		 max_request;		/* bytes in one request */
 	int		 request_timeout;	/* seconds to receive a request */
-	int		 request_idle_ms;	/* quiet period ending a request */
+	int		 request_idle_ms;	/* longest silence ending one */
+	int		 request_idle_fixed;	/* ... and always that long */
 	int		 max_jobs;		/* queued jobs running at once */
 	int		 job_retention;		/* seconds a finished job is kept */
 	size_t		 max_output;		/* bytes of a service's output */

@@ -42,6 +42,7 @@ struct stats {
 	uint64_t	 bad_requests;	/* answered 4xx before running */
 	uint64_t	 request_timeouts;	/* 408 */
 	uint64_t	 request_too_large;	/* 413 */
+	uint64_t	 requests_cut;	/* more arrived after the end */
 	uint64_t	 jobs_added;
 	uint64_t	 jobs_finished;
 	uint64_t	 reloads;

@@ -44,8 +44,8 @@ static const char *const root_keys[] = {
 };
 static const char *const limit_keys[] = {
 	"max_connections", "max_request", "request_timeout",
-	"request_idle_ms", "max_jobs", "job_retention", "max_output",
-	"kill_grace", "max_per_source", "max_queue", NULL
+	"request_idle_ms", "request_idle_fixed", "max_jobs", "job_retention",
+	"max_output", "kill_grace", "max_per_source", "max_queue", NULL
 };
 static const char *const listen_keys[] = {
 	"address", "port", "path", "mode", "tcp", "udp", "allow_uid",
@@ -373,7 +373,7 @@ parse_limits(struct cfgctx *ctx, const config_setting_t *root,
 	LIMIT("max_per_source", 0, 65536, max_per_source);
 	LIMIT("max_queue", 1, 10000000, max_queue);
 #undef LIMIT
-	return 0;
+	return cfg_bool(ctx, s, "request_idle_fixed", &l->request_idle_fixed);
 }
 
 static int

@@ -2,9 +2,9 @@
  * conn.c: one stream connection, served in a child of its own.
  *
  * Reading finds the end of a request as SPEC 2.1 says: end-of-file, a
- * request complete by its grammar, or a quiet period of request_idle_ms
- * (original form only); request_timeout and max_request bound it (408,
- * 413).  A framed request is exact and the connection then waits for
+ * request complete by its grammar, or, in the original form only, a
+ * silence whose length reqend.c works out per connection, request_idle_ms
+ * at the most; request_timeout and max_request bound it (408, 413).  A framed request is exact and the connection then waits for
  * the next one; an original-form request is answered and the connection
  * closed.
  */
@@ -24,6 +24,7 @@
 #include "log.h"
 #include "proto.h"
 #include "queue.h"
+#include "reqend.h"
 #include "sig.h"
 #include "stats.h"
 #include "util.h"
@@ -38,6 +39,9 @@ struct conn {
 	struct buf		 in;
 	int			 eof;
 	int			 served;	/* framed requests answered */
+	struct reqend		 end;		/* original form: see reqend.c */
+	int			 by_silence;	/* the request ended by silence */
+	int			 cut;		/* ... and more of it came later */
 	char			 who[96];	/* caller, for the log */
 };
 
@@ -52,6 +56,7 @@ enum read_end {
 
 typedef void	(*handler_fn)(struct conn *, const struct request *);
 
+static int	conn_cut(struct conn *, size_t);
 static void	handle_helo(struct conn *, const struct request *);
 static void	handle_call(struct conn *, const struct request *);
 static void	handle_send(struct conn *, const struct request *);
@@ -224,7 +229,10 @@ handle_call(struct conn *c, const struct request *req)
 	    &res);
 	stats_release(slot);
 	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
-	if (child_ok(&res)) {
+	if (!req->framed && conn_cut(c, reqend_late(&c->end)))
+		conn_error(c, 0, 400, "Request cut: more data arrived after "
+		    "it ended");
+	else if (child_ok(&res)) {
 		log_info("%s: call %s: ok, %zu bytes in %lld ms", c->who,
 		    sv->name, res.out.len, res.ms);
 		conn_answer(c, req, 200, res.out.data, res.out.len);
@@ -360,6 +368,28 @@ handle_stats(struct conn *c, const struct request *req)
 }
 
 /*
+ * How long to wait for more of the request: until DEADLINE, or less when
+ * an original-form request may end by silence (see reqend.c); 0 when the
+ * silence has already ended it.
+ */
+static int
+read_wait(struct conn *c, int original, long long deadline,
+    struct timespec *ts)
+{
+	long long	 us = (long long)ms_until(deadline) * 1000, left;
+
+	if (original) {
+		if ((left = reqend_left_us(&c->end)) <= 0)
+			return 0;
+		if (left < us)
+			us = left;
+	}
+	ts->tv_sec = us / 1000000;
+	ts->tv_nsec = (us % 1000000) * 1000;
+	return 1;
+}
+
+/*
  * Read until a request is complete.  *REQLEN tells how many bytes of the
  * buffer belong to it.
  */
@@ -367,13 +397,13 @@ static enum read_end
 conn_read(struct conn *c, size_t *reqlen)
 {
 	const struct limits	*l = &c->conf->limits;
-	long long		 deadline, last = now_ms();
+	long long		 deadline;
 	struct pollfd		 pfd;
 	struct timespec		 ts;
 	ssize_t			 n;
-	int			 ms, original;
+	int			 original;
 
-	deadline = last + (long long)l->request_timeout * 1000;
+	deadline = now_ms() + (long long)l->request_timeout * 1000;
 	for (;;) {
 		enum proto_scan	 scan = proto_scan(c->in.data, c->in.len,
 		    reqlen);
@@ -393,17 +423,14 @@ conn_read(struct conn *c, size_t *reqlen)
 			/* An idle framed connection just ends. */
 			return c->in.len == 0 && c->served > 0 ? READ_CLOSED :
 			    READ_TIMEOUT;
-		ms = ms_until(deadline);
-		if (original) {
-			if (now_ms() - last >= l->request_idle_ms)
-				return READ_REQUEST;	/* quiet: done */
-			if (ms > l->request_idle_ms)
-				ms = ms_until(last + l->request_idle_ms);
+		if (!read_wait(c, original, deadline, &ts)) {
+			*reqlen = c->in.len;
+			c->by_silence = 1;
+			return READ_REQUEST;
 		}
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
-		if (ppoll(&pfd, 1, ms_timespec(&ts, ms), &sig_waitmask) ==
-		    -1 && errno != EINTR)
+		if (ppoll(&pfd, 1, &ts, &sig_waitmask) == -1 && errno != EINTR)
 			return READ_ERROR;
 		if (sig_term)
 			return READ_ERROR;
@@ -416,8 +443,28 @@ conn_read(struct conn *c, size_t *reqlen)
 		}
 		if (n == 0)
 			c->eof = 1;
-		last = now_ms();
+		else
+			reqend_arrived(&c->end, (size_t)n);
 	}
+}
+
+/*
+ * Whether an original-form request that ended by silence was cut: LATE
+ * more bytes of it arrived after the end was decided.  Logged and
+ * counted once.
+ */
+static int
+conn_cut(struct conn *c, size_t late)
+{
+	if (!c->by_silence || c->cut || late == 0)
+		return c->cut;
+	c->cut = 1;
+	STATS_INC(requests_cut);
+	log_warnx("%s: request cut: %zu more bytes arrived after %zu bytes "
+	    "and %lld ms of silence; the caller should shut down its side "
+	    "or use the framed form", c->who, late, c->end.bytes,
+	    reqend_quiet_us(&c->end) / 1000);
+	return 1;
 }
 
 /*
@@ -425,7 +472,7 @@ conn_read(struct conn *c, size_t *reqlen)
  * comes for a moment, so that closing does not reset the connection
  * before the caller has read the error line.
  */
-static void
+static size_t
 conn_drain(struct conn *c)
 {
 	long long	 deadline = now_ms() + DRAIN_MS;
@@ -440,11 +487,12 @@ conn_drain(struct conn *c)
 		pfd.events = POLLIN;
 		if (ppoll(&pfd, 1, ms_timespec(&ts, ms_until(deadline)),
 		    &sig_waitmask) <= 0 || sig_term)
-			return;
+			break;
 		if ((n = read(c->fd, sink, sizeof(sink))) <= 0)
-			return;
+			break;
 		total += n;
 	}
+	return total;
 }
 
 static void
@@ -484,6 +532,8 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 		    peer->ip, peer->port);
 	else
 		snprintf(c.who, sizeof(c.who), "%s", peer->transport);
+	reqend_init(&c.end, fd, strcmp(peer->transport, "tcp") == 0 &&
+	    !conf->limits.request_idle_fixed, conf->limits.request_idle_ms);
 	tv.tv_sec = conf->limits.request_timeout;
 	tv.tv_usec = 0;
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -524,10 +574,13 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 		buf_consume(&c.in, req.length);
 	}
 	(void)shutdown(fd, SHUT_WR);
+	/* The caller reads to our end, then closes: anything else was cut. */
+	if (c.by_silence)
+		(void)conn_cut(&c, conn_drain(&c));
 	buf_free(&c.in);
 	return;
 out:
 	(void)shutdown(fd, SHUT_WR);
-	conn_drain(&c);
+	(void)conn_drain(&c);
 	buf_free(&c.in);
 }

@@ -178,6 +178,9 @@ stats_format(struct buf *b, size_t jobs_done)
 	    "(408).", "", get(&stats->request_timeouts));
 	COUNTER("requests_too_large_total", "Requests over max_request "
 	    "(413).", "", get(&stats->request_too_large));
+	COUNTER("requests_cut_total", "Original-form requests ended by "
+	    "silence of which more arrived later.", "",
+	    get(&stats->requests_cut));
 	COUNTER("jobs_added_total", "Jobs queued.", "",
 	    get(&stats->jobs_added));
 	COUNTER("jobs_finished_total", "Jobs run to their end.", "",

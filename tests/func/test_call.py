@@ -49,8 +49,9 @@ def test_php_caller_real(daemon):
 
 
 def test_quiet_period_joins_segments(daemon_factory):
-    # Pieces that arrive within the quiet period are one request.
-    d = daemon_factory(limits={"request_idle_ms": 1500}).start()
+    # Pieces that arrive within a fixed quiet period are one request.
+    d = daemon_factory(limits={"request_idle_ms": 1500,
+                               "request_idle_fixed": True}).start()
     with d.connect() as s:
         s.sendall(b"upper:abc")
         time.sleep(0.2)
@@ -102,7 +103,8 @@ def test_request_timeout_408(daemon_factory):
 
 def test_trickling_request_408(daemon_factory):
     # Bytes keep coming, each inside the quiet period, past the timeout.
-    d = daemon_factory(limits={"request_timeout": 1, "request_idle_ms": 400}).start()
+    d = daemon_factory(limits={"request_timeout": 1, "request_idle_ms": 400,
+                               "request_idle_fixed": True}).start()
     with d.connect(timeout=10) as s:
         s.sendall(b"upper:")
         got = b""
