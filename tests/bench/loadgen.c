@@ -17,8 +17,17 @@
  *         from the first add to the last job done
  *   udp   send -n datagrams of -r REQUEST, -R per second (0: at once)
  *
+ * -F sends call and add requests in the framed form instead, as the
+ * contrib PHP client does: "service:data" as "!call service LEN\ndata",
+ * "queue:add:service:data" as "!add service LEN\ndata", header and
+ * payload in one write; the connection is closed as soon as the framed
+ * answer "!CODE LEN\npayload" is whole, and only code 200 is good.
+ * -N leaves the sending side open (as PHP's fsockopen callers do); -D
+ * leaves Nagle's algorithm on (no TCP_NODELAY, as PHP's sockets have it).
+ *
  * One line on standard output, key=value, latencies in microseconds:
- *   mode=call ok=N err=N elapsed=S rate=R p50_us=N p99_us=N max_us=N
+ *   mode=call ok=N err=N elapsed=S rate=R p50_us=N p90_us=N p99_us=N
+ *   max_us=N
  * The first bad answer or error is described on standard error.
  */
 
@@ -46,6 +55,7 @@
 #define MAX_COUNT	10000000L
 #define MAX_ANSWER	(1024 * 1024)
 #define MAX_EVENTS	256
+#define MAX_FRAMED_HDR	256
 
 enum mode {
 	MODE_CALL,
@@ -99,6 +109,8 @@ static const char		*expect;	/* exact answer */
 static const char		*prefix;	/* answer prefix */
 static int			 do_shutdown = 1;
 static int			 get_shutdown = 0;
+static int			 framed;
+static int			 nodelay = 1;
 static double			 udp_rate;
 static const char		*idfile;
 static const char		*outfile;
@@ -115,7 +127,7 @@ static struct conn		*conns;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: loadgen [-N] [-a addr] -p port "
+	fprintf(stderr, "usage: loadgen [-DFN] [-a addr] -p port "
 	    "[-m call|add|get|check|jobs|udp]\n"
 	    "               [-c conc] [-n count] [-t seconds] "
 	    "[-T conn_timeout] [-r request]\n"
@@ -256,24 +268,72 @@ is_error_line(const char *b, size_t n)
 	    b[3] == ':';
 }
 
+/*
+ * Is the framed answer in c's buffer whole?  1 with its code and payload
+ * set, 0 while more is to come, -1 if it is not a framed answer.
+ */
+static int
+framed_parse(const struct conn *c, int *code, const char **pay,
+    size_t *plen)
+{
+	const char	*b = c->buf, *nl, *p;
+	size_t		 hdr, len = 0;
+
+	if (c->len == 0)
+		return 0;
+	if ((nl = memchr(b, '\n', c->len)) == NULL)
+		return c->len >= MAX_FRAMED_HDR ? -1 : 0;
+	hdr = nl - b + 1;
+	if (hdr < 7 || b[0] != '!' || b[4] != ' ')
+		return -1;
+	for (p = b + 1; p < b + 4; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	for (p = b + 5; p < nl; p++) {
+		if (*p < '0' || *p > '9' || len > MAX_ANSWER)
+			return -1;
+		len = len * 10 + (*p - '0');
+	}
+	if (c->len < hdr + len)
+		return 0;
+	if (c->len > hdr + len)
+		return -1;	/* one request, one answer */
+	*code = (b[1] - '0') * 100 + (b[2] - '0') * 10 + (b[3] - '0');
+	*pay = b + hdr;
+	*plen = len;
+	return 1;
+}
+
+/* A queue:add answer: "id:ID" (framed: "ID"), kept by ids_add. */
+static int
+answer_id(const char *b, size_t n)
+{
+	size_t	skip = framed ? 0 : 3;
+
+	if (n <= skip || memcmp(b, "id:", skip) != 0)
+		return 0;
+	while (n > skip && (b[n - 1] == '\n' || b[n - 1] == '\r' ||
+	    b[n - 1] == ' '))
+		n--;
+	if (n == skip)
+		return 0;
+	ids_add(b + skip, n - skip);
+	return 1;
+}
+
 /* Judge one answer; 1 if good. */
 static int
 answer_check(struct conn *c, int adding)
 {
 	const char	*b = c->buf;
 	size_t		 n = c->len;
+	int		 code;
 
+	if (framed && (framed_parse(c, &code, &b, &n) != 1 || code != 200))
+		goto bad;
 	if (adding) {
-		size_t	e = n;
-
-		if (n < 4 || memcmp(b, "id:", 3) != 0)
+		if (!answer_id(b, n))
 			goto bad;
-		while (e > 3 && (b[e - 1] == '\n' || b[e - 1] == '\r' ||
-		    b[e - 1] == ' '))
-			e--;
-		if (e == 3)
-			goto bad;
-		ids_add(b + 3, e - 3);
 		return 1;
 	}
 	if (accept_any)
@@ -327,7 +387,7 @@ static const char *
 request_for(int adding, long index, char *tmp, size_t tmplen)
 {
 	if (adding || mode == MODE_CALL || mode == MODE_ADD)
-		return request;
+		return request;	/* framed already, with -F */
 	snprintf(tmp, tmplen, "queue:%s:id:%s", mode == MODE_CHECK ? "check" :
 	    "get", ids[index % nids]);
 	return tmp;
@@ -384,7 +444,8 @@ conn_start(struct run *r, struct conn *c, int adding)
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		err(1, "socket");
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
 	c->state = ST_CONNECTING;
 	ev.events = EPOLLOUT;
@@ -399,6 +460,17 @@ conn_start(struct run *r, struct conn *c, int adding)
 		report_bad(strerror(errno), NULL, 0);
 		conn_close(r, c, 0);
 	}
+}
+
+/* Is the framed answer whole (or already known to be malformed)? */
+static int
+framed_whole(const struct conn *c)
+{
+	const char	*pay;
+	size_t		 plen;
+	int		 code;
+
+	return framed_parse(c, &code, &pay, &plen) != 0;
 }
 
 static void
@@ -432,6 +504,10 @@ conn_event(struct run *r, struct conn *c, int adding)
 		n = read(c->fd, c->buf + c->len, c->cap - c->len);
 		if (n > 0) {
 			c->len += n;
+			if (framed && framed_whole(c)) {
+				conn_close(r, c, answer_check(c, adding));
+				return;
+			}
 			continue;
 		}
 		if (n == 0) {
@@ -528,9 +604,10 @@ tcp_report(struct run *r)
 	if (r->nlat > 0)
 		qsort(r->lat, r->nlat, sizeof(*r->lat), cmp_u32);
 	printf("mode=%s ok=%ld err=%ld elapsed=%.6f rate=%.1f p50_us=%u "
-	    "p99_us=%u max_us=%u\n", r->name, r->ok, r->errors, el,
+	    "p90_us=%u p99_us=%u max_us=%u\n", r->name, r->ok, r->errors, el,
 	    el > 0 ? r->ok / el : 0.0, pct(r->lat, r->nlat, 0.50),
-	    pct(r->lat, r->nlat, 0.99), pct(r->lat, r->nlat, 1.0));
+	    pct(r->lat, r->nlat, 0.90), pct(r->lat, r->nlat, 0.99),
+	    pct(r->lat, r->nlat, 1.0));
 	fflush(stdout);
 	free(r->lat);
 	r->lat = NULL;
@@ -573,6 +650,36 @@ tcp_main(void)
 	printf("mode=jobs ok=%ld err=%ld elapsed=%.6f rate=%.1f\n", g.ok,
 	    r.errors + g.errors, el,
 	    el > 0 ? g.ok / el : 0.0);
+}
+
+/*
+ * -F: the request "service:data" (add mode: "queue:add:service:data") in
+ * the framed form, header and payload in one string.
+ */
+static void
+framed_make(void)
+{
+	const char	*verb = "call", *svc = request, *colon, *data;
+	char		*wire;
+	size_t		 svclen;
+
+	if (mode != MODE_CALL && mode != MODE_ADD)
+		errx(2, "-F goes with the call and add modes only");
+	if (mode == MODE_ADD) {
+		if (strncmp(request, "queue:add:", 10) != 0)
+			errx(2, "-F: not queue:add:SERVICE:DATA: %s", request);
+		verb = "add";
+		svc = request + 10;
+	}
+	colon = strchr(svc, ':');
+	svclen = colon != NULL ? (size_t)(colon - svc) : strlen(svc);
+	data = colon != NULL ? colon + 1 : "";
+	if (svclen == 0)
+		errx(2, "-F: no service name in %s", request);
+	if (asprintf(&wire, "!%s %.*s %zu\n%s", verb, (int)svclen, svc,
+	    strlen(data), data) == -1)
+		err(2, NULL);
+	request = wire;
 }
 
 static void
@@ -622,7 +729,7 @@ main(int argc, char *argv[])
 	const char	*addr = "127.0.0.1", *port = NULL;
 	int		 ch;
 
-	while ((ch = getopt(argc, argv, "a:Ac:e:Gi:m:n:No:p:P:r:R:t:T:")) !=
+	while ((ch = getopt(argc, argv, "a:Ac:De:FGi:m:n:No:p:P:r:R:t:T:")) !=
 	    -1) {
 		switch (ch) {
 		case 'a':
@@ -630,6 +737,12 @@ main(int argc, char *argv[])
 			break;
 		case 'A':
 			accept_any = 1;
+			break;
+		case 'D':
+			nodelay = 0;
+			break;
+		case 'F':
+			framed = 1;
 			break;
 		case 'c':
 			conc = (int)number(optarg, "concurrency", 1, MAX_CONC);
@@ -699,6 +812,8 @@ main(int argc, char *argv[])
 	if (request == NULL)
 		request = (mode == MODE_ADD || mode == MODE_JOBS) ?
 		    "queue:add:cat:hello" : "cat:hello";
+	if (framed)
+		framed_make();
 	if (idfile != NULL)
 		ids_load(idfile);
 	if (mode == MODE_GET || mode == MODE_CHECK) {
