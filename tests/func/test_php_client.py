@@ -109,6 +109,21 @@ def test_composer_validate_and_autoload(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout) == [True, True], r
 
 
+def test_readme_example(daemon_factory, tmp_path):
+    d = daemon_factory(services={"upper": {"command": ["/usr/bin/tr", "a-z", "A-Z"]},
+                                 "slow": bgs.svc("sleep 0.2; cat")}).start()
+    with open(os.path.join(bgs.REPO, "README.md")) as f:
+        example = re.search(r"\n## PHP\n.*?```php\n(.*?)```", f.read(), re.S).group(1)
+    assert len(example.splitlines()) == 5
+    example = example.replace("'contrib/php/autoload.php'", phpq(os.path.join(PHP_DIR, "autoload.php")))
+    example = example.replace(":12341", ":%d" % d.port)
+    (tmp_path / "ex.php").write_text("<?php\n$data = 'later';\n" + example +
+                                     "echo ' ', Bgs::TCPGetQueue($id);\n")
+    r = subprocess.run(["php", "-d", "display_errors=stderr", "-d", "error_reporting=-1",
+                        "-f", str(tmp_path / "ex.php")], capture_output=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == b"" and r.stdout == b"HELLO later", r
+
+
 # Calls.
 
 def test_tcp_call(daemon, tmp_path):
