@@ -218,12 +218,14 @@ FromFile::AssignIni('%s');
 echo json_encode([FromFile::TCPCall('upper', 'file'),
     caught(fn() => B::AssignIni("[x]\\nport = 1\\n")),
     caught(fn() => B::AssignIni("[x]\\ntimeout = soon\\n")),
-    caught(fn() => B::AssignIni('%s'))]);
+    caught(fn() => B::AssignIni('%s')),
+    caught(fn() => B::AssignIni("[x\\ntcpurl = 1\\n"))]);
 """ % (tmp_path / "bg.ini", tmp_path / "missing.ini"))
     assert out[0] == "FILE"
     assert out[1] == [SVC_ERROR, 0, "bad ini: [x]: unknown key 'port'"]
     assert out[2] == [SVC_ERROR, 0, "bad ini: [x]: timeout must be seconds"]
     assert out[3][:2] == [SVC_ERROR, 0] and "cannot read the ini file" in out[3][2]
+    assert out[4][:2] == [SVC_ERROR, 0] and out[4][2].startswith("bad ini: syntax error")
 
 
 # Jobs.

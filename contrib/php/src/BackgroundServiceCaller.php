@@ -54,6 +54,7 @@ class BackgroundServiceCaller
         if ($text === false) {
             throw new BackgroundServiceException("cannot read the ini file $ini", 0);
         }
+        error_clear_last();
         $parsed = @parse_ini_string($text, true, INI_SCANNER_RAW);
         if ($parsed === false) {
             $why = error_get_last()['message'] ?? 'syntax error';
