@@ -121,6 +121,7 @@ struct config {
 	char		*file;		/* the file it was read from */
 	char		*pidfile;
 	char		*spool_dir;
+	char		*log;		/* "log": NULL for syslog */
 	struct listen_conf *listens;
 	size_t		 nlistens;
 	struct limits	 limits;

@@ -6,7 +6,7 @@
 
 #include "bgservice.h"
 
-int	daemon_detach(void);
+int	daemon_detach(int keep_stderr);
 int	become(const struct ident *);
 void	daemon_ready(int fd);
 

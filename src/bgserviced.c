@@ -80,6 +80,8 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 	log_init("bgserviced", 1, debug);
+	if (log_open(conf->log, foreground) == -1)
+		errx(1, "not started: nowhere to log");
 
 	/* Everything that can fail, while the terminal still sees it. */
 	if ((pfh = pidfile_open(conf->pidfile, 0644, &other)) == NULL) {
@@ -94,8 +96,8 @@ main(int argc, char *argv[])
 	}
 
 	if (!foreground) {
-		ready = daemon_detach();
-		log_init("bgserviced", 0, debug);
+		ready = daemon_detach(conf->log != NULL &&
+		    strcmp(conf->log, "stderr") == 0);
 	}
 	if (pidfile_write(pfh) == -1)
 		fatal("pidfile_write %s", conf->pidfile);

@@ -23,6 +23,7 @@
 
 #include "charset.h"
 #include "config.h"
+#include "log.h"
 #include "lookup.h"
 #include "pathnames.h"
 
@@ -40,7 +41,7 @@ static const char *const reserved_names[] = {
 
 static const char *const root_keys[] = {
 	"pidfile", "spool_dir", "listen", "limits", "services", "allow",
-	"user", "group", NULL
+	"user", "group", "log", NULL
 };
 static const char *const limit_keys[] = {
 	"max_connections", "max_request", "request_timeout",
@@ -731,6 +732,20 @@ default_spool(struct cfgctx *ctx, struct config *c)
 	return 0;
 }
 
+/* "log": syslog, syslog:FACILITY, stderr or an absolute path. */
+static int
+parse_log(struct cfgctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	if (cfg_string(ctx, root, "log", &c->log) == -1)
+		return -1;
+	if (c->log != NULL && !log_valid(c->log))
+		return cfg_error(ctx, config_setting_get_member(root, "log"),
+		    "'log' must be \"syslog\", \"syslog:FACILITY\" (daemon, "
+		    "user, local0 to local7), \"stderr\" or an absolute path");
+	return 0;
+}
+
 static int
 config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 {
@@ -745,7 +760,8 @@ config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 		return -1;
 	if (c->spool_dir == NULL && default_spool(ctx, c) == -1)
 		return -1;
-	if (parse_limits(ctx, root, &c->limits) == -1 ||
+	if (parse_log(ctx, root, c) == -1 ||
+	    parse_limits(ctx, root, &c->limits) == -1 ||
 	    parse_listen(ctx, root, c) == -1 ||
 	    parse_allow(ctx, root, &c->allow) == -1 ||
 	    parse_user(ctx, root, &c->id) == -1 ||
@@ -812,6 +828,7 @@ config_free(struct config *c)
 		free(c->listens[i].allow_gid);
 	}
 	free(c->allow.cidrs);
+	free(c->log);
 	free(c->id.user);
 	free(c->id.groups);
 	free(c->listens);

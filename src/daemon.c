@@ -22,10 +22,11 @@
 
 /*
  * Returns, in the daemon, the descriptor to pass to daemon_ready().
+ * KEEP_STDERR: standard error stays as it is (the log goes there).
  * The calling process and the intermediate child never return.
  */
 int
-daemon_detach(void)
+daemon_detach(int keep_stderr)
 {
 	int	 pfd[2], fd;
 	char	 ch;
@@ -64,7 +65,8 @@ daemon_detach(void)
 		err(1, "%s", BGS_PATH_DEVNULL);
 	(void)dup2(fd, STDIN_FILENO);
 	(void)dup2(fd, STDOUT_FILENO);
-	(void)dup2(fd, STDERR_FILENO);
+	if (!keep_stderr)
+		(void)dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
 	return pfd[1];

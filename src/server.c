@@ -487,6 +487,7 @@ server_reload(void)
 	char		 err[1024];
 
 	sig_hup = 0;
+	log_reopen();
 	log_info("SIGHUP: reloading %s", srv.conf->file);
 	if ((nconf = config_load(srv.conf->file, err, sizeof(err))) == NULL) {
 		log_warnx("reload failed, configuration unchanged: %s", err);
@@ -505,6 +506,10 @@ server_reload(void)
 	    strcmp(nconf->spool_dir, srv.conf->spool_dir) != 0)
 		log_warnx("reload: a new pidfile or spool_dir takes effect "
 		    "only at the next start");
+	if ((nconf->log == NULL) != (srv.conf->log == NULL) ||
+	    (nconf->log != NULL && strcmp(nconf->log, srv.conf->log) != 0))
+		log_warnx("reload: a new log setting takes effect only at the "
+		    "next start");
 	listeners_close_unkept(srv.ls, srv.nls);
 	free(srv.ls);
 	srv.ls = nls;
@@ -634,6 +639,10 @@ server_loop(void)
 	while (!sig_term) {
 		if (sig_hup)
 			server_reload();
+		if (sig_usr1) {
+			sig_usr1 = 0;
+			log_reopen();
+		}
 		if (sig_chld)
 			kids_reap();
 		queue_tick(srv.conf);

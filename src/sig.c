@@ -1,5 +1,5 @@
 /*
- * sig.c: the daemon's signals.  HUP, TERM, INT and CHLD are blocked at
+ * sig.c: the daemon's signals.  HUP, TERM, INT, CHLD and USR1 are blocked at
  * all times; the processes unblock them only inside ppoll(2), by passing
  * sig_waitmask, so that a signal can never slip in between a check of the
  * flags and the wait (the sshd pattern).
@@ -13,6 +13,7 @@
 volatile sig_atomic_t	sig_hup;
 volatile sig_atomic_t	sig_term;
 volatile sig_atomic_t	sig_chld;
+volatile sig_atomic_t	sig_usr1;
 sigset_t		sig_waitmask;
 
 static void
@@ -29,13 +30,17 @@ sig_handler(int sig)
 	case SIGCHLD:
 		sig_chld = 1;
 		break;
+	case SIGUSR1:
+		sig_usr1 = 1;
+		break;
 	}
 }
 
 void
 sig_init(int foreground)
 {
-	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
+	    SIGUSR1 };
 	struct sigaction	 sa;
 	sigset_t		 block;
 	size_t			 i;
@@ -75,7 +80,7 @@ sig_init(int foreground)
 void
 sig_clear(void)
 {
-	sig_hup = sig_term = sig_chld = 0;
+	sig_hup = sig_term = sig_chld = sig_usr1 = 0;
 }
 
 /*
@@ -89,7 +94,7 @@ void
 sig_reset(void)
 {
 	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
-	    SIGPIPE };
+	    SIGUSR1, SIGPIPE };
 	struct sigaction	 sa;
 	sigset_t		 none;
 	size_t			 i;

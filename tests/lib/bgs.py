@@ -165,6 +165,9 @@ class Daemon:
         self.proc = None
         self.pid = None
         self.settings = {
+            # Detached, it logs to the same file as its standard error in
+            # the foreground: tests never depend on the machine's syslog.
+            "log": self.logfile,
             "pidfile": self.pidfile,
             "spool_dir": self.spool,
             "listen": listen if listen is not None else
