@@ -7,6 +7,12 @@ import time
 
 import bgs
 
+svc = bgs.svc
+
+# A process that leaves the service's process group and writes its pid
+# (that of the sleep it becomes) to the file %s before it sleeps.
+ESCAPE = "setsid sh -c 'echo $$ > %s; exec sleep 30'"
+
 
 def answers_from(d, source):
     try:
@@ -36,6 +42,23 @@ def stat_value(d, key, source="127.0.0.1"):
         if line.startswith(key + " "):
             return int(line.split()[-1])
     raise KeyError(key)
+
+
+def sleeping(pid):
+    """Is PID alive (not a zombie) and the sleep of ESCAPE?"""
+    if not bgs.pid_alive(pid):
+        return False
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().startswith(b"sleep\0")
+    except OSError:
+        return False
+
+
+def escaped_pid(path):
+    assert bgs.wait_until(lambda: path.exists() and path.read_text().strip(), 10), \
+        "the service's descendant never wrote its pid"
+    return int(path.read_text())
 
 
 # Item 4: descriptor exhaustion
@@ -68,6 +91,59 @@ def test_out_of_descriptors_the_master_backs_off(daemon_factory):
     assert bgs.request_from(d.port, "127.0.0.2", b"upper:again") == b"AGAIN"
     assert stat_value(d, "bgserviced_accept_pauses_total", "127.0.0.2") >= 1
     assert "accepting again" in d.log()
+
+
+# Item 5: descendants that leave the process group
+
+def test_escaping_descendants_do_not_defeat_the_timeout(daemon_factory, tmp_path):
+    """A descendant in a session of its own that keeps the output open,
+    left behind by the service (setsid), by a double fork, or while the
+    service still runs: answered 504 within timeout + kill_grace + 1 s,
+    and nothing of it left."""
+    cases = {
+        "setsid": ESCAPE + " & exit 0",
+        "double": "(" + ESCAPE + " &); exit 0",
+        "stays": ESCAPE + " & sleep 30",
+    }
+    services = {}
+    for name, script in cases.items():
+        services[name] = svc(script % (tmp_path / name), timeout=2)
+    d = daemon_factory(limits={"kill_grace": 1}, services=services).start()
+    for name in cases:
+        t0 = time.monotonic()
+        ans = d.request(name.encode() + b":", timeout=20)
+        took = time.monotonic() - t0
+        assert ans == b"504: Service %s timed out after 2 s\n" % name.encode(), ans
+        assert took < 2 + 1 + 1, "%s answered after %.1f s" % (name, took)
+        pid = escaped_pid(tmp_path / name)
+        assert not sleeping(pid), "%s: its descendant %d still runs" % (name, pid)
+
+
+def test_escaping_descendants_of_a_job(daemon_factory, tmp_path):
+    """Queued jobs run through the same code in a runner: the same rule."""
+    pidf = tmp_path / "job"
+    d = daemon_factory(limits={"kill_grace": 1}, services={
+        "double": svc("(" + ESCAPE % pidf + " &); exit 0", timeout=2)}).start()
+    t0 = time.monotonic()
+    jid = d.request(b"queue:add:double:")
+    assert jid.startswith(b"id:"), jid
+    ans = d.request(b"queue:get:" + jid, timeout=20)
+    took = time.monotonic() - t0
+    assert ans == b"504: Service double timed out after 2 s\n", ans
+    assert took < 2 + 1 + 1, "answered after %.1f s" % took
+    assert not sleeping(escaped_pid(pidf))
+
+
+def test_what_a_service_leaves_running_is_stopped(daemon_factory, tmp_path):
+    """A service that daemonizes a process (double fork, new session,
+    output closed) and exits: its answer, and the process stopped."""
+    pidf = tmp_path / "left"
+    d = daemon_factory(services={"daemonize": svc(
+        "(setsid sh -c 'echo $$ > %s; exec sleep 30 </dev/null >/dev/null 2>&1' &); "
+        "echo ok" % pidf, timeout=30)}).start()
+    assert d.request(b"daemonize:") == b"ok\n"
+    assert not sleeping(escaped_pid(pidf))
+    assert "left running" in d.log()
 
 
 # Item 7: one source's connections
