@@ -364,6 +364,20 @@ spawn_runner(const char *id)
 	}
 }
 
+/* accept(2) on L failed with ERROR: may the caller try again at once? */
+static int
+accept_failed(const struct listener *l, int error)
+{
+	if (error == EMFILE || error == ENFILE || error == ENOBUFS ||
+	    error == ENOMEM)
+		accept_pause(l, error);
+	else if (error == EAGAIN)
+		accept_caught_up();
+	else if (error != EINTR && error != ECONNABORTED)
+		log_warnx("accept on %s: %s", l->name, strerror(error));
+	return error == ECONNABORTED || error == EINTR;
+}
+
 /* Serve one waiting connection; 0 when none was waiting. */
 static int
 accept_one(struct listener *l)
@@ -372,21 +386,11 @@ accept_one(struct listener *l)
 	socklen_t		 len = sizeof(ss);
 	struct peer		 peer;
 	pid_t			 pid;
-	int			 fd, error;
+	int			 fd;
 
 	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
-	    SOCK_CLOEXEC)) == -1) {
-		error = errno;
-		if (error == EMFILE || error == ENFILE || error == ENOBUFS ||
-		    error == ENOMEM)
-			accept_pause(l, error);
-		else if (error == EAGAIN)
-			accept_caught_up();
-		else if (error != EINTR && error != ECONNABORTED)
-			log_warnx("accept on %s: %s", l->name,
-			    strerror(error));
-		return error == ECONNABORTED || error == EINTR;
-	}
+	    SOCK_CLOEXEC)) == -1)
+		return accept_failed(l, errno);
 	STATS_INC(connections);
 	if (l->family == AF_UNIX ?
 	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
