@@ -35,7 +35,8 @@
 #define DEF_MAX_OUTPUT		(16 * 1048576)
 #define DEF_SERVICE_TIMEOUT	60
 #define DEF_KILL_GRACE		2
-#define DEF_MAX_PER_SOURCE	0	/* no limit */
+/* max_per_source unset: max_connections / DEF_PER_SOURCE_SHARE. */
+#define DEF_PER_SOURCE_SHARE	2
 #define DEF_MAX_QUEUE		100000
 
 /* An address prefix of an allow list: 127.0.0.0/8, ::1, 192.0.2.7. */

@@ -33,6 +33,7 @@ struct stats_holder {
 struct stats {
 	int64_t		 started;	/* time(3) the daemon started */
 	uint64_t	 connections;	/* accepted stream connections */
+	uint64_t	 accept_pauses;	/* accept(2) out of descriptors */
 	uint64_t	 datagrams;	/* received datagrams */
 	uint64_t	 refused_denied;	/* not in an allow list */
 	uint64_t	 refused_per_source;	/* over max_per_source */

@@ -7,7 +7,15 @@
  * max_output bytes, and each line of its stderr goes to the log, tagged
  * with the service.  The timeout sends TERM to the group, then KILL after
  * the grace period.
+ *
+ * The process that runs it (a connection child, a datagram child or a
+ * job's runner) is a child subreaper: whatever the service starts and
+ * leaves behind, in its group or not, becomes its child when its parent
+ * exits, and is signalled with the group (kids.c).  A run is over only
+ * when that process has no child left: when the service exits, whatever
+ * it left running is stopped the same way.
  */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -24,12 +32,14 @@
 #include "charset.h"
 #include "child.h"
 #include "daemon.h"
+#include "kids.h"
 #include "log.h"
 #include "sig.h"
 
 #define SERVICE_PATH	"/usr/local/bin:/usr/bin:/bin"
 #define ENV_MAX		(16 + SERVICE_ENV_MAX)
 #define ERRLINE_MAX	512
+#define SWEEP_MS	100	/* SIGKILL again while anything is left */
 
 /* Parent-side state of one running service. */
 struct run {
@@ -41,7 +51,8 @@ struct run {
 	size_t			 inleft;
 	char			 errline[ERRLINE_MAX];
 	size_t			 errlen;
-	int			 exited;
+	int			 exited;	/* the service is reaped */
+	int			 kids;		/* we still have a child */
 	long long		 kill_at;	/* next escalation, or 0 */
 	int			 kill_sig;	/* signal it will send */
 };
@@ -189,12 +200,19 @@ fail:
 	_exit(127);
 }
 
-/* Send SIG to the service's whole process group. */
+/*
+ * Send SIG to all the service started that is still there: its process
+ * group, as long as the service itself is not reaped (until then no
+ * other group can have its id), and each of our children outside that
+ * group, which are the descendants that left it and were orphaned.  Only
+ * we reap our children, so no pid signalled here can have been reused.
+ */
 static void
 run_kill(struct run *r, int sig)
 {
-	if (kill(-r->pid, sig) == -1 && errno == ESRCH)
-		(void)kill(r->pid, sig);
+	if (!r->exited)
+		(void)kill(-r->pid, sig);
+	(void)kids_signal(sig, r->exited ? 0 : r->pid);
 }
 
 /*
@@ -311,17 +329,54 @@ write_stdin(struct run *r)
 		close_fd(&r->in);
 }
 
+/*
+ * Reap the service, keeping its status, and whatever it left that has
+ * ended; note when no child at all is left (ECHILD).
+ */
 static void
-check_exit(struct run *r, struct run_result *res)
+run_reap(struct run *r, struct run_result *res)
 {
 	pid_t	 pid;
+	int	 status;
 
 	sig_chld = 0;
-	do
-		pid = waitpid(r->pid, &res->status, WNOHANG);
-	while (pid == -1 && errno == EINTR);
-	if (pid == r->pid)
-		r->exited = 1;
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			break;
+		if (pid == r->pid) {
+			res->status = status;
+			r->exited = 1;
+		}
+	}
+	r->kids = pid == 0;
+}
+
+/* What is due now: a cancel, the timeout, leftovers, the next KILL. */
+static void
+run_due(struct run *r, struct run_result *res, long long deadline)
+{
+	if (sig_term && !res->cancelled) {
+		res->cancelled = 1;
+		run_terminate(r);
+	}
+	if (deadline != 0 && r->kill_at == 0 && now_ms() >= deadline) {
+		res->timed_out = 1;
+		log_warnx("service %s: timed out after %d s, killed",
+		    r->sv->name, r->sv->timeout);
+		run_terminate(r);
+	}
+	if (r->exited && r->out == -1 && r->err == -1 && r->kill_at == 0) {
+		log_info("service %s: exited, stopping what it left running",
+		    r->sv->name);
+		run_terminate(r);
+	}
+	if (r->kill_at != 0 && now_ms() >= r->kill_at) {
+		run_kill(r, r->kill_sig);
+		r->kill_at = now_ms() + SWEEP_MS;	/* keep trying */
+	}
 }
 
 /* The next moment something must happen without I/O, for ppoll. */
@@ -345,21 +400,8 @@ run_loop(struct run *r, struct run_result *res, long long deadline)
 	struct timespec	 ts;
 	int		 n, i, ms;
 
-	while (!r->exited || r->out != -1 || r->err != -1) {
-		if (sig_term && !res->cancelled) {
-			res->cancelled = 1;
-			run_terminate(r);
-		}
-		if (deadline != 0 && r->kill_at == 0 && now_ms() >= deadline) {
-			res->timed_out = 1;
-			log_warnx("service %s: timed out after %d s, killed",
-			    r->sv->name, r->sv->timeout);
-			run_terminate(r);
-		}
-		if (r->kill_at != 0 && now_ms() >= r->kill_at) {
-			run_kill(r, r->kill_sig);
-			r->kill_at = now_ms() + 1000;	/* keep trying */
-		}
+	while (!r->exited || r->out != -1 || r->err != -1 || r->kids) {
+		run_due(r, res, deadline);
 		n = 0;
 		if (r->in != -1)
 			pfd[n++] = (struct pollfd){ r->in, POLLOUT, 0 };
@@ -372,7 +414,7 @@ run_loop(struct run *r, struct run_result *res, long long deadline)
 		    errno != EINTR)
 			fatal("ppoll");
 		if (sig_chld)
-			check_exit(r, res);
+			run_reap(r, res);
 		for (i = 0; i < n; i++) {
 			if (pfd[i].revents == 0)
 				continue;
@@ -502,6 +544,8 @@ spawn_and_run(const struct service *sv, const struct limits *lim,
 	sp.out = p[1][1];
 	sp.err = p[2][1];
 	build_env(&sp, ctx);
+	/* What the service orphans comes to us, not to init. */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if ((r.pid = spawn(&sp)) == -1) {
 		res->spawn_errno = errno;
 		close_pipes(p);
@@ -513,6 +557,7 @@ spawn_and_run(const struct service *sv, const struct limits *lim,
 	close_fd(&p[1][1]);
 	close_fd(&p[2][1]);
 	res->spawned = 1;
+	r.kids = 1;
 	r.in = p[0][1];
 	r.out = p[1][0];
 	r.err = p[2][0];

@@ -333,25 +333,28 @@ fail:
 	return -1;
 }
 
+/*
+ * max_per_source when it is not set: half of max_connections (at least
+ * one), so that a single address cannot take every slot and leave the
+ * others waiting in the backlog, while it may still use half of them.
+ */
+static void
+per_source_default(struct limits *l)
+{
+	if (l->max_per_source != -1)
+		return;
+	l->max_per_source = l->max_connections / DEF_PER_SOURCE_SHARE;
+	if (l->max_per_source == 0)
+		l->max_per_source = 1;
+}
+
+/* The keys of the "limits" group S, over the defaults in L. */
 static int
-parse_limits(struct cfgctx *ctx, const config_setting_t *root,
+parse_limit_keys(struct cfgctx *ctx, const config_setting_t *s,
     struct limits *l)
 {
-	const config_setting_t	*s;
-	long long		 v;
+	long long	 v;
 
-	l->max_connections = DEF_MAX_CONNECTIONS;
-	l->max_request = DEF_MAX_REQUEST;
-	l->request_timeout = DEF_REQUEST_TIMEOUT;
-	l->request_idle_ms = DEF_REQUEST_IDLE_MS;
-	l->max_jobs = DEF_MAX_JOBS;
-	l->job_retention = DEF_JOB_RETENTION;
-	l->max_output = DEF_MAX_OUTPUT;
-	l->kill_grace = DEF_KILL_GRACE;
-	l->max_per_source = DEF_MAX_PER_SOURCE;
-	l->max_queue = DEF_MAX_QUEUE;
-	if ((s = config_setting_get_member(root, "limits")) == NULL)
-		return 0;
 	if (!config_setting_is_group(s))
 		return cfg_error(ctx, s, "'limits' must be a group { ... }");
 	if (cfg_known_keys(ctx, s, limit_keys, "limits") == -1)
@@ -375,6 +378,29 @@ parse_limits(struct cfgctx *ctx, const config_setting_t *root,
 	LIMIT("max_queue", 1, 10000000, max_queue);
 #undef LIMIT
 	return cfg_bool(ctx, s, "request_idle_fixed", &l->request_idle_fixed);
+}
+
+static int
+parse_limits(struct cfgctx *ctx, const config_setting_t *root,
+    struct limits *l)
+{
+	const config_setting_t	*s;
+
+	l->max_connections = DEF_MAX_CONNECTIONS;
+	l->max_request = DEF_MAX_REQUEST;
+	l->request_timeout = DEF_REQUEST_TIMEOUT;
+	l->request_idle_ms = DEF_REQUEST_IDLE_MS;
+	l->max_jobs = DEF_MAX_JOBS;
+	l->job_retention = DEF_JOB_RETENTION;
+	l->max_output = DEF_MAX_OUTPUT;
+	l->kill_grace = DEF_KILL_GRACE;
+	l->max_per_source = -1;		/* unset: per_source_default() */
+	l->max_queue = DEF_MAX_QUEUE;
+	if ((s = config_setting_get_member(root, "limits")) != NULL &&
+	    parse_limit_keys(ctx, s, l) == -1)
+		return -1;
+	per_source_default(l);
+	return 0;
 }
 
 static int

@@ -37,6 +37,7 @@
 #define ACCEPT_BATCH	16	/* connections or datagrams per wakeup */
 #define LINGER_MAX	64	/* refused sockets drained at once */
 #define LINGER_MS	1000	/* ... for at most this long */
+#define PAUSE_MS	100	/* no accept(2) for this long, out of fds */
 
 struct kid {
 	pid_t			 pid;
@@ -55,6 +56,8 @@ static struct server {
 		long long	 until;
 	} linger[LINGER_MAX];
 	size_t		 nlinger;
+	long long	 paused_until;	/* out of descriptors: no accept */
+	unsigned	 pauses;	/* ... how often, this episode */
 } srv;
 
 /*
@@ -242,7 +245,10 @@ linger_drain(const struct pollfd *pfd)
 	}
 }
 
-/* The ppoll timeout: the queue's next expiry or the next linger end. */
+/*
+ * The ppoll timeout: the queue's next expiry, the next linger end or
+ * the end of a pause in accepting.
+ */
 static int
 loop_timeout(void)
 {
@@ -254,7 +260,49 @@ loop_timeout(void)
 		if (ms < 0 || m < ms)
 			ms = m;
 	}
+	if (srv.paused_until != 0) {
+		m = ms_until(srv.paused_until);
+		if (ms < 0 || m < ms)
+			ms = m;
+	}
 	return ms;
+}
+
+/*
+ * No descriptor (EMFILE, ENFILE) or no socket memory (ENOBUFS, ENOMEM)
+ * for a connection that waits: trying again at once would spin, since
+ * the listener stays readable.  Stop accepting for PAUSE_MS instead;
+ * callers wait in the backlog meanwhile, and lingering sockets end.
+ * Said once an episode: until the master has caught up with its callers.
+ */
+static void
+accept_pause(const struct listener *l, int error)
+{
+	STATS_INC(accept_pauses);
+	srv.paused_until = now_ms() + PAUSE_MS;
+	if (srv.pauses++ == 0)
+		log_warnx("accept on %s: %s: pausing %d ms at a time until "
+		    "it works (%zu refused sockets lingering)", l->name,
+		    strerror(error), PAUSE_MS, srv.nlinger);
+}
+
+/* Nothing is waiting any more: a pause episode, if any, is over. */
+static void
+accept_caught_up(void)
+{
+	if (srv.pauses == 0)
+		return;
+	log_info("accepting again after %u pauses", srv.pauses);
+	srv.pauses = 0;
+}
+
+/* The descriptor to poll for listener L: none while accepting pauses. */
+static int
+listener_pollfd(const struct listener *l)
+{
+	if (srv.paused_until != 0 && now_ms() >= srv.paused_until)
+		srv.paused_until = 0;
+	return l->type == SOCK_STREAM && srv.paused_until != 0 ? -1 : l->fd;
 }
 
 static void
@@ -316,6 +364,20 @@ spawn_runner(const char *id)
 	}
 }
 
+/* accept(2) on L failed with ERROR: may the caller try again at once? */
+static int
+accept_failed(const struct listener *l, int error)
+{
+	if (error == EMFILE || error == ENFILE || error == ENOBUFS ||
+	    error == ENOMEM)
+		accept_pause(l, error);
+	else if (error == EAGAIN)
+		accept_caught_up();
+	else if (error != EINTR && error != ECONNABORTED)
+		log_warnx("accept on %s: %s", l->name, strerror(error));
+	return error == ECONNABORTED || error == EINTR;
+}
+
 /* Serve one waiting connection; 0 when none was waiting. */
 static int
 accept_one(struct listener *l)
@@ -327,12 +389,8 @@ accept_one(struct listener *l)
 	int			 fd;
 
 	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
-	    SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept on %s", l->name);
-		return errno == ECONNABORTED || errno == EINTR;
-	}
+	    SOCK_CLOEXEC)) == -1)
+		return accept_failed(l, errno);
 	STATS_INC(connections);
 	if (l->family == AF_UNIX ?
 	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
@@ -662,8 +720,8 @@ server_loop(void)
 		conns = conns_running();
 		if (room())
 			for (i = 0; i < srv.nls; i++)
-				pfd[n++] = (struct pollfd){ srv.ls[i].fd,
-				    POLLIN, 0 };
+				pfd[n++] = (struct pollfd){
+				    listener_pollfd(&srv.ls[i]), POLLIN, 0 };
 		if (conns != shown[0] || queue_running() != shown[1] ||
 		    queue_pending() != shown[2]) {
 			shown[0] = conns;

@@ -162,6 +162,8 @@ stats_format(struct buf *b, size_t jobs_done)
 	    get(&stats->connections));
 	COUNTER("datagrams_total", "Datagrams received.", "",
 	    get(&stats->datagrams));
+	COUNTER("accept_pauses_total", "Pauses in accepting connections, "
+	    "out of descriptors or memory.", "", get(&stats->accept_pauses));
 	COUNTER("refused_total", "Callers refused, by reason.",
 	    "{reason=\"denied\"}", get(&stats->refused_denied));
 	COUNTER("refused_total", NULL, "{reason=\"per_source\"}",

@@ -208,7 +208,9 @@ def integer_keys():
     out = {}
     for m in re.finditer(r'LIMIT\("(\w+)",\s*([^,]+),\s*([^,]+),\s*(\w+)\)', src):
         key, lo, hi, field = m.groups()
-        out[key] = (c_int(lo), c_int(hi), c_int(fields[field]))
+        # A default computed from other keys (max_per_source) has no DEF_.
+        out[key] = (c_int(lo), c_int(hi),
+                    c_int(fields[field]) if field in fields else None)
     for m in re.finditer(r'cfg_int\(ctx,\s*\w+,\s*"(\w+)",\s*([^,]+),\s*([^,]+),'
                          r'\s*&(\w+)\)', src):
         key, lo, hi, var = m.groups()
@@ -316,6 +318,25 @@ def test_every_error_code_documented():
     assert code - documented == set(), "codes not in Errors: %s" % sorted(code - documented)
     assert documented - code == set(), \
         "Errors lists codes the code never answers: %s" % sorted(documented - code)
+
+
+def stats_names():
+    """The metric names stats.c answers (COUNTER and GAUGE, their
+    per-service table), without the bgserviced_ prefix."""
+    src = strip_c_comments(read("src", "stats.c"))
+    names = set(re.findall(r'\b(?:COUNTER|GAUGE)\("(\w+)"', src))
+    names |= set(re.findall(r'\{\s*"(\w+_total)",', src))
+    assert {"connections_total", "calls_total", "children"} <= names, names
+    return names
+
+
+def test_every_counter_documented():
+    documented = set(re.findall(r"\bLi bgserviced_(\w+)", section(page("bgserviced.8"),
+                                                                 "STATISTICS")))
+    code = stats_names()
+    assert code - documented == set(), "not in STATISTICS: %s" % sorted(code - documented)
+    assert documented - code == set(), \
+        "STATISTICS lists what stats.c never answers: %s" % sorted(documented - code)
 
 
 # bgservice(1): commands and exit statuses

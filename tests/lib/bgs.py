@@ -79,6 +79,16 @@ def connects(addr, timeout=2):
         return False
 
 
+def request_from(port, source, data, timeout=10):
+    """Send DATA to the daemon on PORT from loopback address SOURCE
+    (127.0.0.2, ...), shut our side down, read the answer to EOF."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                  source_address=(source, 0)) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        return recv_all(s)
+
+
 def free_port():
     """A loopback port free for both TCP and UDP right now."""
     for _ in range(50):
@@ -194,8 +204,10 @@ class Daemon:
         with open(self.conf, "w") as f:
             f.write(text)
 
-    def start(self, foreground=True, wait=True, args=()):
-        cmd = [self.bin] + (["-f"] if foreground else []) + ["-c", self.conf] + list(args)
+    def start(self, foreground=True, wait=True, args=(), wrapper=()):
+        """Start it; WRAPPER is a command that execs it (prlimit ... --)."""
+        cmd = list(wrapper) + [self.bin] + (["-f"] if foreground else []) + \
+            ["-c", self.conf] + list(args)
         log = open(self.logfile, "ab")
         if foreground:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,

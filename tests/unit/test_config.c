@@ -48,6 +48,7 @@ TEST(config_minimal_defaults)
 	CHECK(c->listens[0].port == 4000);
 	CHECK(c->limits.max_connections == DEF_MAX_CONNECTIONS);
 	CHECK(c->limits.request_idle_ms == DEF_REQUEST_IDLE_MS);
+	CHECK(c->limits.max_per_source == DEF_MAX_CONNECTIONS / 2);
 	CHECK(c->nservices == 1);
 	CHECK(config_service(c, "upper") != NULL);
 	CHECK(config_service(c, "lower") == NULL);
@@ -86,10 +87,38 @@ TEST(config_full)
 	CHECK(c->limits.request_idle_ms == 20 && c->limits.max_jobs == 2);
 	CHECK(c->limits.job_retention == 60 && c->limits.max_output == 1000);
 	CHECK(c->limits.kill_grace == 1);
+	CHECK(c->limits.max_per_source == 4);	/* half of max_connections */
 	/* Sorted by name for the lookup. */
 	CHECK_STR(c->services[0].name, "a");
 	CHECK(config_service(c, "b")->timeout == 5);
 	config_free(c);
+}
+
+/* max_per_source: unset, half of max_connections, at least 1; 0 stays. */
+TEST(config_max_per_source)
+{
+	static const struct {
+		const char	*limits;
+		int		 want;
+	} t[] = {
+		{ "max_connections = 9;", 4 },
+		{ "max_connections = 1;", 1 },
+		{ "max_connections = 9; max_per_source = 0;", 0 },
+		{ "max_per_source = 300;", 300 },
+	};
+	struct config	*c;
+	char		 text[512], err[1024];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(text, sizeof(text), "listen = ( { address = "
+		    "\"127.0.0.1\"; port = 4000; } );\nlimits = { %s };\n"
+		    "services = { a = { command = [\"/bin/cat\"]; "
+		    "user = \"root\"; }; };\n", t[i].limits);
+		c = load(text, err, sizeof(err));
+		CHECK(c != NULL && c->limits.max_per_source == t[i].want);
+		config_free(c);
+	}
 }
 
 TEST(config_syntax_error_has_file_and_line)
