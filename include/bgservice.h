@@ -57,6 +57,8 @@ struct listen_conf {
 	int		 port;
 	char		*path;		/* UNIX-domain stream socket, or NULL */
 	mode_t		 mode;		/* permissions of the UNIX socket */
+	uid_t		 owner;		/* ... its owner and group, -1: ours */
+	gid_t		 group;
 	int		 tcp;		/* serve TCP (stream) on it */
 	int		 udp;		/* serve UDP on it (IP only) */
 	uid_t		*allow_uid;	/* UNIX callers let in, by uid */

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "net.h"
 #include "pathnames.h"
 #include "server.h"
 #include "sig.h"
@@ -28,6 +29,20 @@ usage(void)
 {
 	fprintf(stderr, "usage: bgserviced [-dfhtV] [-c file]\n");
 	exit(1);
+}
+
+/* For -t: say which sockets could not be opened now (not an error). */
+static void
+probe_listeners(const struct config *conf)
+{
+	char	 what[160];
+	size_t	 i;
+
+	for (i = 0; i < conf->nlistens; i++)
+		if (net_listen_probe(&conf->listens[i], what,
+		    sizeof(what)) == -1)
+			warn("warning: %s:%d: %s", conf->file,
+			    conf->listens[i].line, what);
 }
 
 int
@@ -75,6 +90,7 @@ main(int argc, char *argv[])
 	if ((conf = config_load(file, errbuf, sizeof(errbuf))) == NULL)
 		errx(1, "%s", errbuf);
 	if (test) {
+		probe_listeners(conf);
 		fprintf(stderr, "%s: configuration OK\n", file);
 		config_free(conf);
 		exit(0);

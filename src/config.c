@@ -25,6 +25,7 @@
 #include "config.h"
 #include "log.h"
 #include "lookup.h"
+#include "net.h"
 #include "pathnames.h"
 
 /* Where the checks write their complaint. */
@@ -49,8 +50,8 @@ static const char *const limit_keys[] = {
 	"max_output", "kill_grace", "max_per_source", "max_queue", NULL
 };
 static const char *const listen_keys[] = {
-	"address", "port", "path", "mode", "tcp", "udp", "allow_uid",
-	"allow_gid", NULL
+	"address", "port", "path", "mode", "owner", "group", "tcp", "udp",
+	"allow_uid", "allow_gid", NULL
 };
 static const char *const service_keys[] = {
 	"command", "timeout", "tcp", "udp", "charset", "user", "group",
@@ -430,6 +431,48 @@ parse_mode(struct cfgctx *ctx, const config_setting_t *g, mode_t *mode)
 	return 0;
 }
 
+/* "owner" and "group" of a UNIX socket: names or numbers; -1: unset. */
+static int
+parse_owner(struct cfgctx *ctx, const config_setting_t *g,
+    struct listen_conf *lc)
+{
+	const config_setting_t	*s;
+	gid_t			 gid;
+	int			 i;
+
+	lc->owner = (uid_t)-1;
+	lc->group = (gid_t)-1;
+	for (i = 0; i < 2; i++) {
+		const char	*key = i == 0 ? "owner" : "group";
+		int		 ok;
+
+		if ((s = config_setting_get_member(g, key)) == NULL)
+			continue;
+		if (config_setting_type(s) == CONFIG_TYPE_INT)
+			ok = config_setting_get_int(s) >= 0;
+		else if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			ok = 0;
+		else if (i == 0)
+			ok = lookup_user(config_setting_get_string(s),
+			    &lc->owner, &gid) == 0;
+		else
+			ok = lookup_group(config_setting_get_string(s),
+			    &lc->group) == 0;
+		if (!ok)
+			return cfg_error(ctx, s, "'%s': unknown %s", key,
+			    i == 0 ? "user" : "group");
+		if (config_setting_type(s) == CONFIG_TYPE_INT && i == 0)
+			lc->owner = config_setting_get_int(s);
+		else if (config_setting_type(s) == CONFIG_TYPE_INT)
+			lc->group = config_setting_get_int(s);
+	}
+	if ((lc->owner != (uid_t)-1 || lc->group != (gid_t)-1) &&
+	    lc->path == NULL)
+		return cfg_error(ctx, g, "'owner' and 'group' apply to UNIX "
+		    "sockets only");
+	return 0;
+}
+
 static int
 parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
     struct listen_conf *lc)
@@ -451,6 +494,7 @@ parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
 	    cfg_bool(ctx, g, "tcp", &lc->tcp) == -1 ||
 	    cfg_bool(ctx, g, "udp", &lc->udp) == -1 ||
 	    parse_mode(ctx, g, &lc->mode) == -1 ||
+	    parse_owner(ctx, g, lc) == -1 ||
 	    parse_ids(ctx, g, "allow_uid", 0, &lc->allow_uid,
 	    &lc->nallow_uid) == -1 ||
 	    parse_ids(ctx, g, "allow_gid", 1, &lc->allow_gid,
@@ -489,6 +533,32 @@ parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
+/* Entry I of LS must not open a socket that an earlier one opens. */
+static int
+listen_unique(struct cfgctx *ctx, const config_setting_t *g,
+    const struct listen_conf *ls, int i)
+{
+	char	 a[160], b[160];
+	int	 j, t, u;
+
+	for (j = 0; j < i; j++)
+		for (t = 0; t < 2; t++)
+			for (u = 0; u < 2; u++) {
+				if (!(t ? ls[i].udp : ls[i].tcp) ||
+				    !(u ? ls[j].udp : ls[j].tcp))
+					continue;
+				net_listen_key(&ls[i], t ? SOCK_DGRAM :
+				    SOCK_STREAM, a, sizeof(a));
+				net_listen_key(&ls[j], u ? SOCK_DGRAM :
+				    SOCK_STREAM, b, sizeof(b));
+				if (strcmp(a, b) == 0)
+					return cfg_error(ctx, g, "this listen "
+					    "entry repeats the one at line %d",
+					    ls[j].line);
+			}
+	return 0;
+}
+
 static int
 parse_listen(struct cfgctx *ctx, const config_setting_t *root,
     struct config *c)
@@ -518,7 +588,8 @@ parse_listen(struct cfgctx *ctx, const config_setting_t *root,
 	c->nlistens = n;
 	for (i = 0; i < n; i++)
 		if (parse_listen_one(ctx, config_setting_get_elem(s, i),
-		    &c->listens[i]) == -1)
+		    &c->listens[i]) == -1 || listen_unique(ctx,
+		    config_setting_get_elem(s, i), c->listens, i) == -1)
 			return -1;
 	return 0;
 }

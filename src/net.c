@@ -115,6 +115,28 @@ unlink_stale(const struct sockaddr_un *sun)
 	return unlink(sun->sun_path);
 }
 
+/*
+ * Give a UNIX socket file the mode, owner and group it is configured with;
+ * what is already right is left alone (a reload after dropping root can
+ * then keep a socket given to another user).
+ */
+int
+net_unix_perms(const struct listen_conf *lc)
+{
+	struct stat	 st;
+
+	if (lstat(lc->path, &st) == -1)
+		return -1;
+	if (((lc->owner != (uid_t)-1 && st.st_uid != lc->owner) ||
+	    (lc->group != (gid_t)-1 && st.st_gid != lc->group)) &&
+	    lchown(lc->path, lc->owner, lc->group) == -1)
+		return -1;
+	if ((st.st_mode & 07777) != lc->mode &&
+	    fchmodat(AT_FDCWD, lc->path, lc->mode, 0) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 open_unix(const struct listen_conf *lc, struct listener *l)
 {
@@ -134,7 +156,7 @@ open_unix(const struct listen_conf *lc, struct listener *l)
 	    0)) == -1)
 		return -1;
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(lc->path, lc->mode) == -1 ||
+	    net_unix_perms(lc) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1) {
 		int saved = errno;
 
@@ -147,6 +169,64 @@ open_unix(const struct listen_conf *lc, struct listener *l)
 	l->family = AF_UNIX;
 	strlcpy(l->name, lc->path, sizeof(l->name));
 	net_listen_key(lc, SOCK_STREAM, l->key, sizeof(l->key));
+	return 0;
+}
+
+/*
+ * Could the sockets of LC be opened now?  For bgserviced -t: binds and
+ * closes again, or asks a UNIX socket whether anybody answers; on the
+ * first that could not, -1 with errno and its name in WHAT.
+ */
+int
+net_listen_probe(const struct listen_conf *lc, char *what, size_t size)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	socklen_t		 sslen;
+	int			 fd, r, t, on = 1;
+
+	if (lc->path != NULL) {
+		snprintf(what, size, "%s", lc->path);
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		strlcpy(sun.sun_path, lc->path, sizeof(sun.sun_path));
+		if (lstat(lc->path, &st) == -1)
+			return 0;
+		if (!S_ISSOCK(st.st_mode)) {
+			errno = EEXIST;
+			return -1;
+		}
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return -1;
+		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		close(fd);
+		if (r == 0)
+			errno = EADDRINUSE;
+		return r == 0 ? -1 : 0;
+	}
+	if (ip_sockaddr(lc, &ss, &sslen) == -1)
+		return -1;
+	for (t = 0; t < 2; t++) {
+		if (!(t ? lc->udp : lc->tcp))
+			continue;
+		snprintf(what, size, ss.ss_family == AF_INET6 ? "[%s]:%d/%s" :
+		    "%s:%d/%s", lc->address, lc->port, t ? "udp" : "tcp");
+		if ((fd = socket(ss.ss_family, (t ? SOCK_DGRAM : SOCK_STREAM) |
+		    SOCK_CLOEXEC, 0)) == -1)
+			return -1;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ss.ss_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, (struct sockaddr *)&ss, sslen) == -1) {
+			r = errno;
+			close(fd);
+			errno = r;
+			return -1;
+		}
+		close(fd);
+	}
 	return 0;
 }
 

@@ -96,8 +96,9 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 				old[j].conf = i;
 				ls[n++] = old[j];
 				if (lc->path != NULL &&
-				    chmod(lc->path, lc->mode) == -1)
-					log_warn("chmod %s", lc->path);
+				    net_unix_perms(lc) == -1)
+					log_warn("%s: mode, owner or group",
+					    lc->path);
 				continue;
 			}
 			struct listen_conf one = *lc;
