@@ -13,6 +13,7 @@ SBINDIR	?= $(PREFIX)/sbin
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
+LOCALSTATEDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/var,$(PREFIX)/var)
 INITDIR	?= $(SYSCONFDIR)/init.d
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 # The init files name /usr/sbin and /etc; install them with the real paths.
@@ -26,8 +27,12 @@ CC	?= cc
 CFLAGS	?= -O2 -g
 WFLAGS	 = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
 PKGS	 = libconfig libbsd-overlay
-CPPFLAGS += -Iinclude -DBGS_PATH_CONFIG='"$(SYSCONFDIR)/bgserviced.conf"' \
-	    -DBGS_PATH_CLIENT_CONFIG='"$(SYSCONFDIR)/bgservice.conf"'
+# The paths compiled in; $(B)/paths changes when they do, and everything
+# that includes them is built again (make install PREFIX=... after make).
+PATHDEFS = -DBGS_PATH_CONFIG='"$(SYSCONFDIR)/bgserviced.conf"' \
+	    -DBGS_PATH_CLIENT_CONFIG='"$(SYSCONFDIR)/bgservice.conf"' \
+	    -DBGS_PATH_LOG='"$(LOCALSTATEDIR)/log/bgserviced.log"'
+CPPFLAGS += -Iinclude $(PATHDEFS)
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # Bind every symbol at start (and make the GOT read-only): a connection
@@ -51,9 +56,13 @@ HDRS	 = $(wildcard include/*.h)
 
 all: $(B)/bgserviced $(B)/bgservice
 
-$(B)/obj/%.o: src/%.c $(HDRS) | $(B)/obj
+$(B)/paths: FORCE | $(B)/obj
+	@echo "$(PATHDEFS)" > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+$(B)/obj/%.o: src/%.c $(HDRS) $(B)/paths | $(B)/obj
 	$(CC) $(WFLAGS) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
-$(B)/asan/obj/%.o: src/%.c $(HDRS) | $(B)/asan/obj
+$(B)/asan/obj/%.o: src/%.c $(HDRS) $(B)/paths | $(B)/asan/obj
 	$(CC) $(WFLAGS) -O1 -g $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(B)/bgserviced: $(B)/obj/bgserviced.o $(LIB_OBJS)
@@ -79,6 +88,7 @@ run: DEPS = build
 run: deps all
 	mkdir -p run
 	sed -e 's|/var/run/bgserviced|$(CURDIR)/run/bgserviced|g' \
+	    -e 's|/var/spool/bgserviced|$(CURDIR)/run/bgserviced.spool|g' \
 	    etc/bgserviced.conf > run/bgserviced.conf
 	$(B)/bgserviced -t -c run/bgserviced.conf
 	exec $(B)/bgserviced -f -c run/bgserviced.conf
@@ -138,4 +148,6 @@ clean:
 	rm -rf $(B) tests/func/__pycache__
 	-$(MAKE) -C tests/bench clean 2>/dev/null
 
-.PHONY: all deps run check lint bench fuzz install uninstall clean
+FORCE:
+
+.PHONY: all deps run check lint bench fuzz install uninstall clean FORCE

@@ -74,4 +74,6 @@ int		 spool_expire(int retention, time_t *next_expiry);
 int		 spool_list(struct buf *);
 size_t		 spool_count_done(void);
 
+int	spool_volatile(const char *dir);
+
 #endif /* SPOOL_H */

@@ -21,13 +21,14 @@
 #include "pathnames.h"
 #include "server.h"
 #include "sig.h"
+#include "spool.h"
 
 extern char	**environ;
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: bgserviced [-dfhtV] [-c file]\n");
+	fprintf(stderr, "usage: bgserviced [-dfhPtV] [-c file]\n");
 	exit(1);
 }
 
@@ -53,13 +54,14 @@ main(int argc, char *argv[])
 	const char	*file = BGS_PATH_CONFIG;
 	char		 errbuf[1024], abspath[PATH_MAX];
 	pid_t		 other;
-	int		 ch, debug = 0, foreground = 0, test = 0, ready = -1;
+	int		 ch, debug = 0, foreground = 0, test = 0, paths = 0;
+	int		 ready = -1;
 
 	closefrom(STDERR_FILENO + 1);	/* nothing inherited survives */
 	/* A peer gone (even the lookup helper's) is an error, not our end. */
 	(void)signal(SIGPIPE, SIG_IGN);
 	setproctitle_init(argc, argv, environ);
-	while ((ch = getopt(argc, argv, "c:dfhtV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dfhPtV")) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -69,6 +71,9 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			foreground = 1;
+			break;
+		case 'P':
+			paths = 1;
 			break;
 		case 't':
 			test = 1;
@@ -89,6 +94,13 @@ main(int argc, char *argv[])
 
 	if ((conf = config_load(file, errbuf, sizeof(errbuf))) == NULL)
 		errx(1, "%s", errbuf);
+	if (paths) {
+		/* For init scripts: where this configuration keeps its state. */
+		printf("pidfile %s\nspool_dir %s\n", conf->pidfile,
+		    conf->spool_dir);
+		config_free(conf);
+		exit(0);
+	}
 	if (test) {
 		probe_listeners(conf);
 		fprintf(stderr, "%s: configuration OK\n", file);
@@ -106,6 +118,10 @@ main(int argc, char *argv[])
 			    (long)other, conf->pidfile);
 		err(1, "pidfile %s", conf->pidfile);
 	}
+	if (spool_volatile(conf->spool_dir))
+		warnx("warning: spool %s is on a tmpfs: queued jobs are lost "
+		    "at reboot; set spool_dir to a lasting place such as "
+		    "/var/spool/bgserviced", conf->spool_dir);
 	if (server_init(conf, pfh) == -1 || server_drop() == -1) {
 		pidfile_remove(pfh);
 		errx(1, "not started");

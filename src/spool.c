@@ -13,12 +13,14 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/magic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -763,4 +765,20 @@ spool_chown(uid_t uid, gid_t gid)
 			r = -1;
 	closedir(d);
 	return r;
+}
+
+/* Whether DIR (or, before it exists, its parent) is on a tmpfs. */
+int
+spool_volatile(const char *dir)
+{
+	struct statfs	 sf;
+	char		 parent[PATH_MAX], *slash;
+
+	if (statfs(dir, &sf) == 0)
+		return sf.f_type == TMPFS_MAGIC;
+	strlcpy(parent, dir, sizeof(parent));
+	if ((slash = strrchr(parent, '/')) == NULL)
+		return 0;
+	*(slash == parent ? slash + 1 : slash) = '\0';
+	return statfs(parent, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
 }

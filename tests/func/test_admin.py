@@ -94,3 +94,33 @@ def test_t_warns_about_sockets_in_use(daemon_factory, tmp_path):
     assert "warning: %s:" % d.conf in r.stderr
     assert "127.0.0.1:%d/tcp: Address already in use" % d.port in r.stderr
     assert "configuration OK" in r.stderr
+
+
+def test_P_prints_where_the_state_lives(daemon_factory):
+    d = daemon_factory()
+    r = subprocess.run([d.bin, "-P", "-c", d.conf], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "pidfile %s\nspool_dir %s\n" % (d.pidfile, d.spool)
+    # With no spool_dir, the one beside the pidfile.
+    del d.settings["spool_dir"]
+    d.write_config()
+    r = subprocess.run([d.bin, "-P", "-c", d.conf], capture_output=True, text=True, timeout=30)
+    assert r.stdout.splitlines()[1] == "spool_dir " + d.pidfile[:-4] + ".spool"
+
+
+def test_spool_on_tmpfs_is_warned_about(daemon_factory):
+    shm = tempfile.mkdtemp(prefix="bgs-spool-", dir="/dev/shm")
+    try:
+        d = daemon_factory(extra={"spool_dir": os.path.join(shm, "spool")}).start()
+        assert ("warning: spool %s/spool is on a tmpfs: queued jobs are lost at reboot"
+                % shm) in d.log()
+        d.stop()
+    finally:
+        shutil.rmtree(shm)
+    d = daemon_factory("d2").start()
+    assert "is on a tmpfs" not in d.log()
+
+
+def test_shipped_configuration_keeps_jobs_on_disk():
+    conf = os.path.join(bgs.REPO, "etc", "bgserviced.conf")
+    assert 'spool_dir = "/var/spool/bgserviced";' in open(conf).read()

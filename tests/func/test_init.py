@@ -206,6 +206,7 @@ class Rig:
         self.config.write_text(
             f'pidfile = "{self.pidfile}";\n'
             f'spool_dir = "{self.spool}";\n'
+            f'log = "{self.tmp / "daemon.log"}";\n'
             f'listen = ( {{ address = "127.0.0.1"; port = {self.port}; }} );\n'
             f"services = {{ {services} }};\n")
 
@@ -557,3 +558,32 @@ def test_systemd_unit_verifies(tmp_path):
                           timeout=ACTION_TIMEOUT, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout + proc.stderr == ""
+
+
+def test_pidfile_from_the_configuration(init_rig):
+    """PIDFILE unset: the script asks the daemon (bgserviced -P) which
+    pidfile the configuration names, and tracks the daemon by it."""
+    rig = init_rig
+    rig.defaults.write_text(f'DAEMON="{rig.daemon}"\nCONFIG="{rig.config}"\n')
+    r = rig.run("start")
+    assert r.rc == LSB_OK, r
+    pid = rig.running_pid()
+    assert rig.run("status").rc == LSB_OK
+    assert rig.run("stop").rc == LSB_OK
+    assert wait_gone(pid, 10)
+
+
+def test_pidfile_disagreeing_with_the_configuration(init_rig):
+    """PIDFILE set to another file than the configuration's: start says
+    why and starts nothing, at once (no 10 s wait, no untracked daemon)."""
+    rig = init_rig
+    other = rig.tmp / "other.pid"
+    rig.defaults.write_text(f'DAEMON="{rig.daemon}"\nCONFIG="{rig.config}"\n'
+                            f'PIDFILE="{other}"\n')
+    t = time.monotonic()
+    r = rig.run("start")
+    assert r.rc == LSB_NOTCONFIGURED, r
+    assert time.monotonic() - t < 5
+    assert f"PIDFILE is {other} but {rig.config} names the pidfile {rig.pidfile}" \
+        in " ".join(r.err.split()), r
+    assert not rig.pidfile.exists() and not other.exists()

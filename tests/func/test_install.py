@@ -42,3 +42,21 @@ def test_install_destdir_system_paths(tmp_path):
     for f in ("usr/sbin/bgserviced", "usr/bin/bgservice", "etc/bgserviced.conf",
               "etc/init.d/bgserviced", "usr/share/man/man8/bgserviced.8"):
         assert os.path.exists(os.path.join(dest, f)), f
+
+
+def test_install_rebuilds_for_its_paths(tmp_path):
+    """make install PREFIX=... after a plain make installs a daemon and a
+    client built for that prefix: their default files are under it."""
+    assert make("all").returncode == 0
+    prefix = str(tmp_path / "opt")
+    r = make("install", "PREFIX=" + prefix)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([os.path.join(prefix, "sbin/bgserviced"), "-t"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stderr.startswith(prefix + "/etc/bgserviced.conf"), r.stderr
+    # And back: the next plain build is for the default prefix again.
+    assert make("all").returncode == 0
+    r = subprocess.run([os.path.join(bgs.REPO, "build", "bgserviced"), "-t", "-c",
+                        "/nonexistent/x.conf"], capture_output=True, text=True, timeout=30)
+    assert not r.stdout
+    assert "/etc/bgserviced.conf" in open(os.path.join(bgs.REPO, "build", "paths")).read()
