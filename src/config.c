@@ -672,8 +672,9 @@ parse_services(struct cfgctx *ctx, const config_setting_t *root,
 
 /*
  * A service running as the spool's owner (the daemon's user) could write
- * the spool and, through it, fool the daemon: only where the service
- * says spool_writable = true.
+ * the spool and, through it, fool the daemon: as root, only where the
+ * service says spool_writable = true.  Not as root, every service is the
+ * daemon's user anyway, and has nothing more to gain.
  */
 static int
 check_spool_owner(struct cfgctx *ctx, const config_setting_t *root,
@@ -684,7 +685,9 @@ check_spool_owner(struct cfgctx *ctx, const config_setting_t *root,
 	size_t			 i;
 	uid_t			 owner, uid;
 
-	owner = c->id.setids ? c->id.uid : geteuid();
+	if (geteuid() != 0)
+		return 0;
+	owner = c->id.setids ? c->id.uid : 0;
 	svs = config_setting_get_member(root, "services");
 	for (i = 0; i < c->nservices; i++) {
 		sv = &c->services[i];

@@ -182,6 +182,7 @@ def test_spool_of_another_user_is_refused(daemon_factory, tmp_path):
     assert os.stat(d.spool).st_uid == 0
 
 
+@needs_root
 def test_service_as_spool_owner_needs_saying_so(daemon_factory):
     d = daemon_factory(services={"x": {"command": ["/bin/cat"],
                                        "spool_writable": False}})

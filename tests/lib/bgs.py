@@ -45,8 +45,7 @@ def with_user(services, daemon_user=None):
         sv = dict(sv)
         if "user" not in sv:
             sv["user"] = ME
-        if "spool_writable" not in sv and (os.geteuid() != 0 or
-                                           sv["user"] == owner):
+        if "spool_writable" not in sv and sv["user"] == owner:
             sv["spool_writable"] = True
         out[name] = sv
     return out
