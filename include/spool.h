@@ -74,8 +74,9 @@ int		 spool_watch_done(int fd, const char *id);
 
 /* Recovery and retention (the master). */
 typedef void	(*spool_queued_fn)(const char *id, const char *service);
-int		 spool_recover(spool_queued_fn, time_t *next_expiry,
-		    int retention);
+int		 spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
+		    time_t *next_expiry, int retention);
+int		 spool_finish_stopped(const char *id);
 int		 spool_expire(int retention, time_t *next_expiry);
 int		 spool_list(struct buf *);
 size_t		 spool_count_done(void);

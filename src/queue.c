@@ -67,8 +67,14 @@ static time_t		 next_expiry;
 static int		 notify_r = -1, notify_w = -1;
 static long long	 retry_at;	/* no runner started before (ms) */
 static int		 retry_ms;	/* the current backoff */
-static struct qjob	*unfinished;	/* ran, ended without a result */
+static struct unfinished {		/* ran, ended without a result */
+	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
+	int		 stopped;	/* found running at start */
+}			*unfinished;
 static size_t		 nunfinished;
+
+static void	queue_stuck(const char *, const char *);
 
 static void
 queue_insert(const char *id, const char *service, int head)
@@ -98,7 +104,7 @@ queue_init(const struct config *conf)
 {
 	int	 p[2];
 
-	if (spool_recover(queue_push, &next_expiry,
+	if (spool_recover(queue_push, queue_stuck, &next_expiry,
 	    conf->limits.job_retention) == -1)
 		return -1;
 	if (pipe2(p, O_CLOEXEC) == -1 || set_nonblock(p[0], 1) == -1)
@@ -211,6 +217,31 @@ retry_later(void)
 	retry_at = now_ms() + retry_ms;
 }
 
+/* Keep job ID, whose result the spool could not take, to try again. */
+static void
+unfinished_add(const char *id, const char *service, int stopped)
+{
+	struct unfinished	*u;
+
+	if ((u = reallocarray(unfinished, nunfinished + 1,
+	    sizeof(*u))) == NULL)
+		fatal("reallocarray");
+	unfinished = u;
+	u += nunfinished++;
+	strlcpy(u->id, id, sizeof(u->id));
+	strlcpy(u->service, service != NULL ? service : "",
+	    sizeof(u->service));
+	u->stopped = stopped;
+	retry_later();
+}
+
+/* Recovery found job ID running and could not finish it. */
+static void
+queue_stuck(const char *id, const char *service)
+{
+	unfinished_add(id, service, 1);
+}
+
 /*
  * Publish "Job runner failed" for job ID, whose runner ended without a
  * result.  If the spool cannot take it, the job is kept to try again.
@@ -219,7 +250,6 @@ static void
 finish_failed(const char *id, const char *service)
 {
 	struct job_result	 res;
-	struct qjob		*u;
 
 	memset(&res, 0, sizeof(res));
 	res.code = 500;
@@ -230,29 +260,27 @@ finish_failed(const char *id, const char *service)
 	if (spool_finish(id, &res) == 0 || errno == EEXIST)
 		return;
 	log_warn("job %s: cannot publish its result, will retry", id);
-	if ((u = reallocarray(unfinished, nunfinished + 1,
-	    sizeof(*u))) == NULL)
-		fatal("reallocarray");
-	unfinished = u;
-	strlcpy(u[nunfinished].id, id, sizeof(u->id));
-	strlcpy(u[nunfinished].service, service, sizeof(u->service));
-	nunfinished++;
-	retry_later();
+	unfinished_add(id, service, 0);
 }
 
-/* Try again to publish the results finish_failed() could not. */
+/* Try again to publish the results the spool could not take. */
 static void
 unfinished_retry(void)
 {
-	size_t	 i, n = nunfinished;
-	struct qjob *u = unfinished;
+	struct unfinished	*u = unfinished;
+	size_t			 i, n = nunfinished;
+	enum job_state		 st;
 
 	unfinished = NULL;
 	nunfinished = 0;
-	for (i = 0; i < n; i++)
-		if (spool_state(u[i].id) == JOB_RUNNING ||
-		    spool_state(u[i].id) == JOB_QUEUED)
+	for (i = 0; i < n; i++) {
+		if ((st = spool_state(u[i].id)) == JOB_DONE || st == JOB_NONE)
+			continue;
+		if (!u[i].stopped)
 			finish_failed(u[i].id, u[i].service);
+		else if (spool_finish_stopped(u[i].id) == -1)
+			unfinished_add(u[i].id, u[i].service, 1);
+	}
 	free(u);
 }
 
@@ -447,10 +475,11 @@ finish_early(const char *id, int code, const char *how, const char *msg)
  * Publish JR, job ID's result, even if the spool is full or failing now:
  * the result is kept here and tried again, waiting longer each time (at
  * most RETRY_MAX_MS), until it is published or the runner must stop.  A
- * runner stopped first notes in the job's .run that it ran to its end.
+ * runner stopped first notes in the job's .run that it ran to its end,
+ * if it did (ENDED).
  */
 static int
-publish_result(const char *id, const struct job_result *jr)
+publish_result(const char *id, const struct job_result *jr, int ended)
 {
 	struct timespec	 ts;
 	int		 ms = RETRY_MIN_MS, tries = 0;
@@ -460,7 +489,7 @@ publish_result(const char *id, const struct job_result *jr)
 			log_warn("job %s: cannot publish its result, keeping "
 			    "it and trying again", id);
 		if (sig_term) {
-			if (spool_run_done(id, jr) == -1)
+			if (ended && spool_run_done(id, jr) == -1)
 				log_warn("job %s: result lost", id);
 			return -1;
 		}
@@ -547,7 +576,7 @@ queue_run(const struct config *conf, const char *id, pid_t master)
 	    &run);
 	result_from_run(sv, id, &run, &jr);
 	stats_run(sv->name, 1, jr.code == 200, run.timed_out, run.ms);
-	(void)publish_result(id, &jr);
+	(void)publish_result(id, &jr, !run.cancelled);
 	log_info("job %s: %s: %d %s in %lld ms", id, sv->name, jr.code,
 	    jr.how, jr.ms);
 	child_result_free(&run);

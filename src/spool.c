@@ -674,9 +674,10 @@ queued_cmp(const void *a, const void *b)
 /*
  * A job found running at start: its runner died with the daemon, or ran
  * it to its end but could not store the result (spool_run_done()).
+ * Publish the result that says which; 0 if done (or one exists).
  */
-static void
-mark_interrupted(const char *id)
+int
+spool_finish_stopped(const char *id)
 {
 	struct job_result	 res;
 	struct buf		 b = { 0 };
@@ -687,36 +688,35 @@ mark_interrupted(const char *id)
 	job_file(name, sizeof(name), id, ".run");
 	done = read_file(name, &b, HEADER_MAX) == 0 &&
 	    header_get(b.data, b.len, "done", v, sizeof(v)) == 0;
-	if (done) {
-		res.code = 500;
-		if (header_get(b.data, b.len, "how", res.how,
-		    sizeof(res.how)) == -1)
-			strlcpy(res.how, "done", sizeof(res.how));
-		strlcpy(res.message, "Job done, but its result could not "
-		    "be stored", sizeof(res.message));
-	} else {
-		res.code = 503;
-		strlcpy(res.how, "interrupted", sizeof(res.how));
-		strlcpy(res.message, "Job interrupted: the daemon stopped "
-		    "while it ran", sizeof(res.message));
-	}
+	res.code = done ? 500 : 503;
+	if (!done || header_get(b.data, b.len, "how", res.how,
+	    sizeof(res.how)) == -1)
+		strlcpy(res.how, done ? "done" : "interrupted",
+		    sizeof(res.how));
+	strlcpy(res.message, done ? "Job done, but its result could not be "
+	    "stored" : "Job interrupted: the daemon stopped while it ran",
+	    sizeof(res.message));
 	buf_free(&b);
 	clock_gettime(CLOCK_REALTIME, &res.ended);
 	res.started = res.ended;
-	if (spool_finish(id, &res) == -1 && errno != EEXIST)
-		log_warn("spool: job %s", id);
-	else
-		log_info("job %s was running when the daemon stopped: %s", id,
-		    done ? "done, its result lost" : "marked interrupted");
+	if (spool_finish(id, &res) == -1 && errno != EEXIST) {
+		log_warn("spool: job %s: cannot publish its result", id);
+		return -1;
+	}
+	log_info("job %s was running when the daemon stopped: %s", id,
+	    done ? "done, its result lost" : "marked interrupted");
+	return 0;
 }
 
 /*
- * Start-up: remove temp files and leftovers of removed jobs, mark jobs
- * that were running as interrupted, hand the queued ones to QUEUED in
- * submission order, and find the next expiry of a finished job.
+ * Start-up: remove temp files and leftovers of removed jobs, finish jobs
+ * that were running (or hand them to STUCK if the spool cannot take the
+ * result), hand the queued ones to QUEUED in submission order, and find
+ * the next expiry of a finished job.
  */
 int
-spool_recover(spool_queued_fn queued, time_t *next_expiry, int retention)
+spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
+    time_t *next_expiry, int retention)
 {
 	struct queued	*q = NULL, *nq;
 	struct job_req	 req;
@@ -745,7 +745,10 @@ spool_recover(spool_queued_fn queued, time_t *next_expiry, int retention)
 		}
 		switch (spool_state(id)) {
 		case JOB_RUNNING:
-			mark_interrupted(id);
+			if (spool_finish_stopped(id) == -1) {
+				stuck(id, NULL);
+				break;
+			}
 			/* FALLTHROUGH */
 		case JOB_DONE:
 			t = done_expiry(id, retention);

@@ -296,3 +296,29 @@ def test_full_spool_at_stop_is_not_called_interrupted(tmpfs_spool):
     assert i["result"] == "exit 0" and i["code"] == "500", i
     assert i["message"] == "Job done, but its result could not be stored", i
     assert "interrupted" not in d.request(b"queue:get:id:" + jid.encode()).decode()
+
+
+def test_full_spool_at_start_leaves_no_job_stuck(tmpfs_spool):
+    """Stopped and started again with the spool full: the job that was
+    running is finished as interrupted once space returns, no restart
+    needed, and a job queued before runs."""
+    d, gate, out = tmpfs_spool
+    d.settings["limits"]["max_jobs"] = 1
+    d.write_config()
+    d.start()
+    running = add(d, "gated")
+    assert bgs.wait_until(lambda: info(d, running).get("status") == "1", 20)
+    queued = add(d, "quick", b"later")
+    assert info(d, queued)["status"] == "0"
+    filler = fill(d.spool)
+    d.stop()
+    d.start()
+    time.sleep(1)
+    assert info(d, running)["status"] == "1"
+    assert info(d, queued)["status"] == "0"
+    os.unlink(filler)
+    assert bgs.wait_until(lambda: info(d, running).get("status") == "2", 20), d.log()
+    i = info(d, running)
+    assert (i["code"], i["result"]) == ("503", "interrupted"), i
+    assert bgs.wait_until(lambda: info(d, queued).get("status") == "2", 20), d.log()
+    assert info(d, queued)["code"] == "200"
