@@ -521,6 +521,31 @@ job_load(const char *id, struct job_req *req)
 	return EXIT_RETRY;
 }
 
+/* Run the service SV for the request REQ of a claimed job. */
+static void
+job_execute(const struct config *conf, const struct service *sv,
+    const struct job_req *req)
+{
+	struct job_result	 jr;
+	struct run_result	 run;
+	struct peer		 peer;
+	struct run_ctx		 ctx = { &peer, req->id };
+
+	setproctitle("job %s: %s", req->id, sv->name);
+	memset(&peer, 0, sizeof(peer));
+	peer.transport = req->transport[0] ? req->transport : "tcp";
+	strlcpy(peer.ip, req->ip, sizeof(peer.ip));
+	strlcpy(peer.port, req->port, sizeof(peer.port));
+	(void)child_run(sv, &conf->limits, &ctx, req->data.data,
+	    req->data.len, &run);
+	result_from_run(sv, req->id, &run, &jr);
+	stats_run(sv->name, 1, jr.code == 200, run.timed_out, run.ms);
+	(void)publish_result(req->id, &jr, !run.cancelled);
+	log_info("job %s: %s: %d %s in %lld ms", req->id, sv->name, jr.code,
+	    jr.how, jr.ms);
+	child_result_free(&run);
+}
+
 /*
  * A runner child: claim the job, run its service, publish the result.
  * It dies with the master (PR_SET_PDEATHSIG), stopping its service, so
@@ -534,10 +559,6 @@ queue_run(const struct config *conf, const char *id, pid_t master)
 {
 	const struct service	*sv;
 	struct job_req		 req;
-	struct job_result	 jr;
-	struct run_result	 run;
-	struct peer		 peer;
-	struct run_ctx		 ctx = { &peer, id };
 	int			 slot = -2, r = 0;
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -567,19 +588,7 @@ queue_run(const struct config *conf, const char *id, pid_t master)
 		(void)finish_early(id, 400, "error", "Unknown request");
 		goto out;
 	}
-	setproctitle("job %s: %s", id, sv->name);
-	memset(&peer, 0, sizeof(peer));
-	peer.transport = req.transport[0] ? req.transport : "tcp";
-	strlcpy(peer.ip, req.ip, sizeof(peer.ip));
-	strlcpy(peer.port, req.port, sizeof(peer.port));
-	(void)child_run(sv, &conf->limits, &ctx, req.data.data, req.data.len,
-	    &run);
-	result_from_run(sv, id, &run, &jr);
-	stats_run(sv->name, 1, jr.code == 200, run.timed_out, run.ms);
-	(void)publish_result(id, &jr, !run.cancelled);
-	log_info("job %s: %s: %d %s in %lld ms", id, sv->name, jr.code,
-	    jr.how, jr.ms);
-	child_result_free(&run);
+	job_execute(conf, sv, &req);
 out:
 	stats_release(slot);
 	spool_req_free(&req);

@@ -708,6 +708,83 @@ spool_finish_stopped(const char *id)
 	return 0;
 }
 
+/* What the start-up scan of the spool gathers. */
+struct recovery {
+	struct queued	*q;		/* the queued jobs */
+	size_t		 n, cap;
+	spool_queued_fn	 stuck;
+	time_t		*next_expiry;
+	int		 retention;
+};
+
+/* Note job ID, queued, in RC; an unreadable one is removed. */
+static void
+recover_queued(struct recovery *rc, const char *id)
+{
+	struct queued	*nq;
+	struct job_req	 req;
+	struct buf	 b = { 0 };
+	char		 name[64];
+
+	job_file(name, sizeof(name), id, ".req");
+	if (read_file(name, &b, HEADER_MAX) == -1 ||
+	    parse_req(id, &b, &req, 0) == -1) {
+		log_warnx("spool: %s: unreadable, removed", name);
+		buf_free(&b);
+		spool_remove(id);
+		return;
+	}
+	buf_free(&b);
+	if (rc->n == rc->cap) {
+		rc->cap = rc->cap ? rc->cap * 2 : 64;
+		if ((nq = reallocarray(rc->q, rc->cap, sizeof(*nq))) == NULL)
+			fatal("reallocarray");
+		rc->q = nq;
+	}
+	strlcpy(rc->q[rc->n].id, id, sizeof(rc->q->id));
+	strlcpy(rc->q[rc->n].service, req.service, sizeof(rc->q->service));
+	rc->q[rc->n++].submitted = req.submitted;
+}
+
+/* One entry NAME of the spool at start. */
+static void
+recover_entry(struct recovery *rc, const char *name)
+{
+	const char	*sfx;
+	char		 id[JOB_ID_LEN + 1];
+	time_t		 t;
+
+	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+		unlinkat(spool_fd, name, 0);
+		return;
+	}
+	if ((sfx = name_suffix(name, id)) == NULL)
+		return;
+	if (strcmp(sfx, ".req") != 0) {
+		if (!exists(id, ".req"))
+			unlinkat(spool_fd, name, 0);
+		return;
+	}
+	switch (spool_state(id)) {
+	case JOB_RUNNING:
+		if (spool_finish_stopped(id) == -1) {
+			rc->stuck(id, NULL);
+			break;
+		}
+		/* FALLTHROUGH */
+	case JOB_DONE:
+		t = done_expiry(id, rc->retention);
+		if (t != 0 && (*rc->next_expiry == 0 || t < *rc->next_expiry))
+			*rc->next_expiry = t;
+		break;
+	case JOB_QUEUED:
+		recover_queued(rc, id);
+		break;
+	case JOB_NONE:
+		break;
+	}
+}
+
 /*
  * Start-up: remove temp files and leftovers of removed jobs, finish jobs
  * that were running (or hand them to STUCK if the spool cannot take the
@@ -718,77 +795,22 @@ int
 spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
     time_t *next_expiry, int retention)
 {
-	struct queued	*q = NULL, *nq;
-	struct job_req	 req;
-	struct buf	 b;
+	struct recovery	 rc = { NULL, 0, 0, stuck, next_expiry, retention };
 	struct dirent	*de;
-	const char	*sfx;
-	size_t		 nq_len = 0, nq_cap = 0, i;
-	char		 id[JOB_ID_LEN + 1], name[64];
-	time_t		 t;
+	size_t		 i;
 	DIR		*d;
 
 	*next_expiry = 0;
 	if ((d = spool_opendir()) == NULL)
 		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
-			unlinkat(spool_fd, de->d_name, 0);
-			continue;
-		}
-		if ((sfx = name_suffix(de->d_name, id)) == NULL)
-			continue;
-		if (strcmp(sfx, ".req") != 0) {
-			if (!exists(id, ".req"))
-				unlinkat(spool_fd, de->d_name, 0);
-			continue;
-		}
-		switch (spool_state(id)) {
-		case JOB_RUNNING:
-			if (spool_finish_stopped(id) == -1) {
-				stuck(id, NULL);
-				break;
-			}
-			/* FALLTHROUGH */
-		case JOB_DONE:
-			t = done_expiry(id, retention);
-			if (t != 0 && (*next_expiry == 0 || t < *next_expiry))
-				*next_expiry = t;
-			break;
-		case JOB_QUEUED:
-			memset(&b, 0, sizeof(b));
-			job_file(name, sizeof(name), id, ".req");
-			if (read_file(name, &b, HEADER_MAX) == -1 ||
-			    parse_req(id, &b, &req, 0) == -1) {
-				log_warnx("spool: %s: unreadable, removed",
-				    name);
-				buf_free(&b);
-				spool_remove(id);
-				break;
-			}
-			buf_free(&b);
-			if (nq_len == nq_cap) {
-				nq_cap = nq_cap ? nq_cap * 2 : 64;
-				if ((nq = reallocarray(q, nq_cap,
-				    sizeof(*q))) == NULL)
-					fatal("reallocarray");
-				q = nq;
-			}
-			strlcpy(q[nq_len].id, id, sizeof(q[nq_len].id));
-			strlcpy(q[nq_len].service, req.service,
-			    sizeof(q[nq_len].service));
-			q[nq_len++].submitted = req.submitted;
-			break;
-		case JOB_NONE:
-			break;
-		}
-	}
+	while ((de = readdir(d)) != NULL)
+		recover_entry(&rc, de->d_name);
 	closedir(d);
-	if (nq_len > 1)
-		qsort(q, nq_len, sizeof(*q), queued_cmp);
-	for (i = 0; i < nq_len; i++)
-		queued(q[i].id, q[i].service);
-	free(q);
+	if (rc.n > 1)
+		qsort(rc.q, rc.n, sizeof(*rc.q), queued_cmp);
+	for (i = 0; i < rc.n; i++)
+		queued(rc.q[i].id, rc.q[i].service);
+	free(rc.q);
 	return 0;
 }
 
