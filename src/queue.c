@@ -244,10 +244,11 @@ queue_stuck(const char *id, const char *service)
 
 /*
  * Publish "Job runner failed" for job ID, whose runner ended without a
- * result.  If the spool cannot take it, the job is kept to try again.
+ * result.  If the spool cannot take it, the job is kept to try again
+ * (and said so the first time, FIRST).
  */
 static void
-finish_failed(const char *id, const char *service)
+finish_failed(const char *id, const char *service, int first)
 {
 	struct job_result	 res;
 
@@ -259,7 +260,8 @@ finish_failed(const char *id, const char *service)
 	res.started = res.ended;
 	if (spool_finish(id, &res) == 0 || errno == EEXIST)
 		return;
-	log_warn("job %s: cannot publish its result, will retry", id);
+	if (first)
+		log_warn("job %s: cannot publish its result, will retry", id);
 	unfinished_add(id, service, 0);
 }
 
@@ -277,7 +279,7 @@ unfinished_retry(void)
 		if ((st = spool_state(u[i].id)) == JOB_DONE || st == JOB_NONE)
 			continue;
 		if (!u[i].stopped)
-			finish_failed(u[i].id, u[i].service);
+			finish_failed(u[i].id, u[i].service, 0);
 		else if (spool_finish_stopped(u[i].id) == -1)
 			unfinished_add(u[i].id, u[i].service, 1);
 	}
@@ -316,7 +318,7 @@ queue_reaped(pid_t pid, int status, const struct config *conf)
 	if (code == 0)
 		retry_ms = 0;
 	if (spool_state(r->id) == JOB_RUNNING || code != 0)
-		finish_failed(r->id, r->service);
+		finish_failed(r->id, r->service, 1);
 	t = time(NULL) + conf->limits.job_retention;
 	if (next_expiry == 0 || t < next_expiry)
 		next_expiry = t;

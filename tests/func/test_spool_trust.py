@@ -7,7 +7,6 @@ done (not root, no tmpfs) the test is skipped with the reason printed.
 """
 import os
 import re
-import signal
 import subprocess
 import time
 
