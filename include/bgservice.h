@@ -112,6 +112,7 @@ struct service {
 	int		 udp;		/* reachable by datagrams */
 	char		*charset;	/* what the command speaks; NULL: UTF-8 */
 	struct ident	 id;		/* run as this user; none: ours */
+	int		 spool_writable; /* may run as the spool's owner */
 	int		 nice;		/* the nice value it runs at */
 	int		 max_instances;	/* runs at once, 0: no limit */
 	char		**env;		/* extra "NAME=value", NULL-ended */

@@ -6,7 +6,11 @@
 
 #include "bgservice.h"
 
+struct pidfh;
+
 int	daemon_detach(int keep_stderr);
+struct pidfh *daemon_pidfile(const char *path, pid_t *other,
+	    const char **why);
 int	become(const struct ident *);
 void	daemon_ready(int fd);
 

@@ -13,6 +13,7 @@ struct pidfh;
 
 int	server_init(struct config *, struct pidfh *);
 int	server_drop(void);
+int	server_recover(void);
 void	server_loop(void);
 void	server_free(void);
 

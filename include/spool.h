@@ -6,6 +6,11 @@
  * whole: written to a temp file, fsync'ed, linked into place (the first
  * writer wins: a result is never overwritten), the directory fsync'ed.
  * A crash at any instant leaves each job absent or whole.
+ *
+ * Trust: the spool belongs to the user the daemon runs as.  It is opened
+ * once, checked (a directory of that user's that no one else may write,
+ * not a link), and every file in it is reached relative to that
+ * descriptor, never through a link, and only once the daemon is that user.
  */
 #ifndef SPOOL_H
 #define SPOOL_H
@@ -46,8 +51,8 @@ struct job_result {
 	struct buf	 out;		/* the output, when code is 200 */
 };
 
-int		 spool_open(const char *dir);
-int		 spool_chown(uid_t, gid_t);
+int		 spool_open(const char *dir, uid_t, gid_t, const char **why);
+int		 spool_lock(const char **why);
 void		 spool_close(void);
 void		 spool_child(void);
 int		 spool_add(const char *service, const struct peer *,
@@ -56,6 +61,7 @@ int		 spool_load_req(const char *id, struct job_req *);
 void		 spool_req_free(struct job_req *);
 enum job_state	 spool_state(const char *id);
 int		 spool_mark_running(const char *id, pid_t pid);
+int		 spool_run_done(const char *id, const struct job_result *);
 pid_t		 spool_runner(const char *id);
 int		 spool_finish(const char *id, const struct job_result *);
 int		 spool_load_result(const char *id, struct job_result *);
@@ -68,8 +74,9 @@ int		 spool_watch_done(int fd, const char *id);
 
 /* Recovery and retention (the master). */
 typedef void	(*spool_queued_fn)(const char *id, const char *service);
-int		 spool_recover(spool_queued_fn, time_t *next_expiry,
-		    int retention);
+int		 spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
+		    time_t *next_expiry, int retention);
+int		 spool_finish_stopped(const char *id);
 int		 spool_expire(int retention, time_t *next_expiry);
 int		 spool_list(struct buf *);
 size_t		 spool_count_done(void);

@@ -51,7 +51,7 @@ main(int argc, char *argv[])
 {
 	struct config	*conf;
 	struct pidfh	*pfh;
-	const char	*file = BGS_PATH_CONFIG;
+	const char	*file = BGS_PATH_CONFIG, *why;
 	char		 errbuf[1024], abspath[PATH_MAX];
 	pid_t		 other;
 	int		 ch, debug = 0, foreground = 0, test = 0, paths = 0;
@@ -112,7 +112,10 @@ main(int argc, char *argv[])
 		errx(1, "not started: nowhere to log");
 
 	/* Everything that can fail, while the terminal still sees it. */
-	if ((pfh = pidfile_open(conf->pidfile, 0644, &other)) == NULL) {
+	if ((pfh = daemon_pidfile(conf->pidfile, &other, &why)) == NULL) {
+		if (why != NULL)
+			errx(1, "pidfile %s: %s: not started", conf->pidfile,
+			    why);
 		if (errno == EEXIST)
 			errx(1, "already running as pid %ld (pidfile %s)",
 			    (long)other, conf->pidfile);
@@ -122,7 +125,8 @@ main(int argc, char *argv[])
 		warnx("warning: spool %s is on a tmpfs: queued jobs are lost "
 		    "at reboot; set spool_dir to a lasting place such as "
 		    "/var/spool/bgserviced", conf->spool_dir);
-	if (server_init(conf, pfh) == -1 || server_drop() == -1) {
+	if (server_init(conf, pfh) == -1 || server_drop() == -1 ||
+	    server_recover() == -1) {
 		pidfile_remove(pfh);
 		errx(1, "not started");
 	}

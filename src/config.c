@@ -56,7 +56,8 @@ static const char *const listen_keys[] = {
 static const char *const service_keys[] = {
 	"command", "timeout", "tcp", "udp", "charset", "user", "group",
 	"nice", "env", "allow", "rlimit_cpu", "rlimit_as", "rlimit_nofile",
-	"rlimit_nproc", "rlimit_fsize", "max_instances", NULL
+	"rlimit_nproc", "rlimit_fsize", "max_instances", "spool_writable",
+	NULL
 };
 
 static int
@@ -711,6 +712,7 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1 ||
 	    cfg_bool(ctx, g, "tcp", &sv->tcp) == -1 ||
 	    cfg_bool(ctx, g, "udp", &sv->udp) == -1 ||
+	    cfg_bool(ctx, g, "spool_writable", &sv->spool_writable) == -1 ||
 	    cfg_string(ctx, g, "charset", &sv->charset) == -1 ||
 	    cfg_int(ctx, g, "nice", -20, 19, &nice) == -1 ||
 	    cfg_int(ctx, g, "max_instances", 0, 65536, &maxinst) == -1 ||
@@ -767,6 +769,38 @@ parse_services(struct cfgctx *ctx, const config_setting_t *root,
 }
 
 /*
+ * A service running as the spool's owner (the daemon's user) could write
+ * the spool and, through it, fool the daemon: as root, only where the
+ * service says spool_writable = true.  Not as root, every service is the
+ * daemon's user anyway, and has nothing more to gain.
+ */
+static int
+check_spool_owner(struct cfgctx *ctx, const config_setting_t *root,
+    const struct config *c)
+{
+	const config_setting_t	*svs;
+	const struct service	*sv;
+	size_t			 i;
+	uid_t			 owner, uid;
+
+	if (geteuid() != 0)
+		return 0;
+	owner = c->id.setids ? c->id.uid : 0;
+	svs = config_setting_get_member(root, "services");
+	for (i = 0; i < c->nservices; i++) {
+		sv = &c->services[i];
+		uid = sv->id.setids ? sv->id.uid : owner;
+		if (uid == owner && !sv->spool_writable)
+			return cfg_error(ctx, config_setting_get_member(svs,
+			    sv->name), "service '%s' would run as uid %ld, "
+			    "the owner of the spool, and could write to it: "
+			    "give it another user, or say spool_writable = "
+			    "true", sv->name, (long)uid);
+	}
+	return 0;
+}
+
+/*
  * Who runs what.  As root, the daemon never runs a service as root by
  * default: each service names its user (user = "root" is the explicit
  * way), unless the daemon itself drops to a "user", whose identity the
@@ -808,8 +842,7 @@ check_identities(struct cfgctx *ctx, const config_setting_t *root,
 		    "%s ignored\n", ctx->file, c->id.user);
 		c->id.setids = 0;
 	}
-	(void)root;
-	return 0;
+	return check_spool_owner(ctx, root, c);
 }
 
 /* The spool defaults to the pidfile's name with ".spool" for ".pid". */

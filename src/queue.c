@@ -40,6 +40,12 @@
 
 /* A runner that found its service's instances all taken exits so. */
 #define EXIT_BUSY	75
+/* ... and one that could not write the spool (full, EIO) exits so. */
+#define EXIT_RETRY	74
+
+/* Backoff between tries to write a full spool, in milliseconds. */
+#define RETRY_MIN_MS	100
+#define RETRY_MAX_MS	5000
 
 struct qjob {
 	TAILQ_ENTRY(qjob) entry;
@@ -59,6 +65,16 @@ static struct runner	*runners;
 static size_t		 nrunners, runcap;
 static time_t		 next_expiry;
 static int		 notify_r = -1, notify_w = -1;
+static long long	 retry_at;	/* no runner started before (ms) */
+static int		 retry_ms;	/* the current backoff */
+static struct unfinished {		/* ran, ended without a result */
+	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
+	int		 stopped;	/* found running at start */
+}			*unfinished;
+static size_t		 nunfinished;
+
+static void	queue_stuck(const char *, const char *);
 
 static void
 queue_insert(const char *id, const char *service, int head)
@@ -88,7 +104,7 @@ queue_init(const struct config *conf)
 {
 	int	 p[2];
 
-	if (spool_recover(queue_push, &next_expiry,
+	if (spool_recover(queue_push, queue_stuck, &next_expiry,
 	    conf->limits.job_retention) == -1)
 		return -1;
 	if (pipe2(p, O_CLOEXEC) == -1 || set_nonblock(p[0], 1) == -1)
@@ -161,6 +177,9 @@ queue_dispatch(const struct config *conf, pid_t (*spawn)(const char *))
 	struct runner	*r;
 	pid_t		 pid;
 
+	if (retry_at != 0 && now_ms() < retry_at)
+		return;		/* the spool could not be written */
+	retry_at = 0;
 	for (j = TAILQ_FIRST(&pending); j != NULL &&
 	    nrunners < (size_t)conf->limits.max_jobs; j = next) {
 		next = TAILQ_NEXT(j, entry);
@@ -188,70 +207,156 @@ queue_dispatch(const struct config *conf, pid_t (*spawn)(const char *))
 	}
 }
 
+/* The spool could not be written: start no runner for a while. */
+static void
+retry_later(void)
+{
+	retry_ms = retry_ms == 0 ? RETRY_MIN_MS : retry_ms * 2;
+	if (retry_ms > RETRY_MAX_MS)
+		retry_ms = RETRY_MAX_MS;
+	retry_at = now_ms() + retry_ms;
+}
+
+/* Keep job ID, whose result the spool could not take, to try again. */
+static void
+unfinished_add(const char *id, const char *service, int stopped)
+{
+	struct unfinished	*u;
+
+	if ((u = reallocarray(unfinished, nunfinished + 1,
+	    sizeof(*u))) == NULL)
+		fatal("reallocarray");
+	unfinished = u;
+	u += nunfinished++;
+	strlcpy(u->id, id, sizeof(u->id));
+	strlcpy(u->service, service != NULL ? service : "",
+	    sizeof(u->service));
+	u->stopped = stopped;
+	retry_later();
+}
+
+/* Recovery found job ID running and could not finish it. */
+static void
+queue_stuck(const char *id, const char *service)
+{
+	unfinished_add(id, service, 1);
+}
+
+/*
+ * Publish "Job runner failed" for job ID, whose runner ended without a
+ * result.  If the spool cannot take it, the job is kept to try again
+ * (and said so the first time, FIRST).
+ */
+static void
+finish_failed(const char *id, const char *service, int first)
+{
+	struct job_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	res.code = 500;
+	strlcpy(res.how, "error", sizeof(res.how));
+	strlcpy(res.message, "Job runner failed", sizeof(res.message));
+	clock_gettime(CLOCK_REALTIME, &res.ended);
+	res.started = res.ended;
+	if (spool_finish(id, &res) == 0 || errno == EEXIST)
+		return;
+	if (first)
+		log_warn("job %s: cannot publish its result, will retry", id);
+	unfinished_add(id, service, 0);
+}
+
+/* Try again to publish the results the spool could not take. */
+static void
+unfinished_retry(void)
+{
+	struct unfinished	*u = unfinished;
+	size_t			 i, n = nunfinished;
+	enum job_state		 st;
+
+	unfinished = NULL;
+	nunfinished = 0;
+	for (i = 0; i < n; i++) {
+		if ((st = spool_state(u[i].id)) == JOB_DONE || st == JOB_NONE)
+			continue;
+		if (!u[i].stopped)
+			finish_failed(u[i].id, u[i].service, 0);
+		else if (spool_finish_stopped(u[i].id) == -1)
+			unfinished_add(u[i].id, u[i].service, 1);
+	}
+	free(u);
+}
+
 /*
  * The master reaped PID.  If it was a runner, free its slot; if it died
- * without publishing a result, publish one that says so.  Returns 1 for
- * a runner.
+ * without publishing a result, publish one that says so; if it could not
+ * write the spool, queue its job again, first, and wait a while.
+ * Returns 1 for a runner.
  */
 int
 queue_reaped(pid_t pid, int status, const struct config *conf)
 {
-	struct job_result	 res;
-	size_t			 i;
-	time_t			 t;
+	struct runner	*r;
+	size_t		 i;
+	time_t		 t;
+	int		 code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
 	for (i = 0; i < nrunners; i++)
 		if (runners[i].pid == pid)
 			break;
 	if (i == nrunners)
 		return 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_BUSY &&
-	    spool_state(runners[i].id) == JOB_QUEUED) {
-		/* Lost its instance to a call: first in line again. */
-		queue_insert(runners[i].id, runners[i].service, 1);
-		runners[i] = runners[--nrunners];
+	r = &runners[i];
+	if ((code == EXIT_BUSY || code == EXIT_RETRY) &&
+	    spool_state(r->id) == JOB_QUEUED) {
+		/* Lost its instance to a call, or the spool is full. */
+		queue_insert(r->id, r->service, 1);
+		if (code == EXIT_RETRY)
+			retry_later();
+		*r = runners[--nrunners];
 		return 1;
 	}
-	if (spool_state(runners[i].id) == JOB_RUNNING ||
-	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		memset(&res, 0, sizeof(res));
-		res.code = 500;
-		strlcpy(res.how, "error", sizeof(res.how));
-		strlcpy(res.message, "Job runner failed", sizeof(res.message));
-		clock_gettime(CLOCK_REALTIME, &res.ended);
-		res.started = res.ended;
-		if (spool_finish(runners[i].id, &res) == 0)
-			log_warnx("job %s: runner %ld ended without a result",
-			    runners[i].id, (long)pid);
-	}
+	if (code == 0)
+		retry_ms = 0;
+	if (spool_state(r->id) == JOB_RUNNING || code != 0)
+		finish_failed(r->id, r->service, 1);
 	t = time(NULL) + conf->limits.job_retention;
 	if (next_expiry == 0 || t < next_expiry)
 		next_expiry = t;
-	runners[i] = runners[--nrunners];
+	*r = runners[--nrunners];
 	return 1;
 }
 
-/* Milliseconds until the next finished job expires, -1 for none. */
+/*
+ * Milliseconds until the next finished job expires or the spool is to be
+ * tried again, -1 for neither.
+ */
 int
 queue_timeout_ms(void)
 {
 	time_t	 now;
+	int	 ms = -1;
 
-	if (next_expiry == 0)
-		return -1;
-	now = time(NULL);
-	if (next_expiry <= now)
-		return 0;
-	return next_expiry - now > 86400 ? 86400000 :
-	    (int)(next_expiry - now) * 1000;
+	if (next_expiry != 0) {
+		now = time(NULL);
+		ms = next_expiry <= now ? 0 : next_expiry - now > 86400 ?
+		    86400000 : (int)(next_expiry - now) * 1000;
+	}
+	if (retry_at != 0 && (ms == -1 || ms_until(retry_at) < ms))
+		ms = ms_until(retry_at);
+	return ms;
 }
 
-/* Remove finished jobs whose retention is over. */
+/*
+ * Remove finished jobs whose retention is over; publish the results that
+ * the spool could not take before.
+ */
 void
 queue_tick(const struct config *conf)
 {
 	int	 n;
 
+	if (nunfinished > 0 && now_ms() >= retry_at)
+		unfinished_retry();
 	if (next_expiry == 0 || time(NULL) < next_expiry)
 		return;
 	if ((n = spool_expire(conf->limits.job_retention, &next_expiry)) > 0)
@@ -287,6 +392,9 @@ queue_free(void)
 	free(runners);
 	runners = NULL;
 	nrunners = runcap = 0;
+	free(unfinished);
+	unfinished = NULL;
+	nunfinished = 0;
 	if (notify_r != -1)
 		close(notify_r);
 	if (notify_w != -1)
@@ -366,37 +474,112 @@ finish_early(const char *id, int code, const char *how, const char *msg)
 }
 
 /*
+ * Publish JR, job ID's result, even if the spool is full or failing now:
+ * the result is kept here and tried again, waiting longer each time (at
+ * most RETRY_MAX_MS), until it is published or the runner must stop.  A
+ * runner stopped first notes in the job's .run that it ran to its end,
+ * if it did (ENDED).
+ */
+static int
+publish_result(const char *id, const struct job_result *jr, int ended)
+{
+	struct timespec	 ts;
+	int		 ms = RETRY_MIN_MS, tries = 0;
+
+	while (spool_finish(id, jr) == -1 && errno != EEXIST) {
+		if (tries++ == 0)
+			log_warn("job %s: cannot publish its result, keeping "
+			    "it and trying again", id);
+		if (sig_term) {
+			if (ended && spool_run_done(id, jr) == -1)
+				log_warn("job %s: result lost", id);
+			return -1;
+		}
+		(void)ppoll(NULL, 0, ms_timespec(&ts, ms), &sig_waitmask);
+		ms = ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : ms * 2;
+	}
+	if (tries > 0)
+		log_info("job %s: result published after %d more tries", id,
+		    tries);
+	return 0;
+}
+
+/*
+ * Load job ID's request.  Returns -1 to go on, or the runner's exit
+ * status: EXIT_RETRY when the spool could not be read (the master queues
+ * the job again), 0 when there is nothing to do.
+ */
+static int
+job_load(const char *id, struct job_req *req)
+{
+	if (spool_load_req(id, req) == 0)
+		return -1;
+	if (errno == ENOENT)
+		return 0;	/* removed meanwhile */
+	log_warn("job %s: cannot read its request", id);
+	if (errno == EINVAL && finish_early(id, 500, "error",
+	    "Cannot read the job's request") == 0)
+		return 0;
+	return EXIT_RETRY;
+}
+
+/* Run the service SV for the request REQ of a claimed job. */
+static void
+job_execute(const struct config *conf, const struct service *sv,
+    const struct job_req *req)
+{
+	struct job_result	 jr;
+	struct run_result	 run;
+	struct peer		 peer;
+	struct run_ctx		 ctx = { &peer, req->id };
+
+	setproctitle("job %s: %s", req->id, sv->name);
+	memset(&peer, 0, sizeof(peer));
+	peer.transport = req->transport[0] ? req->transport : "tcp";
+	strlcpy(peer.ip, req->ip, sizeof(peer.ip));
+	strlcpy(peer.port, req->port, sizeof(peer.port));
+	(void)child_run(sv, &conf->limits, &ctx, req->data.data,
+	    req->data.len, &run);
+	result_from_run(sv, req->id, &run, &jr);
+	stats_run(sv->name, 1, jr.code == 200, run.timed_out, run.ms);
+	(void)publish_result(req->id, &jr, !run.cancelled);
+	log_info("job %s: %s: %d %s in %lld ms", req->id, sv->name, jr.code,
+	    jr.how, jr.ms);
+	child_result_free(&run);
+}
+
+/*
  * A runner child: claim the job, run its service, publish the result.
  * It dies with the master (PR_SET_PDEATHSIG), stopping its service, so
  * that a job never runs twice; MASTER is the pid of the master that
  * forked it, taken before the fork (the master may have detached since
- * the queue was set up).  Returns the runner's exit status.
+ * the queue was set up).  Returns the runner's exit status; EXIT_RETRY
+ * when the spool could not be written.
  */
 int
 queue_run(const struct config *conf, const char *id, pid_t master)
 {
 	const struct service	*sv;
 	struct job_req		 req;
-	struct job_result	 jr;
-	struct run_result	 run;
-	struct peer		 peer;
-	struct run_ctx		 ctx = { &peer, id };
-	int			 slot = -2;
+	int			 slot = -2, r = 0;
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
 		return 0;	/* it died before the line above */
-	if (spool_load_req(id, &req) == -1) {
-		log_warn("job %s: cannot read its request", id);
-		return 0;
-	}
+	if ((r = job_load(id, &req)) != -1)
+		return r;
+	r = 0;
 	if ((sv = config_service(conf, req.service)) != NULL &&
 	    (slot = stats_acquire(sv->name, sv->max_instances)) == -1) {
 		spool_req_free(&req);
 		return EXIT_BUSY;	/* the master queues it again */
 	}
 	if (spool_mark_running(id, getpid()) == -1) {
-		log_warn("job %s: cannot mark it running", id);
+		if (errno != EEXIST) {	/* EEXIST: started before */
+			log_warn("job %s: cannot mark it running, will "
+			    "retry", id);
+			r = EXIT_RETRY;
+		}
 		goto out;
 	}
 	if (spool_state(id) == JOB_DONE)	/* cancelled meanwhile */
@@ -407,24 +590,11 @@ queue_run(const struct config *conf, const char *id, pid_t master)
 		(void)finish_early(id, 400, "error", "Unknown request");
 		goto out;
 	}
-	setproctitle("job %s: %s", id, sv->name);
-	memset(&peer, 0, sizeof(peer));
-	peer.transport = req.transport[0] ? req.transport : "tcp";
-	strlcpy(peer.ip, req.ip, sizeof(peer.ip));
-	strlcpy(peer.port, req.port, sizeof(peer.port));
-	(void)child_run(sv, &conf->limits, &ctx, req.data.data, req.data.len,
-	    &run);
-	result_from_run(sv, id, &run, &jr);
-	stats_run(sv->name, 1, jr.code == 200, run.timed_out, run.ms);
-	if (spool_finish(id, &jr) == -1 && errno != EEXIST)
-		log_warn("job %s: cannot publish its result", id);
-	log_info("job %s: %s: %d %s in %lld ms", id, sv->name, jr.code,
-	    jr.how, jr.ms);
-	child_result_free(&run);
+	job_execute(conf, sv, &req);
 out:
 	stats_release(slot);
 	spool_req_free(&req);
-	return 0;
+	return r;
 }
 
 /* A connection child: queue a job and tell the master. */

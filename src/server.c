@@ -579,10 +579,21 @@ server_reload(void)
 	    srv.conf->nservices, srv.nls);
 }
 
+/* The spool belongs to the user the daemon runs as once started. */
+static void
+spool_owner(const struct config *c, uid_t *uid, gid_t *gid)
+{
+	*uid = c->id.setids ? c->id.uid : geteuid();
+	*gid = c->id.setids ? c->id.gid : getegid();
+}
+
 int
 server_init(struct config *conf, struct pidfh *pfh)
 {
-	size_t	 i;
+	const char	*why;
+	size_t		 i;
+	uid_t		 uid;
+	gid_t		 gid;
 
 	srv.conf = conf;
 	srv.pfh = pfh;
@@ -591,16 +602,14 @@ server_init(struct config *conf, struct pidfh *pfh)
 		return -1;
 	}
 	stats_services(conf);
-	if (spool_open(conf->spool_dir) == -1) {
-		if (errno == EBUSY)
-			log_warnx("spool %s is in use by another bgserviced",
-			    conf->spool_dir);
+	spool_owner(conf, &uid, &gid);
+	if (spool_open(conf->spool_dir, uid, gid, &why) == -1) {
+		if (why != NULL)
+			log_warnx("spool %s: %s: it must be a directory of "
+			    "uid %ld that no one else may write (mode 0700)",
+			    conf->spool_dir, why, (long)uid);
 		else
 			log_warn("spool %s", conf->spool_dir);
-		return -1;
-	}
-	if (queue_init(conf) == -1) {
-		log_warn("spool %s: recovery", conf->spool_dir);
 		return -1;
 	}
 	if (listeners_open(conf, NULL, 0, &srv.ls, &srv.nls) == -1)
@@ -612,8 +621,8 @@ server_init(struct config *conf, struct pidfh *pfh)
 
 /*
  * Become the configured user, after everything that needs root is open:
- * the spool and the UNIX sockets are given to it first, so that it can
- * go on using (and, at the end, removing) them.
+ * the UNIX sockets are given to it first, so that it can go on using
+ * (and, at the end, removing) them.  The spool is already its own.
  */
 int
 server_drop(void)
@@ -623,10 +632,6 @@ server_drop(void)
 
 	if (!c->id.setids)
 		return 0;
-	if (spool_chown(c->id.uid, c->id.gid) == -1) {
-		log_warn("spool %s: chown", c->spool_dir);
-		return -1;
-	}
 	for (i = 0; i < srv.nls; i++)
 		if (srv.ls[i].family == AF_UNIX &&
 		    chown(srv.ls[i].name, c->id.uid, c->id.gid) == -1) {
@@ -638,6 +643,32 @@ server_drop(void)
 		return -1;
 	}
 	log_debug("running as %s (uid %ld)", c->id.user, (long)c->id.uid);
+	return 0;
+}
+
+/*
+ * As the spool's owner, never as root for another user's folder: lock
+ * the spool and recover its jobs.
+ */
+int
+server_recover(void)
+{
+	const char	*dir = srv.conf->spool_dir, *why;
+
+	if (spool_lock(&why) == -1) {
+		if (errno == EBUSY)
+			log_warnx("spool %s is in use by another bgserviced",
+			    dir);
+		else if (why != NULL)
+			log_warnx("spool %s: %s", dir, why);
+		else
+			log_warn("spool %s: lock", dir);
+		return -1;
+	}
+	if (queue_init(srv.conf) == -1) {
+		log_warn("spool %s: recovery", dir);
+		return -1;
+	}
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 
 #define TMP_PREFIX	".tmp-"
 #define HEADER_MAX	4096
+#define RUN_RESERVE	256	/* room kept in ID.run for spool_run_done() */
 
 static int	 spool_fd = -1;		/* the directory */
 static int	 lock_fd = -1;
@@ -40,21 +41,88 @@ static char	 spool_path[PATH_MAX];
 
 static const char *const suffixes[] = { ".req", ".run", ".cancel", ".done" };
 
-int
-spool_open(const char *dir)
+/*
+ * Is the object of ST fit to be trusted as WHAT, owned by UID?  A
+ * symbolic link, another owner or a mode others may write are refused
+ * with EPERM and a reason in WHY.
+ */
+static int
+trusted(const struct stat *st, mode_t type, uid_t uid, const char **why)
 {
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		return -1;
+	if ((st->st_mode & S_IFMT) != type)
+		*why = type == S_IFDIR ? "not a directory" : "not a file";
+	else if (st->st_uid != uid)
+		*why = "owned by another user";
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		*why = "writable by its group or others";
+	else if (type == S_IFREG && st->st_nlink != 1)
+		*why = "a file with other links";
+	else
+		return 0;
+	errno = EPERM;
+	return -1;
+}
+
+/*
+ * Open the spool directory DIR for the user UID (group GID), who owns it:
+ * made 0700 if absent (and given to UID), refused if it is a symbolic
+ * link, another user's, or writable by others.  No file in it is touched:
+ * that waits for spool_lock(), once the daemon is UID.  On error *WHY,
+ * when set, says what is wrong.
+ */
+int
+spool_open(const char *dir, uid_t uid, gid_t gid, const char **why)
+{
+	struct stat	 st;
+	int		 made;
+
+	*why = NULL;
 	if (strlcpy(spool_path, dir, sizeof(spool_path)) >=
 	    sizeof(spool_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((spool_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	made = mkdir(dir, 0700) == 0;
+	if (!made && errno != EEXIST)
 		return -1;
-	if ((lock_fd = openat(spool_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
-	    0600)) == -1)
+	if ((spool_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			*why = "a symbolic link or not a directory";
 		return -1;
+	}
+	if (fstat(spool_fd, &st) == -1)
+		return -1;
+	if (made && st.st_uid != uid && fchown(spool_fd, uid, gid) == -1)
+		return -1;
+	if (made)
+		st.st_uid = uid;
+	return trusted(&st, S_IFDIR, uid, why);
+}
+
+/*
+ * As the spool's owner: take the spool's lock for the daemon's life.  The
+ * lock file is never followed if it is a link, and must be a plain file
+ * of the owner's.  EBUSY: another daemon holds it.
+ */
+int
+spool_lock(const char **why)
+{
+	struct stat	 st;
+
+	*why = NULL;
+	if ((lock_fd = openat(spool_fd, "lock", O_RDWR | O_CREAT |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600)) == -1) {
+		if (errno == ELOOP)
+			*why = "lock: a symbolic link";
+		return -1;
+	}
+	if (fstat(lock_fd, &st) == -1)
+		return -1;
+	if (trusted(&st, S_IFREG, geteuid(), why) == -1) {
+		*why = "lock: not a plain file of the spool's owner";
+		return -1;
+	}
 	if (flock(lock_fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == EWOULDBLOCK)
 			errno = EBUSY;
@@ -92,6 +160,24 @@ job_file(char *buf, size_t size, const char *id, const char *suffix)
 }
 
 /*
+ * Make a new temp file for NAME, never through a link: a leftover of the
+ * same name (a reused pid) is removed first, whatever it is.
+ */
+static int
+tmp_open(const char *name, char *tmp, size_t size)
+{
+	int	 fd;
+
+	snprintf(tmp, size, TMP_PREFIX "%s-%ld", name, (long)getpid());
+	fd = openat(spool_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1 && errno == EEXIST && unlinkat(spool_fd, tmp, 0) == 0)
+		fd = openat(spool_fd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+	return fd;
+}
+
+/*
  * Publish NAME whole: HDR then DATA into a temp file, fsync, then link
  * (EXCLUSIVE: fails with EEXIST if NAME exists) or rename into place,
  * then fsync the directory.
@@ -103,9 +189,7 @@ publish(const char *name, const char *hdr, size_t hlen, const char *data,
 	char	 tmp[128];
 	int	 fd, r, saved;
 
-	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s-%ld", name, (long)getpid());
-	if ((fd = openat(spool_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC, 0600)) == -1)
+	if ((fd = tmp_open(name, tmp, sizeof(tmp))) == -1)
 		return -1;
 	if (write_all(fd, hdr, hlen) == -1 || write_all(fd, data, dlen) == -1 ||
 	    fsync(fd) == -1) {
@@ -140,7 +224,8 @@ read_file(const char *name, struct buf *b, size_t max)
 	ssize_t	 n;
 	int	 fd;
 
-	if ((fd = openat(spool_fd, name, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = openat(spool_fd, name, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC)) == -1)
 		return -1;
 	while (max == 0 || b->len < max) {
 		if ((n = buf_read(b, fd, max > 0 ? max - b->len : 0)) <= 0) {
@@ -318,20 +403,54 @@ spool_state(const char *id)
 	return JOB_QUEUED;
 }
 
-/* Claim the job for the runner PID; EEXIST if it was started before. */
+/*
+ * Claim the job for the runner PID; EEXIST if it was started before.
+ * The file is padded with RUN_RESERVE bytes, so that spool_run_done()
+ * can later write into it even on a full disk.
+ */
 int
 spool_mark_running(const char *id, pid_t pid)
 {
 	struct timespec	 now;
-	char		 hdr[128], when[32], name[64];
+	char		 hdr[128], when[32], name[64], pad[RUN_RESERVE];
 	int		 hlen;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	ts_format(when, sizeof(when), &now);
 	hlen = snprintf(hdr, sizeof(hdr), "pid %ld\nstarted %s\n\n",
 	    (long)pid, when);
+	memset(pad, '\n', sizeof(pad));
 	job_file(name, sizeof(name), id, ".run");
-	return publish(name, hdr, hlen, NULL, 0, 1);
+	return publish(name, hdr, hlen, pad, sizeof(pad), 1);
+}
+
+/*
+ * The spool is full and the runner must stop: note in ID.run, in place
+ * (in the room spool_mark_running() kept), that the job ran to its end,
+ * so that the next start does not call it interrupted.
+ */
+int
+spool_run_done(const char *id, const struct job_result *res)
+{
+	struct stat	 st;
+	char		 name[64], hdr[RUN_RESERVE];
+	int		 fd, len, r;
+
+	job_file(name, sizeof(name), id, ".run");
+	len = snprintf(hdr, sizeof(hdr), "pid %ld\ndone %d\nhow %s\n\n",
+	    (long)getpid(), res->code, res->how);
+	if ((fd = openat(spool_fd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    len < 0 || len >= (int)sizeof(hdr) || st.st_size < len) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	r = pwrite(fd, hdr, len, 0) == len && fsync(fd) == 0 ? 0 : -1;
+	close(fd);
+	return r;
 }
 
 /* The pid of the process running job ID, or -1. */
@@ -417,8 +536,8 @@ spool_cancel_mark(const char *id)
 	int	 fd;
 
 	job_file(name, sizeof(name), id, ".cancel");
-	if ((fd = openat(spool_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC,
-	    0600)) == -1)
+	if ((fd = openat(spool_fd, name, O_WRONLY | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0600)) == -1)
 		return -1;
 	close(fd);
 	return 0;
@@ -531,7 +650,7 @@ done_expiry(const char *id, int retention)
 	char		 name[64];
 
 	job_file(name, sizeof(name), id, ".done");
-	if (fstatat(spool_fd, name, &st, 0) == -1)
+	if (fstatat(spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return 0;
 	return st.st_mtime + retention;
 }
@@ -554,102 +673,146 @@ queued_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* A job found running at start: its runner died with the daemon. */
-static void
-mark_interrupted(const char *id)
+/*
+ * A job found running at start: its runner died with the daemon, or ran
+ * it to its end but could not store the result (spool_run_done()).
+ * Publish the result that says which; 0 if done (or one exists).
+ */
+int
+spool_finish_stopped(const char *id)
 {
 	struct job_result	 res;
+	struct buf		 b = { 0 };
+	char			 name[64], v[16];
+	int			 done;
 
 	memset(&res, 0, sizeof(res));
-	res.code = 503;
-	strlcpy(res.how, "interrupted", sizeof(res.how));
-	strlcpy(res.message, "Job interrupted: the daemon stopped while it "
-	    "ran", sizeof(res.message));
+	job_file(name, sizeof(name), id, ".run");
+	done = read_file(name, &b, HEADER_MAX) == 0 &&
+	    header_get(b.data, b.len, "done", v, sizeof(v)) == 0;
+	res.code = done ? 500 : 503;
+	if (!done || header_get(b.data, b.len, "how", res.how,
+	    sizeof(res.how)) == -1)
+		strlcpy(res.how, done ? "done" : "interrupted",
+		    sizeof(res.how));
+	strlcpy(res.message, done ? "Job done, but its result could not be "
+	    "stored" : "Job interrupted: the daemon stopped while it ran",
+	    sizeof(res.message));
+	buf_free(&b);
 	clock_gettime(CLOCK_REALTIME, &res.ended);
 	res.started = res.ended;
-	if (spool_finish(id, &res) == -1 && errno != EEXIST)
-		log_warn("spool: job %s", id);
-	else
-		log_info("job %s was running when the daemon stopped: "
-		    "marked interrupted", id);
+	if (spool_finish(id, &res) == -1 && errno != EEXIST) {
+		log_warn("spool: job %s: cannot publish its result", id);
+		return -1;
+	}
+	log_info("job %s was running when the daemon stopped: %s", id,
+	    done ? "done, its result lost" : "marked interrupted");
+	return 0;
+}
+
+/* What the start-up scan of the spool gathers. */
+struct recovery {
+	struct queued	*q;		/* the queued jobs */
+	size_t		 n, cap;
+	spool_queued_fn	 stuck;
+	time_t		*next_expiry;
+	int		 retention;
+};
+
+/* Note job ID, queued, in RC; an unreadable one is removed. */
+static void
+recover_queued(struct recovery *rc, const char *id)
+{
+	struct queued	*nq;
+	struct job_req	 req;
+	struct buf	 b = { 0 };
+	char		 name[64];
+
+	job_file(name, sizeof(name), id, ".req");
+	if (read_file(name, &b, HEADER_MAX) == -1 ||
+	    parse_req(id, &b, &req, 0) == -1) {
+		log_warnx("spool: %s: unreadable, removed", name);
+		buf_free(&b);
+		spool_remove(id);
+		return;
+	}
+	buf_free(&b);
+	if (rc->n == rc->cap) {
+		rc->cap = rc->cap ? rc->cap * 2 : 64;
+		if ((nq = reallocarray(rc->q, rc->cap, sizeof(*nq))) == NULL)
+			fatal("reallocarray");
+		rc->q = nq;
+	}
+	strlcpy(rc->q[rc->n].id, id, sizeof(rc->q->id));
+	strlcpy(rc->q[rc->n].service, req.service, sizeof(rc->q->service));
+	rc->q[rc->n++].submitted = req.submitted;
+}
+
+/* One entry NAME of the spool at start. */
+static void
+recover_entry(struct recovery *rc, const char *name)
+{
+	const char	*sfx;
+	char		 id[JOB_ID_LEN + 1];
+	time_t		 t;
+
+	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+		unlinkat(spool_fd, name, 0);
+		return;
+	}
+	if ((sfx = name_suffix(name, id)) == NULL)
+		return;
+	if (strcmp(sfx, ".req") != 0) {
+		if (!exists(id, ".req"))
+			unlinkat(spool_fd, name, 0);
+		return;
+	}
+	switch (spool_state(id)) {
+	case JOB_RUNNING:
+		if (spool_finish_stopped(id) == -1) {
+			rc->stuck(id, NULL);
+			break;
+		}
+		/* FALLTHROUGH */
+	case JOB_DONE:
+		t = done_expiry(id, rc->retention);
+		if (t != 0 && (*rc->next_expiry == 0 || t < *rc->next_expiry))
+			*rc->next_expiry = t;
+		break;
+	case JOB_QUEUED:
+		recover_queued(rc, id);
+		break;
+	case JOB_NONE:
+		break;
+	}
 }
 
 /*
- * Start-up: remove temp files and leftovers of removed jobs, mark jobs
- * that were running as interrupted, hand the queued ones to QUEUED in
- * submission order, and find the next expiry of a finished job.
+ * Start-up: remove temp files and leftovers of removed jobs, finish jobs
+ * that were running (or hand them to STUCK if the spool cannot take the
+ * result), hand the queued ones to QUEUED in submission order, and find
+ * the next expiry of a finished job.
  */
 int
-spool_recover(spool_queued_fn queued, time_t *next_expiry, int retention)
+spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
+    time_t *next_expiry, int retention)
 {
-	struct queued	*q = NULL, *nq;
-	struct job_req	 req;
-	struct buf	 b;
+	struct recovery	 rc = { NULL, 0, 0, stuck, next_expiry, retention };
 	struct dirent	*de;
-	const char	*sfx;
-	size_t		 nq_len = 0, nq_cap = 0, i;
-	char		 id[JOB_ID_LEN + 1], name[64];
-	time_t		 t;
+	size_t		 i;
 	DIR		*d;
 
 	*next_expiry = 0;
 	if ((d = spool_opendir()) == NULL)
 		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
-			unlinkat(spool_fd, de->d_name, 0);
-			continue;
-		}
-		if ((sfx = name_suffix(de->d_name, id)) == NULL)
-			continue;
-		if (strcmp(sfx, ".req") != 0) {
-			if (!exists(id, ".req"))
-				unlinkat(spool_fd, de->d_name, 0);
-			continue;
-		}
-		switch (spool_state(id)) {
-		case JOB_RUNNING:
-			mark_interrupted(id);
-			/* FALLTHROUGH */
-		case JOB_DONE:
-			t = done_expiry(id, retention);
-			if (t != 0 && (*next_expiry == 0 || t < *next_expiry))
-				*next_expiry = t;
-			break;
-		case JOB_QUEUED:
-			memset(&b, 0, sizeof(b));
-			job_file(name, sizeof(name), id, ".req");
-			if (read_file(name, &b, HEADER_MAX) == -1 ||
-			    parse_req(id, &b, &req, 0) == -1) {
-				log_warnx("spool: %s: unreadable, removed",
-				    name);
-				buf_free(&b);
-				spool_remove(id);
-				break;
-			}
-			buf_free(&b);
-			if (nq_len == nq_cap) {
-				nq_cap = nq_cap ? nq_cap * 2 : 64;
-				if ((nq = reallocarray(q, nq_cap,
-				    sizeof(*q))) == NULL)
-					fatal("reallocarray");
-				q = nq;
-			}
-			strlcpy(q[nq_len].id, id, sizeof(q[nq_len].id));
-			strlcpy(q[nq_len].service, req.service,
-			    sizeof(q[nq_len].service));
-			q[nq_len++].submitted = req.submitted;
-			break;
-		case JOB_NONE:
-			break;
-		}
-	}
+	while ((de = readdir(d)) != NULL)
+		recover_entry(&rc, de->d_name);
 	closedir(d);
-	if (nq_len > 1)
-		qsort(q, nq_len, sizeof(*q), queued_cmp);
-	for (i = 0; i < nq_len; i++)
-		queued(q[i].id, q[i].service);
-	free(q);
+	if (rc.n > 1)
+		qsort(rc.q, rc.n, sizeof(*rc.q), queued_cmp);
+	for (i = 0; i < rc.n; i++)
+		queued(rc.q[i].id, rc.q[i].service);
+	free(rc.q);
 	return 0;
 }
 
@@ -744,27 +907,6 @@ spool_count_done(void)
 			n++;
 	closedir(d);
 	return n;
-}
-
-/* Give the spool and everything in it to the daemon's user. */
-int
-spool_chown(uid_t uid, gid_t gid)
-{
-	struct dirent	*de;
-	DIR		*d;
-	int		 r = 0;
-
-	if (fchown(spool_fd, uid, gid) == -1 || fchown(lock_fd, uid, gid) ==
-	    -1 || (d = spool_opendir()) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0 &&
-		    fchownat(spool_fd, de->d_name, uid, gid,
-		    AT_SYMLINK_NOFOLLOW) == -1)
-			r = -1;
-	closedir(d);
-	return r;
 }
 
 /* Whether DIR (or, before it exists, its parent) is on a tmpfs. */

@@ -199,10 +199,10 @@ class Rig:
 
     def write_config(self, lower=False):
         services = ('upper = { command = [ "/usr/bin/tr", "a-z", "A-Z" ];'
-                    f' user = "{bgs.ME}"; }};')
+                    f' user = "{bgs.ME}"; spool_writable = true; }};')
         if lower:
             services += (' lower = { command = [ "/usr/bin/tr", "A-Z",'
-                         f' "a-z" ]; user = "{bgs.ME}"; }};')
+                         f' "a-z" ]; user = "{bgs.ME}"; spool_writable = true; }};')
         self.config.write_text(
             f'pidfile = "{self.pidfile}";\n'
             f'spool_dir = "{self.spool}";\n'

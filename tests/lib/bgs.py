@@ -31,16 +31,22 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
 
 # Services run as the user running the tests: as root, the daemon wants
 # each service to name its user, and "root" must be said explicitly.
+# Running as the daemon's own user (the spool's owner), a service could
+# write the spool: the daemon wants that said too (spool_writable).
 ME = pwd.getpwuid(os.geteuid()).pw_name
 
 
-def with_user(services):
-    """Give each service the tests' own user unless it names one."""
+def with_user(services, daemon_user=None):
+    """Give each service the tests' own user unless it names one, and
+    spool_writable where it runs as the spool's owner."""
+    owner = daemon_user or ME
     out = {}
     for name, sv in services.items():
         sv = dict(sv)
         if "user" not in sv:
             sv["user"] = ME
+        if "spool_writable" not in sv and sv["user"] == owner:
+            sv["spool_writable"] = True
         out[name] = sv
     return out
 
@@ -199,7 +205,8 @@ class Daemon:
     def write_config(self, text=None):
         if text is None:
             settings = dict(self.settings)
-            settings["services"] = with_user(settings["services"])
+            settings["services"] = with_user(settings["services"],
+                                             settings.get("user"))
             text = render_config(settings)
         with open(self.conf, "w") as f:
             f.write(text)

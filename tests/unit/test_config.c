@@ -2,6 +2,7 @@
  * test_config.c: loading and validating configuration files.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "unit.h"
@@ -38,7 +39,8 @@ TEST(config_minimal_defaults)
 
 	c = load("pidfile = \"/tmp/x/b.pid\";\n" LISTEN
 	    "services = { upper = { command = [ \"/usr/bin/tr\", \"a-z\", "
-	    "\"A-Z\" ]; user = \"root\"; }; };\n", err, sizeof(err));
+	    "\"A-Z\" ]; user = \"root\"; spool_writable = true; }; };\n",
+	    err, sizeof(err));
 	if (c == NULL)
 		fprintf(stderr, "%s\n", err);
 	CHECK(c != NULL);
@@ -58,6 +60,25 @@ TEST(config_minimal_defaults)
 	config_free(c);
 }
 
+/* A service that would run as the spool's owner must say so. */
+TEST(config_spool_owner_needs_spool_writable)
+{
+	struct config	*c;
+	char		 err[1024];
+
+	if (geteuid() != 0)
+		return;		/* only root can run a service as another */
+	c = load(LISTEN "services = {\n  x = { command = [ \"/bin/cat\" ]; "
+	    "user = \"root\"; }; };\n", err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "t.conf:3: service 'x' would run as uid ") != NULL);
+	CHECK(strstr(err, "say spool_writable = true") != NULL);
+	c = load(LISTEN "services = { x = { command = [ \"/bin/cat\" ]; "
+	    "user = \"nobody\"; }; };\n", err, sizeof(err));
+	CHECK(c != NULL);
+	config_free(c);
+}
+
 TEST(config_full)
 {
 	struct config	*c;
@@ -71,8 +92,9 @@ TEST(config_full)
 	    "request_timeout = 3; request_idle_ms = 20; max_jobs = 2; "
 	    "job_retention = 60; max_output = 1000; kill_grace = 1; };\n"
 	    "services = { b = { command = [\"/bin/cat\"]; timeout = 5; "
-	    "user = \"root\"; };\n"
-	    "  a = { command = [\"/bin/cat\"]; user = \"root\"; }; };\n",
+	    "user = \"root\"; spool_writable = true; };\n"
+	    "  a = { command = [\"/bin/cat\"]; user = \"root\"; "
+	    "spool_writable = true; }; };\n",
 	    err, sizeof(err));
 	if (c == NULL)
 		fprintf(stderr, "%s\n", err);
