@@ -136,7 +136,8 @@ TEST(config_max_per_source)
 		snprintf(text, sizeof(text), "listen = ( { address = "
 		    "\"127.0.0.1\"; port = 4000; } );\nlimits = { %s };\n"
 		    "services = { a = { command = [\"/bin/cat\"]; "
-		    "user = \"root\"; }; };\n", t[i].limits);
+		    "user = \"root\"; spool_writable = true; }; };\n",
+		    t[i].limits);
 		c = load(text, err, sizeof(err));
 		CHECK(c != NULL && c->limits.max_per_source == t[i].want);
 		config_free(c);
