@@ -415,7 +415,7 @@ queue_run(const struct config *conf, const char *id, pid_t master)
 	(void)child_run(sv, &conf->limits, &ctx, req.data.data, req.data.len,
 	    &run);
 	result_from_run(sv, id, &run, &jr);
-	stats_run(sv->name, 1, jr.code == 200, run.timed_out, run.ms);
+	stats_run(sv, 1, jr.code, &run);
 	if (spool_finish(id, &jr) == -1 && errno != EEXIST)
 		log_warn("job %s: cannot publish its result", id);
 	log_info("job %s: %s: %d %s in %lld ms", id, sv->name, jr.code,

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "conn.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
@@ -58,6 +59,44 @@ static struct server {
 } srv;
 
 /*
+ * The metrics block's listener, added to LS at *N: one of OLD if it has
+ * the same address and port, else a new one (see http.c).
+ */
+static int
+metrics_open(const struct config *conf, struct listener *old, size_t nold,
+    struct listener *ls, size_t *n)
+{
+	struct listen_conf	 lc;
+	struct listener		 tmp[2];
+	char			 key[160];
+	size_t			 j;
+	int			 got;
+
+	if (conf->metrics.address == NULL)
+		return 0;
+	memset(&lc, 0, sizeof(lc));
+	lc.address = conf->metrics.address;
+	lc.port = conf->metrics.port;
+	lc.tcp = 1;
+	net_listen_key(&lc, SOCK_STREAM, key, sizeof(key));
+	for (j = 0; j < nold; j++)
+		if (!old[j].keep && strcmp(old[j].key, key) == 0) {
+			old[j].keep = 1;
+			tmp[0] = old[j];
+			break;
+		}
+	if (j == nold && net_listen(&lc, tmp, &got) == -1) {
+		log_warn("%s:%d: cannot listen on %s port %d/tcp for metrics",
+		    conf->file, conf->metrics.line, lc.address, lc.port);
+		return -1;
+	}
+	tmp[0].http = 1;
+	tmp[0].conf = 0;
+	ls[(*n)++] = tmp[0];
+	return 0;
+}
+
+/*
  * Open the sockets CONF asks for, reusing those of OLD (a previous set)
  * whose identity matches.  On error nothing changes and -1 is returned.
  */
@@ -70,7 +109,7 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 	int		 k, t, got;
 	char		 key[160];
 
-	if ((ls = calloc(conf->nlistens * 2, sizeof(*ls))) == NULL)
+	if ((ls = calloc(conf->nlistens * 2 + 1, sizeof(*ls))) == NULL)
 		return -1;
 	for (i = 0; i < nold; i++)
 		old[i].keep = 0;
@@ -118,6 +157,8 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 			}
 		}
 	}
+	if (metrics_open(conf, old, nold, ls, &n) == -1)
+		goto fail;
 	*out = ls;
 	*nout = n;
 	return 0;
@@ -191,10 +232,13 @@ refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
     int code, const char *text, const char *why)
 {
 	struct peer	 peer;
-	char		 line[128];
+	char		 line[256];
 	size_t		 len;
 
-	len = proto_error(line, sizeof(line), 0, code, text);
+	if (l->http)
+		len = http_status(line, sizeof(line), code, text);
+	else
+		len = proto_error(line, sizeof(line), 0, code, text);
 	(void)!write(fd, line, len);
 	(void)shutdown(fd, SHUT_WR);
 	net_peer(fd, l->family, ss, &peer);
@@ -336,7 +380,8 @@ accept_one(struct listener *l)
 	STATS_INC(connections);
 	if (l->family == AF_UNIX ?
 	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
-	    !net_allowed(&srv.conf->allow, &ss)) {
+	    !net_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
+	    &srv.conf->metrics.allow : &srv.conf->allow, &ss)) {
 		STATS_INC(refused_denied);
 		refuse(fd, l, &ss, 403, "Access denied", "not allowed");
 		return 1;
@@ -358,7 +403,10 @@ accept_one(struct listener *l)
 		net_peer(fd, l->family, &ss, &peer);
 		if (l->family != AF_UNIX)
 			peer.transport = "tcp";
-		conn_serve(fd, srv.conf, &peer);
+		if (l->http)
+			http_serve(fd, srv.conf, &peer);
+		else
+			conn_serve(fd, srv.conf, &peer);
 		_exit(0);
 	default:
 		close(fd);
@@ -419,7 +467,7 @@ dgram_run(const char *buf, size_t len, struct peer *peer)
 	(void)child_run(sv, &srv.conf->limits, &ctx, req.data, req.datalen,
 	    &res);
 	stats_release(slot);
-	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
+	stats_run(sv, 0, 0, &res);
 	if (child_ok(&res))
 		log_info("udp %s:%s: send %s: ok in %lld ms", peer->ip,
 		    peer->port, sv->name, res.ms);
