@@ -84,6 +84,18 @@ printable(const char *line, size_t len)
 	return 1;
 }
 
+/* How many of the LEN bytes at P, from the first, are token characters. */
+static size_t
+token_len(const char *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len && p[i] != '\0' && strchr(TCHARS, p[i]) != NULL;
+	    i++)
+		;
+	return i;
+}
+
 /* "HTTP/1.1": 1 for 1.0 and 1.1, 0 for another version, -1 if none. */
 static int
 version_ok(const char *v, size_t len)
@@ -112,7 +124,7 @@ header_ok(const char *p, size_t len)
 
 	if (!printable(p, len) || (colon = memchr(p, ':', len)) == NULL)
 		return 0;
-	return colon > p && strspn(p, TCHARS) == (size_t)(colon - p);
+	return colon > p && token_len(p, len) == (size_t)(colon - p);
 }
 
 /* The status the request line LINE (LEN bytes, no newline) asks for. */
@@ -131,7 +143,7 @@ parse_line(const char *line, size_t len, struct http_request *r)
 	mlen = sp1 - line;
 	target = sp1 + 1;
 	tlen = sp2 - target;
-	if (mlen == 0 || strspn(line, TCHARS) != mlen || tlen == 0 ||
+	if (mlen == 0 || token_len(line, len) != mlen || tlen == 0 ||
 	    memchr(target, '\t', tlen) != NULL || target[0] == ' ' ||
 	    (v = version_ok(sp2 + 1, len - (sp2 + 1 - line))) == -1)
 		return;
