@@ -59,8 +59,10 @@ static struct server {
 } srv;
 
 /*
- * The metrics block's listener, added to LS at *N: one of OLD if it has
- * the same address and port, else a new one (see http.c).
+ * The metrics block's listener, added to LS at *N: the one of OLD if its
+ * address and port are the same, else a new one (see http.c).  Its key
+ * is its own ("http:..."), so that a socket never passes between the
+ * metrics block and a listen entry on a reload.
  */
 static int
 metrics_open(const struct config *conf, struct listener *old, size_t nold,
@@ -68,7 +70,7 @@ metrics_open(const struct config *conf, struct listener *old, size_t nold,
 {
 	struct listen_conf	 lc;
 	struct listener		 tmp[2];
-	char			 key[160];
+	char			 key[160], *p;
 	size_t			 j;
 	int			 got;
 
@@ -78,7 +80,8 @@ metrics_open(const struct config *conf, struct listener *old, size_t nold,
 	lc.address = conf->metrics.address;
 	lc.port = conf->metrics.port;
 	lc.tcp = 1;
-	net_listen_key(&lc, SOCK_STREAM, key, sizeof(key));
+	strlcpy(key, "http:", sizeof(key));
+	net_listen_key(&lc, SOCK_STREAM, key + 5, sizeof(key) - 5);
 	for (j = 0; j < nold; j++)
 		if (!old[j].keep && strcmp(old[j].key, key) == 0) {
 			old[j].keep = 1;
@@ -89,6 +92,12 @@ metrics_open(const struct config *conf, struct listener *old, size_t nold,
 		log_warn("%s:%d: cannot listen on %s port %d/tcp for metrics",
 		    conf->file, conf->metrics.line, lc.address, lc.port);
 		return -1;
+	}
+	if (j == nold) {
+		strlcpy(tmp[0].key, key, sizeof(tmp[0].key));
+		if ((p = strrchr(tmp[0].name, '/')) != NULL)
+			strlcpy(p, "/http", sizeof(tmp[0].name) -
+			    (p - tmp[0].name));
 	}
 	tmp[0].http = 1;
 	tmp[0].conf = 0;

@@ -258,6 +258,13 @@ def test_reload_adds_moves_and_removes_the_listener(daemon_factory):
     assert bgs.wait_until(lambda: bgs.connects(("127.0.0.1", d.mport)), 10)
     assert curl(d)[0] == 200
     assert bgs.wait_until(lambda: not bgs.connects(("127.0.0.1", old)), 10)
+    assert d.wait_log("closing listener 127.0.0.1:%d/http" % old)
+    # A new allow list applies to the next caller, on the same socket.
+    d.settings["metrics"]["allow"] = ["127.0.0.2"]
+    d.write_config()
+    d.signal(signal.SIGHUP)
+    assert bgs.wait_until(lambda: curl(d)[0] == 403, 10)
+    assert curl(d, source="127.0.0.2")[0] == 200
     del d.settings["metrics"]
     d.write_config()
     d.signal(signal.SIGHUP)
