@@ -19,6 +19,8 @@ struct http_request {
 	int		 head;		/* HEAD: headers only */
 };
 
+int	http_open(const struct config *, struct listener *old, size_t nold,
+	    struct listener *ls, size_t *n);
 size_t	http_head_end(const char *, size_t);
 void	http_parse(const char *, size_t, struct http_request *);
 size_t	http_status(char *, size_t, int code, const char *text);

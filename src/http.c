@@ -1,6 +1,7 @@
 /*
- * http.c: a connection to the metrics listener, served in a child of its
- * own like any other connection.
+ * http.c: the metrics block's listener (opened into the master's list of
+ * listeners by http_open()) and a connection to it, served in a child of
+ * its own like any other connection.
  *
  * Just enough HTTP/1.0 and HTTP/1.1 for a scraper: one request whose line
  * and headers fit in HTTP_HEAD_MAX bytes and arrive within
@@ -53,6 +54,53 @@ reason(int code)
 		if (reasons[i].code == code)
 			return reasons[i].reason;
 	return "Error";
+}
+
+/*
+ * The metrics block's listener, added to LS at *N: the one of OLD if its
+ * address and port are the same, else a new one (see http.c).  Its key
+ * is its own ("http:..."), so that a socket never passes between the
+ * metrics block and a listen entry on a reload.
+ */
+int
+http_open(const struct config *conf, struct listener *old, size_t nold,
+    struct listener *ls, size_t *n)
+{
+	struct listen_conf	 lc;
+	struct listener		 tmp[2];
+	char			 key[160], *p;
+	size_t			 j;
+	int			 got;
+
+	if (conf->metrics.address == NULL)
+		return 0;
+	memset(&lc, 0, sizeof(lc));
+	lc.address = conf->metrics.address;
+	lc.port = conf->metrics.port;
+	lc.tcp = 1;
+	strlcpy(key, "http:", sizeof(key));
+	net_listen_key(&lc, SOCK_STREAM, key + 5, sizeof(key) - 5);
+	for (j = 0; j < nold; j++)
+		if (!old[j].keep && strcmp(old[j].key, key) == 0) {
+			old[j].keep = 1;
+			tmp[0] = old[j];
+			break;
+		}
+	if (j == nold && net_listen(&lc, tmp, &got) == -1) {
+		log_warn("%s:%d: cannot listen on %s port %d/tcp for metrics",
+		    conf->file, conf->metrics.line, lc.address, lc.port);
+		return -1;
+	}
+	if (j == nold) {
+		strlcpy(tmp[0].key, key, sizeof(tmp[0].key));
+		if ((p = strrchr(tmp[0].name, '/')) != NULL)
+			strlcpy(p, "/http", sizeof(tmp[0].name) -
+			    (p - tmp[0].name));
+	}
+	tmp[0].http = 1;
+	tmp[0].conf = 0;
+	ls[(*n)++] = tmp[0];
+	return 0;
 }
 
 /* Where the headers of BUF end (after the empty line), or 0. */
