@@ -372,3 +372,22 @@ def test_request_line_codes(daemon_factory, line, code):
     d = metrics_daemon(daemon_factory)
     ans = raw(d, line + b"\r\nHost: 127.0.0.1\r\nUser-Agent: t\r\n\r\n")
     assert re.match(rb"HTTP/1\.1 %d " % code, ans), ans[:80]
+
+
+def test_documented_blocks_are_valid(daemon_factory):
+    # The metrics blocks of README.md, bgserviced.conf(5) and the example
+    # configuration (commented out there) pass bgserviced -t.
+    with open(os.path.join(bgs.REPO, "README.md")) as f:
+        readme = re.search(r"^    metrics = \{\n.*?^    \};\n", f.read(), re.M | re.S).group(0)
+    with open(os.path.join(bgs.REPO, "man", "bgserviced.conf.5")) as f:
+        page = re.search(r"^metrics = \{\n.*?^\};\n", f.read(), re.M | re.S).group(0)
+    with open(os.path.join(bgs.REPO, "etc", "bgserviced.conf")) as f:
+        etc = "".join(ln[1:] for ln in re.search(r"^#metrics = \{\n.*?^#\};\n", f.read(),
+                                                  re.M | re.S).group(0).splitlines(True))
+    for i, block in enumerate((readme, page, etc)):
+        d = daemon_factory(sub="doc%d" % i)
+        with open(d.conf, "a") as f:
+            f.write(block)
+        r = subprocess.run([d.bin, "-t", "-c", d.conf], capture_output=True, text=True,
+                           timeout=30, env=d.env())
+        assert r.returncode == 0 and "configuration OK" in r.stdout + r.stderr, (block, r)
