@@ -58,7 +58,7 @@ reason(int code)
 
 /*
  * The metrics block's listener, added to LS at *N: the one of OLD if its
- * address and port are the same, else a new one (see http.c).  Its key
+ * address and port are the same, else a new TCP socket.  Its key
  * is its own ("http:..."), so that a socket never passes between the
  * metrics block and a listen entry on a reload.
  */
