@@ -68,6 +68,14 @@ struct listen_conf {
 	int		 line;		/* where it was configured */
 };
 
+/* The metrics block: an HTTP listener answering GET /metrics. */
+struct metrics_conf {
+	char		*address;	/* numeric address, NULL: no block */
+	int		 port;
+	struct allow	 allow;		/* callers let in; none: the global */
+	int		 line;		/* where it was configured */
+};
+
 struct limits {
 	int		 max_connections;	/* connection children at once */
 	size_t		 max_request;		/* bytes in one request */
@@ -130,6 +138,7 @@ struct config {
 	size_t		 nlistens;
 	struct limits	 limits;
 	struct allow	 allow;		/* callers let in; none: all */
+	struct metrics_conf metrics;	/* the HTTP metrics listener */
 	struct ident	 id;		/* the daemon's own, after binding */
 	struct service	*services;	/* sorted by name */
 	size_t		 nservices;

@@ -17,6 +17,7 @@ struct listener {
 	char		 key[160];	/* identity, to match on reload */
 	int		 keep;		/* scratch for the reload */
 	size_t		 conf;		/* its entry in the config's listens */
+	int		 http;		/* the metrics block's, see http.c */
 };
 
 /* Who is calling: what a service's environment tells it. */

@@ -12,15 +12,27 @@
 
 #define STATS_SERVICES	256	/* services counted one by one */
 #define STATS_HOLDERS	4096	/* processes holding an instance slot */
+#define STATS_BUCKETS	15	/* latency buckets, 1 ms to 60 s, +Inf apart */
+
+struct run_result;
+struct service;
+
+/* A latency histogram: runs per bucket (not cumulative), total time. */
+struct stats_hist {
+	uint64_t	 count[STATS_BUCKETS + 1];	/* the last: +Inf */
+	uint64_t	 sum_us;
+};
 
 /* Per service; slot 0 is "other" once the table is full. */
 struct stats_service {
 	char		 name[SERVICE_NAME_MAX + 1];
 	uint64_t	 calls;		/* TCP calls and datagrams run */
 	uint64_t	 jobs;		/* queued jobs run */
-	uint64_t	 failures;	/* runs that did not succeed */
+	uint64_t	 failures_caller;	/* runs ending 4xx: the data */
+	uint64_t	 failures_service;	/* runs ending 5xx: the service */
 	uint64_t	 timeouts;	/* runs killed at their timeout */
-	uint64_t	 run_ms;	/* run time, all runs */
+	struct stats_hist call;		/* how long calls ran */
+	struct stats_hist job;		/* how long jobs ran */
 	uint32_t	 running;	/* instances running now */
 };
 
@@ -74,8 +86,9 @@ extern struct stats	*stats;
 
 int	stats_init(void);
 void	stats_services(const struct config *);
-void	stats_run(const char *service, int job, int ok, int timed_out,
-	    long long ms);
+void	stats_run(const struct service *, int job, int code,
+	    const struct run_result *);
+int	stats_fault(int code);
 int	stats_format(struct buf *, size_t jobs_done);
 int	stats_acquire(const char *service, int max);
 void	stats_release(int slot);

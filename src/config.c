@@ -42,7 +42,7 @@ static const char *const reserved_names[] = {
 
 static const char *const root_keys[] = {
 	"pidfile", "spool_dir", "listen", "limits", "services", "allow",
-	"user", "group", "log", NULL
+	"user", "group", "log", "metrics", NULL
 };
 static const char *const limit_keys[] = {
 	"max_connections", "max_request", "request_timeout",
@@ -52,6 +52,9 @@ static const char *const limit_keys[] = {
 static const char *const listen_keys[] = {
 	"address", "port", "path", "mode", "owner", "group", "tcp", "udp",
 	"allow_uid", "allow_gid", NULL
+};
+static const char *const metrics_keys[] = {
+	"address", "port", "allow", NULL
 };
 static const char *const service_keys[] = {
 	"command", "timeout", "tcp", "udp", "charset", "user", "group",
@@ -595,6 +598,54 @@ parse_listen(struct cfgctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/* A numeric IPv4 or IPv6 address? */
+static int
+numeric_address(const char *s)
+{
+	unsigned char	 addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, addr) == 1 ||
+	    inet_pton(AF_INET6, s, addr) == 1;
+}
+
+/* The metrics block: where GET /metrics is answered, and to whom. */
+static int
+parse_metrics(struct cfgctx *ctx, const config_setting_t *root,
+    struct config *c)
+{
+	const config_setting_t	*g;
+	struct metrics_conf	*m = &c->metrics;
+	long long		 port = 0;
+	size_t			 i;
+
+	if ((g = config_setting_get_member(root, "metrics")) == NULL)
+		return 0;
+	m->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g))
+		return cfg_error(ctx, g, "'metrics' must be a group "
+		    "{ address = ...; port = ...; }");
+	if (cfg_known_keys(ctx, g, metrics_keys, "metrics") == -1 ||
+	    cfg_string(ctx, g, "address", &m->address) == -1 ||
+	    cfg_int(ctx, g, "port", 1, 65535, &port) == -1 ||
+	    parse_allow(ctx, g, &m->allow) == -1)
+		return -1;
+	m->port = port;
+	if (m->address == NULL || port == 0)
+		return cfg_error(ctx, g, "'metrics' needs 'address' and "
+		    "'port'");
+	if (!numeric_address(m->address))
+		return cfg_error(ctx, config_setting_get_member(g, "address"),
+		    "'%s' is not a numeric IPv4 or IPv6 address", m->address);
+	for (i = 0; i < c->nlistens; i++)
+		if (c->listens[i].address != NULL && c->listens[i].tcp &&
+		    c->listens[i].port == m->port &&
+		    strcmp(c->listens[i].address, m->address) == 0)
+			return cfg_error(ctx, g, "'metrics' names the address "
+			    "and port of a listen entry (line %d)",
+			    c->listens[i].line);
+	return 0;
+}
+
 static int
 parse_command(struct cfgctx *ctx, const config_setting_t *g,
     struct service *sv)
@@ -894,6 +945,7 @@ config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 	    parse_limits(ctx, root, &c->limits) == -1 ||
 	    parse_listen(ctx, root, c) == -1 ||
 	    parse_allow(ctx, root, &c->allow) == -1 ||
+	    parse_metrics(ctx, root, c) == -1 ||
 	    parse_user(ctx, root, &c->id) == -1 ||
 	    parse_services(ctx, root, c) == -1)
 		return -1;
@@ -959,6 +1011,8 @@ config_free(struct config *c)
 	}
 	free(c->allow.cidrs);
 	free(c->log);
+	free(c->metrics.address);
+	free(c->metrics.allow.cidrs);
 	free(c->id.user);
 	free(c->id.groups);
 	free(c->listens);

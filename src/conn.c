@@ -199,7 +199,7 @@ handle_send(struct conn *c, const struct request *req)
 	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
 	    &res);
 	stats_release(slot);
-	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
+	stats_run(sv, 0, 0, &res);
 	if (child_ok(&res))
 		log_info("%s: send %s: ok in %lld ms", c->who, sv->name,
 		    res.ms);
@@ -228,7 +228,7 @@ handle_call(struct conn *c, const struct request *req)
 	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
 	    &res);
 	stats_release(slot);
-	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
+	stats_run(sv, 0, 0, &res);
 	if (!req->framed && conn_cut(c, reqend_late(&c->end)))
 		conn_error(c, 0, 400, "Request cut: more data arrived after "
 		    "it ended");

@@ -541,7 +541,7 @@ job_execute(const struct config *conf, const struct service *sv,
 	(void)child_run(sv, &conf->limits, &ctx, req->data.data,
 	    req->data.len, &run);
 	result_from_run(sv, req->id, &run, &jr);
-	stats_run(sv->name, 1, jr.code == 200, run.timed_out, run.ms);
+	stats_run(sv, 1, jr.code, &run);
 	(void)publish_result(req->id, &jr, !run.cancelled);
 	log_info("job %s: %s: %d %s in %lld ms", req->id, sv->name, jr.code,
 	    jr.how, jr.ms);

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "conn.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
@@ -73,7 +74,7 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 	int		 k, t, got;
 	char		 key[160];
 
-	if ((ls = calloc(conf->nlistens * 2, sizeof(*ls))) == NULL)
+	if ((ls = calloc(conf->nlistens * 2 + 1, sizeof(*ls))) == NULL)
 		return -1;
 	for (i = 0; i < nold; i++)
 		old[i].keep = 0;
@@ -122,6 +123,8 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 			}
 		}
 	}
+	if (http_open(conf, old, nold, ls, &n) == -1)
+		goto fail;
 	*out = ls;
 	*nout = n;
 	return 0;
@@ -195,10 +198,13 @@ refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
     int code, const char *text, const char *why)
 {
 	struct peer	 peer;
-	char		 line[128];
+	char		 line[256];
 	size_t		 len;
 
-	len = proto_error(line, sizeof(line), 0, code, text);
+	if (l->http)
+		len = http_status(line, sizeof(line), code, text);
+	else
+		len = proto_error(line, sizeof(line), 0, code, text);
 	(void)!write(fd, line, len);
 	(void)shutdown(fd, SHUT_WR);
 	net_peer(fd, l->family, ss, &peer);
@@ -395,7 +401,8 @@ accept_one(struct listener *l)
 	STATS_INC(connections);
 	if (l->family == AF_UNIX ?
 	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
-	    !net_allowed(&srv.conf->allow, &ss)) {
+	    !net_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
+	    &srv.conf->metrics.allow : &srv.conf->allow, &ss)) {
 		STATS_INC(refused_denied);
 		refuse(fd, l, &ss, 403, "Access denied", "not allowed");
 		return 1;
@@ -417,7 +424,10 @@ accept_one(struct listener *l)
 		net_peer(fd, l->family, &ss, &peer);
 		if (l->family != AF_UNIX)
 			peer.transport = "tcp";
-		conn_serve(fd, srv.conf, &peer);
+		if (l->http)
+			http_serve(fd, srv.conf, &peer);
+		else
+			conn_serve(fd, srv.conf, &peer);
 		_exit(0);
 	default:
 		close(fd);
@@ -478,7 +488,7 @@ dgram_run(const char *buf, size_t len, struct peer *peer)
 	(void)child_run(sv, &srv.conf->limits, &ctx, req.data, req.datalen,
 	    &res);
 	stats_release(slot);
-	stats_run(sv->name, 0, child_ok(&res), res.timed_out, res.ms);
+	stats_run(sv, 0, 0, &res);
 	if (child_ok(&res))
 		log_info("udp %s:%s: send %s: ok in %lld ms", peer->ip,
 		    peer->port, sv->name, res.ms);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "stats.h"
 
 struct stats	*stats;
@@ -66,23 +67,78 @@ stats_services(const struct config *conf)
 	}
 }
 
-/* Count one run of SERVICE. */
+/* The upper bounds of the latency buckets, in µs and as exposed. */
+static const uint64_t bucket_us[STATS_BUCKETS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 30000000, 60000000
+};
+static const char *const bucket_le[STATS_BUCKETS] = {
+	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+	"0.5", "1", "2.5", "5", "10", "30", "60"
+};
+
+/*
+ * Whose fault a run's answer CODE is: 0 none (200), 1 the caller's (4xx:
+ * its data, a cancel), 2 the service's (5xx).
+ */
+int
+stats_fault(int code)
+{
+	if (code < 400)
+		return 0;
+	return code < 500 ? 1 : 2;
+}
+
+/* How long RES ran, in µs: its wall clock, unless that jumped. */
+static uint64_t
+run_us(const struct run_result *res)
+{
+	long long	 us;
+
+	us = (long long)(res->end.tv_sec - res->start.tv_sec) * 1000000 +
+	    (res->end.tv_nsec - res->start.tv_nsec) / 1000;
+	if (us < 0 || us / 1000 > res->ms + 1 || us / 1000 < res->ms - 1)
+		us = res->ms > 0 ? res->ms * 1000 : 0;
+	return (uint64_t)us;
+}
+
+static void
+hist_add(struct stats_hist *h, uint64_t us)
+{
+	size_t	 i;
+
+	for (i = 0; i < STATS_BUCKETS && us > bucket_us[i]; i++)
+		;
+	__atomic_fetch_add(&h->count[i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->sum_us, us, __ATOMIC_RELAXED);
+}
+
+/*
+ * Count one run of SV that ended with RES, answered CODE (0: work it
+ * out from RES as a call's answer).
+ */
 void
-stats_run(const char *service, int job, int ok, int timed_out, long long ms)
+stats_run(const struct service *sv, int job, int code,
+    const struct run_result *res)
 {
 	struct stats_service	*s;
+	char			 why[256];
 
 	if (stats == NULL)
 		return;
-	if ((s = find(service)) == NULL)
+	if ((s = find(sv->name)) == NULL)
 		s = &stats->services[0];
+	if (code == 0)
+		code = child_ok(res) ? 200 :
+		    child_describe(sv, res, why, sizeof(why));
 	__atomic_fetch_add(job ? &s->jobs : &s->calls, 1, __ATOMIC_RELAXED);
-	if (!ok)
-		__atomic_fetch_add(&s->failures, 1, __ATOMIC_RELAXED);
-	if (timed_out)
+	if (stats_fault(code) != 0)
+		__atomic_fetch_add(stats_fault(code) == 1 ?
+		    &s->failures_caller : &s->failures_service, 1,
+		    __ATOMIC_RELAXED);
+	if (res->timed_out)
 		__atomic_fetch_add(&s->timeouts, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&s->run_ms, ms > 0 ? (uint64_t)ms : 0,
-	    __ATOMIC_RELAXED);
+	hist_add(job ? &s->job : &s->call, run_us(res));
 	if (job)
 		__atomic_fetch_add(&stats->jobs_finished, 1, __ATOMIC_RELAXED);
 }
@@ -93,22 +149,50 @@ get(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* "# HELP" and "# TYPE" of the family bgserviced_NAME. */
 static int
-emit(struct buf *b, const char *type, const char *name, const char *help,
-    const char *labels, unsigned long long value)
+emit_head(struct buf *b, const char *type, const char *name,
+    const char *help)
 {
 	char	 line[512];
 	int	 n;
 
-	if (help != NULL) {
-		n = snprintf(line, sizeof(line), "# HELP bgserviced_%s %s\n"
-		    "# TYPE bgserviced_%s %s\n", name, help, name, type);
-		if (buf_append(b, line, n) == -1)
-			return -1;
-	}
-	n = snprintf(line, sizeof(line), "bgserviced_%s%s %llu\n", name,
+	n = snprintf(line, sizeof(line), "# HELP bgserviced_%s %s\n"
+	    "# TYPE bgserviced_%s %s\n", name, help, name, type);
+	return buf_append(b, line, n);
+}
+
+/* One sample; VALUE already formatted. */
+static int
+emit_value(struct buf *b, const char *name, const char *labels,
+    const char *value)
+{
+	char	 line[512];
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "bgserviced_%s%s %s\n", name,
 	    labels, value);
 	return buf_append(b, line, n);
+}
+
+static int
+emit(struct buf *b, const char *type, const char *name, const char *help,
+    const char *labels, unsigned long long value)
+{
+	char	 v[32];
+
+	if (help != NULL && emit_head(b, type, name, help) == -1)
+		return -1;
+	snprintf(v, sizeof(v), "%llu", value);
+	return emit_value(b, name, labels, v);
+}
+
+/* Microseconds as seconds, exactly: "1.250000". */
+static void
+fmt_seconds(char *v, size_t size, uint64_t us)
+{
+	snprintf(v, size, "%llu.%06llu", (unsigned long long)(us / 1000000),
+	    (unsigned long long)(us % 1000000));
 }
 
 #define COUNTER(name, help, labels, v) \
@@ -116,8 +200,9 @@ emit(struct buf *b, const char *type, const char *name, const char *help,
 #define GAUGE(name, help, labels, v) \
 	if (emit(b, "gauge", name, help, labels, v) == -1) return -1
 
+/* The counters of each service that need no more than a number. */
 static int
-format_services(struct buf *b)
+format_service_counts(struct buf *b, uint32_t n)
 {
 	static const struct {
 		const char	*name, *help;
@@ -127,17 +212,12 @@ format_services(struct buf *b)
 		    offsetof(struct stats_service, calls) },
 		{ "jobs_run_total", "Queued jobs run, by service.",
 		    offsetof(struct stats_service, jobs) },
-		{ "failures_total", "Runs that did not succeed, by service.",
-		    offsetof(struct stats_service, failures) },
 		{ "timeouts_total", "Runs killed at their timeout, by "
 		    "service.", offsetof(struct stats_service, timeouts) },
-		{ "run_milliseconds_total", "Time spent running, by service.",
-		    offsetof(struct stats_service, run_ms) },
 	};
 	char		 labels[128];
 	size_t		 f;
-	uint32_t	 i, n = __atomic_load_n(&stats->nservices,
-	    __ATOMIC_ACQUIRE);
+	uint32_t	 i;
 
 	for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
 		for (i = 0; i < n; i++) {
@@ -147,6 +227,93 @@ format_services(struct buf *b)
 			    labels, get((const uint64_t *)((const char *)
 			    &stats->services[i] + fields[f].off)));
 		}
+	return 0;
+}
+
+/* Failures by whose fault they are, and the time run, by service. */
+static int
+format_service_faults(struct buf *b, uint32_t n)
+{
+	const struct stats_service	*s;
+	char				 labels[160], v[32];
+	uint32_t			 i;
+
+	for (i = 0; i < n; i++) {
+		s = &stats->services[i];
+		snprintf(labels, sizeof(labels), "{service=\"%s\",fault="
+		    "\"caller\"}", s->name);
+		COUNTER("failures_total", i == 0 ? "Runs that did not "
+		    "succeed, by service and fault: caller (4xx) or service "
+		    "(5xx)." : NULL, labels, get(&s->failures_caller));
+		snprintf(labels, sizeof(labels), "{service=\"%s\",fault="
+		    "\"service\"}", s->name);
+		COUNTER("failures_total", NULL, labels,
+		    get(&s->failures_service));
+	}
+	if (emit_head(b, "counter", "run_seconds_total", "Time spent "
+	    "running, calls and jobs, by service.") == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		s = &stats->services[i];
+		snprintf(labels, sizeof(labels), "{service=\"%s\"}", s->name);
+		fmt_seconds(v, sizeof(v), get(&s->call.sum_us) +
+		    get(&s->job.sum_us));
+		if (emit_value(b, "run_seconds_total", labels, v) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The samples of one service's histogram NAME. */
+static int
+format_hist(struct buf *b, const char *name, const char *service,
+    const struct stats_hist *h)
+{
+	char		 sample[96], labels[160], v[32];
+	uint64_t	 cum = 0;
+	size_t		 i;
+
+	snprintf(sample, sizeof(sample), "%s_bucket", name);
+	for (i = 0; i <= STATS_BUCKETS; i++) {
+		cum += get(&h->count[i]);
+		snprintf(labels, sizeof(labels), "{service=\"%s\",le=\"%s\"}",
+		    service, i < STATS_BUCKETS ? bucket_le[i] : "+Inf");
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)cum);
+		if (emit_value(b, sample, labels, v) == -1)
+			return -1;
+	}
+	snprintf(labels, sizeof(labels), "{service=\"%s\"}", service);
+	snprintf(sample, sizeof(sample), "%s_sum", name);
+	fmt_seconds(v, sizeof(v), get(&h->sum_us));
+	if (emit_value(b, sample, labels, v) == -1)
+		return -1;
+	snprintf(sample, sizeof(sample), "%s_count", name);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)cum);
+	return emit_value(b, sample, labels, v);
+}
+
+static int
+format_services(struct buf *b)
+{
+	uint32_t	 i, n = __atomic_load_n(&stats->nservices,
+	    __ATOMIC_ACQUIRE);
+
+	if (format_service_counts(b, n) == -1 ||
+	    format_service_faults(b, n) == -1 ||
+	    emit_head(b, "histogram", "call_duration_seconds", "How long "
+	    "calls and datagrams ran, by service.") == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (format_hist(b, "call_duration_seconds",
+		    stats->services[i].name, &stats->services[i].call) == -1)
+			return -1;
+	if (emit_head(b, "histogram", "job_duration_seconds", "How long "
+	    "queued jobs ran, by service.") == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (format_hist(b, "job_duration_seconds",
+		    stats->services[i].name, &stats->services[i].job) == -1)
+			return -1;
 	return 0;
 }
 

@@ -134,7 +134,7 @@ def test_every_option_described(file, name):
 
 # bgserviced.conf(5): every key of src/config.c
 
-KEY_LISTS = ("root_keys", "limit_keys", "listen_keys", "service_keys")
+KEY_LISTS = ("root_keys", "limit_keys", "listen_keys", "metrics_keys", "service_keys")
 
 
 def c_string_array(src, name):
@@ -299,10 +299,11 @@ def test_no_variable_documented_that_child_c_does_not_set():
 
 def answered_error_codes():
     """The 4xx and 5xx codes the daemon's sources (all but the client's)
-    hand to an answer, return, or store as a job's result."""
+    hand to an answer, return, or store as a job's result.  The HTTP
+    statuses of http.c are another protocol's, checked below."""
     codes = set()
     for f in sorted(os.listdir(SRC)):
-        if not f.endswith(".c") or f == "bgservice.c":
+        if not f.endswith(".c") or f in ("bgservice.c", "http.c"):
             continue
         src = strip_c_comments(read("src", f))
         codes |= {int(c) for c in re.findall(r"(?:return|\?|:|,|=)\s*([45]\d\d)\b", src)}
@@ -326,6 +327,7 @@ def stats_names():
     src = strip_c_comments(read("src", "stats.c"))
     names = set(re.findall(r'\b(?:COUNTER|GAUGE)\("(\w+)"', src))
     names |= set(re.findall(r'\{\s*"(\w+_total)",', src))
+    names |= set(re.findall(r'emit_head\(b, "\w+", "(\w+)"', src))
     assert {"connections_total", "calls_total", "children"} <= names, names
     return names
 
@@ -337,6 +339,17 @@ def test_every_counter_documented():
     assert code - documented == set(), "not in STATISTICS: %s" % sorted(code - documented)
     assert documented - code == set(), \
         "STATISTICS lists what stats.c never answers: %s" % sorted(documented - code)
+
+
+def test_every_http_status_documented():
+    src = strip_c_comments(read("src", "http.c"))
+    m = re.search(r"\breasons\[\]\s*=\s*\{(.*?)\};", src, re.S)
+    assert m, "no reasons[] table in src/http.c"
+    codes = {int(c) for c in re.findall(r"\{\s*(\d{3}),", m.group(1))}
+    assert {200, 400, 404, 405}.issubset(codes), codes
+    text = section(page("bgserviced.8"), "STATISTICS")
+    missing = [c for c in sorted(codes) if not has_number(text, c)]
+    assert not missing, "HTTP statuses not in STATISTICS of bgserviced.8: %s" % missing
 
 
 # bgservice(1): commands and exit statuses

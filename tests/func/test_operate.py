@@ -21,7 +21,7 @@ def stats(d):
     for line in d.request(b"stats").decode().splitlines():
         if line and not line.startswith("#"):
             k, v = line.rsplit(" ", 1)
-            out[k] = int(v)
+            out[k] = float(v) if "." in v else int(v)
     return out
 
 
@@ -186,10 +186,11 @@ def test_stats_counters_move(daemon_factory):
 
     assert delta('bgserviced_calls_total{service="upper"}') == 3
     assert delta('bgserviced_jobs_run_total{service="upper"}') == 1
-    assert delta('bgserviced_failures_total{service="fail"}') == 1
-    assert delta('bgserviced_failures_total{service="slow"}') == 1
+    assert delta('bgserviced_failures_total{service="fail",fault="service"}') == 1
+    assert delta('bgserviced_failures_total{service="slow",fault="service"}') == 1
+    assert delta('bgserviced_failures_total{service="fail",fault="caller"}') == 0
     assert delta('bgserviced_timeouts_total{service="slow"}') == 1
-    assert delta('bgserviced_run_milliseconds_total{service="slow"}') >= 900
+    assert delta('bgserviced_run_seconds_total{service="slow"}') >= 0.9
     assert delta("bgserviced_bad_requests_total") >= 1
     assert delta("bgserviced_request_timeouts_total") == 1
     assert delta("bgserviced_jobs_added_total") == 1
@@ -207,7 +208,8 @@ def test_stats_counters_move(daemon_factory):
 def test_stats_prometheus_format(daemon):
     text = daemon.request(b"stats").decode()
     for line in text.splitlines():
-        assert re.match(r'^(# (HELP|TYPE) bgserviced_\w+ .+|bgserviced_\w+(\{\w+="[^"]*"\})? \d+)$',
+        assert re.match(r'^(# (HELP|TYPE) bgserviced_\w+ .+|'
+                        r'bgserviced_\w+(\{\w+="[^"]*"(,\w+="[^"]*")*\})? \d+(\.\d+)?)$',
                         line), line
     # Framed, and through the client.
     with daemon.connect() as s:
