@@ -5,6 +5,7 @@
 #                   example configuration (127.0.0.1:12341, state in ./run)
 #   make check      build, then run every test (plain and ASan+UBSan builds)
 #   make install    PREFIX=/usr/local DESTDIR= (never overwrites a config)
+#   make deb        the Debian package, left in build/ (debian/)
 #   make bench      side-by-side speed figures (tests/bench)
 #   make lint       mandoc -Tlint, shellcheck, cppcheck
 
@@ -100,6 +101,24 @@ bench: all
 fuzz:
 	$(MAKE) -C tests/fuzz fuzz
 
+# The Debian package, built by dpkg-buildpackage in a copy of the tree
+# under build/deb: the package build runs "make clean" in its tree, and
+# writes its results to the folder above it.  The .deb, .buildinfo and
+# .changes end up in build/.  The package build is a make of its own:
+# nothing of this one's command line (B=, CFLAGS=) is passed down.
+DEBVERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+deb: DEPS = deb
+deb: deps
+	rm -rf $(B)/deb $(B)/bgservice_$(DEBVERSION)_* \
+	    $(B)/bgservice-dbgsym_$(DEBVERSION)_*
+	mkdir -p $(B)/deb/bgservice
+	tar -cf - --exclude=./build --exclude=./run --exclude-vcs \
+	    --exclude=__pycache__ . | tar -xf - -C $(B)/deb/bgservice
+	cd $(B)/deb/bgservice && unset MAKEFLAGS MFLAGS MAKELEVEL && \
+	    dpkg-buildpackage -us -uc -b
+	mv $(B)/deb/*_$(DEBVERSION)_* $(B)/
+	rm -rf $(B)/deb
+
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -138,4 +157,4 @@ clean:
 	rm -rf $(B) tests/func/__pycache__
 	-$(MAKE) -C tests/bench clean 2>/dev/null
 
-.PHONY: all deps run check lint bench fuzz install uninstall clean
+.PHONY: all deps run check lint bench fuzz deb install uninstall clean
