@@ -189,6 +189,27 @@ def run_packaged_daemon(tmp_path):
         p.wait(timeout=20)
 
 
+def run_init_script():
+    """Start the installed daemon with the installed init script, detached,
+    on the installed configuration moved to a free port (an edit of the
+    conffile, as an administrator's), call it, and stop it."""
+    port = bgs.free_port()
+    with open(CONF) as f:
+        text = f.read()
+    with open(CONF, "w") as f:
+        f.write(text.replace("port = 12341;", "port = %d;" % port))
+    init = "/etc/init.d/bgserviced"
+    try:
+        run(init, "start", timeout=30)
+        assert "is running" in run(init, "status").stdout
+        r = run("/usr/bin/bgservice", "-H", "127.0.0.1:%d" % port, "call",
+                "upper", "hi", timeout=20)
+        assert r.stdout == "HI"
+    finally:
+        run(init, "stop", timeout=60, check=False)
+    assert run(init, "status", check=False).returncode == 3
+
+
 def test_install_use_remove_purge(deb, tmp_path):
     why = refusal()
     if why is not None:
@@ -230,6 +251,8 @@ def install_use_remove_purge(deb, tmp_path):
     # The daemon, as bgservice, locked its spool: the spool now holds
     # the user's files.
     assert os.stat(os.path.join(SPOOL, "lock")).st_uid == pw.pw_uid
+
+    run_init_script()
 
     # Remove keeps the configuration and the user's data.
     run("dpkg", "--remove", PKG)
