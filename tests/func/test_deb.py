@@ -63,6 +63,8 @@ def test_make_deb_leaves_its_results_in_the_build_folder(deb):
     # Only the results: the copy of the tree it was built in is gone.
     assert "deb" not in names
     # And the checkout's debian/ holds nothing a build left ("!!").
+    if not os.path.exists(os.path.join(bgs.REPO, ".git")):
+        return
     st = run("git", "-C", bgs.REPO, "status", "--porcelain", "--ignored",
              "debian").stdout
     assert "!!" not in st, st
@@ -210,11 +212,12 @@ def run_init_script():
     assert run(init, "status", check=False).returncode == 3
 
 
-def test_install_use_remove_purge(deb, tmp_path):
+def test_install_use_remove_purge(request, tmp_path):
     why = refusal()
     if why is not None:
         warnings.warn("test_deb: install test not run: " + why)
         pytest.skip(why)
+    deb = request.getfixturevalue("deb")
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         # A user left by an earlier run's purge: the install must make it.
