@@ -90,7 +90,8 @@ check: deps all $(B)/asan/bgserviced $(B)/asan/bgservice $(B)/unit
 
 lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
-	shellcheck init/bgserviced .ci/run .ci/deps
+	shellcheck init/bgserviced .ci/run .ci/deps debian/bgservice.postinst \
+	    debian/bgservice.postrm
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
 	    --include=/usr/include/bsd/sys/queue.h -Iinclude -D_GNU_SOURCE src
 
