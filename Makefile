@@ -119,6 +119,7 @@ deb: deps
 	    dpkg-buildpackage -us -uc -b
 	mv $(B)/deb/*_$(DEBVERSION)_* $(B)/
 	rm -rf $(B)/deb
+.PHONY: deb
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -158,4 +159,4 @@ clean:
 	rm -rf $(B) tests/func/__pycache__
 	-$(MAKE) -C tests/bench clean 2>/dev/null
 
-.PHONY: all deps run check lint bench fuzz deb install uninstall clean
+.PHONY: all deps run check lint bench fuzz install uninstall clean
