@@ -5,6 +5,7 @@
 #                   example configuration (127.0.0.1:12341, state in ./run)
 #   make check      build, then run every test (plain and ASan+UBSan builds)
 #   make install    PREFIX=/usr/local DESTDIR= (never overwrites a config)
+#   make deb        the Debian package, left in build/ (debian/)
 #   make bench      side-by-side speed figures (tests/bench)
 #   make lint       mandoc -Tlint, shellcheck, cppcheck
 
@@ -99,7 +100,8 @@ check: deps all $(B)/asan/bgserviced $(B)/asan/bgservice $(B)/unit
 
 lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
-	shellcheck init/bgserviced .ci/run .ci/deps
+	shellcheck init/bgserviced .ci/run .ci/deps debian/bgservice.postinst \
+	    debian/bgservice.postrm
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
 	    --include=/usr/include/bsd/sys/queue.h -Iinclude -D_GNU_SOURCE src
 
@@ -109,6 +111,25 @@ bench: all
 # Fuzz the request parser for a bounded time (FUZZ_SECONDS, default 60).
 fuzz:
 	$(MAKE) -C tests/fuzz fuzz
+
+# The Debian package, built by dpkg-buildpackage in a copy of the tree
+# under build/deb: the package build runs "make clean" in its tree, and
+# writes its results to the folder above it.  The .deb, .buildinfo and
+# .changes end up in build/.  The package build is a make of its own:
+# nothing of this one's command line (B=, CFLAGS=) is passed down.
+DEBVERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+deb: DEPS = deb
+deb: deps
+	rm -rf $(B)/deb $(B)/bgservice_$(DEBVERSION)_* \
+	    $(B)/bgservice-dbgsym_$(DEBVERSION)_*
+	mkdir -p $(B)/deb/bgservice
+	tar -cf - --exclude=./build --exclude=./run --exclude-vcs \
+	    --exclude=__pycache__ . | tar -xf - -C $(B)/deb/bgservice
+	cd $(B)/deb/bgservice && unset MAKEFLAGS MFLAGS MAKELEVEL && \
+	    dpkg-buildpackage -us -uc -b
+	mv $(B)/deb/*_$(DEBVERSION)_* $(B)/
+	rm -rf $(B)/deb
+.PHONY: deb
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
