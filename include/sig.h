@@ -10,6 +10,7 @@
 extern volatile sig_atomic_t	sig_hup;
 extern volatile sig_atomic_t	sig_term;
 extern volatile sig_atomic_t	sig_chld;
+extern volatile sig_atomic_t	sig_wake;
 extern sigset_t			sig_waitmask;
 
 void	sig_init(int foreground);

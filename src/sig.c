@@ -1,6 +1,7 @@
 /*
- * sig.c: the daemon's signals.  HUP, TERM, INT and CHLD are blocked at
- * all times; the processes unblock them only inside ppoll(2), by passing
+ * sig.c: the daemon's signals.  HUP, TERM, INT, CHLD and USR1 (the
+ * master's wake-up call to a child waiting for a job) are blocked at all
+ * times; the processes unblock them only inside ppoll(2), by passing
  * sig_waitmask, so that a signal can never slip in between a check of the
  * flags and the wait (the sshd pattern).
  */
@@ -13,6 +14,7 @@
 volatile sig_atomic_t	sig_hup;
 volatile sig_atomic_t	sig_term;
 volatile sig_atomic_t	sig_chld;
+volatile sig_atomic_t	sig_wake;
 sigset_t		sig_waitmask;
 
 static void
@@ -29,13 +31,17 @@ sig_handler(int sig)
 	case SIGCHLD:
 		sig_chld = 1;
 		break;
+	case SIGUSR1:
+		sig_wake = 1;
+		break;
 	}
 }
 
 void
 sig_init(int foreground)
 {
-	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
+	    SIGUSR1 };
 	struct sigaction	 sa;
 	sigset_t		 block;
 	size_t			 i;
@@ -75,7 +81,7 @@ sig_init(int foreground)
 void
 sig_clear(void)
 {
-	sig_hup = sig_term = sig_chld = 0;
+	sig_hup = sig_term = sig_chld = sig_wake = 0;
 }
 
 /*
@@ -89,7 +95,7 @@ void
 sig_reset(void)
 {
 	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
-	    SIGPIPE };
+	    SIGUSR1, SIGPIPE };
 	struct sigaction	 sa;
 	sigset_t		 none;
 	size_t			 i;
