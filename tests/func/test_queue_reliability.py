@@ -225,6 +225,27 @@ def open_waiters(d, jid, n):
     return socks
 
 
+def wait_all_waiting(d, socks, timeout):
+    """Until every one of SOCKS is served by a child that waits for the
+    job; fails at once if one of them is answered before the job is done."""
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    try:
+        deadline = time.monotonic() + timeout
+        while waiting_children(d.pid, len(socks)) < len(socks):
+            ready = sel.select(0)
+            if ready:
+                s = ready[0][0].fileobj
+                raise AssertionError("%d waiters answered before the job was done, "
+                                     "e.g. %r" % (len(ready), s.recv(200)))
+            assert time.monotonic() < deadline, \
+                "%d of %d waiting" % (waiting_children(d.pid), len(socks))
+            time.sleep(0.5)
+    finally:
+        sel.close()
+
+
 def read_answers(socks, timeout):
     """Each socket's bytes up to EOF, within TIMEOUT seconds in all."""
     sel = selectors.DefaultSelector()
@@ -268,8 +289,7 @@ def test_thousand_waiters_on_one_job(daemon_factory, tmp_path):
     jid = m.group(1).decode()
     socks = open_waiters(d, jid, n)
     try:
-        assert bgs.wait_until(lambda: waiting_children(d.pid, n) >= n, 120, 0.5), \
-            waiting_children(d.pid)
+        wait_all_waiting(d, socks, 120)
     except AssertionError:
         for s in socks:
             s.close()
@@ -291,7 +311,12 @@ def test_many_waiters_answered_503_when_the_daemon_stops(daemon_factory, tmp_pat
     ans = d.request(b"queue:add:wait:x")
     jid = re.match(rb"^id:([0-9a-f]{16})$", ans).group(1).decode()
     socks = open_waiters(d, jid, n)
-    assert bgs.wait_until(lambda: waiting_children(d.pid, n) >= n, 60, 0.5)
+    try:
+        wait_all_waiting(d, socks, 60)
+    except AssertionError:
+        for s in socks:
+            s.close()
+        raise
     d.signal(signal.SIGTERM)
     answers = read_answers(socks, 30)
     d.stop()
