@@ -120,7 +120,8 @@ queue_recovered(const char *id, const char *service)
  * Start-up: open the FIFO children tell us of jobs on, then recover the
  * spool.  In this order, a job queued meanwhile by a child of a dead
  * master is found by the scan, or read from the FIFO, or both: a note of
- * a job the scan found is then ignored.
+ * a job the scan found is then ignored (its id is kept for as long as we
+ * run, since such a child may write its note at any time).
  */
 int
 queue_init(const struct config *conf)
