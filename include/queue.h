@@ -1,7 +1,7 @@
 /*
  * queue.h: the job queue.  The master keeps the order of queued jobs and
- * starts at most max_jobs runners; connection children add jobs and
- * answer the queue verbs from the spool.
+ * starts at most max_jobs runners and wakes children waiting for jobs;
+ * connection children add jobs and answer the queue verbs from the spool.
  */
 #ifndef QUEUE_H
 #define QUEUE_H
@@ -17,7 +17,7 @@
 /* The master's side. */
 int	queue_init(const struct config *);
 int	queue_notify_fd(void);
-void	queue_notify_read(void);
+void	queue_notify_read(int (*ours)(pid_t));
 void	queue_dispatch(const struct config *, pid_t (*spawn)(const char *));
 int	queue_reaped(pid_t, int status, const struct config *);
 int	queue_timeout_ms(void);
@@ -35,6 +35,6 @@ int	queue_add(const struct config *, const struct request *,
 int	queue_wait_done(const char *id);
 int	queue_info(const char *id, struct buf *);
 int	queue_cancel(const char *id, const char **why);
-void	queue_child(void);
+void	queue_child(pid_t master);
 
 #endif /* QUEUE_H */

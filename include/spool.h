@@ -69,8 +69,8 @@ void		 spool_result_free(struct job_result *);
 int		 spool_cancel_mark(const char *id);
 int		 spool_cancelled(const char *id);
 int		 spool_remove(const char *id);
-int		 spool_watch(void);
-int		 spool_watch_done(int fd, const char *id);
+int		 spool_notify_open(void);
+int		 spool_locked(void);
 
 /* Recovery and retention (the master). */
 typedef void	(*spool_queued_fn)(const char *id, const char *service);

@@ -3,9 +3,14 @@
  * runner child), and the queue verbs (in connection children).
  *
  * A connection child publishes the job in the spool, then tells the
- * master its id over a pipe; the master appends it to the FIFO of queued
- * jobs and forks a runner whenever fewer than max_jobs run.  Waiting for
- * a job is an inotify watch on the spool: no process polls.
+ * master its id on the spool's FIFO (see spool_notify_open()); the master
+ * appends it to its list of queued jobs and forks a runner whenever fewer
+ * than max_jobs run.  The master opens the FIFO before it scans the spool
+ * at start, so that a job a child of a dead master queues while the new
+ * one starts is found by the scan or read from the FIFO: a job whose id
+ * was answered is always run.  A child waiting for a job tells the master
+ * its pid on the same FIFO and sleeps; the master wakes it (SIGUSR2) when
+ * the job is done: no process polls, and waiting costs no descriptor.
  */
 #include <sys/prctl.h>
 #include <sys/queue.h>
@@ -13,7 +18,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,13 +34,15 @@
 #include "stats.h"
 
 /*
- * A notification: 'A', the id, the service padded with NULs, '\n'.
- * Records of one size, written whole (< PIPE_BUF): reads never split
+ * A note on the FIFO: its kind, a job's id, an argument padded with NULs,
+ * '\n'.  Notes of one size, written whole (< PIPE_BUF): reads never split
  * them.
  */
-#define NOTIFY_ADD	'A'
-#define NOTIFY_SVC	(1 + JOB_ID_LEN)
-#define NOTIFY_LEN	(NOTIFY_SVC + SERVICE_NAME_MAX + 1)
+#define NOTE_ADD	'A'	/* a job was queued; the argument: its service */
+#define NOTE_WAIT	'W'	/* a child waits for the job; its pid */
+#define NOTE_DONE	'D'	/* the job was cancelled; none */
+#define NOTIFY_ARG	(1 + JOB_ID_LEN)
+#define NOTIFY_LEN	(NOTIFY_ARG + SERVICE_NAME_MAX + 1)
 
 /* A runner that found its service's instances all taken exits so. */
 #define EXIT_BUSY	75
@@ -59,12 +65,23 @@ struct runner {
 	char		 service[SERVICE_NAME_MAX + 1];
 };
 
+/* A connection child waiting for a job. */
+struct waiter {
+	pid_t		 pid;
+	char		 id[JOB_ID_LEN + 1];
+};
+
 static TAILQ_HEAD(, qjob) pending = TAILQ_HEAD_INITIALIZER(pending);
 static size_t		 npending;
 static struct runner	*runners;
 static size_t		 nrunners, runcap;
+static struct waiter	*waiters;
+static size_t		 nwaiters, waitcap;
+static char		(*recovered)[JOB_ID_LEN + 1];	/* sorted */
+static size_t		 nrecovered, reccap;
 static time_t		 next_expiry;
-static int		 notify_r = -1, notify_w = -1;
+static int		 notify_fd = -1;
+static pid_t		 master_pid;	/* in a child: the master's pid */
 static long long	 retry_at;	/* no runner started before (ms) */
 static int		 retry_ms;	/* the current backoff */
 static struct unfinished {		/* ran, ended without a result */
@@ -92,25 +109,46 @@ queue_insert(const char *id, const char *service, int head)
 	npending++;
 }
 
-static void
-queue_push(const char *id, const char *service)
+static int
+id_cmp(const void *a, const void *b)
 {
-	queue_insert(id, service, 0);
+	return strcmp(a, b);
 }
 
-/* Start-up: recover the spool, open the pipe children announce jobs on. */
+/* A queued job the start-up scan found: queue it, remember its id. */
+static void
+queue_recovered(const char *id, const char *service)
+{
+	void	*p;
+
+	queue_insert(id, service, 0);
+	if (nrecovered == reccap) {
+		reccap = reccap ? reccap * 2 : 64;
+		if ((p = reallocarray(recovered, reccap, sizeof(*recovered))) ==
+		    NULL)
+			fatal("reallocarray");
+		recovered = p;
+	}
+	strlcpy(recovered[nrecovered++], id, sizeof(*recovered));
+}
+
+/*
+ * Start-up: open the FIFO children tell us of jobs on, then recover the
+ * spool.  In this order, a job queued meanwhile by a child of a dead
+ * master is found by the scan, or read from the FIFO, or both: a note of
+ * a job the scan found is then ignored (its id is kept for as long as we
+ * run, since such a child may write its note at any time).
+ */
 int
 queue_init(const struct config *conf)
 {
-	int	 p[2];
-
-	if (spool_recover(queue_push, queue_stuck, &next_expiry,
+	if ((notify_fd = spool_notify_open()) == -1)
+		return -1;
+	if (spool_recover(queue_recovered, queue_stuck, &next_expiry,
 	    conf->limits.job_retention) == -1)
 		return -1;
-	if (pipe2(p, O_CLOEXEC) == -1 || set_nonblock(p[0], 1) == -1)
-		return -1;
-	notify_r = p[0];
-	notify_w = p[1];
+	if (nrecovered > 1)
+		qsort(recovered, nrecovered, sizeof(*recovered), id_cmp);
 	if (npending > 0)
 		log_info("spool: %zu queued jobs recovered", npending);
 	return 0;
@@ -119,33 +157,105 @@ queue_init(const struct config *conf)
 int
 queue_notify_fd(void)
 {
-	return notify_r;
+	return notify_fd;
 }
 
-/* The master: read the ids children announced. */
+/* Wake the children waiting for job ID. */
+static void
+waiters_wake(const char *id)
+{
+	size_t	 i = nwaiters;
+
+	while (i-- > 0)
+		if (strcmp(waiters[i].id, id) == 0) {
+			(void)kill(waiters[i].pid, SIGUSR2);
+			waiters[i] = waiters[--nwaiters];
+		}
+}
+
+/*
+ * Child PID waits for job ID: wake it when the job is done, at once if it
+ * is done already (it may have ended before this note was read).  OURS
+ * tells our children, the only processes we signal.
+ */
+static void
+waiter_add(const char *id, pid_t pid, int (*ours)(pid_t))
+{
+	enum job_state	 st;
+	void		*p;
+
+	if (pid <= 0 || !ours(pid))
+		return;		/* reaped already, or not ours */
+	if ((st = spool_state(id)) != JOB_QUEUED && st != JOB_RUNNING) {
+		(void)kill(pid, SIGUSR2);
+		return;
+	}
+	if (nwaiters == waitcap) {
+		waitcap = waitcap ? waitcap * 2 : 64;
+		if ((p = reallocarray(waiters, waitcap, sizeof(*waiters))) ==
+		    NULL)
+			fatal("reallocarray");
+		waiters = p;
+	}
+	waiters[nwaiters].pid = pid;
+	strlcpy(waiters[nwaiters].id, id, sizeof(waiters->id));
+	nwaiters++;
+}
+
+/* Child PID was reaped: it waits no more. */
+static void
+waiter_forget(pid_t pid)
+{
+	size_t	 i = nwaiters;
+
+	while (i-- > 0)
+		if (waiters[i].pid == pid)
+			waiters[i] = waiters[--nwaiters];
+}
+
+/* One note, NOTIFY_LEN bytes. */
+static void
+note_read(char *note, int (*ours)(pid_t))
+{
+	char	 id[JOB_ID_LEN + 1];
+
+	if (note[NOTIFY_LEN - 1] != '\n' ||
+	    !proto_valid_id(note + 1, JOB_ID_LEN)) {
+		log_warnx("queue: bad notification");
+		return;
+	}
+	memcpy(id, note + 1, JOB_ID_LEN);
+	id[JOB_ID_LEN] = '\0';
+	note[NOTIFY_LEN - 1] = '\0';
+	switch (note[0]) {
+	case NOTE_ADD:
+		if (nrecovered == 0 || bsearch(id, recovered, nrecovered,
+		    sizeof(*recovered), id_cmp) == NULL)
+			queue_insert(id, note + NOTIFY_ARG, 0);
+		break;
+	case NOTE_WAIT:
+		waiter_add(id, (pid_t)strtol(note + NOTIFY_ARG, NULL, 10),
+		    ours);
+		break;
+	case NOTE_DONE:
+		waiters_wake(id);
+		break;
+	default:
+		log_warnx("queue: bad notification");
+	}
+}
+
+/* The master: read what children told us; OURS tells our children. */
 void
-queue_notify_read(void)
+queue_notify_read(int (*ours)(pid_t))
 {
 	char	 buf[NOTIFY_LEN * 64];
 	ssize_t	 n, off;
 
-	while ((n = read(notify_r, buf, sizeof(buf))) > 0) {
-		/* Writes of NOTIFY_LEN bytes are atomic: whole records. */
-		for (off = 0; off + NOTIFY_LEN <= n; off += NOTIFY_LEN) {
-			char	 id[JOB_ID_LEN + 1];
-
-			if (buf[off] != NOTIFY_ADD ||
-			    buf[off + NOTIFY_LEN - 1] != '\n' ||
-			    !proto_valid_id(buf + off + 1, JOB_ID_LEN)) {
-				log_warnx("queue: bad notification");
-				continue;
-			}
-			memcpy(id, buf + off + 1, JOB_ID_LEN);
-			id[JOB_ID_LEN] = '\0';
-			buf[off + NOTIFY_LEN - 1] = '\0';
-			queue_push(id, buf + off + NOTIFY_SVC);
-		}
-	}
+	while ((n = read(notify_fd, buf, sizeof(buf))) > 0)
+		/* Writes of NOTIFY_LEN bytes are atomic: whole notes. */
+		for (off = 0; off + NOTIFY_LEN <= n; off += NOTIFY_LEN)
+			note_read(buf + off, ours);
 }
 
 /* Can a job of SERVICE start now, as far as max_instances goes? */
@@ -258,8 +368,10 @@ finish_failed(const char *id, const char *service, int first)
 	strlcpy(res.message, "Job runner failed", sizeof(res.message));
 	clock_gettime(CLOCK_REALTIME, &res.ended);
 	res.started = res.ended;
-	if (spool_finish(id, &res) == 0 || errno == EEXIST)
+	if (spool_finish(id, &res) == 0 || errno == EEXIST) {
+		waiters_wake(id);
 		return;
+	}
 	if (first)
 		log_warn("job %s: cannot publish its result, will retry", id);
 	unfinished_add(id, service, 0);
@@ -282,6 +394,8 @@ unfinished_retry(void)
 			finish_failed(u[i].id, u[i].service, 0);
 		else if (spool_finish_stopped(u[i].id) == -1)
 			unfinished_add(u[i].id, u[i].service, 1);
+		else
+			waiters_wake(u[i].id);
 	}
 	free(u);
 }
@@ -303,8 +417,10 @@ queue_reaped(pid_t pid, int status, const struct config *conf)
 	for (i = 0; i < nrunners; i++)
 		if (runners[i].pid == pid)
 			break;
-	if (i == nrunners)
+	if (i == nrunners) {
+		waiter_forget(pid);
 		return 0;
+	}
 	r = &runners[i];
 	if ((code == EXIT_BUSY || code == EXIT_RETRY) &&
 	    spool_state(r->id) == JOB_QUEUED) {
@@ -319,6 +435,7 @@ queue_reaped(pid_t pid, int status, const struct config *conf)
 		retry_ms = 0;
 	if (spool_state(r->id) == JOB_RUNNING || code != 0)
 		finish_failed(r->id, r->service, 1);
+	waiters_wake(r->id);
 	t = time(NULL) + conf->limits.job_retention;
 	if (next_expiry == 0 || t < next_expiry)
 		next_expiry = t;
@@ -395,25 +512,28 @@ queue_free(void)
 	free(unfinished);
 	unfinished = NULL;
 	nunfinished = 0;
-	if (notify_r != -1)
-		close(notify_r);
-	if (notify_w != -1)
-		close(notify_w);
-	notify_r = notify_w = -1;
+	free(waiters);
+	waiters = NULL;
+	nwaiters = waitcap = 0;
+	free(recovered);
+	recovered = NULL;
+	nrecovered = reccap = 0;
+	if (notify_fd != -1)
+		close(notify_fd);
+	notify_fd = -1;
 }
 
 /*
- * In any child: the master's end of the pipe is not ours.  The queue is
- * left alone: a child never reads it and leaves with _exit(2), and
- * freeing it would cost every fork time and copied pages in proportion
- * to the queue's length.
+ * In any child of MASTER.  The queue is left alone: a child never reads
+ * it and leaves with _exit(2), and freeing it would cost every fork time
+ * and copied pages in proportion to the queue's length.  The FIFO stays
+ * open: the child writes to it, and holding it keeps what it wrote there
+ * for the next master should this one die.
  */
 void
-queue_child(void)
+queue_child(pid_t master)
 {
-	if (notify_r != -1)
-		close(notify_r);
-	notify_r = -1;
+	master_pid = master;
 }
 
 static void
@@ -597,12 +717,54 @@ out:
 	return r;
 }
 
-/* A connection child: queue a job and tell the master. */
+/*
+ * In a child: write a note of KIND about job ID to the master.  When the
+ * FIFO is full, wait for room while a master holds the spool.  Returns 0
+ * once written, 1 when no daemon holds the spool (no master is there to
+ * read it: the next one will scan the spool), -1 on error.
+ */
+static int
+notify_send(int kind, const char *id, const char *arg)
+{
+	char		 note[NOTIFY_LEN];
+	struct pollfd	 pfd;
+	struct timespec	 ts;
+	ssize_t		 n;
+
+	memset(note, 0, sizeof(note));
+	note[0] = kind;
+	memcpy(note + 1, id, JOB_ID_LEN);
+	strlcpy(note + NOTIFY_ARG, arg, SERVICE_NAME_MAX + 1);
+	note[NOTIFY_LEN - 1] = '\n';
+	for (;;) {
+		if ((n = write(notify_fd, note, sizeof(note))) ==
+		    (ssize_t)sizeof(note))
+			return 0;
+		if (n >= 0)
+			errno = EIO;	/* never: notes are written whole */
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -1;
+		if (!spool_locked())
+			return 1;
+		pfd.fd = notify_fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		(void)ppoll(&pfd, 1, ms_timespec(&ts, 1000), &sig_waitmask);
+	}
+}
+
+/*
+ * A connection child: queue a job and tell the master.  The id is
+ * answered only once the note is in the FIFO, where this master or, if
+ * it dies first, the next one reads it, or when no master holds the
+ * spool, so that the next one finds the job when it scans the spool.
+ */
 int
 queue_add(const struct config *conf, const struct request *req,
     const struct peer *peer, char *id, const char **why)
 {
-	char			 note[NOTIFY_LEN];
 	const struct service	*sv;
 
 	if ((sv = config_service(conf, req->service)) == NULL) {
@@ -630,48 +792,59 @@ queue_add(const struct config *conf, const struct request *req,
 		*why = "Cannot queue the job";
 		return 500;
 	}
-	STATS_INC(jobs_added);
-	memset(note, 0, sizeof(note));
-	note[0] = NOTIFY_ADD;
-	memcpy(note + 1, id, JOB_ID_LEN);
-	strlcpy(note + NOTIFY_SVC, sv->name, SERVICE_NAME_MAX + 1);
-	note[NOTIFY_LEN - 1] = '\n';
-	if (write_all(notify_w, note, sizeof(note)) == -1)
+	switch (notify_send(NOTE_ADD, id, sv->name)) {
+	case -1:
 		log_warn("queue: cannot notify the master of job %s", id);
+		(void)spool_remove(id);
+		*why = "Cannot queue the job";
+		return 500;
+	case 1:
+		log_info("job %s: no master now, the next one will run it",
+		    id);
+		break;
+	}
+	STATS_INC(jobs_added);
 	return 0;
 }
 
 /*
- * Wait without polling until job ID is done.  Returns its state: JOB_DONE,
- * JOB_NONE (gone), -2 when the daemon stops, -3 when it cannot wait.
+ * Wait until job ID is done: ask the master to wake us, then look, then
+ * sleep until woken; no process polls.  Returns the job's state: JOB_DONE,
+ * JOB_NONE (gone), -2 when the daemon stops or the master died (no one is
+ * left to wake us), -3 when we cannot wait.
  */
 int
 queue_wait_done(const char *id)
 {
-	struct pollfd	 pfd;
-	enum job_state	 st;
-	int		 fd;
+	char	 me[24];
+	int	 st;
 
-	if ((fd = spool_watch()) == -1) {
-		log_warn("queue: inotify on the spool");
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1) {
+		log_warn("queue: prctl");
 		return -3;
 	}
-	/* Watch first, then look: no completion can slip in between. */
-	while ((st = spool_state(id)) == JOB_QUEUED || st == JOB_RUNNING) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (ppoll(&pfd, 1, NULL, &sig_waitmask) == -1 &&
-		    errno != EINTR)
+	if (getppid() != master_pid)
+		return -2;	/* it died before the line above */
+	snprintf(me, sizeof(me), "%ld", (long)getpid());
+	for (;;) {
+		sig_wake = 0;
+		/* Ask first, then look: no end can slip in between. */
+		if ((st = notify_send(NOTE_WAIT, id, me)) != 0) {
+			if (st == -1)
+				log_warn("queue: cannot notify the master");
+			st = st == 1 ? -2 : -3;
 			break;
-		if (sig_term) {
-			close(fd);
-			return -2;
 		}
-		if (pfd.revents & POLLIN)
-			(void)spool_watch_done(fd, id);
+		if ((st = spool_state(id)) != JOB_QUEUED && st != JOB_RUNNING)
+			break;
+		while (!sig_wake && !sig_term)
+			(void)ppoll(NULL, 0, NULL, &sig_waitmask);
+		if (sig_term) {
+			st = -2;
+			break;
+		}
 	}
-	close(fd);
+	(void)prctl(PR_SET_PDEATHSIG, 0);
 	return st;
 }
 
@@ -772,6 +945,8 @@ queue_cancel(const char *id, const char **why)
 		*why = "Cannot cancel the job";
 		return 500;
 	}
+	/* Its waiters need not wait for the runner, if it has one. */
+	(void)notify_send(NOTE_DONE, id, "");
 	if ((pid = spool_runner(id)) > 0 && is_sibling(pid))
 		(void)kill(pid, SIGTERM);
 	return 0;

@@ -47,6 +47,7 @@ struct kid {
 
 static struct server {
 	struct config	*conf;
+	pid_t		 master;	/* our pid, once detached */
 	struct pidfh	*pfh;
 	struct listener	*ls;		/* open sockets */
 	size_t		 nls;
@@ -173,6 +174,18 @@ kid_add(pid_t pid, const struct sockaddr_storage *from)
 	else
 		srv.kids[srv.nkids].from.ss_family = AF_UNSPEC;
 	srv.nkids++;
+}
+
+/* Is PID a child of ours (queue_notify_read() signals only those)? */
+static int
+kid_ours(pid_t pid)
+{
+	size_t	 i;
+
+	for (i = 0; i < srv.nkids; i++)
+		if (srv.kids[i].pid == pid)
+			return 1;
+	return 0;
 }
 
 /* How many connections from the host of SS are being served? */
@@ -346,7 +359,7 @@ child_detach_master(void)
 	for (i = 0; i < srv.nls; i++)
 		close(srv.ls[i].fd);
 	spool_child();
-	queue_child();
+	queue_child(srv.master);
 }
 
 /* Fork a runner for job ID (queue_dispatch()'s way to start one). */
@@ -736,6 +749,7 @@ server_loop(void)
 	size_t		 i, k, n, nl, npfd = 0, conns;
 	size_t		 shown[3] = { -1, -1, -1 };
 
+	srv.master = getpid();
 	while (!sig_term) {
 		if (sig_hup)
 			server_reload();
@@ -783,7 +797,7 @@ server_loop(void)
 		}
 		linger_drain(pfd);
 		if (pfd[nl].revents & POLLIN)
-			queue_notify_read();
+			queue_notify_read(kid_ours);
 		for (i = nl + 1; i < n; i++) {
 			struct listener *l = &srv.ls[i - nl - 1];
 

@@ -1,8 +1,9 @@
 /*
- * sig.c: the daemon's signals.  HUP, TERM, INT, CHLD and USR1 are blocked at
- * all times; the processes unblock them only inside ppoll(2), by passing
- * sig_waitmask, so that a signal can never slip in between a check of the
- * flags and the wait (the sshd pattern).
+ * sig.c: the daemon's signals.  HUP, TERM, INT, CHLD, USR1 (reopen the
+ * log) and USR2 (the master's wake-up call to a child waiting for a job)
+ * are blocked at all times; the processes unblock them only inside
+ * ppoll(2), by passing sig_waitmask, so that a signal can never slip in
+ * between a check of the flags and the wait (the sshd pattern).
  */
 #include <signal.h>
 #include <string.h>
@@ -14,6 +15,7 @@ volatile sig_atomic_t	sig_hup;
 volatile sig_atomic_t	sig_term;
 volatile sig_atomic_t	sig_chld;
 volatile sig_atomic_t	sig_usr1;
+volatile sig_atomic_t	sig_wake;
 sigset_t		sig_waitmask;
 
 static void
@@ -33,6 +35,9 @@ sig_handler(int sig)
 	case SIGUSR1:
 		sig_usr1 = 1;
 		break;
+	case SIGUSR2:
+		sig_wake = 1;
+		break;
 	}
 }
 
@@ -40,7 +45,7 @@ void
 sig_init(int foreground)
 {
 	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
-	    SIGUSR1 };
+	    SIGUSR1, SIGUSR2 };
 	struct sigaction	 sa;
 	sigset_t		 block;
 	size_t			 i;
@@ -80,7 +85,7 @@ sig_init(int foreground)
 void
 sig_clear(void)
 {
-	sig_hup = sig_term = sig_chld = sig_usr1 = 0;
+	sig_hup = sig_term = sig_chld = sig_usr1 = sig_wake = 0;
 }
 
 /*
@@ -94,7 +99,7 @@ void
 sig_reset(void)
 {
 	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
-	    SIGUSR1, SIGPIPE };
+	    SIGUSR1, SIGUSR2, SIGPIPE };
 	struct sigaction	 sa;
 	sigset_t		 none;
 	size_t			 i;

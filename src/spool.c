@@ -8,10 +8,10 @@
  *	ID.cancel	a cancel was asked for while it ran
  *	ID.done		the result: header lines, a blank line, the output
  *	.tmp-*		files being written; removed at start
+ *	notify		the FIFO children tell the master of jobs on
  *	lock		flock(2)ed by the daemon that owns the spool
  */
 #include <sys/file.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
@@ -34,6 +34,8 @@
 #define TMP_PREFIX	".tmp-"
 #define HEADER_MAX	4096
 #define RUN_RESERVE	256	/* room kept in ID.run for spool_run_done() */
+#define NOTIFY_NAME	"notify"
+#define NOTIFY_PIPE_SIZE (1 << 20)
 
 static int	 spool_fd = -1;		/* the directory */
 static int	 lock_fd = -1;
@@ -565,47 +567,58 @@ spool_remove(const char *id)
 	return r;
 }
 
-/* An inotify descriptor that wakes when a file appears in the spool. */
+/*
+ * The FIFO on which connection children tell the master of jobs and
+ * waiters, opened for reading and writing: the master's read end never
+ * sees end-of-file, a child's write never fails for want of a reader, and
+ * what children write after their master died stays in the FIFO while
+ * any of them holds it, for the next master, which opens the same FIFO
+ * before it scans the spool.  Made if missing; anything else of its name
+ * is replaced.
+ */
 int
-spool_watch(void)
+spool_notify_open(void)
 {
-	char	 self[64];
-	int	 fd;
+	struct stat	 st;
+	int		 fd, tries;
 
-	/*
-	 * Watch through our descriptor: a daemon that gave up root may not
-	 * be able to walk the spool's path any more.
-	 */
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", spool_fd);
-	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return -1;
-	if (inotify_add_watch(fd, self, IN_CREATE | IN_MOVED_TO) == -1 &&
-	    inotify_add_watch(fd, spool_path, IN_CREATE | IN_MOVED_TO) == -1) {
-		close(fd);
-		return -1;
+	for (tries = 0; tries < 2; tries++) {
+		if (mkfifoat(spool_fd, NOTIFY_NAME, 0600) == -1 &&
+		    errno != EEXIST)
+			return -1;
+		if ((fd = openat(spool_fd, NOTIFY_NAME, O_RDWR | O_NONBLOCK |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1 && errno != ELOOP)
+			return -1;
+		if (fd != -1 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+			/* Room for many notes; the default will do too. */
+			(void)fcntl(fd, F_SETPIPE_SZ, NOTIFY_PIPE_SIZE);
+			return fd;
+		}
+		if (fd != -1)
+			close(fd);
+		log_warnx("spool: %s is not a FIFO: replaced", NOTIFY_NAME);
+		if (unlinkat(spool_fd, NOTIFY_NAME, 0) == -1)
+			return -1;
 	}
-	return fd;
+	errno = EEXIST;
+	return -1;
 }
 
-/* Drain the watch's events; 1 if one of them is ID.done. */
+/*
+ * Does a daemon hold the spool's lock?  Asked by a child whose master may
+ * be gone; the lock is taken, shared, for an instant when it is free.
+ */
 int
-spool_watch_done(int fd, const char *id)
+spool_locked(void)
 {
-	char			 ev[8192]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	const struct inotify_event *e;
-	char			 name[64];
-	ssize_t			 n, off;
-	int			 found = 0;
+	int	 fd, held;
 
-	job_file(name, sizeof(name), id, ".done");
-	while ((n = read(fd, ev, sizeof(ev))) > 0)
-		for (off = 0; off < n; off += sizeof(*e) + e->len) {
-			e = (const struct inotify_event *)(ev + off);
-			if (e->len > 0 && strcmp(e->name, name) == 0)
-				found = 1;
-		}
-	return found;
+	if ((fd = openat(spool_fd, "lock", O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return 1;	/* cannot tell: as if held */
+	held = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
 }
 
 /*

@@ -96,14 +96,14 @@ def test_detached_mode(daemon_factory):
     for fd in (0, 1, 2):
         assert os.readlink("/proc/%d/fd/%d" % (pid, fd)) == "/dev/null"
     # Nothing inherited: only the standard descriptors, the pidfile, the
-    # spool and its lock, the log file, the queue's pipe and the listening
+    # spool, its lock and the queue's FIFO, the log file and the listening
     # sockets.
     fds = os.listdir("/proc/%d/fd" % pid)
     targets = [os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in fds]
     allowed = ("/dev/null", d.pidfile, d.spool, os.path.join(d.spool, "lock"),
-               d.logfile)
-    assert all(t in allowed or t.startswith(("socket:", "pipe:")) for t in targets), targets
-    assert sum(t.startswith("pipe:") for t in targets) == 2, targets
+               os.path.join(d.spool, "notify"), d.logfile)
+    assert all(t in allowed or t.startswith("socket:") for t in targets), targets
+    assert targets.count(os.path.join(d.spool, "notify")) == 1, targets
     assert d.call("upper", b"detached") == b"DETACHED"
     d.stop()
     assert not os.path.exists(d.pidfile)

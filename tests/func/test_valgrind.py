@@ -9,7 +9,7 @@ leaves the services alone).  Every process's report must be free of
 errors, definite and indirect leaks included (--errors-for-leak-kinds);
 memory still reachable at _exit() is not a leak.  Descriptors are judged
 in the master only: a connection child exits holding its socket, the
-spool's lock and the queue's pipe, and the kernel closes them.
+spool's lock and the queue's FIFO, and the kernel closes them.
 
 Valgrind writes to the daemon's standard error (its log under -f), each
 line prefixed "==PID==".  Not with -q: then a clean process says nothing
