@@ -34,6 +34,7 @@ int	net_listen(const struct listen_conf *, struct listener *out, int *n);
 void	net_close(struct listener *);
 int	net_unix_perms(const struct listen_conf *);
 int	net_listen_probe(const struct listen_conf *, char *, size_t);
+size_t	net_drain(int fd, int ms, size_t max);
 void	net_listen_key(const struct listen_conf *, int type, char *,
 	    size_t);
 void	net_peer(int fd, int family, const struct sockaddr_storage *,

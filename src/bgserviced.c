@@ -135,9 +135,10 @@ main(int argc, char *argv[])
 		ready = daemon_detach(conf->log != NULL &&
 		    strcmp(conf->log, "stderr") == 0);
 	}
+	/* Signals are handled before the pidfile tells anybody our pid. */
+	sig_init(foreground);
 	if (pidfile_write(pfh) == -1)
 		fatal("pidfile_write %s", conf->pidfile);
-	sig_init(foreground);
 	daemon_ready(ready);
 	log_info("started, version %s, pid %ld, configuration %s",
 	    BGS_VERSION, (long)getpid(), file);

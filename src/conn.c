@@ -131,6 +131,20 @@ handle_helo(struct conn *c, const struct request *req)
 		conn_answer(c, req, 200, "olleh", 5);
 }
 
+/*
+ * An original-form request of which more arrived after its end was
+ * decided is answered 400 rather than run, or answered, on part of its
+ * data.
+ */
+static int
+refuse_cut(struct conn *c, const struct request *req)
+{
+	if (req->framed || !conn_cut(c, reqend_late(&c->end)))
+		return 0;
+	conn_error(c, 0, 400, "Request cut: more data arrived after it ended");
+	return 1;
+}
+
 /* The service a call names, if it may be called here; else answer. */
 static const struct service *
 callable(struct conn *c, const struct request *req)
@@ -221,7 +235,7 @@ handle_call(struct conn *c, const struct request *req)
 	char			 why[256];
 	int			 code, slot;
 
-	if ((sv = callable(c, req)) == NULL ||
+	if (refuse_cut(c, req) || (sv = callable(c, req)) == NULL ||
 	    (slot = take_instance(c, req, sv)) == -1)
 		return;
 	setproctitle("call %s from %s", sv->name, c->who);
@@ -229,10 +243,9 @@ handle_call(struct conn *c, const struct request *req)
 	    &res);
 	stats_release(slot);
 	stats_run(sv, 0, 0, &res);
-	if (!req->framed && conn_cut(c, reqend_late(&c->end)))
-		conn_error(c, 0, 400, "Request cut: more data arrived after "
-		    "it ended");
-	else if (child_ok(&res)) {
+	if (refuse_cut(c, req)) {
+		/* It ran on part of its data: never answered as a success. */
+	} else if (child_ok(&res)) {
 		log_info("%s: call %s: ok, %zu bytes in %lld ms", c->who,
 		    sv->name, res.out.len, res.ms);
 		conn_answer(c, req, 200, res.out.data, res.out.len);
@@ -252,6 +265,8 @@ handle_qadd(struct conn *c, const struct request *req)
 	const char	*why;
 	int		 code;
 
+	if (refuse_cut(c, req))
+		return;
 	if ((code = queue_add(c->conf, req, c->peer, id, &why)) != 0) {
 		log_info("%s: add %s: %d %s", c->who, req->service, code, why);
 		conn_error(c, req->framed, code, why);
@@ -475,24 +490,7 @@ conn_cut(struct conn *c, size_t late)
 static size_t
 conn_drain(struct conn *c)
 {
-	long long	 deadline = now_ms() + DRAIN_MS;
-	struct pollfd	 pfd;
-	struct timespec	 ts;
-	char		 sink[16384];
-	size_t		 total = 0;
-	ssize_t		 n;
-
-	while (!c->eof && total < DRAIN_MAX && now_ms() < deadline) {
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		if (ppoll(&pfd, 1, ms_timespec(&ts, ms_until(deadline)),
-		    &sig_waitmask) <= 0 || sig_term)
-			break;
-		if ((n = read(c->fd, sink, sizeof(sink))) <= 0)
-			break;
-		total += n;
-	}
-	return total;
+	return c->eof ? 0 : net_drain(c->fd, DRAIN_MS, DRAIN_MAX);
 }
 
 static void

@@ -293,29 +293,6 @@ http_read(int fd, struct buf *in, int timeout)
 	}
 }
 
-/* Read and drop what the caller still sends, for a moment. */
-static void
-http_drain(int fd)
-{
-	long long	 deadline = now_ms() + HTTP_DRAIN_MS;
-	struct pollfd	 pfd;
-	struct timespec	 ts;
-	char		 sink[4096];
-	size_t		 total = 0;
-	ssize_t		 n;
-
-	while (total < HTTP_DRAIN_MAX && now_ms() < deadline) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (ppoll(&pfd, 1, ms_timespec(&ts, ms_until(deadline)),
-		    &sig_waitmask) <= 0 || sig_term)
-			break;
-		if ((n = read(fd, sink, sizeof(sink))) <= 0)
-			break;
-		total += n;
-	}
-}
-
 static void
 http_write(int fd, const char *who, const void *data, size_t len)
 {
@@ -381,6 +358,6 @@ http_serve(int fd, const struct config *conf, const struct peer *peer)
 		    req.code, reason(req.code)));
 	}
 	(void)shutdown(fd, SHUT_WR);
-	http_drain(fd);
+	(void)net_drain(fd, HTTP_DRAIN_MS, HTTP_DRAIN_MAX);
 	buf_free(&in);
 }

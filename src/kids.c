@@ -56,9 +56,15 @@ kids_scan(int sig, pid_t spare)
 	struct dirent	*de;
 	DIR		*d;
 	pid_t		 self = getpid();
+	char		 link[32];
+	ssize_t		 len;
 	int		 n = 0;
 
-	if ((d = opendir("/proc")) == NULL)
+	/* A /proc of another pid namespace numbers processes otherwise. */
+	if ((len = readlink("/proc/self", link, sizeof(link) - 1)) <= 0)
+		return -1;
+	link[len] = '\0';
+	if (atol(link) != (long)self || (d = opendir("/proc")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL)
 		if (isdigit((unsigned char)de->d_name[0]) &&

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 
 #include "log.h"
 #include "net.h"
+#include "sig.h"
+#include "util.h"
 
 #define LISTEN_BACKLOG	4096	/* the kernel caps it at somaxconn */
 
@@ -127,12 +130,16 @@ net_unix_perms(const struct listen_conf *lc)
 
 	if (lstat(lc->path, &st) == -1)
 		return -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;		/* swapped for something else */
+		return -1;
+	}
 	if (((lc->owner != (uid_t)-1 && st.st_uid != lc->owner) ||
 	    (lc->group != (gid_t)-1 && st.st_gid != lc->group)) &&
 	    lchown(lc->path, lc->owner, lc->group) == -1)
 		return -1;
 	if ((st.st_mode & 07777) != lc->mode &&
-	    fchmodat(AT_FDCWD, lc->path, lc->mode, 0) == -1)
+	    fchmodat(AT_FDCWD, lc->path, lc->mode, AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
 	return 0;
 }
@@ -395,4 +402,33 @@ net_same_host(const struct sockaddr_storage *a,
 	    NULL)
 		return 0;
 	return xl == yl && memcmp(x, y, xl) == 0;
+}
+
+/*
+ * Read and drop what the caller on FD still sends, for MS milliseconds
+ * at the most, MAX bytes at the most, until it closes: closing at once
+ * could reset the connection before the caller has read our answer.
+ * Returns how many bytes came.
+ */
+size_t
+net_drain(int fd, int ms, size_t max)
+{
+	long long	 deadline = now_ms() + ms;
+	struct pollfd	 pfd;
+	struct timespec	 ts;
+	char		 sink[16384];
+	size_t		 total = 0;
+	ssize_t		 n;
+
+	while (total < max && now_ms() < deadline) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (ppoll(&pfd, 1, ms_timespec(&ts, ms_until(deadline)),
+		    &sig_waitmask) <= 0 || sig_term)
+			break;
+		if ((n = read(fd, sink, sizeof(sink))) <= 0)
+			break;
+		total += n;
+	}
+	return total;
 }

@@ -460,6 +460,8 @@ queue_timeout_ms(void)
 	}
 	if (retry_at != 0 && (ms == -1 || ms_until(retry_at) < ms))
 		ms = ms_until(retry_at);
+	if (nunfinished > 0 && retry_at == 0)
+		ms = 0;		/* due, and queue_dispatch() cleared it */
 	return ms;
 }
 
@@ -694,6 +696,8 @@ queue_run(const struct config *conf, const char *id, pid_t master)
 		spool_req_free(&req);
 		return EXIT_BUSY;	/* the master queues it again */
 	}
+	if (getppid() != master)
+		goto out;	/* it died meanwhile: the next one runs it */
 	if (spool_mark_running(id, getpid()) == -1) {
 		if (errno != EEXIST) {	/* EEXIST: started before */
 			log_warn("job %s: cannot mark it running, will "
@@ -746,8 +750,8 @@ notify_send(int kind, const char *id, const char *arg)
 			continue;
 		if (errno != EAGAIN)
 			return -1;
-		if (!spool_locked())
-			return 1;
+		if (!spool_locked() || sig_term)
+			return 1;	/* the next master's scan finds it */
 		pfd.fd = notify_fd;
 		pfd.events = POLLOUT;
 		pfd.revents = 0;

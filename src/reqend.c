@@ -57,6 +57,9 @@
 
 #include "reqend.h"
 
+/* TCP_ESTABLISHED of <netinet/tcp.h>, which <linux/tcp.h> excludes. */
+#define DIAG_ESTABLISHED	1
+
 static long long
 now_us(void)
 {
@@ -227,6 +230,18 @@ diag_peer(int fd, struct tcp_info *ti, unsigned int *wqueue)
 	    ans.nh.nlmsg_type != SOCK_DIAG_BY_FAMILY)
 		return -1;	/* NLMSG_ERROR: not a socket of this host */
 	m = NLMSG_DATA(&ans.nh);
+	/*
+	 * The lookup falls back to a listening socket on the caller's port:
+	 * only the caller's own connected socket will do.
+	 */
+	if (m->idiag_state != DIAG_ESTABLISHED ||
+	    m->id.idiag_sport != req.q.id.idiag_sport ||
+	    m->id.idiag_dport != req.q.id.idiag_dport ||
+	    memcmp(m->id.idiag_src, req.q.id.idiag_src,
+	    sizeof(m->id.idiag_src)) != 0 ||
+	    memcmp(m->id.idiag_dst, req.q.id.idiag_dst,
+	    sizeof(m->id.idiag_dst)) != 0)
+		return -1;
 	*wqueue = m->idiag_wqueue;
 	len = ans.nh.nlmsg_len - NLMSG_LENGTH(sizeof(*m));
 	for (a = (struct rtattr *)(m + 1); RTA_OK(a, len);

@@ -655,12 +655,20 @@ server_drop(void)
 
 	if (!c->id.setids)
 		return 0;
-	for (i = 0; i < srv.nls; i++)
-		if (srv.ls[i].family == AF_UNIX &&
-		    chown(srv.ls[i].name, c->id.uid, c->id.gid) == -1) {
+	for (i = 0; i < srv.nls; i++) {
+		const struct listen_conf *lc;
+
+		if (srv.ls[i].family != AF_UNIX)
+			continue;
+		/* An owner or group of its own stays. */
+		lc = &c->listens[srv.ls[i].conf];
+		if (lchown(srv.ls[i].name,
+		    lc->owner != (uid_t)-1 ? (uid_t)-1 : c->id.uid,
+		    lc->group != (gid_t)-1 ? (gid_t)-1 : c->id.gid) == -1) {
 			log_warn("chown %s", srv.ls[i].name);
 			return -1;
 		}
+	}
 	if (become(&c->id) == -1) {
 		log_warn("cannot become user %s", c->id.user);
 		return -1;

@@ -110,7 +110,9 @@ spool_open(const char *dir, uid_t uid, gid_t gid, const char **why)
 int
 spool_lock(const char **why)
 {
+	static const struct timespec pause = { 0, 10 * 1000 * 1000 };
 	struct stat	 st;
+	int		 tries;
 
 	*why = NULL;
 	if ((lock_fd = openat(spool_fd, "lock", O_RDWR | O_CREAT |
@@ -125,10 +127,17 @@ spool_lock(const char **why)
 		*why = "lock: not a plain file of the spool's owner";
 		return -1;
 	}
-	if (flock(lock_fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
-			errno = EBUSY;
-		return -1;
+	/*
+	 * A child of a dead master may hold it shared for an instant (see
+	 * spool_locked()): try a few times over 100 ms before giving up.
+	 */
+	for (tries = 0; flock(lock_fd, LOCK_EX | LOCK_NB) == -1; tries++) {
+		if (errno != EWOULDBLOCK || tries == 10) {
+			if (errno == EWOULDBLOCK)
+				errno = EBUSY;
+			return -1;
+		}
+		(void)nanosleep(&pause, NULL);
 	}
 	return 0;
 }
@@ -216,7 +225,10 @@ publish(const char *name, const char *hdr, size_t hlen, const char *data,
 		errno = saved;
 		return -1;
 	}
-	return fsync(spool_fd);
+	/* It is in place: a failed sync of the name is said, not undone. */
+	if (fsync(spool_fd) == -1)
+		log_warn("spool: fsync of the directory after %s", name);
+	return 0;
 }
 
 /* Read the whole file NAME into B. */
