@@ -25,7 +25,6 @@ struct reqend {
 	long long	 drained_us;	/* when a read left nothing queued */
 	long long	 gap_us;	/* longest silence inside the request */
 	size_t		 reads;		/* reads that brought bytes */
-	long long	 runq0_us;	/* our run-queue wait at the start */
 	int		 remote;	/* the caller's socket is not ours to see */
 	int		 waited_peer;	/* silences a local sender outlasted */
 	size_t		 bytes;

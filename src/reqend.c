@@ -107,7 +107,6 @@ reqend_init(struct reqend *r, int fd, int tcp, int idle_ms)
 	r->tcp = tcp;
 	r->bound_us = (long long)idle_ms * 1000;
 	r->last_us = now_us();
-	r->runq0_us = tcp ? runq_wait_us() : -1;
 }
 
 /* BYTES arrived with the last read. */
@@ -298,8 +297,9 @@ reqend_left_us(struct reqend *r)
 		return left;
 	if (queued(r->fd) > 0)
 		return 1;	/* we were slow, not the caller: read on */
-	if (r->runq0_us >= 0 && (runq = runq_wait_us()) >= 0) {
-		left += 2 * (runq - r->runq0_us);
+	/* Our process was forked for this connection: all of its wait. */
+	if (r->tcp && (runq = runq_wait_us()) >= 0) {
+		left += 2 * runq;
 		if (left > 0 && r->last_us + r->bound_us > now_us())
 			return left;
 	}
