@@ -249,13 +249,33 @@ note_read(char *note, int (*ours)(pid_t))
 void
 queue_notify_read(int (*ours)(pid_t))
 {
-	char	 buf[NOTIFY_LEN * 64];
-	ssize_t	 n, off;
+	static char	 win[NOTIFY_LEN];	/* the last bytes read */
+	static size_t	 nwin, nseen;		/* ... since the last \n */
+	char		 buf[NOTIFY_LEN * 64];
+	ssize_t		 n, i;
 
+	/*
+	 * Children write whole notes, atomically, each ending in the only
+	 * newline it holds.  Anything else written into the FIFO (by a
+	 * service allowed to write to the spool) costs no note: a note is
+	 * the NOTIFY_LEN bytes before a newline, whatever came before them.
+	 */
 	while ((n = read(notify_fd, buf, sizeof(buf))) > 0)
-		/* Writes of NOTIFY_LEN bytes are atomic: whole notes. */
-		for (off = 0; off + NOTIFY_LEN <= n; off += NOTIFY_LEN)
-			note_read(buf + off, ours);
+		for (i = 0; i < n; i++) {
+			if (nwin == NOTIFY_LEN)
+				memmove(win, win + 1, --nwin);
+			win[nwin++] = buf[i];
+			nseen++;
+			if (buf[i] != '\n')
+				continue;
+			if (nseen != NOTIFY_LEN)
+				log_warnx("queue: %zu stray bytes in the notify "
+				    "FIFO", nseen > NOTIFY_LEN ? nseen -
+				    NOTIFY_LEN : nseen);
+			if (nwin == NOTIFY_LEN)
+				note_read(win, ours);
+			nwin = nseen = 0;
+		}
 }
 
 /* Can a job of SERVICE start now, as far as max_instances goes? */

@@ -340,3 +340,28 @@ def test_waiter_of_a_killed_master_answers_503(daemon_factory, tmp_path):
     d.start()
     assert d.request(b"queue:get:id:" + first, timeout=30) == INTERRUPTED
     assert d.request(b"queue:get:id:" + second, timeout=30) == b"b"
+
+
+def test_stray_bytes_in_the_notify_fifo_cost_no_job(daemon_factory):
+    # A service allowed to write to the spool could write into its FIFO;
+    # the notes children write after that must still be read, even when
+    # the master reads the stray bytes and a note in one go (it is
+    # stopped while both are written).
+    d = daemon_factory().start()
+    fifo = os.path.join(d.spool, "notify")
+    for junk in (b"junk", b"more junk\n", b"\n"):
+        with d.connect(timeout=30) as s:
+            s.sendall(b"!helo\n")          # the child exists now
+            assert bgs.read_framed(s) == (200, b"oleh")
+            os.kill(d.pid, signal.SIGSTOP)
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                os.write(fd, junk)
+                os.close(fd)
+                s.sendall(b"!add upper 10\nstill here")
+                code, jid = bgs.read_framed(s)
+            finally:
+                os.kill(d.pid, signal.SIGCONT)
+        assert code == 200, jid
+        assert d.request(b"queue:get:id:" + jid, timeout=30) == b"STILL HERE"
+    assert "stray bytes in the notify FIFO" in d.log()
