@@ -40,7 +40,7 @@
  */
 #define NOTE_ADD	'A'	/* a job was queued; the argument: its service */
 #define NOTE_WAIT	'W'	/* a child waits for the job; its pid */
-#define NOTE_DONE	'D'	/* the job was cancelled; none */
+#define NOTE_DONE	'D'	/* the job was cancelled: stop its runner */
 #define NOTIFY_ARG	(1 + JOB_ID_LEN)
 #define NOTIFY_LEN	(NOTIFY_ARG + SERVICE_NAME_MAX + 1)
 
@@ -213,6 +213,21 @@ waiter_forget(pid_t pid)
 			waiters[i] = waiters[--nwaiters];
 }
 
+/*
+ * Job ID was cancelled: stop its runner, if it has one.  Only the master
+ * knows which of its children runs which job, and a child it has not
+ * reaped yet cannot have passed its pid to another process.
+ */
+static void
+runner_stop(const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < nrunners; i++)
+		if (strcmp(runners[i].id, id) == 0)
+			(void)kill(runners[i].pid, SIGTERM);
+}
+
 /* One note, NOTIFY_LEN bytes. */
 static void
 note_read(char *note, int (*ours)(pid_t))
@@ -238,6 +253,7 @@ note_read(char *note, int (*ours)(pid_t))
 		    ours);
 		break;
 	case NOTE_DONE:
+		runner_stop(id);
 		waiters_wake(id);
 		break;
 	default:
@@ -919,24 +935,6 @@ queue_info(const char *id, struct buf *out)
 	return 0;
 }
 
-/* Is PID a runner of our master (a sibling), not some reused pid? */
-static int
-is_sibling(pid_t pid)
-{
-	char	 path[64], stat[512], *p;
-	FILE	*f;
-	long	 ppid = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return 0;
-	if (fgets(stat, sizeof(stat), f) != NULL &&
-	    (p = strrchr(stat, ')')) != NULL)
-		(void)sscanf(p + 1, " %*c %ld", &ppid);
-	fclose(f);
-	return ppid == (long)getppid();
-}
-
 /*
  * Cancel job ID: publish a "cancelled" result (the first result wins, so
  * a runner cannot overwrite it), then stop its runner if it has one.
@@ -945,8 +943,6 @@ is_sibling(pid_t pid)
 int
 queue_cancel(const char *id, const char **why)
 {
-	pid_t	 pid;
-
 	switch (spool_state(id)) {
 	case JOB_NONE:
 		*why = "Unknown job id";
@@ -969,9 +965,7 @@ queue_cancel(const char *id, const char **why)
 		*why = "Cannot cancel the job";
 		return 500;
 	}
-	/* Its waiters need not wait for the runner, if it has one. */
+	/* The master stops its runner and wakes its waiters. */
 	(void)notify_send(NOTE_DONE, id, "");
-	if ((pid = spool_runner(id)) > 0 && is_sibling(pid))
-		(void)kill(pid, SIGTERM);
 	return 0;
 }
