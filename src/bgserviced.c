@@ -46,37 +46,34 @@ probe_listeners(const struct config *conf)
 			    conf->listens[i].line, what);
 }
 
-int
-main(int argc, char *argv[])
-{
-	struct config	*conf;
-	struct pidfh	*pfh;
-	const char	*file = BGS_PATH_CONFIG, *why;
-	char		 errbuf[1024], abspath[PATH_MAX];
-	pid_t		 other;
-	int		 ch, debug = 0, foreground = 0, test = 0, paths = 0;
-	int		 ready = -1;
+/* The command line's options. */
+struct opts {
+	const char	*file;
+	int		 debug, foreground, test, paths;
+};
 
-	closefrom(STDERR_FILENO + 1);	/* nothing inherited survives */
-	/* A peer gone (even the lookup helper's) is an error, not our end. */
-	(void)signal(SIGPIPE, SIG_IGN);
-	setproctitle_init(argc, argv, environ);
+static void
+options(int argc, char *argv[], struct opts *o)
+{
+	int	 ch;
+
+	o->file = BGS_PATH_CONFIG;
 	while ((ch = getopt(argc, argv, "c:dfhPtV")) != -1) {
 		switch (ch) {
 		case 'c':
-			file = optarg;
+			o->file = optarg;
 			break;
 		case 'd':
-			debug = 1;
+			o->debug = 1;
 			break;
 		case 'f':
-			foreground = 1;
+			o->foreground = 1;
 			break;
 		case 'P':
-			paths = 1;
+			o->paths = 1;
 			break;
 		case 't':
-			test = 1;
+			o->test = 1;
 			break;
 		case 'V':
 			printf("bgserviced %s\n", BGS_VERSION);
@@ -88,39 +85,69 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	/* Reloads happen after chdir("/"): remember where the file is. */
-	if (file[0] != '/' && realpath(file, abspath) != NULL)
-		file = abspath;
+}
 
-	if ((conf = config_load(file, errbuf, sizeof(errbuf))) == NULL)
-		errx(1, "%s", errbuf);
-	if (paths) {
+/* -P and -t: answer about the configuration and exit. */
+static void
+answer_and_exit(struct config *conf, const struct opts *o)
+{
+	if (o->paths)
 		/* For init scripts: where this configuration keeps its state. */
 		printf("pidfile %s\nspool_dir %s\n", conf->pidfile,
 		    conf->spool_dir);
-		config_free(conf);
-		exit(0);
-	}
-	if (test) {
+	else {
 		probe_listeners(conf);
-		fprintf(stderr, "%s: configuration OK\n", file);
-		config_free(conf);
-		exit(0);
+		fprintf(stderr, "%s: configuration OK\n", conf->file);
 	}
-	log_init("bgserviced", 1, debug);
-	if (log_open(conf->log, foreground) == -1)
+	config_free(conf);
+	exit(0);
+}
+
+/* The pidfile, opened and locked, or a word on why not and exit 1. */
+static struct pidfh *
+pidfile_or_exit(const struct config *conf)
+{
+	struct pidfh	*pfh;
+	const char	*why;
+	pid_t		 other;
+
+	if ((pfh = daemon_pidfile(conf->pidfile, &other, &why)) != NULL)
+		return pfh;
+	if (why != NULL)
+		errx(1, "pidfile %s: %s: not started", conf->pidfile, why);
+	if (errno == EEXIST)
+		errx(1, "already running as pid %ld (pidfile %s)",
+		    (long)other, conf->pidfile);
+	err(1, "pidfile %s", conf->pidfile);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts	 o = { 0 };
+	struct config	*conf;
+	struct pidfh	*pfh;
+	char		 errbuf[1024], abspath[PATH_MAX];
+	int		 ready = -1;
+
+	closefrom(STDERR_FILENO + 1);	/* nothing inherited survives */
+	/* A peer gone (even the lookup helper's) is an error, not our end. */
+	(void)signal(SIGPIPE, SIG_IGN);
+	setproctitle_init(argc, argv, environ);
+	options(argc, argv, &o);
+	/* Reloads happen after chdir("/"): remember where the file is. */
+	if (o.file[0] != '/' && realpath(o.file, abspath) != NULL)
+		o.file = abspath;
+	if ((conf = config_load(o.file, errbuf, sizeof(errbuf))) == NULL)
+		errx(1, "%s", errbuf);
+	if (o.paths || o.test)
+		answer_and_exit(conf, &o);
+	log_init("bgserviced", 1, o.debug);
+	if (log_open(conf->log, o.foreground) == -1)
 		errx(1, "not started: nowhere to log");
 
 	/* Everything that can fail, while the terminal still sees it. */
-	if ((pfh = daemon_pidfile(conf->pidfile, &other, &why)) == NULL) {
-		if (why != NULL)
-			errx(1, "pidfile %s: %s: not started", conf->pidfile,
-			    why);
-		if (errno == EEXIST)
-			errx(1, "already running as pid %ld (pidfile %s)",
-			    (long)other, conf->pidfile);
-		err(1, "pidfile %s", conf->pidfile);
-	}
+	pfh = pidfile_or_exit(conf);
 	if (spool_volatile(conf->spool_dir))
 		warnx("warning: spool %s is on a tmpfs: queued jobs are lost "
 		    "at reboot; set spool_dir to a lasting place such as "
@@ -130,18 +157,16 @@ main(int argc, char *argv[])
 		pidfile_remove(pfh);
 		errx(1, "not started");
 	}
-
-	if (!foreground) {
+	if (!o.foreground)
 		ready = daemon_detach(conf->log != NULL &&
 		    strcmp(conf->log, "stderr") == 0);
-	}
 	/* Signals are handled before the pidfile tells anybody our pid. */
-	sig_init(foreground);
+	sig_init(o.foreground);
 	if (pidfile_write(pfh) == -1)
 		fatal("pidfile_write %s", conf->pidfile);
 	daemon_ready(ready);
 	log_info("started, version %s, pid %ld, configuration %s",
-	    BGS_VERSION, (long)getpid(), file);
+	    BGS_VERSION, (long)getpid(), o.file);
 
 	server_loop();
 

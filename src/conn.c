@@ -507,6 +507,47 @@ dispatch(struct conn *c, const struct request *req)
 	conn_error(c, req->framed, 500, "Internal error");
 }
 
+static void
+conn_init(struct conn *c, int fd, const struct config *conf,
+    const struct peer *peer)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->conf = conf;
+	c->peer = peer;
+	if (peer->ip[0] != '\0')
+		snprintf(c->who, sizeof(c->who), "%s %s:%s", peer->transport,
+		    peer->ip, peer->port);
+	else
+		snprintf(c->who, sizeof(c->who), "%s", peer->transport);
+	reqend_init(&c->end, fd, strcmp(peer->transport, "tcp") == 0 &&
+	    !conf->limits.request_idle_fixed, conf->limits.request_idle_ms);
+}
+
+/* Whether reading ended with a request; else answer what it ended with. */
+static int
+read_ended(struct conn *c, enum read_end how)
+{
+	int	 framed = c->in.len > 0 && c->in.data[0] == FRAME_MARK;
+
+	switch (how) {
+	case READ_REQUEST:
+		return 1;
+	case READ_TIMEOUT:
+		STATS_INC(request_timeouts);
+		log_info("%s: request timed out", c->who);
+		conn_error(c, framed, 408, "Request timeout");
+		return 0;
+	case READ_TOOBIG:
+		STATS_INC(request_too_large);
+		log_info("%s: request too large", c->who);
+		conn_error(c, framed, 413, "Request too large");
+		return 0;
+	default:		/* closed, or broken */
+		return 0;
+	}
+}
+
 /*
  * Serve the connection FD until it is done.  Runs in a child of its own,
  * which exits afterwards.
@@ -521,44 +562,15 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 	size_t		 reqlen;
 	int		 code;
 
-	memset(&c, 0, sizeof(c));
-	c.fd = fd;
-	c.conf = conf;
-	c.peer = peer;
-	if (peer->ip[0] != '\0')
-		snprintf(c.who, sizeof(c.who), "%s %s:%s", peer->transport,
-		    peer->ip, peer->port);
-	else
-		snprintf(c.who, sizeof(c.who), "%s", peer->transport);
-	reqend_init(&c.end, fd, strcmp(peer->transport, "tcp") == 0 &&
-	    !conf->limits.request_idle_fixed, conf->limits.request_idle_ms);
+	conn_init(&c, fd, conf, peer);
 	tv.tv_sec = conf->limits.request_timeout;
 	tv.tv_usec = 0;
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setproctitle("reading from %s", c.who);
 
 	for (;;) {
-		switch (conn_read(&c, &reqlen)) {
-		case READ_REQUEST:
-			break;
-		case READ_TIMEOUT:
-			STATS_INC(request_timeouts);
-			log_info("%s: request timed out", c.who);
-			conn_error(&c, c.in.len > 0 &&
-			    c.in.data[0] == FRAME_MARK, 408,
-			    "Request timeout");
+		if (!read_ended(&c, conn_read(&c, &reqlen)))
 			goto out;
-		case READ_TOOBIG:
-			STATS_INC(request_too_large);
-			log_info("%s: request too large", c.who);
-			conn_error(&c, c.in.len > 0 &&
-			    c.in.data[0] == FRAME_MARK, 413,
-			    "Request too large");
-			goto out;
-		case READ_CLOSED:
-		case READ_ERROR:
-			goto out;
-		}
 		STATS_INC(requests);
 		if ((code = proto_parse(c.in.data, reqlen, &req, &why)) != 0) {
 			log_info("%s: bad request: %s", c.who, why);
