@@ -222,7 +222,13 @@ net_listen_probe(const struct listen_conf *lc, char *what, size_t size)
 		if ((fd = socket(ss.ss_family, (t ? SOCK_DGRAM : SOCK_STREAM) |
 		    SOCK_CLOEXEC, 0)) == -1)
 			return -1;
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		/*
+		 * TCP: past connections in TIME_WAIT do not count.  UDP: a
+		 * socket bound to the port, even with SO_REUSEADDR, does.
+		 */
+		if (!t)
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+			    sizeof(on));
 		if (ss.ss_family == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 			    sizeof(on));

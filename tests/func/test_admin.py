@@ -94,6 +94,18 @@ def test_t_warns_about_sockets_in_use(daemon_factory, tmp_path):
     assert "warning: %s:" % d.conf in r.stderr
     assert "127.0.0.1:%d/tcp: Address already in use" % d.port in r.stderr
     assert "configuration OK" in r.stderr
+    # A datagram socket bound to the port, as a running daemon's is.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        u.bind(("127.0.0.1", d.port))
+        r = subprocess.run([d.bin, "-t", "-c", d.conf], capture_output=True, text=True,
+                           timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "127.0.0.1:%d/udp: Address already in use" % d.port in r.stderr
+    # And the running daemon itself.
+    d.start()
+    r = subprocess.run([d.bin, "-t", "-c", d.conf], capture_output=True, text=True, timeout=30)
+    assert "127.0.0.1:%d/tcp: Address already in use" % d.port in r.stderr
 
 
 def test_P_prints_where_the_state_lives(daemon_factory):
