@@ -115,20 +115,24 @@ id_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/* Room in the array *A of *CAP elements of SIZE for element N. */
+static void *
+grow(void *a, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return a;
+	*cap = *cap ? *cap * 2 : 16;
+	if ((a = reallocarray(a, *cap, size)) == NULL)
+		fatal("reallocarray");
+	return a;
+}
+
 /* A queued job the start-up scan found: queue it, remember its id. */
 static void
 queue_recovered(const char *id, const char *service)
 {
-	void	*p;
-
 	queue_insert(id, service, 0);
-	if (nrecovered == reccap) {
-		reccap = reccap ? reccap * 2 : 64;
-		if ((p = reallocarray(recovered, reccap, sizeof(*recovered))) ==
-		    NULL)
-			fatal("reallocarray");
-		recovered = p;
-	}
+	recovered = grow(recovered, &reccap, nrecovered, sizeof(*recovered));
 	strlcpy(recovered[nrecovered++], id, sizeof(*recovered));
 }
 
@@ -182,7 +186,6 @@ static void
 waiter_add(const char *id, pid_t pid, int (*ours)(pid_t))
 {
 	enum job_state	 st;
-	void		*p;
 
 	if (pid <= 0 || !ours(pid))
 		return;		/* reaped already, or not ours */
@@ -190,13 +193,7 @@ waiter_add(const char *id, pid_t pid, int (*ours)(pid_t))
 		(void)kill(pid, SIGUSR2);
 		return;
 	}
-	if (nwaiters == waitcap) {
-		waitcap = waitcap ? waitcap * 2 : 64;
-		if ((p = reallocarray(waiters, waitcap, sizeof(*waiters))) ==
-		    NULL)
-			fatal("reallocarray");
-		waiters = p;
-	}
+	waiters = grow(waiters, &waitcap, nwaiters, sizeof(*waiters));
 	waiters[nwaiters].pid = pid;
 	strlcpy(waiters[nwaiters].id, id, sizeof(waiters->id));
 	nwaiters++;
@@ -320,7 +317,6 @@ void
 queue_dispatch(const struct config *conf, pid_t (*spawn)(const char *))
 {
 	struct qjob	*j, *next;
-	struct runner	*r;
 	pid_t		 pid;
 
 	if (retry_at != 0 && now_ms() < retry_at)
@@ -331,15 +327,7 @@ queue_dispatch(const struct config *conf, pid_t (*spawn)(const char *))
 		next = TAILQ_NEXT(j, entry);
 		if (!instance_free(conf, j->service))
 			continue;
-		if (nrunners == runcap) {
-			size_t ncap = runcap ? runcap * 2 : 8;
-
-			if ((r = reallocarray(runners, ncap, sizeof(*r))) ==
-			    NULL)
-				fatal("reallocarray");
-			runners = r;
-			runcap = ncap;
-		}
+		runners = grow(runners, &runcap, nrunners, sizeof(*runners));
 		if ((pid = spawn(j->id)) == -1)
 			return;		/* try again at the next event */
 		TAILQ_REMOVE(&pending, j, entry);

@@ -749,24 +749,50 @@ room(void)
 	return conns_running() < (size_t)srv.conf->limits.max_connections;
 }
 
+/* What the signals asked for since the last turn of the loop. */
+static void
+loop_signals(void)
+{
+	if (sig_hup)
+		server_reload();
+	if (sig_usr1) {
+		sig_usr1 = 0;
+		log_reopen();
+	}
+	if (sig_chld)
+		kids_reap();
+}
+
+/* The master's title (only when it changes) and its gauges. */
+static void
+loop_show(void)
+{
+	static size_t	 shown[3] = { -1, -1, -1 };
+	size_t		 conns = conns_running();
+
+	if (conns != shown[0] || queue_running() != shown[1] ||
+	    queue_pending() != shown[2]) {
+		shown[0] = conns;
+		shown[1] = queue_running();
+		shown[2] = queue_pending();
+		setproctitle("master: %zu connections, %zu jobs running, "
+		    "%zu queued", conns, shown[1], shown[2]);
+	}
+	STATS_SET(children, srv.nkids);
+	STATS_SET(jobs_queued, queue_pending());
+	STATS_SET(jobs_running, queue_running());
+}
+
 void
 server_loop(void)
 {
 	struct pollfd	*pfd = NULL;
 	struct timespec	 ts;
-	size_t		 i, k, n, nl, npfd = 0, conns;
-	size_t		 shown[3] = { -1, -1, -1 };
+	size_t		 i, k, n, nl, npfd = 0;
 
 	srv.master = getpid();
 	while (!sig_term) {
-		if (sig_hup)
-			server_reload();
-		if (sig_usr1) {
-			sig_usr1 = 0;
-			log_reopen();
-		}
-		if (sig_chld)
-			kids_reap();
+		loop_signals();
 		queue_tick(srv.conf);
 		queue_dispatch(srv.conf, spawn_runner);
 		if (LINGER_MAX + 1 + srv.nls > npfd) {
@@ -781,22 +807,11 @@ server_loop(void)
 			pfd[i] = (struct pollfd){ srv.linger[i].fd, POLLIN, 0 };
 		pfd[nl] = (struct pollfd){ queue_notify_fd(), POLLIN, 0 };
 		n = nl + 1;
-		conns = conns_running();
 		if (room())
 			for (i = 0; i < srv.nls; i++)
 				pfd[n++] = (struct pollfd){
 				    listener_pollfd(&srv.ls[i]), POLLIN, 0 };
-		if (conns != shown[0] || queue_running() != shown[1] ||
-		    queue_pending() != shown[2]) {
-			shown[0] = conns;
-			shown[1] = queue_running();
-			shown[2] = queue_pending();
-			setproctitle("master: %zu connections, %zu jobs "
-			    "running, %zu queued", conns, shown[1], shown[2]);
-		}
-		STATS_SET(children, srv.nkids);
-		STATS_SET(jobs_queued, queue_pending());
-		STATS_SET(jobs_running, queue_running());
+		loop_show();
 		if (ppoll(pfd, n, ms_timespec(&ts, loop_timeout()),
 		    &sig_waitmask) == -1) {
 			if (errno != EINTR)
