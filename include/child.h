@@ -9,7 +9,7 @@
 
 #include <time.h>
 
-#include "bgservice.h"
+#include "bgserviced.h"
 #include "net.h"
 #include "util.h"
 

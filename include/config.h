@@ -4,7 +4,7 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
-#include "bgservice.h"
+#include "bgserviced.h"
 
 /*
  * Read and validate FILE.  Returns a new configuration, or NULL with a

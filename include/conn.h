@@ -4,7 +4,7 @@
 #ifndef CONN_H
 #define CONN_H
 
-#include "bgservice.h"
+#include "bgserviced.h"
 #include "net.h"
 
 void	conn_serve(int fd, const struct config *, const struct peer *);

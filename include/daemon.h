@@ -4,7 +4,7 @@
 #ifndef DAEMON_H
 #define DAEMON_H
 
-#include "bgservice.h"
+#include "bgserviced.h"
 
 struct pidfh;
 

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "bgservice.h"
+#include "bgserviced.h"
 #include "net.h"
 
 #define HTTP_HEAD_MAX	8192	/* bytes of a request's line and headers */

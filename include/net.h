@@ -6,7 +6,7 @@
 
 #include <sys/socket.h>
 
-#include "bgservice.h"
+#include "bgserviced.h"
 
 /* One open socket: a listen entry gives one (stream) or two (+UDP). */
 struct listener {

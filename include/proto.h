@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "bgservice.h"
+#include "bgserviced.h"
 
 /* Job ids: 16 lowercase hex digits (64 random bits). */
 #define JOB_ID_LEN	16

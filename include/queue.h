@@ -8,7 +8,7 @@
 
 #include <sys/types.h>
 
-#include "bgservice.h"
+#include "bgserviced.h"
 #include "net.h"
 #include "proto.h"
 #include "spool.h"

@@ -7,7 +7,7 @@
 
 #include <sys/types.h>
 
-#include "bgservice.h"
+#include "bgserviced.h"
 
 struct pidfh;
 

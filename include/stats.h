@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "bgservice.h"
+#include "bgserviced.h"
 #include "util.h"
 
 #define STATS_SERVICES	256	/* services counted one by one */

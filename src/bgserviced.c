@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bgservice.h"
+#include "bgserviced.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"

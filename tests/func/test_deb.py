@@ -45,7 +45,7 @@ def run(*cmd, timeout=300, check=True):
 
 
 def version():
-    with open(os.path.join(bgs.REPO, "include", "bgservice.h")) as f:
+    with open(os.path.join(bgs.REPO, "include", "bgserviced.h")) as f:
         return re.search(r'BGS_VERSION\s+"([^"]+)"', f.read()).group(1)
 
 

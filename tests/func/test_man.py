@@ -200,7 +200,7 @@ def has_number(text, n):
 def integer_keys():
     """{key: (min, max, default or None)} from src/config.c."""
     src = strip_c_comments(read("src", "config.c"))
-    hdr = strip_c_comments(read("include", "bgservice.h"))
+    hdr = strip_c_comments(read("include", "bgserviced.h"))
     defines = {m.group(1): m.group(2) for m in
                re.finditer(r"^#define\s+(DEF_\w+)\s+(.+?)\s*$", hdr, re.M)}
     fields = {m.group(1): defines[m.group(2)] for m in

@@ -1,5 +1,5 @@
 /*
- * bgservice.h: the core structures shared by every module of bgserviced.
+ * bgserviced.h: the core structures shared by every module of bgserviced.
  *
  * The daemon's world is one struct config, read by config_load() from a
  * libconfig file and replaced whole on SIGHUP.  A config holds the listeners
@@ -9,8 +9,8 @@
  * Ownership: everything reachable from a struct config belongs to it and is
  * released by config_free().
  */
-#ifndef BGSERVICE_H
-#define BGSERVICE_H
+#ifndef BGSERVICED_H
+#define BGSERVICED_H
 
 #include <sys/types.h>
 
@@ -144,4 +144,4 @@ struct config {
 	size_t		 nservices;
 };
 
-#endif /* BGSERVICE_H */
+#endif /* BGSERVICED_H */
