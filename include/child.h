@@ -34,6 +34,7 @@ struct run_ctx {
 	const char	*job_id;
 };
 
+void	child_atfork(void (*)(void));
 pid_t	child_fork(void);
 int	child_run(const struct service *, const struct limits *,
 	    const struct run_ctx *, const char *in, size_t inlen,

@@ -1,7 +1,9 @@
 /*
- * queue.h: the job queue.  The master keeps the order of queued jobs and
- * starts at most max_jobs runners and wakes children waiting for jobs;
- * connection children add jobs and answer the queue verbs from the spool.
+ * queue.h: the job verbs, as a connection child asks them.  The child
+ * publishes a new job in the spool and tells the master (sched.c) on the
+ * spool's FIFO; it asks the master to wake it when a job is done, or to
+ * stop a cancelled job's runner, on the same FIFO.  Nothing here decides
+ * which job runs: the master does.
  */
 #ifndef QUEUE_H
 #define QUEUE_H
@@ -14,27 +16,33 @@
 #include "spool.h"
 #include "util.h"
 
-/* The master's side. */
-int	queue_init(const struct config *);
-int	queue_notify_fd(void);
-void	queue_notify_read(int (*ours)(pid_t));
-void	queue_dispatch(const struct config *, pid_t (*spawn)(const char *));
-int	queue_reaped(pid_t, int status, const struct config *);
-int	queue_timeout_ms(void);
-void	queue_tick(const struct config *);
-size_t	queue_pending(void);
-size_t	queue_running(void);
-void	queue_free(void);
+/*
+ * A note on the FIFO: its kind, a job's id, an argument padded with NULs,
+ * '\n'.  Notes of one size, written whole (< PIPE_BUF): reads never split
+ * them.
+ */
+#define NOTE_ADD	'A'	/* a job was queued; the argument: its service */
+#define NOTE_WAIT	'W'	/* a child waits for the job; its pid */
+#define NOTE_DONE	'D'	/* the job was cancelled: stop its runner */
+#define NOTE_ARG	(1 + JOB_ID_LEN)
+#define NOTE_LEN	(NOTE_ARG + SERVICE_NAME_MAX + 1)
 
-/* In a runner child: run job ID to its end. */
-int	queue_run(const struct config *, const char *id, pid_t master);
+/* How waiting for a job ended. */
+enum queue_wait {
+	WAIT_DONE,		/* the job is done */
+	WAIT_GONE,		/* there is no such job (any more) */
+	WAIT_STOPPING,		/* the daemon stops, or its master died */
+	WAIT_FAILED,		/* the master could not be asked */
+};
 
-/* In a connection child: the verbs. */
-int	queue_add(const struct config *, const struct request *,
-	    const struct peer *, char *id, const char **why);
-int	queue_wait_done(const char *id);
-int	queue_info(const char *id, struct buf *);
-int	queue_cancel(const char *id, const char **why);
-void	queue_child(pid_t master);
+void		 queue_child(pid_t master);
+int		 queue_add(const struct service *, const struct peer *,
+		    const char *data, size_t len, char *id);
+enum job_state	 queue_state(const char *id);
+enum queue_wait	 queue_wait_done(const char *id);
+int		 queue_result(const char *id, struct job_result *);
+int		 queue_info(const char *id, struct buf *);
+int		 queue_cancel(const char *id, const char **why);
+int		 queue_list(struct buf *);
 
 #endif /* QUEUE_H */

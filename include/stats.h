@@ -11,7 +11,6 @@
 #include "util.h"
 
 #define STATS_SERVICES	256	/* services counted one by one */
-#define STATS_HOLDERS	4096	/* processes holding an instance slot */
 #define STATS_BUCKETS	15	/* latency buckets, 1 ms to 60 s, +Inf apart */
 
 struct run_result;
@@ -33,13 +32,6 @@ struct stats_service {
 	uint64_t	 timeouts;	/* runs killed at their timeout */
 	struct stats_hist call;		/* how long calls ran */
 	struct stats_hist job;		/* how long jobs ran */
-	uint32_t	 running;	/* instances running now */
-};
-
-/* Who holds an instance of which service, for the master to clean up. */
-struct stats_holder {
-	int32_t		 pid;		/* 0: free */
-	uint32_t	 svc;
 };
 
 struct stats {
@@ -65,7 +57,6 @@ struct stats {
 	uint32_t	 jobs_running;
 	uint32_t	 nservices;
 	struct stats_service services[STATS_SERVICES];
-	struct stats_holder holders[STATS_HOLDERS];
 };
 
 extern struct stats	*stats;
@@ -90,9 +81,5 @@ void	stats_run(const struct service *, int job, int code,
 	    const struct run_result *);
 int	stats_fault(int code);
 int	stats_format(struct buf *, size_t jobs_done);
-int	stats_acquire(const char *service, int max);
-void	stats_release(int slot);
-int	stats_busy(const char *service, int max);
-void	stats_reaped(pid_t);
 
 #endif /* STATS_H */

@@ -57,13 +57,29 @@ struct run {
 	int			 kill_sig;	/* signal it will send */
 };
 
+static void	(*in_child)(void);	/* see child_atfork() */
+
+/*
+ * FN is called in every child child_fork() makes, first thing: the
+ * master's way to drop what is its own (listeners, the pidfile's lock)
+ * in whatever child any module forks.
+ */
+void
+child_atfork(void (*fn)(void))
+{
+	in_child = fn;
+}
+
 pid_t
 child_fork(void)
 {
 	pid_t	 pid;
 
-	if ((pid = fork()) == 0)
+	if ((pid = fork()) == 0) {
 		sig_clear();
+		if (in_child != NULL)
+			in_child();
+	}
 	return pid;
 }
 

@@ -25,6 +25,7 @@
 #include "proto.h"
 #include "queue.h"
 #include "reqend.h"
+#include "service.h"
 #include "sig.h"
 #include "stats.h"
 #include "util.h"
@@ -145,83 +146,72 @@ refuse_cut(struct conn *c, const struct request *req)
 	return 1;
 }
 
-/* The service a call names, if it may be called here; else answer. */
-static const struct service *
-callable(struct conn *c, const struct request *req)
+/* A use of the service REQ names, by C's caller. */
+static void
+call_init(struct service_call *call, struct conn *c,
+    const struct request *req)
 {
-	const struct service	*sv;
-
-	if ((sv = config_service(c->conf, req->service)) == NULL) {
-		log_info("%s: %s %s: unknown service", c->who,
-		    proto_verb_name(req->verb), req->service);
-		conn_error(c, req->framed, 400, "Unknown request");
-		return NULL;
-	}
-	if (!sv->tcp) {
-		log_info("%s: %s %s: refused, udp only", c->who,
-		    proto_verb_name(req->verb), sv->name);
-		conn_error(c, req->framed, 405, "Service is not available "
-		    "over tcp");
-		return NULL;
-	}
-	if (c->peer->ip[0] != '\0' && !net_allowed(&sv->allow,
-	    &c->peer->addr)) {
-		log_info("%s: %s %s: refused, not allowed", c->who,
-		    proto_verb_name(req->verb), sv->name);
-		STATS_INC(refused_denied);
-		conn_error(c, req->framed, 403, "Access denied");
-		return NULL;
-	}
-	return sv;
+	memset(call, 0, sizeof(*call));
+	call->verb = proto_verb_name(req->verb);
+	call->name = req->service;
+	call->who = c->who;
+	call->peer = c->peer;
+	call->data = req->data;
+	call->len = req->datalen;
 }
 
-/*
- * One of the service's max_instances; when all are taken the caller is
- * answered 503 at once (a caller that would rather wait queues a job).
- */
-static int
-take_instance(struct conn *c, const struct request *req,
-    const struct service *sv)
+/* Answer a caller refused for WHY. */
+static void
+conn_refuse(struct conn *c, const struct request *req, enum admit why)
 {
-	int	 slot;
+	const char	*text;
+	int		 code;
 
-	if ((slot = stats_acquire(sv->name, sv->max_instances)) == -1) {
-		log_info("%s: %s %s: busy, %d running", c->who,
-		    proto_verb_name(req->verb), sv->name, sv->max_instances);
-		STATS_INC(refused_busy);
-		conn_error(c, req->framed, 503, "Service busy");
-	}
-	return slot;
+	code = service_refusal(why, &text);
+	conn_error(c, req->framed, code, text);
+}
+
+/* Whether CALL's caller may use the service; else answer why not. */
+static int
+admitted(struct conn *c, const struct request *req,
+    struct service_call *call)
+{
+	enum admit	 why;
+
+	if ((why = service_admit(c->conf, call)) == ADMIT_OK)
+		return 1;
+	conn_refuse(c, req, why);
+	return 0;
+}
+
+/* A send is accepted (202) once an instance is held. */
+static int
+send_accepted(struct service_call *call)
+{
+	struct conn	*c = call->arg;
+	char		 hdr[64];
+	size_t		 len;
+
+	len = proto_frame_header(hdr, sizeof(hdr), 202, 0);
+	conn_write(c, hdr, len);
+	return 0;
 }
 
 /* Framed "send": accepted at once (202), then run; the output is dropped. */
 static void
 handle_send(struct conn *c, const struct request *req)
 {
-	const struct service	*sv;
+	struct service_call	 call;
 	struct run_result	 res;
-	struct run_ctx		 ctx = { c->peer, NULL };
-	char			 why[256];
 
-	int			 slot;
-
-	if ((sv = callable(c, req)) == NULL ||
-	    (slot = take_instance(c, req, sv)) == -1)
+	call_init(&call, c, req);
+	call.starting = send_accepted;
+	call.arg = c;
+	if (!admitted(c, req, &call))
 		return;
-	conn_answer(c, req, 202, NULL, 0);
-	setproctitle("send %s from %s", sv->name, c->who);
-	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
-	    &res);
-	stats_release(slot);
-	stats_run(sv, 0, 0, &res);
-	if (child_ok(&res))
-		log_info("%s: send %s: ok in %lld ms", c->who, sv->name,
-		    res.ms);
-	else {
-		int code = child_describe(sv, &res, why, sizeof(why));
-
-		log_info("%s: send %s: %d %s (%lld ms)", c->who, sv->name,
-		    code, why, res.ms);
+	if (service_run(c->conf, &call, &res) != RUN_DONE) {
+		conn_refuse(c, req, ADMIT_BUSY);
+		return;
 	}
 	child_result_free(&res);
 }
@@ -229,47 +219,36 @@ handle_send(struct conn *c, const struct request *req)
 static void
 handle_call(struct conn *c, const struct request *req)
 {
-	const struct service	*sv;
+	struct service_call	 call;
 	struct run_result	 res;
-	struct run_ctx		 ctx = { c->peer, NULL };
-	char			 why[256];
-	int			 code, slot;
 
-	if (refuse_cut(c, req) || (sv = callable(c, req)) == NULL ||
-	    (slot = take_instance(c, req, sv)) == -1)
+	call_init(&call, c, req);
+	if (refuse_cut(c, req) || !admitted(c, req, &call))
 		return;
-	setproctitle("call %s from %s", sv->name, c->who);
-	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
-	    &res);
-	stats_release(slot);
-	stats_run(sv, 0, 0, &res);
+	if (service_run(c->conf, &call, &res) != RUN_DONE) {
+		conn_refuse(c, req, ADMIT_BUSY);
+		return;
+	}
 	if (refuse_cut(c, req)) {
 		/* It ran on part of its data: never answered as a success. */
-	} else if (child_ok(&res)) {
-		log_info("%s: call %s: ok, %zu bytes in %lld ms", c->who,
-		    sv->name, res.out.len, res.ms);
+	} else if (call.code == 200)
 		conn_answer(c, req, 200, res.out.data, res.out.len);
-	} else {
-		code = child_describe(sv, &res, why, sizeof(why));
-		log_info("%s: call %s: %d %s (%lld ms)", c->who, sv->name,
-		    code, why, res.ms);
-		conn_error(c, req->framed, code, why);
-	}
+	else
+		conn_error(c, req->framed, call.code, call.why);
 	child_result_free(&res);
 }
 
 static void
 handle_qadd(struct conn *c, const struct request *req)
 {
-	char		 id[JOB_ID_LEN + 1], ans[JOB_ID_LEN + 4];
-	const char	*why;
-	int		 code;
+	struct service_call	 call;
+	char			 id[JOB_ID_LEN + 1], ans[JOB_ID_LEN + 4];
 
-	if (refuse_cut(c, req))
+	call_init(&call, c, req);
+	if (refuse_cut(c, req) || !admitted(c, req, &call))
 		return;
-	if ((code = queue_add(c->conf, req, c->peer, id, &why)) != 0) {
-		log_info("%s: add %s: %d %s", c->who, req->service, code, why);
-		conn_error(c, req->framed, code, why);
+	if (queue_add(call.sv, c->peer, req->data, req->datalen, id) == -1) {
+		conn_error(c, req->framed, 500, "Cannot queue the job");
 		return;
 	}
 	log_info("%s: add %s: job %s", c->who, req->service, id);
@@ -287,7 +266,7 @@ handle_qcheck(struct conn *c, const struct request *req)
 	enum job_state	 st;
 	char		 digit;
 
-	if ((st = spool_state(req->id)) == JOB_NONE) {
+	if ((st = queue_state(req->id)) == JOB_NONE) {
 		conn_error(c, req->framed, 404, "Unknown job id");
 		return;
 	}
@@ -301,7 +280,7 @@ answer_result(struct conn *c, const struct request *req, const char *id)
 {
 	struct job_result	 res;
 
-	if (spool_load_result(id, &res) == -1) {
+	if (queue_result(id, &res) == -1) {
 		conn_error(c, req->framed, 404, "Unknown job id");
 		return;
 	}
@@ -317,16 +296,16 @@ handle_qget(struct conn *c, const struct request *req)
 {
 	setproctitle("waiting for job %s for %s", req->id, c->who);
 	switch (queue_wait_done(req->id)) {
-	case JOB_DONE:
+	case WAIT_DONE:
 		answer_result(c, req, req->id);
 		break;
-	case JOB_NONE:
+	case WAIT_GONE:
 		conn_error(c, req->framed, 404, "Unknown job id");
 		break;
-	case -2:
+	case WAIT_STOPPING:
 		conn_error(c, req->framed, 503, "The daemon is shutting down");
 		break;
-	default:
+	case WAIT_FAILED:
 		conn_error(c, req->framed, 500, "Cannot wait for the job");
 		break;
 	}
@@ -363,7 +342,7 @@ handle_qlist(struct conn *c, const struct request *req)
 {
 	struct buf	 out = { 0 };
 
-	if (spool_list(&out) == -1)
+	if (queue_list(&out) == -1)
 		conn_error(c, req->framed, 500, "Cannot list the spool");
 	else
 		conn_answer(c, req, 200, out.data, out.len);

@@ -30,8 +30,11 @@
 #include "net.h"
 #include "proto.h"
 #include "queue.h"
+#include "sched.h"
 #include "server.h"
+#include "service.h"
 #include "sig.h"
+#include "slot.h"
 #include "stats.h"
 
 #define DGRAM_MAX	65535
@@ -176,7 +179,7 @@ kid_add(pid_t pid, const struct sockaddr_storage *from)
 	srv.nkids++;
 }
 
-/* Is PID a child of ours (queue_notify_read() signals only those)? */
+/* Is PID a connection child of ours (waiters are; see sched.c)? */
 static int
 kid_ours(pid_t pid)
 {
@@ -272,7 +275,7 @@ linger_drain(const struct pollfd *pfd)
 static int
 loop_timeout(void)
 {
-	int	 ms = queue_timeout_ms(), m;
+	int	 ms = sched_timeout_ms(), m;
 	size_t	 i;
 
 	for (i = 0; i < srv.nlinger; i++) {
@@ -334,20 +337,20 @@ kids_reap(void)
 
 	sig_chld = 0;
 	while ((pid = child_reap(&status)) > 0) {
-		stats_reaped(pid);
-		(void)queue_reaped(pid, status, srv.conf);
-		for (i = 0; i < srv.nkids; i++)
-			if (srv.kids[i].pid == pid) {
-				srv.kids[i] = srv.kids[--srv.nkids];
-				break;
-			}
+		slot_reaped(pid);
+		if (!sched_reaped(pid, status, srv.conf))
+			for (i = 0; i < srv.nkids; i++)
+				if (srv.kids[i].pid == pid) {
+					srv.kids[i] = srv.kids[--srv.nkids];
+					break;
+				}
 		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
 			log_warnx("child %ld killed by signal %d",
 			    (long)pid, WTERMSIG(status));
 	}
 }
 
-/* In a new child: drop what belongs to the master. */
+/* In every new child (see child_fork()): drop what is the master's. */
 static void
 child_detach_master(void)
 {
@@ -360,28 +363,6 @@ child_detach_master(void)
 		close(srv.ls[i].fd);
 	spool_child();
 	queue_child(srv.master);
-}
-
-/* Fork a runner for job ID (queue_dispatch()'s way to start one). */
-static pid_t
-spawn_runner(const char *id)
-{
-	char	 jid[JOB_ID_LEN + 1];
-	pid_t	 pid, master = getpid();
-
-	switch (pid = child_fork()) {
-	case -1:
-		log_warn("fork");
-		return -1;
-	case 0:
-		/* ID lives in the master's queue, which the child frees. */
-		strlcpy(jid, id, sizeof(jid));
-		child_detach_master();
-		_exit(queue_run(srv.conf, jid, master));
-	default:
-		kid_add(pid, NULL);
-		return pid;
-	}
 }
 
 /* accept(2) on L failed with ERROR: may the caller try again at once? */
@@ -433,7 +414,6 @@ accept_one(struct listener *l)
 		close(fd);
 		return 0;
 	case 0:
-		child_detach_master();
 		net_peer(fd, l->family, &ss, &peer);
 		if (l->family != AF_UNIX)
 			peer.transport = "tcp";
@@ -455,63 +435,32 @@ accept_one(struct listener *l)
 static void
 dgram_run(const char *buf, size_t len, struct peer *peer)
 {
-	const struct service	*sv;
+	struct service_call	 call;
 	struct run_result	 res;
-	struct run_ctx		 ctx = { peer, NULL };
 	struct request		 req;
 	const char		*why;
-	char			 text[256];
-	int			 slot;
+	char			 who[96];
 
+	snprintf(who, sizeof(who), "udp %s:%s", peer->ip, peer->port);
 	if (proto_parse(buf, len, &req, &why) != 0 || req.framed ||
 	    req.verb != VERB_CALL) {
-		log_info("udp %s:%s: dropped: not a service call", peer->ip,
-		    peer->port);
+		log_info("%s: dropped: not a service call", who);
 		STATS_INC(dropped_datagrams);
 		return;
 	}
-	if ((sv = config_service(srv.conf, req.service)) == NULL) {
-		log_info("udp %s:%s: dropped: unknown service %s", peer->ip,
-		    peer->port, req.service);
-		STATS_INC(dropped_datagrams);
+	memset(&call, 0, sizeof(call));
+	call.verb = "send";
+	call.name = req.service;
+	call.who = who;
+	call.peer = peer;
+	call.dgram = 1;
+	call.data = req.data;
+	call.len = req.datalen;
+	if (service_admit(srv.conf, &call) != ADMIT_OK)
 		return;
-	}
-	if (!sv->udp) {
-		log_info("udp %s:%s: dropped: service %s is not available "
-		    "over udp", peer->ip, peer->port, sv->name);
-		STATS_INC(dropped_datagrams);
-		return;
-	}
-	if (!net_allowed(&sv->allow, &peer->addr)) {
-		log_info("udp %s:%s: dropped: not allowed to use %s",
-		    peer->ip, peer->port, sv->name);
-		STATS_INC(refused_denied);
-		STATS_INC(dropped_datagrams);
-		return;
-	}
-	if ((slot = stats_acquire(sv->name, sv->max_instances)) == -1) {
-		log_info("udp %s:%s: dropped: service %s busy", peer->ip,
-		    peer->port, sv->name);
-		STATS_INC(refused_busy);
-		STATS_INC(dropped_datagrams);
-		return;
-	}
-	setproctitle("send %s from %s", sv->name, peer->ip);
 	STATS_INC(requests);
-	(void)child_run(sv, &srv.conf->limits, &ctx, req.data, req.datalen,
-	    &res);
-	stats_release(slot);
-	stats_run(sv, 0, 0, &res);
-	if (child_ok(&res))
-		log_info("udp %s:%s: send %s: ok in %lld ms", peer->ip,
-		    peer->port, sv->name, res.ms);
-	else {
-		int code = child_describe(sv, &res, text, sizeof(text));
-
-		log_info("udp %s:%s: send %s: %d %s", peer->ip, peer->port,
-		    sv->name, code, text);
-	}
-	child_result_free(&res);
+	if (service_run(srv.conf, &call, &res) == RUN_DONE)
+		child_result_free(&res);
 }
 
 /* Handle one waiting datagram; 0 when none was waiting. */
@@ -551,7 +500,6 @@ recv_one(struct listener *l)
 		log_warn("fork");
 		return 0;
 	case 0:
-		child_detach_master();
 		dgram_run(dgram, n, &peer);
 		_exit(0);
 	default:
@@ -584,6 +532,7 @@ server_reload(void)
 	}
 	STATS_INC(reloads);
 	stats_services(nconf);
+	slot_services(nconf);
 	if (strcmp(nconf->pidfile, srv.conf->pidfile) != 0 ||
 	    strcmp(nconf->spool_dir, srv.conf->spool_dir) != 0)
 		log_warnx("reload: a new pidfile or spool_dir takes effect "
@@ -620,11 +569,13 @@ server_init(struct config *conf, struct pidfh *pfh)
 
 	srv.conf = conf;
 	srv.pfh = pfh;
-	if (stats_init() == -1) {
+	if (stats_init() == -1 || slot_init() == -1) {
 		log_warn("mmap");
 		return -1;
 	}
 	stats_services(conf);
+	slot_services(conf);
+	child_atfork(child_detach_master);
 	spool_owner(conf, &uid, &gid);
 	if (spool_open(conf->spool_dir, uid, gid, &why) == -1) {
 		if (why != NULL)
@@ -696,7 +647,7 @@ server_recover(void)
 			log_warn("spool %s: lock", dir);
 		return -1;
 	}
-	if (queue_init(srv.conf) == -1) {
+	if (sched_init(srv.conf) == -1) {
 		log_warn("spool %s: recovery", dir);
 		return -1;
 	}
@@ -714,24 +665,26 @@ server_stop(void)
 	long long	 deadline;
 	size_t		 i;
 
-	log_info("stopping: %zu children", srv.nkids);
+	log_info("stopping: %zu children", srv.nkids + sched_running());
 	while (srv.nlinger > 0)
 		linger_close(0);
 	for (i = 0; i < srv.nls; i++)
 		net_close(&srv.ls[i]);
 	for (i = 0; i < srv.nkids; i++)
 		(void)kill(srv.kids[i].pid, SIGTERM);
+	sched_signal(SIGTERM);
 	deadline = now_ms() + (long long)srv.conf->limits.kill_grace * 1000 +
 	    1000;
 	kids_reap();
-	while (srv.nkids > 0 && now_ms() < deadline) {
+	while (srv.nkids + sched_running() > 0 && now_ms() < deadline) {
 		(void)ppoll(NULL, 0, ms_timespec(&ts, ms_until(deadline)),
 		    &sig_waitmask);
 		kids_reap();
 	}
 	for (i = 0; i < srv.nkids; i++)
 		(void)kill(srv.kids[i].pid, SIGKILL);
-	while (srv.nkids > 0 && waitpid(-1, NULL, 0) > 0)
+	sched_signal(SIGKILL);
+	while (srv.nkids + sched_running() > 0 && waitpid(-1, NULL, 0) > 0)
 		kids_reap();
 }
 
@@ -739,7 +692,7 @@ server_stop(void)
 static size_t
 conns_running(void)
 {
-	return srv.nkids - queue_running();
+	return srv.nkids;
 }
 
 /* May another connection child be started (max_connections)? */
@@ -770,17 +723,17 @@ loop_show(void)
 	static size_t	 shown[3] = { -1, -1, -1 };
 	size_t		 conns = conns_running();
 
-	if (conns != shown[0] || queue_running() != shown[1] ||
-	    queue_pending() != shown[2]) {
+	if (conns != shown[0] || sched_running() != shown[1] ||
+	    sched_pending() != shown[2]) {
 		shown[0] = conns;
-		shown[1] = queue_running();
-		shown[2] = queue_pending();
+		shown[1] = sched_running();
+		shown[2] = sched_pending();
 		setproctitle("master: %zu connections, %zu jobs running, "
 		    "%zu queued", conns, shown[1], shown[2]);
 	}
-	STATS_SET(children, srv.nkids);
-	STATS_SET(jobs_queued, queue_pending());
-	STATS_SET(jobs_running, queue_running());
+	STATS_SET(children, srv.nkids + sched_running());
+	STATS_SET(jobs_queued, sched_pending());
+	STATS_SET(jobs_running, sched_running());
 }
 
 void
@@ -793,8 +746,8 @@ server_loop(void)
 	srv.master = getpid();
 	while (!sig_term) {
 		loop_signals();
-		queue_tick(srv.conf);
-		queue_dispatch(srv.conf, spawn_runner);
+		sched_tick(srv.conf);
+		sched_dispatch(srv.conf);
 		if (LINGER_MAX + 1 + srv.nls > npfd) {
 			npfd = LINGER_MAX + 1 + srv.nls;
 			free(pfd);
@@ -805,7 +758,7 @@ server_loop(void)
 		nl = srv.nlinger;
 		for (i = 0; i < nl; i++)
 			pfd[i] = (struct pollfd){ srv.linger[i].fd, POLLIN, 0 };
-		pfd[nl] = (struct pollfd){ queue_notify_fd(), POLLIN, 0 };
+		pfd[nl] = (struct pollfd){ sched_notify_fd(), POLLIN, 0 };
 		n = nl + 1;
 		if (room())
 			for (i = 0; i < srv.nls; i++)
@@ -820,7 +773,7 @@ server_loop(void)
 		}
 		linger_drain(pfd);
 		if (pfd[nl].revents & POLLIN)
-			queue_notify_read(kid_ours);
+			sched_notify_read(kid_ours);
 		for (i = nl + 1; i < n; i++) {
 			struct listener *l = &srv.ls[i - nl - 1];
 
@@ -846,7 +799,7 @@ server_free(void)
 		net_close(&srv.ls[i]);
 	free(srv.ls);
 	free(srv.kids);
-	queue_free();
+	sched_free();
 	spool_close();
 	config_free(srv.conf);
 	memset(&srv, 0, sizeof(srv));

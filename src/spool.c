@@ -39,6 +39,7 @@
 
 static int	 spool_fd = -1;		/* the directory */
 static int	 lock_fd = -1;
+static int	 notify_fd = -1;	/* the FIFO, see spool_notify_open() */
 static char	 spool_path[PATH_MAX];
 
 static const char *const suffixes[] = { ".req", ".run", ".cancel", ".done" };
@@ -149,7 +150,9 @@ spool_close(void)
 		close(lock_fd);
 	if (spool_fd != -1)
 		close(spool_fd);
-	lock_fd = spool_fd = -1;
+	if (notify_fd != -1)
+		close(notify_fd);
+	lock_fd = spool_fd = notify_fd = -1;
 }
 
 /*
@@ -604,7 +607,7 @@ spool_notify_open(void)
 		if (fd != -1 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
 			/* Room for many notes; the default will do too. */
 			(void)fcntl(fd, F_SETPIPE_SZ, NOTIFY_PIPE_SIZE);
-			return fd;
+			return notify_fd = fd;
 		}
 		if (fd != -1)
 			close(fd);
@@ -614,6 +617,13 @@ spool_notify_open(void)
 	}
 	errno = EEXIST;
 	return -1;
+}
+
+/* The FIFO spool_notify_open() opened, or -1; children inherit it. */
+int
+spool_notify_fd(void)
+{
+	return notify_fd;
 }
 
 /*
@@ -948,4 +958,22 @@ spool_volatile(const char *dir)
 		return 0;
 	*(slash == parent ? slash + 1 : slash) = '\0';
 	return statfs(parent, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+}
+
+/*
+ * Publish a result for job ID that needs no run: CODE, HOW and MSG, now.
+ * -1 with EEXIST if the job has one already.
+ */
+int
+spool_finish_now(const char *id, int code, const char *how, const char *msg)
+{
+	struct job_result	 jr;
+
+	memset(&jr, 0, sizeof(jr));
+	jr.code = code;
+	strlcpy(jr.how, how, sizeof(jr.how));
+	strlcpy(jr.message, msg, sizeof(jr.message));
+	clock_gettime(CLOCK_REALTIME, &jr.ended);
+	jr.started = jr.ended;
+	return spool_finish(id, &jr);
 }

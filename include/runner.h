@@ -1,0 +1,19 @@
+/*
+ * runner.h: one queued job's process, forked by the master (sched.c):
+ * it claims the job, runs its service and publishes the result.
+ */
+#ifndef RUNNER_H
+#define RUNNER_H
+
+#include <sys/types.h>
+
+#include "bgserviced.h"
+
+/* A runner that found its service's instances all taken exits so. */
+#define RUNNER_BUSY	75
+/* ... and one that could not write the spool (full, EIO) exits so. */
+#define RUNNER_RETRY	74
+
+int	runner_main(const struct config *, const char *id, pid_t master);
+
+#endif /* RUNNER_H */

@@ -1,0 +1,251 @@
+/*
+ * runner.c: one queued job's process.  The master (sched.c) forks it for
+ * a job; it claims the job in the spool, runs its service through the
+ * one run path (service.c) and publishes the result, then exits with a
+ * status that tells the master what became of the job.
+ */
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "runner.h"
+#include "service.h"
+#include "sig.h"
+#include "spool.h"
+
+/* Backoff between tries to write a full spool, in milliseconds. */
+#define RETRY_MIN_MS	100
+#define RETRY_MAX_MS	5000
+
+/* A stopped run: cancelled by request, or the daemon stopped. */
+static int
+judge_stopped(const struct service_call *call, const struct run_result *run)
+{
+	struct service_call	*c = (struct service_call *)call;
+	int			 code;
+
+	if (!run->cancelled)
+		return 0;
+	if (spool_cancelled(call->job_id)) {
+		strlcpy(c->why, "Job cancelled", sizeof(c->why));
+		return 410;
+	}
+	code = child_describe(call->sv, run, c->why, sizeof(c->why));
+	strlcpy(c->why, "Job interrupted: the daemon stopped while it ran",
+	    sizeof(c->why));
+	return code;
+}
+
+/* Job ID's result from how its run ended. */
+static void
+result_from_run(const struct service_call *call,
+    const struct run_result *run, struct job_result *jr)
+{
+	memset(jr, 0, sizeof(*jr));
+	jr->started = run->start;
+	jr->ended = run->end;
+	jr->ms = run->ms;
+	jr->code = call->code;
+	if (call->code == 200) {
+		strlcpy(jr->how, "exit 0", sizeof(jr->how));
+		jr->out = run->out;
+		return;
+	}
+	strlcpy(jr->message, call->why, sizeof(jr->message));
+	if (run->cancelled)
+		strlcpy(jr->how, call->code == 410 ? "cancelled" :
+		    "interrupted", sizeof(jr->how));
+	else if (!run->spawned)
+		strlcpy(jr->how, "error", sizeof(jr->how));
+	else if (run->timed_out)
+		strlcpy(jr->how, "timeout", sizeof(jr->how));
+	else if (run->overflow)
+		strlcpy(jr->how, "overflow", sizeof(jr->how));
+	else if (WIFSIGNALED(run->status))
+		snprintf(jr->how, sizeof(jr->how), "signal %d",
+		    WTERMSIG(run->status));
+	else
+		snprintf(jr->how, sizeof(jr->how), "exit %d",
+		    WEXITSTATUS(run->status));
+}
+
+/*
+ * Publish JR, job ID's result, even if the spool is full or failing now:
+ * the result is kept here and tried again, waiting longer each time (at
+ * most RETRY_MAX_MS), until it is published or the runner must stop.  A
+ * runner stopped first notes in the job's .run that it ran to its end,
+ * if it did (ENDED).
+ */
+static int
+publish_result(const char *id, const struct job_result *jr, int ended)
+{
+	struct timespec	 ts;
+	int		 ms = RETRY_MIN_MS, tries = 0;
+
+	while (spool_finish(id, jr) == -1 && errno != EEXIST) {
+		if (tries++ == 0)
+			log_warn("job %s: cannot publish its result, keeping "
+			    "it and trying again", id);
+		if (sig_term) {
+			if (ended && spool_run_done(id, jr) == -1)
+				log_warn("job %s: result lost", id);
+			return -1;
+		}
+		(void)ppoll(NULL, 0, ms_timespec(&ts, ms), &sig_waitmask);
+		ms = ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : ms * 2;
+	}
+	if (tries > 0)
+		log_info("job %s: result published after %d more tries", id,
+		    tries);
+	return 0;
+}
+
+/*
+ * Load job ID's request.  Returns -1 to go on, or the runner's exit
+ * status: RUNNER_RETRY when the spool could not be read (the master
+ * queues the job again), 0 when there is nothing to do.
+ */
+static int
+job_load(const char *id, struct job_req *req)
+{
+	if (spool_load_req(id, req) == 0)
+		return -1;
+	if (errno == ENOENT)
+		return 0;	/* removed meanwhile */
+	log_warn("job %s: cannot read its request", id);
+	if (errno == EINVAL && spool_finish_now(id, 500, "error",
+	    "Cannot read the job's request") == 0)
+		return 0;
+	return RUNNER_RETRY;
+}
+
+/* What a runner that claims its job is told: its exit status if not. */
+struct claim {
+	pid_t		 master;
+	int		 status;
+};
+
+/*
+ * Claim CALL's job, with an instance of its service held: mark it
+ * running.  -1, and the runner's exit status in the claim, if the job
+ * is not to run.
+ */
+static int
+job_claim(struct service_call *call)
+{
+	struct claim	*cl = call->arg;
+	const char	*id = call->job_id;
+
+	cl->status = 0;
+	if (getppid() != cl->master)
+		return -1;	/* it died meanwhile: the next one runs it */
+	if (spool_mark_running(id, getpid()) == -1) {
+		if (errno != EEXIST) {	/* EEXIST: started before */
+			log_warn("job %s: cannot mark it running, will retry",
+			    id);
+			cl->status = RUNNER_RETRY;
+		}
+		return -1;
+	}
+	if (spool_state(id) == JOB_DONE)	/* cancelled meanwhile */
+		return -1;
+	return 0;
+}
+
+/* Job ID's service is no longer configured: say so as its result. */
+static int
+job_orphan(const char *id, const char *service, pid_t master)
+{
+	if (getppid() != master)
+		return 0;
+	if (spool_mark_running(id, getpid()) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		log_warn("job %s: cannot mark it running, will retry", id);
+		return RUNNER_RETRY;
+	}
+	log_info("job %s: service %s is no longer configured", id, service);
+	if (spool_finish_now(id, 400, "error", "Unknown request") == -1 &&
+	    errno != EEXIST)
+		log_warn("job %s: cannot publish its result", id);
+	return 0;
+}
+
+/* Run the service of CALL's job and publish its result. */
+static int
+job_execute(const struct config *conf, struct service_call *call)
+{
+	struct claim		*cl = call->arg;
+	struct job_result	 jr;
+	struct run_result	 run;
+
+	switch (service_run(conf, call, &run)) {
+	case RUN_BUSY:
+		return RUNNER_BUSY;	/* the master queues it again */
+	case RUN_DECLINED:
+		return cl->status;
+	case RUN_DONE:
+		break;
+	}
+	result_from_run(call, &run, &jr);
+	(void)publish_result(call->job_id, &jr, !run.cancelled);
+	child_result_free(&run);
+	return 0;
+}
+
+/*
+ * The runner: claim the job, run its service, publish the result.  It
+ * dies with the master (PR_SET_PDEATHSIG), stopping its service, so that
+ * a job never runs twice; MASTER is the pid of the master that forked
+ * it, taken before the fork.  Returns the runner's exit status:
+ * RUNNER_BUSY when the service's instances were all taken, RUNNER_RETRY
+ * when the spool could not be written (the master queues the job again).
+ */
+int
+runner_main(const struct config *conf, const char *id, pid_t master)
+{
+	struct service_call	 call;
+	struct claim		 cl = { master, 0 };
+	struct job_req		 req;
+	struct peer		 peer;
+	char			 who[JOB_ID_LEN + 8];
+	int			 r;
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		return 0;	/* it died before the line above */
+	if ((r = job_load(id, &req)) != -1)
+		return r;
+	memset(&peer, 0, sizeof(peer));
+	peer.transport = req.transport[0] ? req.transport : "tcp";
+	strlcpy(peer.ip, req.ip, sizeof(peer.ip));
+	strlcpy(peer.port, req.port, sizeof(peer.port));
+	snprintf(who, sizeof(who), "job %s", id);
+	memset(&call, 0, sizeof(call));
+	call.verb = "job";
+	call.name = req.service;
+	call.who = who;
+	call.peer = &peer;
+	call.job_id = req.id;
+	call.data = req.data.data;
+	call.len = req.data.len;
+	call.starting = job_claim;
+	call.arg = &cl;
+	call.judge = judge_stopped;
+	if ((call.sv = config_service(conf, req.service)) == NULL)
+		r = job_orphan(id, req.service, master);
+	else
+		r = job_execute(conf, &call);
+	spool_req_free(&req);
+	return r;
+}

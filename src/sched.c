@@ -1,0 +1,575 @@
+/*
+ * sched.c: the master owns every queued job's life.
+ *
+ * A connection child publishes a job in the spool, then tells the master
+ * its id on the spool's FIFO (see queue.c); sched_notify_read() appends
+ * it to the queued jobs, and sched_dispatch() forks a runner (runner.c)
+ * whenever fewer than max_jobs run.  The master opens the FIFO before it
+ * scans the spool at start, so that a job a child of a dead master queues
+ * while the new one starts is found by the scan or read from the FIFO: a
+ * job whose id was answered is always run.  A child waiting for a job
+ * tells its pid on the same FIFO and sleeps; the master wakes it
+ * (SIGUSR2) when the job is done.  A cancelled job's runner is stopped
+ * here: only the master knows which of its children runs which job, and
+ * a child it has not reaped cannot have passed its pid on.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "runner.h"
+#include "sched.h"
+#include "slot.h"
+
+/* Backoff between tries to write a full spool, in milliseconds. */
+#define RETRY_MIN_MS	100
+#define RETRY_MAX_MS	5000
+
+struct qjob {
+	TAILQ_ENTRY(qjob) entry;
+	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
+};
+
+/* A runner, by pid. */
+struct runner {
+	RB_ENTRY(runner) entry;
+	pid_t		 pid;
+	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
+};
+
+/* A connection child waiting for a job. */
+struct waiter {
+	pid_t		 pid;
+	char		 id[JOB_ID_LEN + 1];
+};
+
+/* A job that ran and ended without a result the spool could take. */
+struct unfinished {
+	char		 id[JOB_ID_LEN + 1];
+	char		 service[SERVICE_NAME_MAX + 1];
+	int		 stopped;	/* found running at start */
+};
+
+static int
+runner_cmp(const struct runner *a, const struct runner *b)
+{
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+RB_HEAD(runners, runner);
+/* libbsd's RB_GENERATE_STATIC needs a __unused it leaves undefined. */
+RB_GENERATE_INTERNAL(runners, runner, entry, runner_cmp,
+    __attribute__((unused)) static)
+
+static struct sched {
+	TAILQ_HEAD(, qjob) pending;
+	size_t		 npending;
+	struct runners	 runners;
+	size_t		 nrunners;
+	struct waiter	*waiters;
+	size_t		 nwaiters, waitcap;
+	char		(*recovered)[JOB_ID_LEN + 1];	/* sorted */
+	size_t		 nrecovered, reccap;
+	struct unfinished *unfinished;
+	size_t		 nunfinished, unfcap;
+	time_t		 next_expiry;
+	long long	 retry_at;	/* no runner started before (ms) */
+	int		 retry_ms;	/* the current backoff */
+} q = {
+	.pending = TAILQ_HEAD_INITIALIZER(q.pending),
+	.runners = RB_INITIALIZER(&q.runners),
+};
+
+static void	stuck(const char *, const char *);
+
+static void
+pending_insert(const char *id, const char *service, int head)
+{
+	struct qjob	*j;
+
+	if ((j = malloc(sizeof(*j))) == NULL)
+		fatal("malloc");
+	strlcpy(j->id, id, sizeof(j->id));
+	strlcpy(j->service, service, sizeof(j->service));
+	if (head)
+		TAILQ_INSERT_HEAD(&q.pending, j, entry);
+	else
+		TAILQ_INSERT_TAIL(&q.pending, j, entry);
+	q.npending++;
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Room in the array A of *CAP elements of SIZE for element N. */
+static void *
+grow(void *a, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return a;
+	*cap = *cap ? *cap * 2 : 16;
+	if ((a = reallocarray(a, *cap, size)) == NULL)
+		fatal("reallocarray");
+	return a;
+}
+
+/* A queued job the start-up scan found: queue it, remember its id. */
+static void
+recovered(const char *id, const char *service)
+{
+	pending_insert(id, service, 0);
+	q.recovered = grow(q.recovered, &q.reccap, q.nrecovered,
+	    sizeof(*q.recovered));
+	strlcpy(q.recovered[q.nrecovered++], id, sizeof(*q.recovered));
+}
+
+/*
+ * Start-up: open the FIFO children tell us of jobs on, then recover the
+ * spool.  In this order, a job queued meanwhile by a child of a dead
+ * master is found by the scan, or read from the FIFO, or both: a note of
+ * a job the scan found is then ignored (its id is kept for as long as we
+ * run, since such a child may write its note at any time).
+ */
+int
+sched_init(const struct config *conf)
+{
+	if (spool_notify_open() == -1)
+		return -1;
+	if (spool_recover(recovered, stuck, &q.next_expiry,
+	    conf->limits.job_retention) == -1)
+		return -1;
+	if (q.nrecovered > 1)
+		qsort(q.recovered, q.nrecovered, sizeof(*q.recovered), id_cmp);
+	if (q.npending > 0)
+		log_info("spool: %zu queued jobs recovered", q.npending);
+	return 0;
+}
+
+int
+sched_notify_fd(void)
+{
+	return spool_notify_fd();
+}
+
+/* Wake the children waiting for job ID. */
+static void
+waiters_wake(const char *id)
+{
+	size_t	 i = q.nwaiters;
+
+	while (i-- > 0)
+		if (strcmp(q.waiters[i].id, id) == 0) {
+			(void)kill(q.waiters[i].pid, SIGUSR2);
+			q.waiters[i] = q.waiters[--q.nwaiters];
+		}
+}
+
+/*
+ * Child PID waits for job ID: wake it when the job is done, at once if it
+ * is done already (it may have ended before this note was read).  OURS
+ * tells our children, the only processes we signal.
+ */
+static void
+waiter_add(const char *id, pid_t pid, int (*ours)(pid_t))
+{
+	enum job_state	 st;
+
+	if (pid <= 0 || !ours(pid))
+		return;		/* reaped already, or not ours */
+	if ((st = spool_state(id)) != JOB_QUEUED && st != JOB_RUNNING) {
+		(void)kill(pid, SIGUSR2);
+		return;
+	}
+	q.waiters = grow(q.waiters, &q.waitcap, q.nwaiters,
+	    sizeof(*q.waiters));
+	q.waiters[q.nwaiters].pid = pid;
+	strlcpy(q.waiters[q.nwaiters].id, id, sizeof(q.waiters->id));
+	q.nwaiters++;
+}
+
+/* Child PID was reaped: it waits no more. */
+static void
+waiter_forget(pid_t pid)
+{
+	size_t	 i = q.nwaiters;
+
+	while (i-- > 0)
+		if (q.waiters[i].pid == pid)
+			q.waiters[i] = q.waiters[--q.nwaiters];
+}
+
+/* Job ID was cancelled: stop its runner, if it has one. */
+static void
+runner_stop(const char *id)
+{
+	struct runner	*r;
+
+	RB_FOREACH(r, runners, &q.runners)
+		if (strcmp(r->id, id) == 0)
+			(void)kill(r->pid, SIGTERM);
+}
+
+/* One note, NOTE_LEN bytes. */
+static void
+note_read(char *note, int (*ours)(pid_t))
+{
+	char	 id[JOB_ID_LEN + 1];
+
+	if (note[NOTE_LEN - 1] != '\n' ||
+	    !proto_valid_id(note + 1, JOB_ID_LEN)) {
+		log_warnx("queue: bad notification");
+		return;
+	}
+	memcpy(id, note + 1, JOB_ID_LEN);
+	id[JOB_ID_LEN] = '\0';
+	note[NOTE_LEN - 1] = '\0';
+	switch (note[0]) {
+	case NOTE_ADD:
+		if (q.nrecovered == 0 || bsearch(id, q.recovered,
+		    q.nrecovered, sizeof(*q.recovered), id_cmp) == NULL)
+			pending_insert(id, note + NOTE_ARG, 0);
+		break;
+	case NOTE_WAIT:
+		waiter_add(id, (pid_t)strtol(note + NOTE_ARG, NULL, 10), ours);
+		break;
+	case NOTE_DONE:
+		runner_stop(id);
+		waiters_wake(id);
+		break;
+	default:
+		log_warnx("queue: bad notification");
+	}
+}
+
+/* Read what children told us; OURS tells our children. */
+void
+sched_notify_read(int (*ours)(pid_t))
+{
+	static char	 win[NOTE_LEN];		/* the last bytes read */
+	static size_t	 nwin, nseen;		/* ... since the last \n */
+	char		 buf[NOTE_LEN * 64];
+	ssize_t		 n, i;
+
+	/*
+	 * Children write whole notes, atomically, each ending in the only
+	 * newline it holds.  Anything else written into the FIFO (by a
+	 * service allowed to write to the spool) costs no note: a note is
+	 * the NOTE_LEN bytes before a newline, whatever came before them.
+	 */
+	while ((n = read(spool_notify_fd(), buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++) {
+			if (nwin == NOTE_LEN)
+				memmove(win, win + 1, --nwin);
+			win[nwin++] = buf[i];
+			nseen++;
+			if (buf[i] != '\n')
+				continue;
+			if (nseen != NOTE_LEN)
+				log_warnx("queue: %zu stray bytes in the notify "
+				    "FIFO", nseen > NOTE_LEN ? nseen - NOTE_LEN :
+				    nseen);
+			if (nwin == NOTE_LEN)
+				note_read(win, ours);
+			nwin = nseen = 0;
+		}
+}
+
+/* Can a job of SERVICE start now, as far as max_instances goes? */
+static int
+instance_free(const struct config *conf, const char *service)
+{
+	const struct service	*sv;
+	struct runner		*r;
+	int			 mine = 0;
+
+	if ((sv = config_service(conf, service)) == NULL ||
+	    sv->max_instances == 0)
+		return 1;
+	RB_FOREACH(r, runners, &q.runners)
+		mine += strcmp(r->service, service) == 0;
+	return mine < sv->max_instances && !slot_full(sv);
+}
+
+/* Fork a runner for job J; -1 if it cannot be now. */
+static int
+runner_fork(const struct config *conf, const struct qjob *j)
+{
+	struct runner	*r;
+	char		 id[JOB_ID_LEN + 1];
+	pid_t		 pid, master = getpid();
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warn("calloc");
+		return -1;
+	}
+	switch (pid = child_fork()) {
+	case -1:
+		log_warn("fork");
+		free(r);
+		return -1;
+	case 0:
+		/* J lives in our queue, which the child leaves alone. */
+		strlcpy(id, j->id, sizeof(id));
+		_exit(runner_main(conf, id, master));
+	default:
+		r->pid = pid;
+		strlcpy(r->id, j->id, sizeof(r->id));
+		strlcpy(r->service, j->service, sizeof(r->service));
+		RB_INSERT(runners, &q.runners, r);
+		q.nrunners++;
+		return 0;
+	}
+}
+
+/*
+ * Fork runners for queued jobs while slots are free: the oldest job whose
+ * service has an instance free goes first, so a busy service holds up
+ * only its own jobs.
+ */
+void
+sched_dispatch(const struct config *conf)
+{
+	struct qjob	*j, *next;
+
+	if (q.retry_at != 0 && now_ms() < q.retry_at)
+		return;		/* the spool could not be written */
+	q.retry_at = 0;
+	for (j = TAILQ_FIRST(&q.pending); j != NULL &&
+	    q.nrunners < (size_t)conf->limits.max_jobs; j = next) {
+		next = TAILQ_NEXT(j, entry);
+		if (!instance_free(conf, j->service))
+			continue;
+		if (runner_fork(conf, j) == -1)
+			return;		/* try again at the next event */
+		TAILQ_REMOVE(&q.pending, j, entry);
+		q.npending--;
+		free(j);
+	}
+}
+
+/* The spool could not be written: start no runner for a while. */
+static void
+retry_later(void)
+{
+	q.retry_ms = q.retry_ms == 0 ? RETRY_MIN_MS : q.retry_ms * 2;
+	if (q.retry_ms > RETRY_MAX_MS)
+		q.retry_ms = RETRY_MAX_MS;
+	q.retry_at = now_ms() + q.retry_ms;
+}
+
+/* Keep job ID, whose result the spool could not take, to try again. */
+static void
+unfinished_add(const char *id, const char *service, int stopped)
+{
+	struct unfinished	*u;
+
+	q.unfinished = grow(q.unfinished, &q.unfcap, q.nunfinished,
+	    sizeof(*q.unfinished));
+	u = &q.unfinished[q.nunfinished++];
+	strlcpy(u->id, id, sizeof(u->id));
+	strlcpy(u->service, service != NULL ? service : "",
+	    sizeof(u->service));
+	u->stopped = stopped;
+	retry_later();
+}
+
+/* Recovery found job ID running and could not finish it. */
+static void
+stuck(const char *id, const char *service)
+{
+	unfinished_add(id, service, 1);
+}
+
+/*
+ * Publish "Job runner failed" for job ID, whose runner ended without a
+ * result.  If the spool cannot take it, the job is kept to try again
+ * (and said so the first time, FIRST).
+ */
+static void
+finish_failed(const char *id, const char *service, int first)
+{
+	if (spool_finish_now(id, 500, "error", "Job runner failed") == 0 ||
+	    errno == EEXIST) {
+		waiters_wake(id);
+		return;
+	}
+	if (first)
+		log_warn("job %s: cannot publish its result, will retry", id);
+	unfinished_add(id, service, 0);
+}
+
+/* Try again to publish the results the spool could not take. */
+static void
+unfinished_retry(void)
+{
+	struct unfinished	*u = q.unfinished;
+	size_t			 i, n = q.nunfinished;
+	enum job_state		 st;
+
+	q.unfinished = NULL;
+	q.nunfinished = q.unfcap = 0;
+	for (i = 0; i < n; i++) {
+		if ((st = spool_state(u[i].id)) == JOB_DONE || st == JOB_NONE)
+			continue;
+		if (!u[i].stopped)
+			finish_failed(u[i].id, u[i].service, 0);
+		else if (spool_finish_stopped(u[i].id) == -1)
+			unfinished_add(u[i].id, u[i].service, 1);
+		else
+			waiters_wake(u[i].id);
+	}
+	free(u);
+}
+
+/* Runner R ended with STATUS: see that its job has a result. */
+static void
+runner_ended(struct runner *r, int status, const struct config *conf)
+{
+	int	 code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	time_t	 t;
+
+	if ((code == RUNNER_BUSY || code == RUNNER_RETRY) &&
+	    spool_state(r->id) == JOB_QUEUED) {
+		/* Lost its instance to a call, or the spool is full. */
+		pending_insert(r->id, r->service, 1);
+		if (code == RUNNER_RETRY)
+			retry_later();
+		return;
+	}
+	if (code == 0)
+		q.retry_ms = 0;
+	if (spool_state(r->id) == JOB_RUNNING || code != 0)
+		finish_failed(r->id, r->service, 1);
+	waiters_wake(r->id);
+	t = time(NULL) + conf->limits.job_retention;
+	if (q.next_expiry == 0 || t < q.next_expiry)
+		q.next_expiry = t;
+}
+
+/*
+ * The master reaped PID.  If it was a runner, free its slot; if it died
+ * without publishing a result, publish one that says so; if it could not
+ * write the spool, queue its job again, first, and wait a while.
+ * Returns 1 for a runner, 0 for another child.
+ */
+int
+sched_reaped(pid_t pid, int status, const struct config *conf)
+{
+	struct runner	 key, *r;
+
+	key.pid = pid;
+	if ((r = RB_FIND(runners, &q.runners, &key)) == NULL) {
+		waiter_forget(pid);
+		return 0;
+	}
+	RB_REMOVE(runners, &q.runners, r);
+	q.nrunners--;
+	runner_ended(r, status, conf);
+	free(r);
+	return 1;
+}
+
+/*
+ * Milliseconds until the next finished job expires or the spool is to be
+ * tried again, -1 for neither.
+ */
+int
+sched_timeout_ms(void)
+{
+	time_t	 now;
+	int	 ms = -1;
+
+	if (q.next_expiry != 0) {
+		now = time(NULL);
+		ms = q.next_expiry <= now ? 0 : q.next_expiry - now > 86400 ?
+		    86400000 : (int)(q.next_expiry - now) * 1000;
+	}
+	if (q.retry_at != 0 && (ms == -1 || ms_until(q.retry_at) < ms))
+		ms = ms_until(q.retry_at);
+	if (q.nunfinished > 0 && q.retry_at == 0)
+		ms = 0;		/* due, and sched_dispatch() cleared it */
+	return ms;
+}
+
+/*
+ * Remove finished jobs whose retention is over; publish the results that
+ * the spool could not take before.
+ */
+void
+sched_tick(const struct config *conf)
+{
+	int	 n;
+
+	if (q.nunfinished > 0 && now_ms() >= q.retry_at)
+		unfinished_retry();
+	if (q.next_expiry == 0 || time(NULL) < q.next_expiry)
+		return;
+	if ((n = spool_expire(conf->limits.job_retention,
+	    &q.next_expiry)) > 0)
+		log_info("spool: %d finished jobs expired", n);
+	else if (n == -1) {
+		log_warn("spool: expire");
+		q.next_expiry = time(NULL) + 60;
+	}
+}
+
+size_t
+sched_pending(void)
+{
+	return q.npending;
+}
+
+size_t
+sched_running(void)
+{
+	return q.nrunners;
+}
+
+/* Send SIG to every runner (the daemon stops). */
+void
+sched_signal(int sig)
+{
+	struct runner	*r;
+
+	RB_FOREACH(r, runners, &q.runners)
+		(void)kill(r->pid, sig);
+}
+
+void
+sched_free(void)
+{
+	struct qjob	*j;
+	struct runner	*r;
+
+	while ((j = TAILQ_FIRST(&q.pending)) != NULL) {
+		TAILQ_REMOVE(&q.pending, j, entry);
+		free(j);
+	}
+	while ((r = RB_MIN(runners, &q.runners)) != NULL) {
+		RB_REMOVE(runners, &q.runners, r);
+		free(r);
+	}
+	free(q.waiters);
+	free(q.recovered);
+	free(q.unfinished);
+	memset(&q, 0, sizeof(q));
+	TAILQ_INIT(&q.pending);
+	RB_INIT(&q.runners);
+}

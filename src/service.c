@@ -1,0 +1,149 @@
+/*
+ * service.c: admitting a caller to a service, and running the service
+ * for its request: one path for every transport (see service.h).
+ *
+ * Admission is decided in the process that read the request (a
+ * connection or datagram child), against the configuration it was forked
+ * with; a queued job was admitted when it was added, and its run only
+ * takes an instance.  The run itself is child.c's.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "service.h"
+#include "slot.h"
+#include "stats.h"
+
+static const struct {
+	int		 code;
+	const char	*text;		/* the caller's answer */
+	const char	*log;		/* the log's, with the service's name */
+} refusals[] = {
+	[ADMIT_OK] =		{ 200, "", "" },
+	[ADMIT_UNKNOWN] =	{ 400, "Unknown request", "unknown service" },
+	[ADMIT_TRANSPORT] =	{ 405, "Service is not available over tcp",
+				    "not available over" },
+	[ADMIT_DENIED] =	{ 403, "Access denied", "not allowed to use" },
+	[ADMIT_BUSY] =		{ 503, "Service busy", "busy" },
+	[ADMIT_QUEUE_FULL] =	{ 503, "Queue full", "queue full for" },
+};
+
+/* The answer to a caller refused for WHY: its code and *TEXT. */
+int
+service_refusal(enum admit why, const char **text)
+{
+	*text = refusals[why].text;
+	return refusals[why].code;
+}
+
+/* Say and count that CALL was refused or dropped for WHY. */
+static enum admit
+refused(struct service_call *call, enum admit why)
+{
+	const char	*what = call->dgram ? "dropped" : "refused";
+
+	if (why == ADMIT_DENIED)
+		STATS_INC(refused_denied);
+	else if (why == ADMIT_BUSY || why == ADMIT_QUEUE_FULL)
+		STATS_INC(refused_busy);
+	if (call->dgram)
+		STATS_INC(dropped_datagrams);
+	if (why == ADMIT_TRANSPORT)
+		log_info("%s: %s %s: %s: service %s is not available over %s",
+		    call->who, call->verb, call->name, what, call->name,
+		    call->dgram ? "udp" : "tcp");
+	else if (why == ADMIT_BUSY)
+		log_info("%s: %s %s: %s: service %s busy, %d running",
+		    call->who, call->verb, call->name, what, call->name,
+		    call->sv->max_instances);
+	else
+		log_info("%s: %s %s: %s: %s %s", call->who, call->verb,
+		    call->name, what, refusals[why].log, call->name);
+	return why;
+}
+
+/* Are max_queue jobs queued and running? */
+static int
+queue_full(const struct config *conf)
+{
+	if (stats == NULL)
+		return 0;
+	return (int)(__atomic_load_n(&stats->jobs_queued, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&stats->jobs_running, __ATOMIC_RELAXED)) >=
+	    conf->limits.max_queue;
+}
+
+/*
+ * May CALL's caller use the service it names, over its transport, now?
+ * Sets CALL->sv; a refusal is logged and counted here, and answered (or
+ * the datagram dropped) by the caller.
+ */
+enum admit
+service_admit(const struct config *conf, struct service_call *call)
+{
+	const struct service	*sv;
+
+	if ((sv = call->sv = config_service(conf, call->name)) == NULL)
+		return refused(call, ADMIT_UNKNOWN);
+	if (call->dgram ? !sv->udp : !sv->tcp)
+		return refused(call, ADMIT_TRANSPORT);
+	/* A UNIX-socket caller was let in by its credentials. */
+	if (call->peer->ip[0] != '\0' &&
+	    !net_allowed(&sv->allow, &call->peer->addr))
+		return refused(call, ADMIT_DENIED);
+	if (strcmp(call->verb, "add") == 0 && queue_full(conf))
+		return refused(call, ADMIT_QUEUE_FULL);
+	return ADMIT_OK;
+}
+
+/* How RES ended for CALL: its code and text in CALL. */
+static void
+judge(struct service_call *call, const struct run_result *res)
+{
+	call->why[0] = '\0';
+	if (call->judge != NULL && (call->code = call->judge(call, res)) != 0)
+		return;
+	call->code = child_ok(res) ? 200 :
+	    child_describe(call->sv, res, call->why, sizeof(call->why));
+}
+
+/*
+ * Run CALL's service (admitted: CALL->sv set) on CALL's data: take an
+ * instance, run, give it back, count and log how it ended.  RUN_DONE
+ * with RES and CALL->code; RUN_BUSY when all instances were taken (a
+ * caller is refused: said and counted here; a queued job is put back in
+ * the queue by its runner); RUN_DECLINED when CALL's starting hook said
+ * no.
+ */
+enum run_end
+service_run(const struct config *conf, struct service_call *call,
+    struct run_result *res)
+{
+	const struct service	*sv = call->sv;
+	struct run_ctx		 ctx = { call->peer, call->job_id };
+	struct slot		 slot;
+
+	if (slot_take(sv, &slot) == -1) {
+		if (call->job_id == NULL)
+			(void)refused(call, ADMIT_BUSY);
+		return RUN_BUSY;
+	}
+	if (call->starting != NULL && call->starting(call) == -1) {
+		slot_give(&slot);
+		return RUN_DECLINED;
+	}
+	setproctitle("%s %s from %s", call->verb, sv->name, call->who);
+	(void)child_run(sv, &conf->limits, &ctx, call->data, call->len, res);
+	slot_give(&slot);
+	judge(call, res);
+	stats_run(sv, call->job_id != NULL, call->code, res);
+	if (call->code == 200)
+		log_info("%s: %s %s: ok, %zu bytes in %lld ms", call->who,
+		    call->verb, sv->name, res->out.len, res->ms);
+	else
+		log_info("%s: %s %s: %d %s (%lld ms)", call->who, call->verb,
+		    sv->name, call->code, call->why, res->ms);
+	return RUN_DONE;
+}
