@@ -39,7 +39,7 @@
 #define CONNECT_TIMEOUT	10
 #define DGRAM_MAX	65507
 
-static const char	*host;		/* -H or $BGSERVICED_HOST: wins */
+static const char	*host;		/* -H or $BGSERVICE_HOST: wins */
 static const char	*charset;	/* -C: the local charset */
 static const char	*job_service;	/* -s: whose daemon has the jobs */
 static struct client_conf *cconf;	/* the client's configuration */
@@ -112,7 +112,7 @@ connect_bounded(int fd, const struct sockaddr *sa, socklen_t len)
 
 /*
  * Where SERVICE (NULL: the jobs' daemon) is reached over TCP or UDP:
- * -H or $BGSERVICED_HOST, else the client's configuration, else the
+ * -H or $BGSERVICE_HOST, else the client's configuration, else the
  * default.  A datagram goes where the stream calls go unless udpurl
  * says otherwise.
  */
@@ -610,7 +610,7 @@ main(int argc, char *argv[])
 	int		 ch, r;
 
 	signal(SIGPIPE, SIG_IGN);
-	host = getenv("BGSERVICED_HOST");
+	host = getenv("BGSERVICE_HOST");
 	while ((ch = getopt(argc, argv, "+C:c:H:hs:t:V")) != -1) {
 		switch (ch) {
 		case 'C':
