@@ -30,11 +30,11 @@ void	queue_free(void);
 int	queue_run(const struct config *, const char *id, pid_t master);
 
 /* In a connection child: the verbs. */
-int	queue_add(const struct config *, const struct request *,
-	    const struct peer *, char *id, const char **why);
+enum proto_err queue_add(const struct config *, const struct request *,
+	    const struct peer *, char *id);
 int	queue_wait_done(const char *id);
 int	queue_info(const char *id, struct buf *);
-int	queue_cancel(const char *id, const char **why);
+enum proto_err queue_cancel(const char *id);
 void	queue_child(pid_t master);
 
 #endif /* QUEUE_H */

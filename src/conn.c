@@ -110,25 +110,32 @@ conn_answer(struct conn *c, const struct request *req, int code,
 		conn_write(c, data, len);
 }
 
+/* An error with a code and text of a service's run or a job's result. */
 static void
-conn_error(struct conn *c, int framed, int code, const char *text)
+conn_fail(struct conn *c, int framed, int code, const char *text)
 {
 	char	 msg[512];
 	size_t	 len;
 
 	if (code >= 400 && code < 500)
 		STATS_INC(bad_requests);
-	len = proto_error(msg, sizeof(msg), framed, code, text);
+	len = proto_error_text(msg, sizeof(msg), framed, code, text);
 	conn_write(c, msg, len);
+}
+
+/* One of the daemon's own errors. */
+static void
+conn_error(struct conn *c, int framed, enum proto_err e)
+{
+	conn_fail(c, framed, proto_err_code(e), proto_err_text(e));
 }
 
 static void
 handle_helo(struct conn *c, const struct request *req)
 {
-	if (req->verb == VERB_HELO)
-		conn_answer(c, req, 200, "oleh", 4);
-	else
-		conn_answer(c, req, 200, "olleh", 5);
+	const char	*ans = proto_helo_answer(req->verb);
+
+	conn_answer(c, req, PROTO_DONE, ans, strlen(ans));
 }
 
 /*
@@ -141,7 +148,7 @@ refuse_cut(struct conn *c, const struct request *req)
 {
 	if (req->framed || !conn_cut(c, reqend_late(&c->end)))
 		return 0;
-	conn_error(c, 0, 400, "Request cut: more data arrived after it ended");
+	conn_error(c, 0, ERR_CUT);
 	return 1;
 }
 
@@ -154,14 +161,13 @@ callable(struct conn *c, const struct request *req)
 	if ((sv = config_service(c->conf, req->service)) == NULL) {
 		log_info("%s: %s %s: unknown service", c->who,
 		    proto_verb_name(req->verb), req->service);
-		conn_error(c, req->framed, 400, "Unknown request");
+		conn_error(c, req->framed, ERR_UNKNOWN_REQUEST);
 		return NULL;
 	}
 	if (!sv->tcp) {
 		log_info("%s: %s %s: refused, udp only", c->who,
 		    proto_verb_name(req->verb), sv->name);
-		conn_error(c, req->framed, 405, "Service is not available "
-		    "over tcp");
+		conn_error(c, req->framed, ERR_NOT_TCP);
 		return NULL;
 	}
 	if (c->peer->ip[0] != '\0' && !net_allowed(&sv->allow,
@@ -169,7 +175,7 @@ callable(struct conn *c, const struct request *req)
 		log_info("%s: %s %s: refused, not allowed", c->who,
 		    proto_verb_name(req->verb), sv->name);
 		STATS_INC(refused_denied);
-		conn_error(c, req->framed, 403, "Access denied");
+		conn_error(c, req->framed, ERR_DENIED);
 		return NULL;
 	}
 	return sv;
@@ -189,7 +195,7 @@ take_instance(struct conn *c, const struct request *req,
 		log_info("%s: %s %s: busy, %d running", c->who,
 		    proto_verb_name(req->verb), sv->name, sv->max_instances);
 		STATS_INC(refused_busy);
-		conn_error(c, req->framed, 503, "Service busy");
+		conn_error(c, req->framed, ERR_BUSY);
 	}
 	return slot;
 }
@@ -208,7 +214,7 @@ handle_send(struct conn *c, const struct request *req)
 	if ((sv = callable(c, req)) == NULL ||
 	    (slot = take_instance(c, req, sv)) == -1)
 		return;
-	conn_answer(c, req, 202, NULL, 0);
+	conn_answer(c, req, PROTO_ACCEPTED, NULL, 0);
 	setproctitle("send %s from %s", sv->name, c->who);
 	(void)child_run(sv, &c->conf->limits, &ctx, req->data, req->datalen,
 	    &res);
@@ -248,12 +254,12 @@ handle_call(struct conn *c, const struct request *req)
 	} else if (child_ok(&res)) {
 		log_info("%s: call %s: ok, %zu bytes in %lld ms", c->who,
 		    sv->name, res.out.len, res.ms);
-		conn_answer(c, req, 200, res.out.data, res.out.len);
+		conn_answer(c, req, PROTO_DONE, res.out.data, res.out.len);
 	} else {
 		code = child_describe(sv, &res, why, sizeof(why));
 		log_info("%s: call %s: %d %s (%lld ms)", c->who, sv->name,
 		    code, why, res.ms);
-		conn_error(c, req->framed, code, why);
+		conn_fail(c, req->framed, code, why);
 	}
 	child_result_free(&res);
 }
@@ -261,38 +267,34 @@ handle_call(struct conn *c, const struct request *req)
 static void
 handle_qadd(struct conn *c, const struct request *req)
 {
-	char		 id[JOB_ID_LEN + 1], ans[JOB_ID_LEN + 4];
-	const char	*why;
-	int		 code;
+	char		 id[JOB_ID_LEN + 1], ans[PROTO_ANSWER_MAX];
+	enum proto_err	 e;
 
 	if (refuse_cut(c, req))
 		return;
-	if ((code = queue_add(c->conf, req, c->peer, id, &why)) != 0) {
-		log_info("%s: add %s: %d %s", c->who, req->service, code, why);
-		conn_error(c, req->framed, code, why);
+	if ((e = queue_add(c->conf, req, c->peer, id)) != ERR_NONE) {
+		log_info("%s: add %s: %d %s", c->who, req->service,
+		    proto_err_code(e), proto_err_text(e));
+		conn_error(c, req->framed, e);
 		return;
 	}
 	log_info("%s: add %s: job %s", c->who, req->service, id);
-	if (req->framed)
-		conn_answer(c, req, 200, id, JOB_ID_LEN);
-	else {
-		snprintf(ans, sizeof(ans), "id:%s", id);
-		conn_answer(c, req, 200, ans, strlen(ans));
-	}
+	conn_answer(c, req, PROTO_DONE, ans, proto_id_answer(ans, sizeof(ans),
+	    req->framed, id));
 }
 
 static void
 handle_qcheck(struct conn *c, const struct request *req)
 {
 	enum job_state	 st;
-	char		 digit;
+	char		 ans[PROTO_ANSWER_MAX];
 
 	if ((st = spool_state(req->id)) == JOB_NONE) {
-		conn_error(c, req->framed, 404, "Unknown job id");
+		conn_error(c, req->framed, ERR_NO_JOB);
 		return;
 	}
-	digit = '0' + st;
-	conn_answer(c, req, 200, &digit, 1);
+	conn_answer(c, req, PROTO_DONE, ans, proto_state_answer(ans,
+	    sizeof(ans), st));
 }
 
 /* The answer of a finished job, as a direct call would have given it. */
@@ -302,13 +304,13 @@ answer_result(struct conn *c, const struct request *req, const char *id)
 	struct job_result	 res;
 
 	if (spool_load_result(id, &res) == -1) {
-		conn_error(c, req->framed, 404, "Unknown job id");
+		conn_error(c, req->framed, ERR_NO_JOB);
 		return;
 	}
-	if (res.code == 200)
-		conn_answer(c, req, 200, res.out.data, res.out.len);
+	if (res.code == PROTO_DONE)
+		conn_answer(c, req, PROTO_DONE, res.out.data, res.out.len);
 	else
-		conn_error(c, req->framed, res.code, res.message);
+		conn_fail(c, req->framed, res.code, res.message);
 	spool_result_free(&res);
 }
 
@@ -321,13 +323,13 @@ handle_qget(struct conn *c, const struct request *req)
 		answer_result(c, req, req->id);
 		break;
 	case JOB_NONE:
-		conn_error(c, req->framed, 404, "Unknown job id");
+		conn_error(c, req->framed, ERR_NO_JOB);
 		break;
 	case -2:
-		conn_error(c, req->framed, 503, "The daemon is shutting down");
+		conn_error(c, req->framed, ERR_SHUTDOWN);
 		break;
 	default:
-		conn_error(c, req->framed, 500, "Cannot wait for the job");
+		conn_error(c, req->framed, ERR_CANNOT_WAIT);
 		break;
 	}
 }
@@ -338,24 +340,24 @@ handle_qinfo(struct conn *c, const struct request *req)
 	struct buf	 out = { 0 };
 
 	if (queue_info(req->id, &out) != 0)
-		conn_error(c, req->framed, 404, "Unknown job id");
+		conn_error(c, req->framed, ERR_NO_JOB);
 	else
-		conn_answer(c, req, 200, out.data, out.len);
+		conn_answer(c, req, PROTO_DONE, out.data, out.len);
 	buf_free(&out);
 }
 
 static void
 handle_qcancel(struct conn *c, const struct request *req)
 {
-	const char	*why;
-	int		 code;
+	const char	*ans = proto_cancel_answer();
+	enum proto_err	 e;
 
-	if ((code = queue_cancel(req->id, &why)) != 0) {
-		conn_error(c, req->framed, code, why);
+	if ((e = queue_cancel(req->id)) != ERR_NONE) {
+		conn_error(c, req->framed, e);
 		return;
 	}
 	log_info("%s: cancel: job %s cancelled", c->who, req->id);
-	conn_answer(c, req, 200, "cancelled", 9);
+	conn_answer(c, req, PROTO_DONE, ans, strlen(ans));
 }
 
 static void
@@ -364,9 +366,9 @@ handle_qlist(struct conn *c, const struct request *req)
 	struct buf	 out = { 0 };
 
 	if (spool_list(&out) == -1)
-		conn_error(c, req->framed, 500, "Cannot list the spool");
+		conn_error(c, req->framed, ERR_CANNOT_LIST);
 	else
-		conn_answer(c, req, 200, out.data, out.len);
+		conn_answer(c, req, PROTO_DONE, out.data, out.len);
 	buf_free(&out);
 }
 
@@ -376,9 +378,9 @@ handle_stats(struct conn *c, const struct request *req)
 	struct buf	 out = { 0 };
 
 	if (stats_format(&out, spool_count_done()) == -1)
-		conn_error(c, req->framed, 500, "No statistics");
+		conn_error(c, req->framed, ERR_NO_STATS);
 	else
-		conn_answer(c, req, 200, out.data, out.len);
+		conn_answer(c, req, PROTO_DONE, out.data, out.len);
 	buf_free(&out);
 }
 
@@ -504,7 +506,7 @@ dispatch(struct conn *c, const struct request *req)
 			return;
 		}
 	log_warnx("%s: no handler for %s", c->who, proto_verb_name(req->verb));
-	conn_error(c, req->framed, 500, "Internal error");
+	conn_error(c, req->framed, ERR_INTERNAL);
 }
 
 static void
@@ -536,12 +538,12 @@ read_ended(struct conn *c, enum read_end how)
 	case READ_TIMEOUT:
 		STATS_INC(request_timeouts);
 		log_info("%s: request timed out", c->who);
-		conn_error(c, framed, 408, "Request timeout");
+		conn_error(c, framed, ERR_TIMEOUT);
 		return 0;
 	case READ_TOOBIG:
 		STATS_INC(request_too_large);
 		log_info("%s: request too large", c->who);
-		conn_error(c, framed, 413, "Request too large");
+		conn_error(c, framed, ERR_TOO_LARGE);
 		return 0;
 	default:		/* closed, or broken */
 		return 0;
@@ -558,9 +560,8 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 	struct conn	 c;
 	struct request	 req;
 	struct timeval	 tv;
-	const char	*why;
+	enum proto_err	 e;
 	size_t		 reqlen;
-	int		 code;
 
 	conn_init(&c, fd, conf, peer);
 	tv.tv_sec = conf->limits.request_timeout;
@@ -572,9 +573,10 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 		if (!read_ended(&c, conn_read(&c, &reqlen)))
 			goto out;
 		STATS_INC(requests);
-		if ((code = proto_parse(c.in.data, reqlen, &req, &why)) != 0) {
-			log_info("%s: bad request: %s", c.who, why);
-			conn_error(&c, req.framed, code, why);
+		if ((e = proto_parse(c.in.data, reqlen, &req)) != ERR_NONE) {
+			log_info("%s: bad request: %s", c.who,
+			    proto_err_text(e));
+			conn_error(&c, req.framed, e);
 			goto out;
 		}
 		dispatch(&c, &req);

@@ -387,9 +387,10 @@ finish_failed(const char *id, const char *service, int first)
 	struct job_result	 res;
 
 	memset(&res, 0, sizeof(res));
-	res.code = 500;
+	res.code = proto_err_code(ERR_JOB_FAILED);
 	strlcpy(res.how, "error", sizeof(res.how));
-	strlcpy(res.message, "Job runner failed", sizeof(res.message));
+	strlcpy(res.message, proto_err_text(ERR_JOB_FAILED),
+	    sizeof(res.message));
 	clock_gettime(CLOCK_REALTIME, &res.ended);
 	res.started = res.ended;
 	if (spool_finish(id, &res) == 0 || errno == EEXIST) {
@@ -571,20 +572,21 @@ result_from_run(const struct service *sv, const char *id,
 	jr->ended = run->end;
 	jr->ms = run->ms;
 	if (child_ok(run)) {
-		jr->code = 200;
+		jr->code = PROTO_DONE;
 		strlcpy(jr->how, "exit 0", sizeof(jr->how));
 		jr->out = run->out;
 		return;
 	}
 	jr->code = child_describe(sv, run, jr->message, sizeof(jr->message));
 	if (run->cancelled && spool_cancelled(id)) {
-		jr->code = 410;
+		jr->code = proto_err_code(ERR_JOB_CANCELLED);
 		strlcpy(jr->how, "cancelled", sizeof(jr->how));
-		strlcpy(jr->message, "Job cancelled", sizeof(jr->message));
+		strlcpy(jr->message, proto_err_text(ERR_JOB_CANCELLED),
+		    sizeof(jr->message));
 	} else if (run->cancelled) {
 		strlcpy(jr->how, "interrupted", sizeof(jr->how));
-		strlcpy(jr->message, "Job interrupted: the daemon stopped "
-		    "while it ran", sizeof(jr->message));
+		strlcpy(jr->message, proto_err_text(ERR_JOB_INTERRUPTED),
+		    sizeof(jr->message));
 	} else if (!run->spawned)
 		strlcpy(jr->how, "error", sizeof(jr->how));
 	else if (run->timed_out)
@@ -601,14 +603,14 @@ result_from_run(const struct service *sv, const char *id,
 
 /* Publish a result that needs no run; -1 with EEXIST if one exists. */
 static int
-finish_early(const char *id, int code, const char *how, const char *msg)
+finish_early(const char *id, enum proto_err e, const char *how)
 {
 	struct job_result	 jr;
 
 	memset(&jr, 0, sizeof(jr));
-	jr.code = code;
+	jr.code = proto_err_code(e);
 	strlcpy(jr.how, how, sizeof(jr.how));
-	strlcpy(jr.message, msg, sizeof(jr.message));
+	strlcpy(jr.message, proto_err_text(e), sizeof(jr.message));
 	clock_gettime(CLOCK_REALTIME, &jr.started);
 	jr.ended = jr.started;
 	if (spool_finish(id, &jr) == -1) {
@@ -663,8 +665,8 @@ job_load(const char *id, struct job_req *req)
 	if (errno == ENOENT)
 		return 0;	/* removed meanwhile */
 	log_warn("job %s: cannot read its request", id);
-	if (errno == EINVAL && finish_early(id, 500, "error",
-	    "Cannot read the job's request") == 0)
+	if (errno == EINVAL && finish_early(id, ERR_JOB_UNREADABLE,
+	    "error") == 0)
 		return 0;
 	return EXIT_RETRY;
 }
@@ -735,7 +737,7 @@ queue_run(const struct config *conf, const char *id, pid_t master)
 	if (sv == NULL) {
 		log_info("job %s: service %s is no longer configured", id,
 		    req.service);
-		(void)finish_early(id, 400, "error", "Unknown request");
+		(void)finish_early(id, ERR_UNKNOWN_REQUEST, "error");
 		goto out;
 	}
 	job_execute(conf, sv, &req);
@@ -789,50 +791,42 @@ notify_send(int kind, const char *id, const char *arg)
  * it dies first, the next one reads it, or when no master holds the
  * spool, so that the next one finds the job when it scans the spool.
  */
-int
+enum proto_err
 queue_add(const struct config *conf, const struct request *req,
-    const struct peer *peer, char *id, const char **why)
+    const struct peer *peer, char *id)
 {
 	const struct service	*sv;
 
-	if ((sv = config_service(conf, req->service)) == NULL) {
-		*why = "Unknown request";
-		return 400;
-	}
-	if (!sv->tcp) {
-		*why = "Service is not available over tcp";
-		return 405;
-	}
+	if ((sv = config_service(conf, req->service)) == NULL)
+		return ERR_UNKNOWN_REQUEST;
+	if (!sv->tcp)
+		return ERR_NOT_TCP;
 	if (peer->ip[0] != '\0' && !net_allowed(&sv->allow, &peer->addr)) {
 		STATS_INC(refused_denied);
-		*why = "Access denied";
-		return 403;
+		return ERR_DENIED;
 	}
 	if (stats != NULL && (int)(__atomic_load_n(&stats->jobs_queued,
 	    __ATOMIC_RELAXED) + __atomic_load_n(&stats->jobs_running,
 	    __ATOMIC_RELAXED)) >= conf->limits.max_queue) {
 		STATS_INC(refused_busy);
-		*why = "Queue full";
-		return 503;
+		return ERR_QUEUE_FULL;
 	}
 	if (spool_add(req->service, peer, req->data, req->datalen, id) == -1) {
 		log_warn("queue: cannot spool a job");
-		*why = "Cannot queue the job";
-		return 500;
+		return ERR_CANNOT_QUEUE;
 	}
 	switch (notify_send(NOTE_ADD, id, sv->name)) {
 	case -1:
 		log_warn("queue: cannot notify the master of job %s", id);
 		(void)spool_remove(id);
-		*why = "Cannot queue the job";
-		return 500;
+		return ERR_CANNOT_QUEUE;
 	case 1:
 		log_info("job %s: no master now, the next one will run it",
 		    id);
 		break;
 	}
 	STATS_INC(jobs_added);
-	return 0;
+	return ERR_NONE;
 }
 
 /*
@@ -876,84 +870,63 @@ queue_wait_done(const char *id)
 	return st;
 }
 
-static void
-ts_iso(char *buf, size_t size, const struct timespec *ts)
-{
-	struct tm	 tm;
-	char		 t[32];
-
-	if (ts->tv_sec == 0) {
-		strlcpy(buf, "-", size);
-		return;
-	}
-	gmtime_r(&ts->tv_sec, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", t, (int)(ts->tv_nsec / 1000000 % 1000));
-}
-
-/* "key value" lines about job ID.  Returns 0, or 404. */
+/* queue:info about job ID, formatted by proto.c.  Returns 0, or -1. */
 int
 queue_info(const char *id, struct buf *out)
 {
-	static const char *const names[] = { "queued", "running", "done" };
+	struct proto_info	 in;
 	struct job_req		 req;
 	struct job_result	 res;
 	enum job_state		 st;
-	char			 line[512], t1[48], t2[48], t3[48];
-	int			 n;
+	char			 text[PROTO_INFO_MAX];
+	int			 r;
 
 	if ((st = spool_state(id)) == JOB_NONE ||
 	    spool_load_req(id, &req) == -1)
-		return 404;
-	ts_iso(t1, sizeof(t1), &req.submitted);
-	n = snprintf(line, sizeof(line), "id %s\nservice %s\nstate %s\n"
-	    "status %d\nsubmitted %s\n", id, req.service, names[st], st, t1);
+		return -1;
+	memset(&in, 0, sizeof(in));
+	in.id = id;
+	in.service = req.service;
+	in.state = st;
+	in.submitted = req.submitted;
+	if (st == JOB_DONE && spool_load_result(id, &res) == 0) {
+		in.has_result = 1;
+		in.started = res.started;
+		in.ended = res.ended;
+		in.ms = res.ms;
+		in.how = res.how;
+		in.code = res.code;
+		in.message = res.message;
+		in.output_bytes = res.out.len;
+	}
+	r = buf_append(out, text, proto_info_format(text, sizeof(text), &in));
+	if (in.has_result)
+		spool_result_free(&res);
 	spool_req_free(&req);
-	buf_append(out, line, n);
-	if (st != JOB_DONE || spool_load_result(id, &res) == -1)
-		return 0;
-	ts_iso(t2, sizeof(t2), &res.started);
-	ts_iso(t3, sizeof(t3), &res.ended);
-	n = snprintf(line, sizeof(line), "started %s\nended %s\n"
-	    "runtime_ms %lld\nresult %s\ncode %d\nmessage %s\n"
-	    "output_bytes %zu\n", t2, t3, res.ms, res.how, res.code,
-	    res.code == 200 ? "-" : res.message, res.out.len);
-	buf_append(out, line, n);
-	spool_result_free(&res);
-	return 0;
+	return r;
 }
 
 /*
  * Cancel job ID: publish a "cancelled" result (the first result wins, so
  * a runner cannot overwrite it), then stop its runner if it has one.
- * Returns 0, or an error code with *WHY.
+ * Returns ERR_NONE, or the error to answer.
  */
-int
-queue_cancel(const char *id, const char **why)
+enum proto_err
+queue_cancel(const char *id)
 {
 	switch (spool_state(id)) {
 	case JOB_NONE:
-		*why = "Unknown job id";
-		return 404;
+		return ERR_NO_JOB;
 	case JOB_DONE:
-		*why = "Job already done";
-		return 409;
+		return ERR_JOB_DONE;
 	default:
 		break;
 	}
-	if (spool_cancel_mark(id) == -1) {
-		*why = "Cannot cancel the job";
-		return 500;
-	}
-	if (finish_early(id, 410, "cancelled", "Job cancelled") == -1) {
-		if (errno == EEXIST) {
-			*why = "Job already done";
-			return 409;
-		}
-		*why = "Cannot cancel the job";
-		return 500;
-	}
+	if (spool_cancel_mark(id) == -1)
+		return ERR_CANNOT_CANCEL;
+	if (finish_early(id, ERR_JOB_CANCELLED, "cancelled") == -1)
+		return errno == EEXIST ? ERR_JOB_DONE : ERR_CANNOT_CANCEL;
 	/* The master stops its runner and wakes its waiters. */
 	(void)notify_send(NOTE_DONE, id, "");
-	return 0;
+	return ERR_NONE;
 }
