@@ -14,6 +14,15 @@
  * where LENGTH counts the payload's bytes (absent means 0) and CODE is
  * 200 (done), 202 (accepted, no output) or an error code whose payload
  * is the error text.
+ *
+ * Answers: helo -> oleh, hello -> olleh, queue:add -> id:ID (framed: ID),
+ * queue:check -> a digit, queue:cancel -> cancelled, queue:info -> "key
+ * value" lines, queue:list -> "ID STATE SERVICE SUBMITTED" lines, and an
+ * error -> "NNN: text" LF (framed: "!NNN LENGTH" LF text).  The codes and
+ * texts of the daemon's errors are the table errors[] below.
+ *
+ * Nothing here needs another module: proto.o links alone (the unit tests
+ * of tests/unit/test_proto.c and the fuzz target do).
  */
 #include <ctype.h>
 #include <errno.h>

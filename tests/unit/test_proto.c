@@ -225,8 +225,8 @@ TEST(error_lines_fit_their_buffer)
 	size_t	 n, len;
 	int	 code, h;
 
-	n = proto_error_text(buf, sizeof(buf), 1, 502, "Service upper failed with "
-	    "exit status 3, and more");
+	n = proto_error_text(buf, sizeof(buf), 1, 502, "Service upper failed "
+	    "with exit status 3, and more");
 	CHECK(n == strlen(buf) && n < sizeof(buf));
 	h = proto_parse_frame_answer(buf, n, &code, &len);
 	CHECK(h > 0 && code == 502 && (size_t)h + len == n);
