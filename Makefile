@@ -42,18 +42,33 @@ LDBIND	 = -Wl,-z,relro,-z,now
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
-# Every module but the two mains, linked into both programs and the tests.
+# Every module but the two mains: the daemon links them all.
 LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/runner.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
-UNIT_SRCS = $(wildcard tests/unit/*.c)
+# The client links only what it uses: the wire (proto.c) and the
+# client's configuration (config.c and what that needs).
+CLIENT_MODS = proto config charset log lookup net sig util
+
+# Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
+# linked with the modules of UNIT_OBJS_test_X only (and what those need:
+# `nm -u build/obj/X.o` tells); build/unit runs them all.
+UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
+UNIT_OBJS_test_proto = proto
+UNIT_OBJS_test_spool = spool proto log util
+UNIT_OBJS_test_config = $(CLIENT_MODS)
+UNIT_OBJS_test_http = http proto log net sig spool stats child daemon \
+	   kids charset util
 
 B	 = build
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 ASAN_OBJS = $(LIB_SRCS:src/%.c=$(B)/asan/obj/%.o)
+CLIENT_OBJS = $(CLIENT_MODS:%=$(B)/obj/%.o)
+CLIENT_ASAN_OBJS = $(CLIENT_MODS:%=$(B)/asan/obj/%.o)
+UNIT_PROGS = $(UNIT_TESTS:%=$(B)/unit.d/%)
 HDRS	 = $(wildcard include/*.h)
 
 all: $(B)/bgserviced $(B)/bgservice
@@ -69,17 +84,26 @@ $(B)/asan/obj/%.o: src/%.c $(HDRS) $(B)/paths | $(B)/asan/obj
 
 $(B)/bgserviced: $(B)/obj/bgserviced.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDBIND) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(B)/bgservice: $(B)/obj/bgservice.o $(LIB_OBJS)
+$(B)/bgservice: $(B)/obj/bgservice.o $(CLIENT_OBJS)
 	$(CC) $(CFLAGS) $(LDBIND) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/asan/bgserviced: $(B)/asan/obj/bgserviced.o $(ASAN_OBJS)
 	$(CC) $(SANFLAGS) $(LDBIND) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(B)/asan/bgservice: $(B)/asan/obj/bgservice.o $(ASAN_OBJS)
+$(B)/asan/bgservice: $(B)/asan/obj/bgservice.o $(CLIENT_ASAN_OBJS)
 	$(CC) $(SANFLAGS) $(LDBIND) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(B)/unit: $(UNIT_SRCS) tests/unit/unit.h $(ASAN_OBJS)
-	$(CC) $(WFLAGS) -O1 -g $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) \
-	    -Itests/unit -o $@ $(UNIT_SRCS) $(ASAN_OBJS) $(PKG_LIBS)
+$(B)/unit: tests/unit/unit.sh $(UNIT_PROGS)
+	cp tests/unit/unit.sh $@
+	chmod +x $@
 
-$(B)/obj $(B)/asan/obj:
+.SECONDEXPANSION:
+$(B)/unit.d/test_%: tests/unit/test_%.c tests/unit/unit.c tests/unit/unit.h \
+    $$(addprefix $(B)/asan/obj/,$$(addsuffix .o,$$(UNIT_OBJS_test_$$*))) \
+    | $(B)/unit.d
+	$(CC) $(WFLAGS) -O1 -g $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) \
+	    -Itests/unit -o $@ tests/unit/unit.c $< \
+	    $(addprefix $(B)/asan/obj/,$(addsuffix .o,$(UNIT_OBJS_test_$*))) \
+	    $(PKG_LIBS)
+
+$(B)/obj $(B)/asan/obj $(B)/unit.d:
 	mkdir -p $@
 
 deps:

@@ -38,7 +38,4 @@ void		 config_client_free(struct client_conf *);
 const char	*config_client_url(const struct client_conf *,
 		    const char *service, int udp);
 
-/* Is NAME made only of A-Z a-z 0-9 - _ and not too long? */
-int		 config_valid_name(const char *name, size_t len);
-
 #endif /* CONFIG_H */

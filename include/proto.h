@@ -15,6 +15,7 @@
 #define PROTO_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "bgserviced.h"
 
@@ -41,6 +42,58 @@ enum proto_verb {
 	VERB_SEND,		/* framed only: run, answer nothing but 202 */
 };
 
+/* The codes of a framed answer that is not an error. */
+#define PROTO_DONE	200	/* done: the payload is the answer */
+#define PROTO_ACCEPTED	202	/* accepted (send): no payload */
+
+/*
+ * The daemon's errors.  proto.c holds the one table that gives each its
+ * code and text (bgserviced(8), Errors); callers name the error, never a
+ * code and a text.  The ERR_RUN_ ones are a service run's failures: the
+ * code comes from the table, the text, which names the service, from
+ * child_describe().
+ */
+enum proto_err {
+	ERR_NONE = 0,		/* not an error */
+	ERR_UNKNOWN_REQUEST,	/* 400 no such service or verb */
+	ERR_UNKNOWN_QUEUE,	/* 500 queue:VERB that is none */
+	ERR_BAD_HEADER,		/* 400 a framed header that does not parse */
+	ERR_BAD_LENGTH,		/* 400 its LENGTH is not a number */
+	ERR_HEADER_TOO_LONG,	/* 400 no LF in FRAME_HEADER_MAX bytes */
+	ERR_HEADER_INCOMPLETE,	/* 400 the header never ended */
+	ERR_PAYLOAD_INCOMPLETE,	/* 400 fewer bytes than LENGTH */
+	ERR_CUT,		/* 400 more arrived after the end by silence */
+	ERR_DENIED,		/* 403 allow says no */
+	ERR_NO_JOB,		/* 404 unknown job id */
+	ERR_NOT_TCP,		/* 405 the service is udp only */
+	ERR_TIMEOUT,		/* 408 request_timeout */
+	ERR_JOB_DONE,		/* 409 cancel of a finished job */
+	ERR_JOB_CANCELLED,	/* 410 a cancelled job's result */
+	ERR_TOO_LARGE,		/* 413 max_request */
+	ERR_TOO_MANY,		/* 429 max_per_source */
+	ERR_INTERNAL,		/* 500 no handler for a verb */
+	ERR_CANNOT_WAIT,	/* 500 queue:get cannot wait */
+	ERR_CANNOT_LIST,	/* 500 queue:list cannot read the spool */
+	ERR_NO_STATS,		/* 500 no statistics segment */
+	ERR_CANNOT_QUEUE,	/* 500 the spool or the master failed */
+	ERR_CANNOT_CANCEL,	/* 500 the spool failed */
+	ERR_JOB_FAILED,		/* 500 a runner ended without a result */
+	ERR_JOB_UNREADABLE,	/* 500 a job's request file is damaged */
+	ERR_JOB_UNSTORED,	/* 500 ran, but its result was lost */
+	ERR_BUSY,		/* 503 max_instances all running */
+	ERR_QUEUE_FULL,		/* 503 max_queue */
+	ERR_SHUTDOWN,		/* 503 the daemon stops */
+	ERR_JOB_INTERRUPTED,	/* 503 the daemon stopped while it ran */
+	ERR_RUN_CHARSET,	/* 415 data not convertible to its charset */
+	ERR_RUN_OUTPUT,		/* 502 output not valid in its charset */
+	ERR_RUN_START,		/* 500 the command could not be run */
+	ERR_RUN_FAILED,		/* 502 exit status not 0, or a signal */
+	ERR_RUN_STOPPED,	/* 503 stopped: the daemon shuts down */
+	ERR_RUN_TIMEOUT,	/* 504 the service's timeout */
+	ERR_RUN_OVERFLOW,	/* 507 max_output */
+	ERR_COUNT
+};
+
 /* What proto_scan() makes of the bytes received so far. */
 enum proto_scan {
 	SCAN_PARTIAL,		/* more may come: wait (quiet period ends it) */
@@ -57,28 +110,76 @@ struct request {
 	size_t		 length;	/* bytes of the buffer it used */
 };
 
+/* The facts of queue:info, filled by the queue, formatted here. */
+struct proto_info {
+	const char	*id;
+	const char	*service;
+	int		 state;		/* 0 queued, 1 running, 2 done */
+	struct timespec	 submitted;
+	int		 has_result;	/* done and its result was read */
+	struct timespec	 started, ended;
+	long long	 ms;
+	const char	*how;		/* "exit 0", "timeout", ... */
+	int		 code;
+	const char	*message;	/* its error text (code not 200) */
+	size_t		 output_bytes;
+};
+
+/* Room for any answer of proto_info_format(). */
+#define PROTO_INFO_MAX	1024
+/* Room for any answer of proto_id_answer() or proto_state_answer(). */
+#define PROTO_ANSWER_MAX 32
+
+/* Requests (the daemon's side). */
 enum proto_scan	 proto_scan(const char *buf, size_t len, size_t *reqlen);
-int		 proto_parse(const char *buf, size_t len, struct request *req,
-		    const char **why);
+enum proto_err	 proto_parse(const char *buf, size_t len,
+		    struct request *req);
 int		 proto_valid_id(const char *id, size_t len);
+int		 proto_valid_name(const char *name, size_t len);
+int		 proto_reserved_name(const char *name);
 const char	*proto_verb_name(enum proto_verb);
 
+/* The error table. */
+int		 proto_err_code(enum proto_err);
+const char	*proto_err_text(enum proto_err);
+
 /*
- * Answers.  proto_error() formats an error answer for the request's form
- * into BUF ("NNN: text\n" or a framed error); it returns the length.
- * proto_frame_header() writes the header of a framed answer.
+ * Answers.  Each writes into BUF, NUL-terminated, and returns the length
+ * (shortened to fit SIZE).  proto_error() is the error answer for the
+ * request's form ("NNN: text\n" or a framed error), proto_error_text()
+ * the same for a code and text that come from a service's run or a
+ * job's stored result.  proto_frame_header() writes the header of a
+ * framed answer; the others write the payload, the same in both forms
+ * but for an id ("id:ID" in the original form, the bare id framed).
  */
-size_t		 proto_error(char *buf, size_t size, int framed, int code,
-		    const char *text);
+size_t		 proto_error(char *buf, size_t size, int framed,
+		    enum proto_err);
+size_t		 proto_error_text(char *buf, size_t size, int framed,
+		    int code, const char *text);
 size_t		 proto_frame_header(char *buf, size_t size, int code,
 		    size_t length);
-int		 proto_answer_code(const char *buf, size_t len);
+const char	*proto_helo_answer(enum proto_verb);
+size_t		 proto_id_answer(char *buf, size_t size, int framed,
+		    const char *id);
+size_t		 proto_state_answer(char *buf, size_t size, int state);
+const char	*proto_cancel_answer(void);
+const char	*proto_state_name(int state);
+size_t		 proto_list_line(char *buf, size_t size, const char *id,
+		    int state, const char *service, long long submitted);
+size_t		 proto_info_format(char *buf, size_t size,
+		    const struct proto_info *);
 
-/* Client side: the header of a framed request. */
-int		 proto_frame_request(char *buf, size_t size, const char *verb,
-		    const char *arg, size_t length);
-/* Client side: parse a framed answer header; returns its length or -1. */
+/* Client side: requests. */
+int		 proto_frame_request(char *buf, size_t size,
+		    enum proto_verb, const char *arg, size_t length);
+int		 proto_datagram_head(char *buf, size_t size,
+		    const char *service);
+/* Client side: answers. */
+int		 proto_answer_code(const char *buf, size_t len);
+int		 proto_parse_error_line(const char *buf, size_t len,
+		    int *code, size_t *length);
 int		 proto_parse_frame_answer(const char *buf, size_t len,
 		    int *code, size_t *length);
+int		 proto_is_helo_answer(const char *buf, size_t len);
 
 #endif /* PROTO_H */

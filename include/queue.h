@@ -42,7 +42,7 @@ enum job_state	 queue_state(const char *id);
 enum queue_wait	 queue_wait_done(const char *id);
 int		 queue_result(const char *id, struct job_result *);
 int		 queue_info(const char *id, struct buf *);
-int		 queue_cancel(const char *id, const char **why);
+enum proto_err	 queue_cancel(const char *id);
 int		 queue_list(struct buf *);
 
 #endif /* QUEUE_H */

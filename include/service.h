@@ -10,6 +10,7 @@
 #include "bgserviced.h"
 #include "child.h"
 #include "net.h"
+#include "proto.h"
 
 /* Why a caller was not admitted. */
 enum admit {
@@ -47,7 +48,7 @@ struct service_call {
 };
 
 enum admit	 service_admit(const struct config *, struct service_call *);
-int		 service_refusal(enum admit, const char **text);
+enum proto_err	 service_refusal(enum admit);
 /* What service_run() did. */
 enum run_end {
 	RUN_DONE,		/* it ran: the result and code are set */

@@ -64,8 +64,8 @@ int		 spool_mark_running(const char *id, pid_t pid);
 int		 spool_run_done(const char *id, const struct job_result *);
 pid_t		 spool_runner(const char *id);
 int		 spool_finish(const char *id, const struct job_result *);
-int		 spool_finish_now(const char *id, int code, const char *how,
-		    const char *msg);
+int		 spool_finish_now(const char *id, enum proto_err,
+		    const char *how);
 int		 spool_load_result(const char *id, struct job_result *);
 void		 spool_result_free(struct job_result *);
 int		 spool_cancel_mark(const char *id);

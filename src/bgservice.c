@@ -244,17 +244,18 @@ send_all(int fd, const char *data, size_t len)
  * Returns the answer's code.
  */
 static int
-request(const char *where, const char *verb, const char *arg,
+request(const char *where, enum proto_verb verb, const char *arg,
     const char *data, size_t len, struct buf *out)
 {
-	char	 hdr[FRAME_HEADER_MAX], *nl;
+	char	 hdr[FRAME_HEADER_MAX];
 	int	 fd, hlen, code = 0;
 	size_t	 plen = 0;
 	ssize_t	 n;
 
 	if ((hlen = proto_frame_request(hdr, sizeof(hdr), verb, arg, len)) ==
 	    -1)
-		errx(EXIT_USAGE, "%s: argument too long", verb);
+		errx(EXIT_USAGE, "%s: argument too long",
+		    proto_verb_name(verb));
 	fd = dial(where, SOCK_STREAM);
 	send_all(fd, hdr, hlen);
 	send_all(fd, data, len);
@@ -266,16 +267,13 @@ request(const char *where, const char *verb, const char *arg,
 			 * The master refuses a connection (403, 429) before
 			 * it reads anything: one line in the original form.
 			 */
-			if ((nl = memchr(out->data, '\n', out->len)) != NULL &&
-			    (code = proto_answer_code(out->data, out->len)) !=
-			    0 && nl - out->data >= 5) {
-				hlen = 5;	/* "NNN: " */
-				plen = nl - out->data - 5;
-				break;
-			}
-			if (nl != NULL || out->len >= FRAME_HEADER_MAX)
+			hlen = proto_parse_error_line(out->data, out->len,
+			    &code, &plen);
+			if (hlen == -1)
 				errx(EXIT_TEMP, "%s: not a bgserviced answer",
 				    where);
+			if (hlen > 0)
+				break;
 		} else if (hlen == 0 && out->len > 0) {
 			hlen = proto_parse_frame_answer(out->data, out->len,
 			    &code, &plen);
@@ -305,7 +303,7 @@ request(const char *where, const char *verb, const char *arg,
 static int
 finish(int code, const struct buf *ans)
 {
-	if (code >= 200 && code < 300) {
+	if (code >= PROTO_DONE && code < 300) {
 		if (ans->len > 0 && write_out(ans->data, ans->len) == -1)
 			err(EXIT_TEMP, "stdout");
 		if (fflush(stdout) == EOF)
@@ -314,14 +312,12 @@ finish(int code, const struct buf *ans)
 	}
 	fprintf(stderr, "bgservice: %d: %.*s\n", code, (int)ans->len,
 	    ans->data);
-	switch (code) {
-	case 502:
-	case 504:
-	case 507:
+	/* The service ran and failed, timed out or said too much. */
+	if (code == proto_err_code(ERR_RUN_FAILED) ||
+	    code == proto_err_code(ERR_RUN_TIMEOUT) ||
+	    code == proto_err_code(ERR_RUN_OVERFLOW))
 		return EXIT_SERVICE;
-	default:
-		return code >= 400 && code < 500 ? EXIT_REFUSED : EXIT_TEMP;
-	}
+	return code >= 400 && code < 500 ? EXIT_REFUSED : EXIT_TEMP;
 }
 
 /* Write an answer's payload, converted to the local charset (-C). */
@@ -391,7 +387,7 @@ cmd_call(int argc, char *argv[])
 	if (argc < 2 || argc > 3)
 		usage();
 	read_data(argc, argv, 2, &data);
-	code = request(target(argv[1], 0), "call", argv[1], data.data,
+	code = request(target(argv[1], 0), VERB_CALL, argv[1], data.data,
 	    data.len, &ans);
 	code = finish(code, &ans);
 	buf_free(&data);
@@ -408,7 +404,7 @@ enum print_as {
 
 /* Ask VERB about the job id argv[1]; print the answer. */
 static int
-job_verb(const char *verb, int argc, char *argv[], enum print_as how)
+job_verb(enum proto_verb verb, int argc, char *argv[], enum print_as how)
 {
 	struct buf	 ans = { 0 };
 	int		 code;
@@ -420,9 +416,9 @@ job_verb(const char *verb, int argc, char *argv[], enum print_as how)
 		return EXIT_REFUSED;
 	}
 	code = request(target(NULL, 0), verb, argv[1], NULL, 0, &ans);
-	if (code == 200 && how == PRINT_NOTHING)
+	if (code == PROTO_DONE && how == PRINT_NOTHING)
 		ans.len = 0;
-	if (code == 200 && how == PRINT_LINE &&
+	if (code == PROTO_DONE && how == PRINT_LINE &&
 	    buf_append(&ans, "\n", 1) == -1)
 		err(EXIT_TEMP, "malloc");
 	code = finish(code, &ans);
@@ -439,9 +435,9 @@ cmd_add(int argc, char *argv[])
 	if (argc < 2 || argc > 3)
 		usage();
 	read_data(argc, argv, 2, &data);
-	code = request(target(argv[1], 0), "add", argv[1], data.data,
+	code = request(target(argv[1], 0), VERB_QADD, argv[1], data.data,
 	    data.len, &ans);
-	if (code == 200) {
+	if (code == PROTO_DONE) {
 		/* An id is ASCII: print it as it is, whatever -C says. */
 		printf("%.*s\n", (int)ans.len, ans.data);
 		code = 0;
@@ -458,16 +454,16 @@ cmd_send(int argc, char *argv[])
 {
 	struct buf	 data = { 0 }, dgram = { 0 };
 	const char	*where;
+	char		 head[SERVICE_NAME_MAX + 2];
 	ssize_t		 n;
-	int		 fd;
+	int		 fd, hlen;
 
 	if (argc < 2 || argc > 3)
 		usage();
-	if (!config_valid_name(argv[1], strlen(argv[1])))
+	if ((hlen = proto_datagram_head(head, sizeof(head), argv[1])) == -1)
 		errx(EXIT_USAGE, "%s: not a service name", argv[1]);
 	read_data(argc, argv, 2, &data);
-	if (buf_append(&dgram, argv[1], strlen(argv[1])) == -1 ||
-	    buf_append(&dgram, ":", 1) == -1 ||
+	if (buf_append(&dgram, head, hlen) == -1 ||
 	    buf_append(&dgram, data.data, data.len) == -1)
 		err(EXIT_TEMP, "malloc");
 	if (dgram.len > DGRAM_MAX)
@@ -489,30 +485,30 @@ cmd_send(int argc, char *argv[])
 static int
 cmd_status(int argc, char *argv[])
 {
-	return job_verb("check", argc, argv, PRINT_LINE);
+	return job_verb(VERB_QCHECK, argc, argv, PRINT_LINE);
 }
 
 static int
 cmd_get(int argc, char *argv[])
 {
-	return job_verb("get", argc, argv, PRINT_RAW);
+	return job_verb(VERB_QGET, argc, argv, PRINT_RAW);
 }
 
 static int
 cmd_info(int argc, char *argv[])
 {
-	return job_verb("info", argc, argv, PRINT_RAW);
+	return job_verb(VERB_QINFO, argc, argv, PRINT_RAW);
 }
 
 static int
 cmd_cancel(int argc, char *argv[])
 {
-	return job_verb("cancel", argc, argv, PRINT_NOTHING);
+	return job_verb(VERB_QCANCEL, argc, argv, PRINT_NOTHING);
 }
 
 /* A verb with no argument: print the answer as it is. */
 static int
-plain_verb(const char *verb, int argc)
+plain_verb(enum proto_verb verb, int argc)
 {
 	struct buf	 ans = { 0 };
 	int		 code;
@@ -529,14 +525,14 @@ static int
 cmd_jobs(int argc, char *argv[])
 {
 	(void)argv;
-	return plain_verb("list", argc);
+	return plain_verb(VERB_QLIST, argc);
 }
 
 static int
 cmd_stats(int argc, char *argv[])
 {
 	(void)argv;
-	return plain_verb("stats", argc);
+	return plain_verb(VERB_STATS, argc);
 }
 
 static int
@@ -548,12 +544,14 @@ cmd_ping(int argc, char *argv[])
 	(void)argv;
 	if (argc != 1)
 		usage();
-	code = request(target(job_service, 0), "helo", NULL, NULL, 0, &ans);
-	if (code == 200 && ans.len == 4 && memcmp(ans.data, "oleh", 4) == 0) {
+	code = request(target(job_service, 0), VERB_HELO, NULL, NULL, 0,
+	    &ans);
+	if (code == PROTO_DONE && proto_is_helo_answer(ans.data, ans.len)) {
 		printf("%s is alive\n", target(job_service, 0));
 		code = 0;
 	} else
-		code = finish(code == 200 ? 502 : code, &ans);
+		code = finish(code == PROTO_DONE ?
+		    proto_err_code(ERR_RUN_FAILED) : code, &ans);
 	buf_free(&ans);
 	return code;
 }

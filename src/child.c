@@ -34,6 +34,7 @@
 #include "daemon.h"
 #include "kids.h"
 #include "log.h"
+#include "proto.h"
 #include "sig.h"
 
 #define SERVICE_PATH	"/usr/local/bin:/usr/bin:/bin"
@@ -603,9 +604,8 @@ child_ok(const struct run_result *res)
 }
 
 /*
- * Say why a run failed, as "NNN" code returned and text in BUF.  The codes:
- * 500 not started, 502 failed, 504 timed out, 507 output too large,
- * 503 cancelled.
+ * Say why a run failed: the code (proto.c's table, ERR_RUN_*) returned
+ * and the text in BUF.
  */
 int
 child_describe(const struct service *sv, const struct run_result *res,
@@ -614,42 +614,42 @@ child_describe(const struct service *sv, const struct run_result *res,
 	if (res->bad_input) {
 		snprintf(buf, size, "Data cannot be converted from UTF-8 to "
 		    "%s", sv->charset);
-		return 415;
+		return proto_err_code(ERR_RUN_CHARSET);
 	}
 	if (res->bad_output) {
 		snprintf(buf, size, "Service %s output is not valid %s",
 		    sv->name, sv->charset);
-		return 502;
+		return proto_err_code(ERR_RUN_OUTPUT);
 	}
 	if (!res->spawned) {
 		snprintf(buf, size, "Cannot run service %s: %s", sv->name,
 		    strerror(res->spawn_errno));
-		return 500;
+		return proto_err_code(ERR_RUN_START);
 	}
 	if (res->timed_out) {
 		snprintf(buf, size, "Service %s timed out after %d s",
 		    sv->name, sv->timeout);
-		return 504;
+		return proto_err_code(ERR_RUN_TIMEOUT);
 	}
 	if (res->overflow) {
 		snprintf(buf, size, "Service %s output exceeds the "
 		    "max_output limit", sv->name);
-		return 507;
+		return proto_err_code(ERR_RUN_OVERFLOW);
 	}
 	if (res->cancelled) {
 		snprintf(buf, size, "Service %s was stopped: the daemon is "
 		    "shutting down", sv->name);
-		return 503;
+		return proto_err_code(ERR_RUN_STOPPED);
 	}
 	if (WIFSIGNALED(res->status)) {
 		snprintf(buf, size, "Service %s killed by signal %d (%s)",
 		    sv->name, WTERMSIG(res->status),
 		    strsignal(WTERMSIG(res->status)));
-		return 502;
+		return proto_err_code(ERR_RUN_FAILED);
 	}
 	snprintf(buf, size, "Service %s failed with exit status %d",
 	    sv->name, WEXITSTATUS(res->status));
-	return 502;
+	return proto_err_code(ERR_RUN_FAILED);
 }
 
 void

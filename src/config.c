@@ -27,17 +27,13 @@
 #include "lookup.h"
 #include "net.h"
 #include "pathnames.h"
+#include "proto.h"
 
 /* Where the checks write their complaint. */
 struct cfgctx {
 	const char	*file;
 	char		*err;
 	size_t		 errlen;
-};
-
-/* Names a service may not take: they are verbs of the protocol. */
-static const char *const reserved_names[] = {
-	"helo", "hello", "queue", "stats", NULL
 };
 
 static const char *const root_keys[] = {
@@ -95,15 +91,6 @@ in_list(const char *name, const char *const *list)
 {
 	for (; *list != NULL; list++)
 		if (strcmp(name, *list) == 0)
-			return 1;
-	return 0;
-}
-
-static int
-in_list_nocase(const char *name, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcasecmp(name, *list) == 0)
 			return 1;
 	return 0;
 }
@@ -254,7 +241,7 @@ parse_allow(struct cfgctx *ctx, const config_setting_t *g, struct allow *a)
 	return 0;
 }
 
-/* allow_uid / allow_gid: numbers, or user and group names. */
+/* The allow_uid and allow_gid lists hold numbers, or user and group names. */
 static int
 parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
     int groups, unsigned int **out, size_t *nout)
@@ -746,11 +733,11 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	long long	 timeout = DEF_SERVICE_TIMEOUT, nice = 0, maxinst = 0;
 
 	sv->line = config_setting_source_line(g);
-	if (!config_valid_name(name, strlen(name)))
+	if (!proto_valid_name(name, strlen(name)))
 		return cfg_error(ctx, g, "bad service name '%s': use "
 		    "A-Z a-z 0-9 - _, at most %d characters", name,
 		    SERVICE_NAME_MAX);
-	if (in_list_nocase(name, reserved_names))
+	if (proto_reserved_name(name))
 		return cfg_error(ctx, g, "'%s' is a protocol verb and cannot "
 		    "name a service", name);
 	strlcpy(sv->name, name, sizeof(sv->name));
@@ -1156,21 +1143,4 @@ config_service(const struct config *c, const char *name)
 		return NULL;
 	return bsearch(name, c->services, c->nservices,
 	    sizeof(*c->services), service_name_cmp);
-}
-
-int
-config_valid_name(const char *name, size_t len)
-{
-	size_t	 i;
-	char	 ch;
-
-	if (len == 0 || len > SERVICE_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		ch = name[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-			return 0;
-	}
-	return 1;
 }

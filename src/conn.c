@@ -111,25 +111,32 @@ conn_answer(struct conn *c, const struct request *req, int code,
 		conn_write(c, data, len);
 }
 
+/* An error with a code and text of a service's run or a job's result. */
 static void
-conn_error(struct conn *c, int framed, int code, const char *text)
+conn_fail(struct conn *c, int framed, int code, const char *text)
 {
 	char	 msg[512];
 	size_t	 len;
 
 	if (code >= 400 && code < 500)
 		STATS_INC(bad_requests);
-	len = proto_error(msg, sizeof(msg), framed, code, text);
+	len = proto_error_text(msg, sizeof(msg), framed, code, text);
 	conn_write(c, msg, len);
+}
+
+/* One of the daemon's own errors. */
+static void
+conn_error(struct conn *c, int framed, enum proto_err e)
+{
+	conn_fail(c, framed, proto_err_code(e), proto_err_text(e));
 }
 
 static void
 handle_helo(struct conn *c, const struct request *req)
 {
-	if (req->verb == VERB_HELO)
-		conn_answer(c, req, 200, "oleh", 4);
-	else
-		conn_answer(c, req, 200, "olleh", 5);
+	const char	*ans = proto_helo_answer(req->verb);
+
+	conn_answer(c, req, PROTO_DONE, ans, strlen(ans));
 }
 
 /*
@@ -142,7 +149,7 @@ refuse_cut(struct conn *c, const struct request *req)
 {
 	if (req->framed || !conn_cut(c, reqend_late(&c->end)))
 		return 0;
-	conn_error(c, 0, 400, "Request cut: more data arrived after it ended");
+	conn_error(c, 0, ERR_CUT);
 	return 1;
 }
 
@@ -164,11 +171,7 @@ call_init(struct service_call *call, struct conn *c,
 static void
 conn_refuse(struct conn *c, const struct request *req, enum admit why)
 {
-	const char	*text;
-	int		 code;
-
-	code = service_refusal(why, &text);
-	conn_error(c, req->framed, code, text);
+	conn_error(c, req->framed, service_refusal(why));
 }
 
 /* Whether CALL's caller may use the service; else answer why not. */
@@ -192,7 +195,7 @@ send_accepted(struct service_call *call)
 	char		 hdr[64];
 	size_t		 len;
 
-	len = proto_frame_header(hdr, sizeof(hdr), 202, 0);
+	len = proto_frame_header(hdr, sizeof(hdr), PROTO_ACCEPTED, 0);
 	conn_write(c, hdr, len);
 	return 0;
 }
@@ -231,10 +234,10 @@ handle_call(struct conn *c, const struct request *req)
 	}
 	if (refuse_cut(c, req)) {
 		/* It ran on part of its data: never answered as a success. */
-	} else if (call.code == 200)
-		conn_answer(c, req, 200, res.out.data, res.out.len);
+	} else if (call.code == PROTO_DONE)
+		conn_answer(c, req, PROTO_DONE, res.out.data, res.out.len);
 	else
-		conn_error(c, req->framed, call.code, call.why);
+		conn_fail(c, req->framed, call.code, call.why);
 	child_result_free(&res);
 }
 
@@ -242,36 +245,32 @@ static void
 handle_qadd(struct conn *c, const struct request *req)
 {
 	struct service_call	 call;
-	char			 id[JOB_ID_LEN + 1], ans[JOB_ID_LEN + 4];
+	char			 id[JOB_ID_LEN + 1], ans[PROTO_ANSWER_MAX];
 
 	call_init(&call, c, req);
 	if (refuse_cut(c, req) || !admitted(c, req, &call))
 		return;
 	if (queue_add(call.sv, c->peer, req->data, req->datalen, id) == -1) {
-		conn_error(c, req->framed, 500, "Cannot queue the job");
+		conn_error(c, req->framed, ERR_CANNOT_QUEUE);
 		return;
 	}
 	log_info("%s: add %s: job %s", c->who, req->service, id);
-	if (req->framed)
-		conn_answer(c, req, 200, id, JOB_ID_LEN);
-	else {
-		snprintf(ans, sizeof(ans), "id:%s", id);
-		conn_answer(c, req, 200, ans, strlen(ans));
-	}
+	conn_answer(c, req, PROTO_DONE, ans, proto_id_answer(ans, sizeof(ans),
+	    req->framed, id));
 }
 
 static void
 handle_qcheck(struct conn *c, const struct request *req)
 {
 	enum job_state	 st;
-	char		 digit;
+	char		 ans[PROTO_ANSWER_MAX];
 
 	if ((st = queue_state(req->id)) == JOB_NONE) {
-		conn_error(c, req->framed, 404, "Unknown job id");
+		conn_error(c, req->framed, ERR_NO_JOB);
 		return;
 	}
-	digit = '0' + st;
-	conn_answer(c, req, 200, &digit, 1);
+	conn_answer(c, req, PROTO_DONE, ans, proto_state_answer(ans,
+	    sizeof(ans), st));
 }
 
 /* The answer of a finished job, as a direct call would have given it. */
@@ -281,13 +280,13 @@ answer_result(struct conn *c, const struct request *req, const char *id)
 	struct job_result	 res;
 
 	if (queue_result(id, &res) == -1) {
-		conn_error(c, req->framed, 404, "Unknown job id");
+		conn_error(c, req->framed, ERR_NO_JOB);
 		return;
 	}
-	if (res.code == 200)
-		conn_answer(c, req, 200, res.out.data, res.out.len);
+	if (res.code == PROTO_DONE)
+		conn_answer(c, req, PROTO_DONE, res.out.data, res.out.len);
 	else
-		conn_error(c, req->framed, res.code, res.message);
+		conn_fail(c, req->framed, res.code, res.message);
 	spool_result_free(&res);
 }
 
@@ -300,13 +299,13 @@ handle_qget(struct conn *c, const struct request *req)
 		answer_result(c, req, req->id);
 		break;
 	case WAIT_GONE:
-		conn_error(c, req->framed, 404, "Unknown job id");
+		conn_error(c, req->framed, ERR_NO_JOB);
 		break;
 	case WAIT_STOPPING:
-		conn_error(c, req->framed, 503, "The daemon is shutting down");
+		conn_error(c, req->framed, ERR_SHUTDOWN);
 		break;
 	case WAIT_FAILED:
-		conn_error(c, req->framed, 500, "Cannot wait for the job");
+		conn_error(c, req->framed, ERR_CANNOT_WAIT);
 		break;
 	}
 }
@@ -317,24 +316,24 @@ handle_qinfo(struct conn *c, const struct request *req)
 	struct buf	 out = { 0 };
 
 	if (queue_info(req->id, &out) != 0)
-		conn_error(c, req->framed, 404, "Unknown job id");
+		conn_error(c, req->framed, ERR_NO_JOB);
 	else
-		conn_answer(c, req, 200, out.data, out.len);
+		conn_answer(c, req, PROTO_DONE, out.data, out.len);
 	buf_free(&out);
 }
 
 static void
 handle_qcancel(struct conn *c, const struct request *req)
 {
-	const char	*why;
-	int		 code;
+	const char	*ans = proto_cancel_answer();
+	enum proto_err	 e;
 
-	if ((code = queue_cancel(req->id, &why)) != 0) {
-		conn_error(c, req->framed, code, why);
+	if ((e = queue_cancel(req->id)) != ERR_NONE) {
+		conn_error(c, req->framed, e);
 		return;
 	}
 	log_info("%s: cancel: job %s cancelled", c->who, req->id);
-	conn_answer(c, req, 200, "cancelled", 9);
+	conn_answer(c, req, PROTO_DONE, ans, strlen(ans));
 }
 
 static void
@@ -343,9 +342,9 @@ handle_qlist(struct conn *c, const struct request *req)
 	struct buf	 out = { 0 };
 
 	if (queue_list(&out) == -1)
-		conn_error(c, req->framed, 500, "Cannot list the spool");
+		conn_error(c, req->framed, ERR_CANNOT_LIST);
 	else
-		conn_answer(c, req, 200, out.data, out.len);
+		conn_answer(c, req, PROTO_DONE, out.data, out.len);
 	buf_free(&out);
 }
 
@@ -355,9 +354,9 @@ handle_stats(struct conn *c, const struct request *req)
 	struct buf	 out = { 0 };
 
 	if (stats_format(&out, spool_count_done()) == -1)
-		conn_error(c, req->framed, 500, "No statistics");
+		conn_error(c, req->framed, ERR_NO_STATS);
 	else
-		conn_answer(c, req, 200, out.data, out.len);
+		conn_answer(c, req, PROTO_DONE, out.data, out.len);
 	buf_free(&out);
 }
 
@@ -483,7 +482,7 @@ dispatch(struct conn *c, const struct request *req)
 			return;
 		}
 	log_warnx("%s: no handler for %s", c->who, proto_verb_name(req->verb));
-	conn_error(c, req->framed, 500, "Internal error");
+	conn_error(c, req->framed, ERR_INTERNAL);
 }
 
 static void
@@ -515,12 +514,12 @@ read_ended(struct conn *c, enum read_end how)
 	case READ_TIMEOUT:
 		STATS_INC(request_timeouts);
 		log_info("%s: request timed out", c->who);
-		conn_error(c, framed, 408, "Request timeout");
+		conn_error(c, framed, ERR_TIMEOUT);
 		return 0;
 	case READ_TOOBIG:
 		STATS_INC(request_too_large);
 		log_info("%s: request too large", c->who);
-		conn_error(c, framed, 413, "Request too large");
+		conn_error(c, framed, ERR_TOO_LARGE);
 		return 0;
 	default:		/* closed, or broken */
 		return 0;
@@ -537,9 +536,8 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 	struct conn	 c;
 	struct request	 req;
 	struct timeval	 tv;
-	const char	*why;
+	enum proto_err	 e;
 	size_t		 reqlen;
-	int		 code;
 
 	conn_init(&c, fd, conf, peer);
 	tv.tv_sec = conf->limits.request_timeout;
@@ -551,9 +549,10 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 		if (!read_ended(&c, conn_read(&c, &reqlen)))
 			goto out;
 		STATS_INC(requests);
-		if ((code = proto_parse(c.in.data, reqlen, &req, &why)) != 0) {
-			log_info("%s: bad request: %s", c.who, why);
-			conn_error(&c, req.framed, code, why);
+		if ((e = proto_parse(c.in.data, reqlen, &req)) != ERR_NONE) {
+			log_info("%s: bad request: %s", c.who,
+			    proto_err_text(e));
+			conn_error(&c, req.framed, e);
 			goto out;
 		}
 		dispatch(&c, &req);

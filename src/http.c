@@ -22,6 +22,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "proto.h"
 #include "sig.h"
 #include "spool.h"
 #include "stats.h"
@@ -311,7 +312,8 @@ http_metrics(int fd, const char *who, const struct http_request *r)
 
 	if (stats_format(&out, spool_count_done()) == -1) {
 		log_warnx("%s: no statistics to answer", who);
-		n = (int)http_status(head, sizeof(head), 500, "No statistics");
+		n = (int)http_status(head, sizeof(head),
+		    proto_err_code(ERR_NO_STATS), proto_err_text(ERR_NO_STATS));
 		http_write(fd, who, head, n);
 		buf_free(&out);
 		return;

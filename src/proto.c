@@ -14,15 +14,87 @@
  * where LENGTH counts the payload's bytes (absent means 0) and CODE is
  * 200 (done), 202 (accepted, no output) or an error code whose payload
  * is the error text.
+ *
+ * Answers: helo -> oleh, hello -> olleh, queue:add -> id:ID (framed: ID),
+ * queue:check -> a digit, queue:cancel -> cancelled, queue:info -> "key
+ * value" lines, queue:list -> "ID STATE SERVICE SUBMITTED" lines, and an
+ * error -> "NNN: text" LF (framed: "!NNN LENGTH" LF text).  The codes and
+ * texts of the daemon's errors are the table errors[] below.
+ *
+ * Nothing here needs another module: proto.o links alone (the unit tests
+ * of tests/unit/test_proto.c and the fuzz target do).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
-#include "config.h"
 #include "proto.h"
+
+/*
+ * The daemon's errors: code and text of each enum proto_err.  The texts
+ * are those of bgserviced(8), Errors.
+ */
+static const struct {
+	enum proto_err	 err;
+	int		 code;
+	const char	*text;
+} errors[] = {
+	{ ERR_NONE, 200, "OK" },
+	{ ERR_UNKNOWN_REQUEST, 400, "Unknown request" },
+	{ ERR_UNKNOWN_QUEUE, 500, "Unknown queue request" },
+	{ ERR_BAD_HEADER, 400, "Bad framed request header" },
+	{ ERR_BAD_LENGTH, 400, "Bad payload length" },
+	{ ERR_HEADER_TOO_LONG, 400, "Framed request header too long" },
+	{ ERR_HEADER_INCOMPLETE, 400, "Incomplete framed request header" },
+	{ ERR_PAYLOAD_INCOMPLETE, 400, "Incomplete payload" },
+	{ ERR_CUT, 400, "Request cut: more data arrived after it ended" },
+	{ ERR_DENIED, 403, "Access denied" },
+	{ ERR_NO_JOB, 404, "Unknown job id" },
+	{ ERR_NOT_TCP, 405, "Service is not available over tcp" },
+	{ ERR_TIMEOUT, 408, "Request timeout" },
+	{ ERR_JOB_DONE, 409, "Job already done" },
+	{ ERR_JOB_CANCELLED, 410, "Job cancelled" },
+	{ ERR_TOO_LARGE, 413, "Request too large" },
+	{ ERR_TOO_MANY, 429, "Too many connections from your address" },
+	{ ERR_INTERNAL, 500, "Internal error" },
+	{ ERR_CANNOT_WAIT, 500, "Cannot wait for the job" },
+	{ ERR_CANNOT_LIST, 500, "Cannot list the spool" },
+	{ ERR_NO_STATS, 500, "No statistics" },
+	{ ERR_CANNOT_QUEUE, 500, "Cannot queue the job" },
+	{ ERR_CANNOT_CANCEL, 500, "Cannot cancel the job" },
+	{ ERR_JOB_FAILED, 500, "Job runner failed" },
+	{ ERR_JOB_UNREADABLE, 500, "Cannot read the job's request" },
+	{ ERR_JOB_UNSTORED, 500, "Job done, but its result could not be "
+	    "stored" },
+	{ ERR_BUSY, 503, "Service busy" },
+	{ ERR_QUEUE_FULL, 503, "Queue full" },
+	{ ERR_SHUTDOWN, 503, "The daemon is shutting down" },
+	{ ERR_JOB_INTERRUPTED, 503, "Job interrupted: the daemon stopped "
+	    "while it ran" },
+	{ ERR_RUN_CHARSET, 415, "Data cannot be converted" },
+	{ ERR_RUN_OUTPUT, 502, "Service output is not valid" },
+	{ ERR_RUN_START, 500, "Cannot run service" },
+	{ ERR_RUN_FAILED, 502, "Service failed" },
+	{ ERR_RUN_STOPPED, 503, "Service was stopped" },
+	{ ERR_RUN_TIMEOUT, 504, "Service timed out" },
+	{ ERR_RUN_OVERFLOW, 507, "Service output exceeds the max_output "
+	    "limit" },
+};
+
+#define NERRORS	(sizeof(errors) / sizeof(errors[0]))
+
+/* Names a service may not take: they are verbs of the original form. */
+static const char *const reserved_names[] = {
+	"helo", "hello", "queue", "stats", NULL
+};
+
+/* The queue:check digits and the words of info and list, by state. */
+static const char *const state_names[] = { "queued", "running", "done" };
+#define NSTATES	(sizeof(state_names) / sizeof(state_names[0]))
 
 struct verb_desc {
 	const char	*framed;	/* name in the framed form */
@@ -48,6 +120,9 @@ static const struct verb_desc verbs[] = {
 
 #define QUEUE_PREFIX	"queue:"
 #define ID_PREFIX	"id:"
+#define HELO_ANSWER	"oleh"
+#define HELLO_ANSWER	"olleh"
+#define CANCEL_ANSWER	"cancelled"
 
 static int
 is_space(char ch)
@@ -94,6 +169,63 @@ proto_valid_id(const char *id, size_t len)
 		    (id[i] >= 'a' && id[i] <= 'f')))
 			return 0;
 	return 1;
+}
+
+/* A service name: A-Z a-z 0-9 - _, SERVICE_NAME_MAX at most. */
+int
+proto_valid_name(const char *name, size_t len)
+{
+	size_t	 i;
+	char	 ch;
+
+	if (len == 0 || len > SERVICE_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether NAME, in any case, is a verb that no service may take. */
+int
+proto_reserved_name(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; reserved_names[i] != NULL; i++)
+		if (strcasecmp(name, reserved_names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The table's entry for E; one that is missing is an internal error. */
+static size_t
+err_entry(enum proto_err e)
+{
+	size_t	 i;
+
+	for (i = 0; i < NERRORS; i++)
+		if (errors[i].err == e)
+			return i;
+	for (i = 0; i < NERRORS; i++)
+		if (errors[i].err == ERR_INTERNAL)
+			break;
+	return i;
+}
+
+int
+proto_err_code(enum proto_err e)
+{
+	return errors[err_entry(e)].code;
+}
+
+const char *
+proto_err_text(enum proto_err e)
+{
+	return errors[err_entry(e)].text;
 }
 
 const char *
@@ -164,54 +296,42 @@ find_framed_verb(const char *w, size_t wl)
 
 /*
  * Parse a framed header (buf[0] == '!', ending before the LF at HLEN).
- * Fills the request's verb and argument and returns the payload length,
- * or -1 with *WHY set.
+ * Fills the request's verb and argument and *LENGTH, the payload's.
  */
-static long long
+static enum proto_err
 parse_frame_header(const char *buf, size_t hlen, struct request *req,
-    const char **why)
+    size_t *length)
 {
 	const struct verb_desc	*vd;
 	const char		*w[3];
-	size_t			 wl[3], length = 0;
+	size_t			 wl[3];
 	int			 n;
 
+	*length = 0;
 	if (hlen > 0 && buf[hlen - 1] == '\r')
 		hlen--;
-	if ((n = split_words(buf + 1, hlen - 1, w, wl)) < 1) {
-		*why = "Bad framed request header";
-		return -1;
-	}
-	if ((vd = find_framed_verb(w[0], wl[0])) == NULL) {
-		*why = "Unknown request";
-		return -1;
-	}
+	if ((n = split_words(buf + 1, hlen - 1, w, wl)) < 1)
+		return ERR_BAD_HEADER;
+	if ((vd = find_framed_verb(w[0], wl[0])) == NULL)
+		return ERR_UNKNOWN_REQUEST;
 	req->verb = vd->verb;
-	if (n > 1 + (vd->arg != 0) + 1 || n < 1 + (vd->arg != 0)) {
-		*why = "Bad framed request header";
-		return -1;
-	}
+	if (n > 1 + (vd->arg != 0) + 1 || n < 1 + (vd->arg != 0))
+		return ERR_BAD_HEADER;
 	if (n == 2 + (vd->arg != 0) &&
-	    parse_length(w[n - 1], wl[n - 1], &length) == -1) {
-		*why = "Bad payload length";
-		return -1;
-	}
+	    parse_length(w[n - 1], wl[n - 1], length) == -1)
+		return ERR_BAD_LENGTH;
 	if (vd->arg == 1) {
-		if (!config_valid_name(w[1], wl[1])) {
-			*why = "Unknown request";
-			return -1;
-		}
+		if (!proto_valid_name(w[1], wl[1]))
+			return ERR_UNKNOWN_REQUEST;
 		memcpy(req->service, w[1], wl[1]);
 		req->service[wl[1]] = '\0';
 	} else if (vd->arg == 2) {
-		if (!proto_valid_id(w[1], wl[1])) {
-			*why = "Unknown job id";
-			return -1;
-		}
+		if (!proto_valid_id(w[1], wl[1]))
+			return ERR_NO_JOB;
 		memcpy(req->id, w[1], wl[1]);
 		req->id[wl[1]] = '\0';
 	}
-	return (long long)length;
+	return ERR_NONE;
 }
 
 /*
@@ -224,9 +344,8 @@ static enum proto_scan
 scan_framed(const char *buf, size_t len, size_t *reqlen)
 {
 	struct request	 req;
-	const char	*nl, *why;
-	long long	 plen;
-	size_t		 hlen;
+	const char	*nl;
+	size_t		 hlen, plen;
 
 	nl = memchr(buf, '\n', len < FRAME_HEADER_MAX ? len :
 	    FRAME_HEADER_MAX);
@@ -240,11 +359,11 @@ scan_framed(const char *buf, size_t len, size_t *reqlen)
 	}
 	hlen = nl - buf;
 	memset(&req, 0, sizeof(req));
-	if ((plen = parse_frame_header(buf, hlen, &req, &why)) < 0) {
+	if (parse_frame_header(buf, hlen, &req, &plen) != ERR_NONE) {
 		*reqlen = hlen + 1;
 		return SCAN_COMPLETE;
 	}
-	*reqlen = hlen + 1 + (size_t)plen;
+	*reqlen = hlen + 1 + plen;
 	return len >= *reqlen ? SCAN_COMPLETE : SCAN_PARTIAL;
 }
 
@@ -293,9 +412,8 @@ proto_scan(const char *buf, size_t len, size_t *reqlen)
 }
 
 /* queue:VERB:... of the original form. */
-static int
-parse_queue(const char *buf, size_t len, struct request *req,
-    const char **why)
+static enum proto_err
+parse_queue(const char *buf, size_t len, struct request *req)
 {
 	const char	*rest, *colon;
 	size_t		 i, rlen, vlen;
@@ -310,50 +428,37 @@ parse_queue(const char *buf, size_t len, struct request *req,
 		if (verbs[i].queue != NULL && equals(buf, vlen,
 		    verbs[i].queue))
 			break;
-	if (i == NVERBS) {
-		*why = "Unknown queue request";
-		return 500;
-	}
+	if (i == NVERBS)
+		return ERR_UNKNOWN_QUEUE;
 	req->verb = verbs[i].verb;
 	switch (verbs[i].arg) {
 	case 0:
-		if (colon != NULL) {
-			*why = "Unknown queue request";
-			return 500;
-		}
-		return 0;
+		return colon != NULL ? ERR_UNKNOWN_QUEUE : ERR_NONE;
 	case 1:		/* add:SERVICE:DATA */
 		colon = memchr(rest, ':', rlen);
 		vlen = colon != NULL ? (size_t)(colon - rest) : rlen;
-		if (!config_valid_name(rest, vlen)) {
-			*why = "Unknown request";
-			return 400;
-		}
+		if (!proto_valid_name(rest, vlen))
+			return ERR_UNKNOWN_REQUEST;
 		memcpy(req->service, rest, vlen);
 		req->service[vlen] = '\0';
 		req->data = colon != NULL ? colon + 1 : rest + rlen;
 		req->datalen = rest + rlen - req->data;
-		return 0;
+		return ERR_NONE;
 	default:	/* VERB:id:ID */
-		if (!has_prefix(rest, rlen, ID_PREFIX)) {
-			*why = "Unknown queue request";
-			return 500;
-		}
+		if (!has_prefix(rest, rlen, ID_PREFIX))
+			return ERR_UNKNOWN_QUEUE;
 		rest += strlen(ID_PREFIX);
 		rlen -= strlen(ID_PREFIX);
-		if (!proto_valid_id(rest, rlen)) {
-			*why = "Unknown job id";
-			return 404;
-		}
+		if (!proto_valid_id(rest, rlen))
+			return ERR_NO_JOB;
 		memcpy(req->id, rest, rlen);
 		req->id[rlen] = '\0';
-		return 0;
+		return ERR_NONE;
 	}
 }
 
-static int
-parse_original(const char *buf, size_t len, struct request *req,
-    const char **why)
+static enum proto_err
+parse_original(const char *buf, size_t len, struct request *req)
 {
 	const char	*colon;
 	size_t		 nlen;
@@ -362,78 +467,73 @@ parse_original(const char *buf, size_t len, struct request *req,
 	trim(&buf, &len);
 	if (equals(buf, len, "helo")) {
 		req->verb = VERB_HELO;
-		return 0;
+		return ERR_NONE;
 	}
 	if (equals(buf, len, "hello")) {
 		req->verb = VERB_HELLO;
-		return 0;
+		return ERR_NONE;
 	}
 	if (equals(buf, len, "stats")) {
 		req->verb = VERB_STATS;
-		return 0;
+		return ERR_NONE;
 	}
 	if (has_prefix(buf, len, QUEUE_PREFIX))
-		return parse_queue(buf, len, req, why);
+		return parse_queue(buf, len, req);
 	colon = memchr(buf, ':', len);
 	nlen = colon != NULL ? (size_t)(colon - buf) : len;
-	if (!config_valid_name(buf, nlen)) {
-		*why = "Unknown request";
-		return 400;
-	}
+	if (!proto_valid_name(buf, nlen))
+		return ERR_UNKNOWN_REQUEST;
 	req->verb = VERB_CALL;
 	memcpy(req->service, buf, nlen);
 	req->service[nlen] = '\0';
 	req->data = colon != NULL ? colon + 1 : buf + len;
 	req->datalen = buf + len - req->data;
-	return 0;
+	return ERR_NONE;
 }
 
 /*
- * Parse a complete request (as delimited by proto_scan()).  Returns 0, or
- * an error code (400, 404, 413, 500) with *WHY saying what is wrong.
+ * Parse a complete request (as delimited by proto_scan()).  Returns
+ * ERR_NONE, or the error to answer.
  */
-int
-proto_parse(const char *buf, size_t len, struct request *req,
-    const char **why)
+enum proto_err
+proto_parse(const char *buf, size_t len, struct request *req)
 {
+	enum proto_err	 e;
 	const char	*nl;
-	long long	 plen;
-	size_t		 hlen;
+	size_t		 hlen, plen;
 
 	memset(req, 0, sizeof(*req));
-	*why = NULL;
 	if (len == 0 || buf[0] != FRAME_MARK)
-		return parse_original(buf, len, req, why);
+		return parse_original(buf, len, req);
 
 	req->framed = 1;
 	nl = memchr(buf, '\n', len < FRAME_HEADER_MAX ? len :
 	    FRAME_HEADER_MAX);
 	if (nl == NULL) {
 		req->length = len;
-		*why = len >= FRAME_HEADER_MAX ? "Framed request header too long" :
-		    "Incomplete framed request header";
-		return 400;
+		return len >= FRAME_HEADER_MAX ? ERR_HEADER_TOO_LONG :
+		    ERR_HEADER_INCOMPLETE;
 	}
 	hlen = nl - buf;
 	req->length = hlen + 1;
-	if ((plen = parse_frame_header(buf, hlen, req, why)) < 0)
-		return strcmp(*why, "Unknown job id") == 0 ? 404 : 400;
-	if (hlen + 1 + (size_t)plen > len) {
-		*why = "Incomplete payload";
-		return 400;
-	}
+	if ((e = parse_frame_header(buf, hlen, req, &plen)) != ERR_NONE)
+		return e;
+	if (hlen + 1 + plen > len)
+		return ERR_PAYLOAD_INCOMPLETE;
 	req->data = nl + 1;
-	req->datalen = (size_t)plen;
-	req->length = hlen + 1 + (size_t)plen;
-	return 0;
+	req->datalen = plen;
+	req->length = hlen + 1 + plen;
+	return ERR_NONE;
 }
 
 /*
- * An error answer.  A text too long for BUF is shortened first, so that
- * a framed header always states the length that follows.
+ * An error answer for a code and text.  A text too long for BUF is
+ * shortened first, so that a framed header always states the length
+ * that follows.
  */
 size_t
-proto_error(char *buf, size_t size, int framed, int code, const char *text)
+proto_error_text(char *buf, size_t size, int framed, int code,
+    const char *text)
 {
 	size_t	 tlen = strlen(text);
 	int	 r;
@@ -457,12 +557,118 @@ proto_error(char *buf, size_t size, int framed, int code, const char *text)
 	return (size_t)r < size ? (size_t)r : size - 1;
 }
 
+/* The answer to one of the daemon's errors. */
+size_t
+proto_error(char *buf, size_t size, int framed, enum proto_err e)
+{
+	return proto_error_text(buf, size, framed, proto_err_code(e),
+	    proto_err_text(e));
+}
+
 size_t
 proto_frame_header(char *buf, size_t size, int code, size_t length)
 {
 	int	 r;
 
 	r = snprintf(buf, size, "%c%03d %zu\n", FRAME_MARK, code, length);
+	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
+}
+
+/* The answer to helo ("oleh") or to hello ("olleh"). */
+const char *
+proto_helo_answer(enum proto_verb v)
+{
+	return v == VERB_HELO ? HELO_ANSWER : HELLO_ANSWER;
+}
+
+/* The answer to queue:add: "id:ID" in the original form, ID framed. */
+size_t
+proto_id_answer(char *buf, size_t size, int framed, const char *id)
+{
+	int	 r;
+
+	r = snprintf(buf, size, "%s%s", framed ? "" : ID_PREFIX, id);
+	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
+}
+
+/* The answer to queue:check: the state's digit, 0, 1 or 2. */
+size_t
+proto_state_answer(char *buf, size_t size, int state)
+{
+	int	 r;
+
+	r = snprintf(buf, size, "%d", state);
+	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
+}
+
+/* The answer to queue:cancel. */
+const char *
+proto_cancel_answer(void)
+{
+	return CANCEL_ANSWER;
+}
+
+/* "queued", "running" or "done". */
+const char *
+proto_state_name(int state)
+{
+	return state >= 0 && (size_t)state < NSTATES ? state_names[state] :
+	    "?";
+}
+
+/* One line of the answer to queue:list: "ID STATE SERVICE SUBMITTED". */
+size_t
+proto_list_line(char *buf, size_t size, const char *id, int state,
+    const char *service, long long submitted)
+{
+	int	 r;
+
+	r = snprintf(buf, size, "%s %s %s %lld\n", id,
+	    proto_state_name(state), service, submitted);
+	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
+}
+
+/* A time of queue:info: ISO 8601 in UTC to the millisecond, or "-". */
+static void
+ts_iso(char *buf, size_t size, const struct timespec *ts)
+{
+	struct tm	 tm;
+	char		 t[32];
+
+	if (ts->tv_sec == 0 || gmtime_r(&ts->tv_sec, &tm) == NULL) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03dZ", t, (int)(ts->tv_nsec / 1000000 % 1000));
+}
+
+/*
+ * The answer to queue:info: "key value" lines, those of the result only
+ * once the job is done.
+ */
+size_t
+proto_info_format(char *buf, size_t size, const struct proto_info *in)
+{
+	char	 t1[48], t2[48], t3[48];
+	int	 r;
+
+	ts_iso(t1, sizeof(t1), &in->submitted);
+	if (!in->has_result)
+		r = snprintf(buf, size, "id %s\nservice %s\nstate %s\n"
+		    "status %d\nsubmitted %s\n", in->id, in->service,
+		    proto_state_name(in->state), in->state, t1);
+	else {
+		ts_iso(t2, sizeof(t2), &in->started);
+		ts_iso(t3, sizeof(t3), &in->ended);
+		r = snprintf(buf, size, "id %s\nservice %s\nstate %s\n"
+		    "status %d\nsubmitted %s\nstarted %s\nended %s\n"
+		    "runtime_ms %lld\nresult %s\ncode %d\nmessage %s\n"
+		    "output_bytes %zu\n", in->id, in->service,
+		    proto_state_name(in->state), in->state, t1, t2, t3,
+		    in->ms, in->how, in->code, in->code == PROTO_DONE ? "-" :
+		    in->message, in->output_bytes);
+	}
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
 }
 
@@ -480,23 +686,75 @@ proto_answer_code(const char *buf, size_t len)
 	return (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
 }
 
+/* Client side: the header of a framed request for VERB. */
 int
-proto_frame_request(char *buf, size_t size, const char *verb,
+proto_frame_request(char *buf, size_t size, enum proto_verb verb,
     const char *arg, size_t length)
 {
-	int	 r;
+	const char	*name = proto_verb_name(verb);
+	int		 r;
 
 	if (arg != NULL)
-		r = snprintf(buf, size, "%c%s %s %zu\n", FRAME_MARK, verb, arg,
+		r = snprintf(buf, size, "%c%s %s %zu\n", FRAME_MARK, name, arg,
 		    length);
 	else
-		r = snprintf(buf, size, "%c%s %zu\n", FRAME_MARK, verb,
+		r = snprintf(buf, size, "%c%s %zu\n", FRAME_MARK, name,
 		    length);
 	if (r < 0 || (size_t)r >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return r;
+}
+
+/*
+ * Client side: what comes before the data of a datagram, "SERVICE:".
+ * Returns its length, or -1 (EINVAL) if SERVICE is not a service name.
+ */
+int
+proto_datagram_head(char *buf, size_t size, const char *service)
+{
+	int	 r;
+
+	if (!proto_valid_name(service, strlen(service))) {
+		errno = EINVAL;
+		return -1;
+	}
+	r = snprintf(buf, size, "%s:", service);
+	if (r < 0 || (size_t)r >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return r;
+}
+
+/*
+ * Client side: an error line of the original form, "NNN: text" LF, as
+ * the master answers a connection it turns away.  Returns the length of
+ * what comes before the text (*LENGTH is the text's, without the LF), 0
+ * while the line may still come whole, -1 if it is not one.
+ */
+int
+proto_parse_error_line(const char *buf, size_t len, int *code,
+    size_t *length)
+{
+	const char	*nl;
+	int		 c;
+
+	if ((nl = memchr(buf, '\n', len)) == NULL)
+		return len >= FRAME_HEADER_MAX ? -1 : 0;
+	if ((c = proto_answer_code(buf, len)) == 0 || nl - buf < 5)
+		return -1;
+	*code = c;
+	*length = nl - buf - 5;
+	return 5;
+}
+
+/* Client side: whether the payload is the answer to helo. */
+int
+proto_is_helo_answer(const char *buf, size_t len)
+{
+	return equals(buf, len, HELO_ANSWER);
 }
 
 int

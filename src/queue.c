@@ -171,85 +171,67 @@ queue_list(struct buf *out)
 	return spool_list(out);
 }
 
-static void
-ts_iso(char *buf, size_t size, const struct timespec *ts)
-{
-	struct tm	 tm;
-	char		 t[32];
-
-	if (ts->tv_sec == 0) {
-		strlcpy(buf, "-", size);
-		return;
-	}
-	gmtime_r(&ts->tv_sec, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", t, (int)(ts->tv_nsec / 1000000 % 1000));
-}
-
-/* "key value" lines about job ID.  Returns 0, or 404. */
+/* queue:info about job ID, formatted by proto.c.  Returns 0, or -1. */
 int
 queue_info(const char *id, struct buf *out)
 {
-	static const char *const names[] = { "queued", "running", "done" };
+	struct proto_info	 in;
 	struct job_req		 req;
 	struct job_result	 res;
 	enum job_state		 st;
-	char			 line[512], t1[48], t2[48], t3[48];
-	int			 n;
+	char			 text[PROTO_INFO_MAX];
+	int			 r;
 
 	if ((st = spool_state(id)) == JOB_NONE ||
 	    spool_load_req(id, &req) == -1)
-		return 404;
-	ts_iso(t1, sizeof(t1), &req.submitted);
-	n = snprintf(line, sizeof(line), "id %s\nservice %s\nstate %s\n"
-	    "status %d\nsubmitted %s\n", id, req.service, names[st], st, t1);
+		return -1;
+	memset(&in, 0, sizeof(in));
+	in.id = id;
+	in.service = req.service;
+	in.state = st;
+	in.submitted = req.submitted;
+	if (st == JOB_DONE && spool_load_result(id, &res) == 0) {
+		in.has_result = 1;
+		in.started = res.started;
+		in.ended = res.ended;
+		in.ms = res.ms;
+		in.how = res.how;
+		in.code = res.code;
+		in.message = res.message;
+		in.output_bytes = res.out.len;
+	}
+	r = buf_append(out, text, proto_info_format(text, sizeof(text), &in));
+	if (in.has_result)
+		spool_result_free(&res);
 	spool_req_free(&req);
-	buf_append(out, line, n);
-	if (st != JOB_DONE || spool_load_result(id, &res) == -1)
-		return 0;
-	ts_iso(t2, sizeof(t2), &res.started);
-	ts_iso(t3, sizeof(t3), &res.ended);
-	n = snprintf(line, sizeof(line), "started %s\nended %s\n"
-	    "runtime_ms %lld\nresult %s\ncode %d\nmessage %s\n"
-	    "output_bytes %zu\n", t2, t3, res.ms, res.how, res.code,
-	    res.code == 200 ? "-" : res.message, res.out.len);
-	buf_append(out, line, n);
-	spool_result_free(&res);
-	return 0;
+	return r;
 }
 
 /*
  * Cancel job ID: publish a "cancelled" result (the first result wins, so
- * a runner cannot overwrite it), then stop its runner if it has one.
- * Returns 0, or an error code with *WHY.
+ * a runner cannot overwrite it), then have the master stop its runner if
+ * it has one.  Returns ERR_NONE, or the error to answer.
  */
-int
-queue_cancel(const char *id, const char **why)
+enum proto_err
+queue_cancel(const char *id)
 {
 	switch (spool_state(id)) {
 	case JOB_NONE:
-		*why = "Unknown job id";
-		return 404;
+		return ERR_NO_JOB;
 	case JOB_DONE:
-		*why = "Job already done";
-		return 409;
+		return ERR_JOB_DONE;
 	default:
 		break;
 	}
-	if (spool_cancel_mark(id) == -1) {
-		*why = "Cannot cancel the job";
-		return 500;
-	}
-	if (spool_finish_now(id, 410, "cancelled", "Job cancelled") == -1) {
-		if (errno == EEXIST) {
-			*why = "Job already done";
-			return 409;
-		}
+	if (spool_cancel_mark(id) == -1)
+		return ERR_CANNOT_CANCEL;
+	if (spool_finish_now(id, ERR_JOB_CANCELLED, "cancelled") == -1) {
+		if (errno == EEXIST)
+			return ERR_JOB_DONE;
 		log_warn("job %s: cannot publish its result", id);
-		*why = "Cannot cancel the job";
-		return 500;
+		return ERR_CANNOT_CANCEL;
 	}
 	/* The master stops its runner and wakes its waiters. */
 	(void)notify_send(NOTE_DONE, id, "");
-	return 0;
+	return ERR_NONE;
 }

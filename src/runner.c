@@ -37,12 +37,12 @@ judge_stopped(const struct service_call *call, const struct run_result *run)
 	if (!run->cancelled)
 		return 0;
 	if (spool_cancelled(call->job_id)) {
-		strlcpy(c->why, "Job cancelled", sizeof(c->why));
-		return 410;
+		strlcpy(c->why, proto_err_text(ERR_JOB_CANCELLED),
+		    sizeof(c->why));
+		return proto_err_code(ERR_JOB_CANCELLED);
 	}
 	code = child_describe(call->sv, run, c->why, sizeof(c->why));
-	strlcpy(c->why, "Job interrupted: the daemon stopped while it ran",
-	    sizeof(c->why));
+	strlcpy(c->why, proto_err_text(ERR_JOB_INTERRUPTED), sizeof(c->why));
 	return code;
 }
 
@@ -56,14 +56,15 @@ result_from_run(const struct service_call *call,
 	jr->ended = run->end;
 	jr->ms = run->ms;
 	jr->code = call->code;
-	if (call->code == 200) {
+	if (call->code == PROTO_DONE) {
 		strlcpy(jr->how, "exit 0", sizeof(jr->how));
 		jr->out = run->out;
 		return;
 	}
 	strlcpy(jr->message, call->why, sizeof(jr->message));
 	if (run->cancelled)
-		strlcpy(jr->how, call->code == 410 ? "cancelled" :
+		strlcpy(jr->how, call->code ==
+		    proto_err_code(ERR_JOB_CANCELLED) ? "cancelled" :
 		    "interrupted", sizeof(jr->how));
 	else if (!run->spawned)
 		strlcpy(jr->how, "error", sizeof(jr->how));
@@ -123,8 +124,8 @@ job_load(const char *id, struct job_req *req)
 	if (errno == ENOENT)
 		return 0;	/* removed meanwhile */
 	log_warn("job %s: cannot read its request", id);
-	if (errno == EINVAL && spool_finish_now(id, 500, "error",
-	    "Cannot read the job's request") == 0)
+	if (errno == EINVAL && spool_finish_now(id, ERR_JOB_UNREADABLE,
+	    "error") == 0)
 		return 0;
 	return RUNNER_RETRY;
 }
@@ -175,7 +176,7 @@ job_orphan(const char *id, const char *service, pid_t master)
 		return RUNNER_RETRY;
 	}
 	log_info("job %s: service %s is no longer configured", id, service);
-	if (spool_finish_now(id, 400, "error", "Unknown request") == -1 &&
+	if (spool_finish_now(id, ERR_UNKNOWN_REQUEST, "error") == -1 &&
 	    errno != EEXIST)
 		log_warn("job %s: cannot publish its result", id);
 	return 0;

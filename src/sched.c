@@ -405,7 +405,7 @@ stuck(const char *id, const char *service)
 static void
 finish_failed(const char *id, const char *service, int first)
 {
-	if (spool_finish_now(id, 500, "error", "Job runner failed") == 0 ||
+	if (spool_finish_now(id, ERR_JOB_FAILED, "error") == 0 ||
 	    errno == EEXIST) {
 		waiters_wake(id);
 		return;

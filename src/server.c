@@ -211,16 +211,17 @@ kids_from(const struct sockaddr_storage *ss)
  */
 static void
 refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
-    int code, const char *text, const char *why)
+    enum proto_err e, const char *why)
 {
 	struct peer	 peer;
 	char		 line[256];
 	size_t		 len;
 
 	if (l->http)
-		len = http_status(line, sizeof(line), code, text);
+		len = http_status(line, sizeof(line), proto_err_code(e),
+		    proto_err_text(e));
 	else
-		len = proto_error(line, sizeof(line), 0, code, text);
+		len = proto_error(line, sizeof(line), 0, e);
 	(void)!write(fd, line, len);
 	(void)shutdown(fd, SHUT_WR);
 	net_peer(fd, l->family, ss, &peer);
@@ -398,14 +399,13 @@ accept_one(struct listener *l)
 	    !net_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
 	    &srv.conf->metrics.allow : &srv.conf->allow, &ss)) {
 		STATS_INC(refused_denied);
-		refuse(fd, l, &ss, 403, "Access denied", "not allowed");
+		refuse(fd, l, &ss, ERR_DENIED, "not allowed");
 		return 1;
 	}
 	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
 	    kids_from(&ss) >= srv.conf->limits.max_per_source) {
 		STATS_INC(refused_per_source);
-		refuse(fd, l, &ss, 429, "Too many connections from your "
-		    "address", "max_per_source reached");
+		refuse(fd, l, &ss, ERR_TOO_MANY, "max_per_source reached");
 		return 1;
 	}
 	switch (pid = child_fork()) {
@@ -438,11 +438,10 @@ dgram_run(const char *buf, size_t len, struct peer *peer)
 	struct service_call	 call;
 	struct run_result	 res;
 	struct request		 req;
-	const char		*why;
 	char			 who[96];
 
 	snprintf(who, sizeof(who), "udp %s:%s", peer->ip, peer->port);
-	if (proto_parse(buf, len, &req, &why) != 0 || req.framed ||
+	if (proto_parse(buf, len, &req) != ERR_NONE || req.framed ||
 	    req.verb != VERB_CALL) {
 		log_info("%s: dropped: not a service call", who);
 		STATS_INC(dropped_datagrams);

@@ -17,25 +17,22 @@
 #include "stats.h"
 
 static const struct {
-	int		 code;
-	const char	*text;		/* the caller's answer */
+	enum proto_err	 err;		/* the caller's answer */
 	const char	*log;		/* the log's, with the service's name */
 } refusals[] = {
-	[ADMIT_OK] =		{ 200, "", "" },
-	[ADMIT_UNKNOWN] =	{ 400, "Unknown request", "unknown service" },
-	[ADMIT_TRANSPORT] =	{ 405, "Service is not available over tcp",
-				    "not available over" },
-	[ADMIT_DENIED] =	{ 403, "Access denied", "not allowed to use" },
-	[ADMIT_BUSY] =		{ 503, "Service busy", "busy" },
-	[ADMIT_QUEUE_FULL] =	{ 503, "Queue full", "queue full for" },
+	[ADMIT_OK] =		{ ERR_NONE, "" },
+	[ADMIT_UNKNOWN] =	{ ERR_UNKNOWN_REQUEST, "unknown service" },
+	[ADMIT_TRANSPORT] =	{ ERR_NOT_TCP, "not available over" },
+	[ADMIT_DENIED] =	{ ERR_DENIED, "not allowed to use" },
+	[ADMIT_BUSY] =		{ ERR_BUSY, "busy" },
+	[ADMIT_QUEUE_FULL] =	{ ERR_QUEUE_FULL, "queue full for" },
 };
 
-/* The answer to a caller refused for WHY: its code and *TEXT. */
-int
-service_refusal(enum admit why, const char **text)
+/* The answer to a caller refused for WHY. */
+enum proto_err
+service_refusal(enum admit why)
 {
-	*text = refusals[why].text;
-	return refusals[why].code;
+	return refusals[why].err;
 }
 
 /* Say and count that CALL was refused or dropped for WHY. */
@@ -105,7 +102,7 @@ judge(struct service_call *call, const struct run_result *res)
 	call->why[0] = '\0';
 	if (call->judge != NULL && (call->code = call->judge(call, res)) != 0)
 		return;
-	call->code = child_ok(res) ? 200 :
+	call->code = child_ok(res) ? PROTO_DONE :
 	    child_describe(call->sv, res, call->why, sizeof(call->why));
 }
 
@@ -139,7 +136,7 @@ service_run(const struct config *conf, struct service_call *call,
 	slot_give(&slot);
 	judge(call, res);
 	stats_run(sv, call->job_id != NULL, call->code, res);
-	if (call->code == 200)
+	if (call->code == PROTO_DONE)
 		log_info("%s: %s %s: ok, %zu bytes in %lld ms", call->who,
 		    call->verb, sv->name, res->out.len, res->ms);
 	else

@@ -718,6 +718,7 @@ spool_finish_stopped(const char *id)
 {
 	struct job_result	 res;
 	struct buf		 b = { 0 };
+	enum proto_err		 e;
 	char			 name[64], v[16];
 	int			 done;
 
@@ -725,14 +726,13 @@ spool_finish_stopped(const char *id)
 	job_file(name, sizeof(name), id, ".run");
 	done = read_file(name, &b, HEADER_MAX) == 0 &&
 	    header_get(b.data, b.len, "done", v, sizeof(v)) == 0;
-	res.code = done ? 500 : 503;
+	e = done ? ERR_JOB_UNSTORED : ERR_JOB_INTERRUPTED;
+	res.code = proto_err_code(e);
 	if (!done || header_get(b.data, b.len, "how", res.how,
 	    sizeof(res.how)) == -1)
 		strlcpy(res.how, done ? "done" : "interrupted",
 		    sizeof(res.how));
-	strlcpy(res.message, done ? "Job done, but its result could not be "
-	    "stored" : "Job interrupted: the daemon stopped while it ran",
-	    sizeof(res.message));
+	strlcpy(res.message, proto_err_text(e), sizeof(res.message));
 	buf_free(&b);
 	clock_gettime(CLOCK_REALTIME, &res.ended);
 	res.started = res.ended;
@@ -888,15 +888,15 @@ spool_expire(int retention, time_t *next_expiry)
 int
 spool_list(struct buf *out)
 {
-	static const char *const names[] = { "queued", "running", "done" };
 	struct job_req	 req;
 	struct dirent	*de;
 	struct buf	 b;
 	const char	*sfx;
-	char		 id[JOB_ID_LEN + 1], name[64], line[160];
+	char		 id[JOB_ID_LEN + 1], name[64];
+	char		 line[JOB_ID_LEN + SERVICE_NAME_MAX + 48];
 	enum job_state	 st;
 	DIR		*d;
-	int		 n;
+	size_t		 n;
 
 	if ((d = spool_opendir()) == NULL)
 		return -1;
@@ -909,9 +909,8 @@ spool_list(struct buf *out)
 		if (read_file(name, &b, HEADER_MAX) == 0 &&
 		    parse_req(id, &b, &req, 0) == 0 &&
 		    (st = spool_state(id)) != JOB_NONE) {
-			n = snprintf(line, sizeof(line), "%s %s %s %lld\n", id,
-			    names[st], req.service,
-			    (long long)req.submitted.tv_sec);
+			n = proto_list_line(line, sizeof(line), id, st,
+			    req.service, (long long)req.submitted.tv_sec);
 			if (n > 0 && buf_append(out, line, n) == -1) {
 				buf_free(&b);
 				closedir(d);
@@ -961,18 +960,18 @@ spool_volatile(const char *dir)
 }
 
 /*
- * Publish a result for job ID that needs no run: CODE, HOW and MSG, now.
- * -1 with EEXIST if the job has one already.
+ * Publish a result for job ID that needs no run: the error E, as HOW,
+ * now.  -1 with EEXIST if the job has one already.
  */
 int
-spool_finish_now(const char *id, int code, const char *how, const char *msg)
+spool_finish_now(const char *id, enum proto_err e, const char *how)
 {
 	struct job_result	 jr;
 
 	memset(&jr, 0, sizeof(jr));
-	jr.code = code;
+	jr.code = proto_err_code(e);
 	strlcpy(jr.how, how, sizeof(jr.how));
-	strlcpy(jr.message, msg, sizeof(jr.message));
+	strlcpy(jr.message, proto_err_text(e), sizeof(jr.message));
 	clock_gettime(CLOCK_REALTIME, &jr.ended);
 	jr.started = jr.ended;
 	return spool_finish(id, &jr);

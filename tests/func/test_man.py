@@ -139,7 +139,7 @@ KEY_LISTS = ("root_keys", "limit_keys", "listen_keys", "metrics_keys", "service_
 
 def c_string_array(src, name):
     m = re.search(r"\b%s\s*\[\]\s*=\s*\{(.*?)\};" % name, src, re.S)
-    assert m, "no array %s in src/config.c" % name
+    assert m, "no array %s in the source" % name
     return re.findall(r'"([^"]*)"', m.group(1))
 
 
@@ -166,7 +166,7 @@ def test_no_key_documented_that_the_code_lacks():
 
 
 def test_reserved_names_documented():
-    src = strip_c_comments(read("src", "config.c"))
+    src = strip_c_comments(read("src", "proto.c"))
     services = section(page("bgserviced.conf.5"), "SERVICES")
     for name in c_string_array(src, "reserved_names"):
         assert re.search(r"^\.Li %s\b" % re.escape(name), services, re.M), name

@@ -12,8 +12,11 @@
  *  3. as the bytes a client receives, walked answer by answer with
  *     proto_parse_frame_answer(), and given to proto_answer_code();
  *  4. as the code, length and text of answers the daemon formats with
- *     proto_error() and proto_frame_header(), whose output must fit and
- *     read back the same.
+ *     proto_error_text() and proto_frame_header(), whose output must fit
+ *     and read back the same.
+ *
+ * It links proto.o alone (tests/fuzz/Makefile): the wire depends on no
+ * other module.
  *
  * Each request the parser accepts is also written again in the framed
  * form with proto_frame_request() and must parse back to the same thing.
@@ -26,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "proto.h"
 
 /* The size of conn_error()'s buffer and of child_describe()'s text. */
@@ -46,6 +48,19 @@
 } while (0)
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/*
+ * proto_parse() as a code and a text: 0 and NULL for a request, else the
+ * code of the error the daemon answers and its text.
+ */
+static int
+parse(const char *buf, size_t len, struct request *req, const char **why)
+{
+	enum proto_err	 e = proto_parse(buf, len, req);
+
+	*why = e == ERR_NONE ? NULL : proto_err_text(e);
+	return e == ERR_NONE ? 0 : proto_err_code(e);
+}
 
 /* A copy of BUF in a buffer of exactly LEN bytes (never NULL). */
 static char *
@@ -165,8 +180,8 @@ check_reframe(const struct request *req)
 		arg = req->service;
 	else if (verb_arg(req->verb) == 2)
 		arg = req->id;
-	hlen = proto_frame_request(hdr, sizeof(hdr),
-	    proto_verb_name(req->verb), arg, req->datalen);
+	hlen = proto_frame_request(hdr, sizeof(hdr), req->verb, arg,
+	    req->datalen);
 	INV(hlen > 0 && (size_t)hlen < sizeof(hdr));
 	INV(hdr[0] == FRAME_MARK && hdr[hlen - 1] == '\n');
 	total = (size_t)hlen + req->datalen;
@@ -178,7 +193,7 @@ check_reframe(const struct request *req)
 
 	INV(proto_scan(p, total, &reqlen) == SCAN_COMPLETE);
 	INV(reqlen == total);
-	INV(proto_parse(p, total, &again, &why) == 0 && why == NULL);
+	INV(parse(p, total, &again, &why) == 0 && why == NULL);
 	INV(again.framed && again.verb == req->verb);
 	INV(strcmp(again.service, req->service) == 0);
 	INV(strcmp(again.id, req->id) == 0);
@@ -190,7 +205,7 @@ check_reframe(const struct request *req)
 }
 
 /*
- * proto_error() with TEXT must fit its buffer; in a buffer as large as
+ * proto_error_text() with TEXT must fit its buffer; in a buffer as large as
  * conn_error()'s and a text as long as child_describe()'s at most, the
  * answer must read back whole.
  */
@@ -202,11 +217,11 @@ check_error(int framed, int code, const char *text, size_t small)
 	int	 h, back;
 
 	INV(small > 0 && small <= sizeof(tiny));
-	n = proto_error(tiny, small, framed, code, text);
+	n = proto_error_text(tiny, small, framed, code, text);
 	INV(n < small && tiny[n] == '\0');
 
 	INV(tlen <= ERROR_TEXT_MAX);
-	n = proto_error(msg, sizeof(msg), framed, code, text);
+	n = proto_error_text(msg, sizeof(msg), framed, code, text);
 	INV(n < sizeof(msg) && msg[n] == '\0');
 	if (!framed) {
 		INV(n == 3 + 2 + tlen + 1 && msg[n - 1] == '\n');
@@ -296,7 +311,7 @@ walk_stream(const char *data, size_t size)
 		free(p);
 
 		p = dup_exact(data + off, reqlen);
-		code = proto_parse(p, reqlen, &req, &why);
+		code = parse(p, reqlen, &req, &why);
 		if (code != 0) {
 			INV(code == 400 || code == 404 || code == 413 ||
 			    code == 500);
@@ -333,7 +348,7 @@ one_datagram(const char *data, size_t size)
 	if (size == 0)
 		return;		/* recvfrom() of nothing is not parsed */
 	p = dup_exact(data, size);
-	code = proto_parse(p, size, &req, &why);
+	code = parse(p, size, &req, &why);
 	if (code == 0)
 		check_request(p, size, &req);
 	else

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "proto.h"
 #include "unit.h"
 
 static struct config *
@@ -184,10 +185,10 @@ TEST(config_names)
 	    "}; };\n", "'helo' is a protocol verb");
 	check_fails(LISTEN "services = { queue = { command = [\"/bin/cat\"]; "
 	    "}; };\n", "'queue' is a protocol verb");
-	CHECK(config_valid_name("a-B_9", 5));
-	CHECK(!config_valid_name("a b", 3));
-	CHECK(!config_valid_name("", 0));
-	CHECK(!config_valid_name("a.b", 3));
+	CHECK(proto_valid_name("a-B_9", 5));
+	CHECK(!proto_valid_name("a b", 3));
+	CHECK(!proto_valid_name("", 0));
+	CHECK(!proto_valid_name("a.b", 3));
 }
 
 TEST(config_ranges)

@@ -1,7 +1,9 @@
 /*
- * test_proto.c: the request parser and the framing rules of proto.c.
+ * test_proto.c: the request parser, the framing rules and the answers of
+ * proto.c, which links alone (UNIT_OBJS_test_proto in the Makefile).
  */
 #include <string.h>
+#include <time.h>
 
 #include "proto.h"
 #include "unit.h"
@@ -12,10 +14,20 @@ scan(const char *s, size_t *reqlen)
 	return proto_scan(s, strlen(s), reqlen);
 }
 
+/* The code of the error proto_parse() finds (0: none), its text in *WHY. */
+static int
+parse_n(const char *s, size_t len, struct request *req, const char **why)
+{
+	enum proto_err	 e = proto_parse(s, len, req);
+
+	*why = e == ERR_NONE ? NULL : proto_err_text(e);
+	return e == ERR_NONE ? 0 : proto_err_code(e);
+}
+
 static int
 parse(const char *s, struct request *req, const char **why)
 {
-	return proto_parse(s, strlen(s), req, why);
+	return parse_n(s, strlen(s), req, why);
 }
 
 static int
@@ -179,7 +191,7 @@ TEST(parse_framed)
 	CHECK(data_is(&req, "hello"));
 	CHECK(req.length == strlen("!call upper 5\nhello"));
 
-	CHECK(proto_parse(bin, sizeof(bin) - 1, &req, &why) == 0);
+	CHECK(parse_n(bin, sizeof(bin) - 1, &req, &why) == 0);
 	CHECK(req.datalen == 3 && memcmp(req.data, "a\0b", 3) == 0);
 
 	CHECK(parse("!call upper\n", &req, &why) == 0 && req.datalen == 0);
@@ -213,13 +225,13 @@ TEST(error_lines_fit_their_buffer)
 	size_t	 n, len;
 	int	 code, h;
 
-	n = proto_error(buf, sizeof(buf), 1, 502, "Service upper failed with "
-	    "exit status 3, and more");
+	n = proto_error_text(buf, sizeof(buf), 1, 502, "Service upper failed "
+	    "with exit status 3, and more");
 	CHECK(n == strlen(buf) && n < sizeof(buf));
 	h = proto_parse_frame_answer(buf, n, &code, &len);
 	CHECK(h > 0 && code == 502 && (size_t)h + len == n);
-	CHECK(proto_error(buf, 0, 0, 400, "x") == 0);
-	n = proto_error(buf, 10, 0, 400, "Unknown request");
+	CHECK(proto_error_text(buf, 0, 0, 400, "x") == 0);
+	n = proto_error_text(buf, 10, 0, 400, "Unknown request");
 	CHECK(n == 9 && buf[8] == '\n');
 }
 
@@ -228,10 +240,10 @@ TEST(error_lines)
 	char	 buf[128];
 	size_t	 n;
 
-	n = proto_error(buf, sizeof(buf), 0, 400, "Unknown request");
+	n = proto_error_text(buf, sizeof(buf), 0, 400, "Unknown request");
 	CHECK(n == strlen("400: Unknown request\n"));
 	CHECK_STR(buf, "400: Unknown request\n");
-	n = proto_error(buf, sizeof(buf), 1, 504, "late");
+	n = proto_error_text(buf, sizeof(buf), 1, 504, "late");
 	CHECK_STR(buf, "!504 4\nlate");
 	CHECK(proto_answer_code("502: x", 6) == 502);
 	CHECK(proto_answer_code("HELLO", 5) == 0);
@@ -253,6 +265,238 @@ TEST(frame_answers_round_trip)
 	/* No newline where a header must have ended: not an answer. */
 	CHECK(proto_parse_frame_answer("!200 1234567890123", 18, &code,
 	    &len) == -1);
-	CHECK(proto_frame_request(buf, sizeof(buf), "call", "upper", 3) > 0);
+	CHECK(proto_frame_request(buf, sizeof(buf), VERB_CALL, "upper", 3) > 0);
 	CHECK_STR(buf, "!call upper 3\n");
+}
+
+TEST(error_table_codes_and_texts)
+{
+	int	 e, code;
+
+	CHECK(proto_err_code(ERR_NONE) == PROTO_DONE);
+	for (e = ERR_NONE + 1; e < ERR_COUNT; e++) {
+		code = proto_err_code((enum proto_err)e);
+		CHECK(code >= 400 && code <= 599);
+		CHECK(proto_err_text((enum proto_err)e)[0] != '\0');
+		/* Every error has an entry of its own. */
+		CHECK(e == ERR_INTERNAL || strcmp(proto_err_text(
+		    (enum proto_err)e), "Internal error") != 0);
+	}
+	CHECK(proto_err_code(ERR_UNKNOWN_REQUEST) == 400);
+	CHECK_STR(proto_err_text(ERR_UNKNOWN_REQUEST), "Unknown request");
+	CHECK(proto_err_code(ERR_DENIED) == 403);
+	CHECK_STR(proto_err_text(ERR_DENIED), "Access denied");
+	CHECK(proto_err_code(ERR_NO_JOB) == 404);
+	CHECK_STR(proto_err_text(ERR_NO_JOB), "Unknown job id");
+	CHECK(proto_err_code(ERR_NOT_TCP) == 405);
+	CHECK_STR(proto_err_text(ERR_NOT_TCP),
+	    "Service is not available over tcp");
+	CHECK(proto_err_code(ERR_TIMEOUT) == 408);
+	CHECK(proto_err_code(ERR_JOB_DONE) == 409);
+	CHECK(proto_err_code(ERR_JOB_CANCELLED) == 410);
+	CHECK(proto_err_code(ERR_TOO_LARGE) == 413);
+	CHECK(proto_err_code(ERR_TOO_MANY) == 429);
+	CHECK(proto_err_code(ERR_UNKNOWN_QUEUE) == 500);
+	CHECK(proto_err_code(ERR_BUSY) == 503);
+	CHECK_STR(proto_err_text(ERR_BUSY), "Service busy");
+	CHECK(proto_err_code(ERR_QUEUE_FULL) == 503);
+	CHECK_STR(proto_err_text(ERR_QUEUE_FULL), "Queue full");
+	CHECK(proto_err_code(ERR_SHUTDOWN) == 503);
+	CHECK(proto_err_code(ERR_RUN_CHARSET) == 415);
+	CHECK(proto_err_code(ERR_RUN_START) == 500);
+	CHECK(proto_err_code(ERR_RUN_FAILED) == 502);
+	CHECK(proto_err_code(ERR_RUN_STOPPED) == 503);
+	CHECK(proto_err_code(ERR_RUN_TIMEOUT) == 504);
+	CHECK(proto_err_code(ERR_RUN_OVERFLOW) == 507);
+	/* Out of range: an internal error, never a read past the table. */
+	CHECK(proto_err_code(ERR_COUNT) == 500);
+}
+
+TEST(parse_errors_are_table_entries)
+{
+	struct request	 req;
+
+	CHECK(proto_parse("up per:x", 8, &req) == ERR_UNKNOWN_REQUEST);
+	CHECK(proto_parse("queue:frob", 10, &req) == ERR_UNKNOWN_QUEUE);
+	CHECK(proto_parse("queue:get:id:x", 14, &req) == ERR_NO_JOB);
+	CHECK(proto_parse("!check nothex\n", 14, &req) == ERR_NO_JOB);
+	CHECK(proto_parse("!bogus\n", 7, &req) == ERR_UNKNOWN_REQUEST);
+	CHECK(proto_parse("!call\n", 6, &req) == ERR_BAD_HEADER);
+	CHECK(proto_parse("!call a x\n", 10, &req) == ERR_BAD_LENGTH);
+	CHECK(proto_parse("!call a 5\nab", 12, &req) ==
+	    ERR_PAYLOAD_INCOMPLETE);
+	CHECK(proto_parse("!call a", 7, &req) == ERR_HEADER_INCOMPLETE);
+}
+
+TEST(answer_error_lines_byte_for_byte)
+{
+	char	 buf[128];
+
+	CHECK(proto_error(buf, sizeof(buf), 0, ERR_BUSY) == 18);
+	CHECK_STR(buf, "503: Service busy\n");
+	CHECK(proto_error(buf, sizeof(buf), 1, ERR_BUSY) == 20);
+	CHECK_STR(buf, "!503 12\nService busy");
+	proto_error(buf, sizeof(buf), 0, ERR_NO_JOB);
+	CHECK_STR(buf, "404: Unknown job id\n");
+	proto_error(buf, sizeof(buf), 1, ERR_NO_JOB);
+	CHECK_STR(buf, "!404 14\nUnknown job id");
+	proto_error(buf, sizeof(buf), 0, ERR_TOO_MANY);
+	CHECK_STR(buf, "429: Too many connections from your address\n");
+	proto_error(buf, sizeof(buf), 0, ERR_CUT);
+	CHECK_STR(buf, "400: Request cut: more data arrived after it ended\n");
+	proto_error_text(buf, sizeof(buf), 1, 502, "");
+	CHECK_STR(buf, "!502 0\n");
+}
+
+TEST(answer_frame_headers_byte_for_byte)
+{
+	char	 buf[64];
+
+	CHECK(proto_frame_header(buf, sizeof(buf), PROTO_DONE, 0) == 7);
+	CHECK_STR(buf, "!200 0\n");
+	proto_frame_header(buf, sizeof(buf), PROTO_ACCEPTED, 0);
+	CHECK_STR(buf, "!202 0\n");
+	proto_frame_header(buf, sizeof(buf), 200, 9999999999ULL);
+	CHECK_STR(buf, "!200 9999999999\n");
+	/* Too small a buffer: cut, never overrun, still a C string. */
+	CHECK(proto_frame_header(buf, 4, 200, 5) == 3);
+	CHECK_STR(buf, "!20");
+}
+
+TEST(answer_ids_and_digits)
+{
+	char	 buf[PROTO_ANSWER_MAX];
+
+	CHECK(proto_id_answer(buf, sizeof(buf), 0, "0123456789abcdef") ==
+	    19);
+	CHECK_STR(buf, "id:0123456789abcdef");
+	CHECK(proto_id_answer(buf, sizeof(buf), 1, "0123456789abcdef") ==
+	    16);
+	CHECK_STR(buf, "0123456789abcdef");
+	CHECK(proto_state_answer(buf, sizeof(buf), 0) == 1);
+	CHECK_STR(buf, "0");
+	proto_state_answer(buf, sizeof(buf), 1);
+	CHECK_STR(buf, "1");
+	proto_state_answer(buf, sizeof(buf), 2);
+	CHECK_STR(buf, "2");
+}
+
+TEST(answer_helo_cancel_words)
+{
+	CHECK_STR(proto_helo_answer(VERB_HELO), "oleh");
+	CHECK_STR(proto_helo_answer(VERB_HELLO), "olleh");
+	CHECK_STR(proto_cancel_answer(), "cancelled");
+	CHECK(proto_is_helo_answer("oleh", 4));
+	CHECK(!proto_is_helo_answer("olleh", 5));
+	CHECK(!proto_is_helo_answer("ole", 3));
+	CHECK(!proto_is_helo_answer(NULL, 0));
+	CHECK_STR(proto_state_name(0), "queued");
+	CHECK_STR(proto_state_name(1), "running");
+	CHECK_STR(proto_state_name(2), "done");
+}
+
+TEST(answer_list_lines)
+{
+	char	 buf[128];
+
+	CHECK(proto_list_line(buf, sizeof(buf), "0123456789abcdef", 1, "upper",
+	    1700000000LL) == 42);
+	CHECK_STR(buf, "0123456789abcdef running upper 1700000000\n");
+	proto_list_line(buf, sizeof(buf), "fedcba9876543210", 2, "a-b_c", 0);
+	CHECK_STR(buf, "fedcba9876543210 done a-b_c 0\n");
+}
+
+TEST(answer_info_queued_and_done)
+{
+	struct proto_info	 in;
+	char			 buf[PROTO_INFO_MAX];
+	size_t			 n;
+
+	memset(&in, 0, sizeof(in));
+	in.id = "0123456789abcdef";
+	in.service = "upper";
+	in.state = 0;
+	in.submitted.tv_sec = 1700000000;
+	in.submitted.tv_nsec = 123456789;
+	n = proto_info_format(buf, sizeof(buf), &in);
+	CHECK_STR(buf, "id 0123456789abcdef\nservice upper\nstate queued\n"
+	    "status 0\nsubmitted 2023-11-14T22:13:20.123Z\n");
+	CHECK(n == strlen(buf));
+
+	in.state = 2;
+	in.has_result = 1;
+	in.started.tv_sec = 1700000001;
+	in.ended.tv_sec = 1700000002;
+	in.ended.tv_nsec = 5000000;
+	in.ms = 1005;
+	in.how = "exit 0";
+	in.code = 200;
+	in.message = "ignored when 200";
+	in.output_bytes = 6;
+	proto_info_format(buf, sizeof(buf), &in);
+	CHECK_STR(buf, "id 0123456789abcdef\nservice upper\nstate done\n"
+	    "status 2\nsubmitted 2023-11-14T22:13:20.123Z\n"
+	    "started 2023-11-14T22:13:21.000Z\n"
+	    "ended 2023-11-14T22:13:22.005Z\nruntime_ms 1005\n"
+	    "result exit 0\ncode 200\nmessage -\noutput_bytes 6\n");
+
+	in.code = 410;
+	in.how = "cancelled";
+	in.message = "Job cancelled";
+	in.started.tv_sec = 0;
+	in.output_bytes = 0;
+	proto_info_format(buf, sizeof(buf), &in);
+	CHECK(strstr(buf, "started -\n") != NULL);
+	CHECK(strstr(buf, "\nresult cancelled\ncode 410\n"
+	    "message Job cancelled\noutput_bytes 0\n") != NULL);
+}
+
+TEST(client_requests_byte_for_byte)
+{
+	char	 buf[FRAME_HEADER_MAX];
+
+	CHECK(proto_frame_request(buf, sizeof(buf), VERB_QADD, "upper", 0) ==
+	    13);
+	CHECK_STR(buf, "!add upper 0\n");
+	proto_frame_request(buf, sizeof(buf), VERB_QCHECK, "0123456789abcdef",
+	    0);
+	CHECK_STR(buf, "!check 0123456789abcdef 0\n");
+	proto_frame_request(buf, sizeof(buf), VERB_HELO, NULL, 0);
+	CHECK_STR(buf, "!helo 0\n");
+	proto_frame_request(buf, sizeof(buf), VERB_QLIST, NULL, 0);
+	CHECK_STR(buf, "!list 0\n");
+	CHECK(proto_frame_request(buf, 5, VERB_STATS, NULL, 0) == -1);
+	CHECK(proto_datagram_head(buf, sizeof(buf), "upper") == 6);
+	CHECK_STR(buf, "upper:");
+	CHECK(proto_datagram_head(buf, sizeof(buf), "up per") == -1);
+	CHECK(proto_datagram_head(buf, sizeof(buf), "") == -1);
+}
+
+TEST(client_reads_error_lines)
+{
+	size_t	 len = 0;
+	int	 code = 0;
+
+	CHECK(proto_parse_error_line("403: Access denied\n", 19, &code,
+	    &len) == 5);
+	CHECK(code == 403 && len == 13);
+	CHECK(proto_parse_error_line("429: Too", 8, &code, &len) == 0);
+	CHECK(proto_parse_error_line("hello\n", 6, &code, &len) == -1);
+	CHECK(proto_parse_error_line("403\n", 4, &code, &len) == -1);
+}
+
+TEST(names_and_reserved_verbs)
+{
+	char	 longname[SERVICE_NAME_MAX + 2];
+
+	CHECK(proto_valid_name("a-B_9", 5));
+	CHECK(!proto_valid_name("a/b", 3));
+	memset(longname, 'a', sizeof(longname));
+	CHECK(proto_valid_name(longname, SERVICE_NAME_MAX));
+	CHECK(!proto_valid_name(longname, SERVICE_NAME_MAX + 1));
+	CHECK(proto_reserved_name("helo"));
+	CHECK(proto_reserved_name("HeLLo"));
+	CHECK(proto_reserved_name("queue"));
+	CHECK(proto_reserved_name("stats"));
+	CHECK(!proto_reserved_name("upper"));
 }
