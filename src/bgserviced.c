@@ -19,6 +19,7 @@
 #include "log.h"
 #include "net.h"
 #include "pathnames.h"
+#include "pidfile.h"
 #include "server.h"
 #include "sig.h"
 #include "spool.h"
@@ -111,7 +112,7 @@ pidfile_or_exit(const struct config *conf)
 	const char	*why;
 	pid_t		 other;
 
-	if ((pfh = daemon_pidfile(conf->pidfile, &other, &why)) != NULL)
+	if ((pfh = pidfile_lock(conf->pidfile, &other, &why)) != NULL)
 		return pfh;
 	if (why != NULL)
 		errx(1, "pidfile %s: %s: not started", conf->pidfile, why);

@@ -31,9 +31,9 @@
 
 #include "charset.h"
 #include "child.h"
-#include "daemon.h"
 #include "kids.h"
 #include "log.h"
+#include "priv.h"
 #include "sig.h"
 
 #define SERVICE_PATH	"/usr/local/bin:/usr/bin:/bin"
@@ -173,7 +173,7 @@ become_user(const struct service *sv)
 {
 	if (!sv->id.setids || geteuid() != 0)
 		return 0;
-	return become(&sv->id);
+	return priv_become(&sv->id);
 }
 
 /*

@@ -24,7 +24,7 @@
 #include "child.h"
 #include "config.h"
 #include "conn.h"
-#include "daemon.h"
+#include "priv.h"
 #include "http.h"
 #include "log.h"
 #include "net.h"
@@ -669,7 +669,7 @@ server_drop(void)
 			return -1;
 		}
 	}
-	if (become(&c->id) == -1) {
+	if (priv_become(&c->id) == -1) {
 		log_warn("cannot become user %s", c->id.user);
 		return -1;
 	}
