@@ -67,6 +67,20 @@ child_fork(void)
 	return pid;
 }
 
+/*
+ * Wait for the child PID (-1: any child) to end, its status dropped.
+ * Its pid, or -1 (ECHILD: no such child is left).
+ */
+pid_t
+child_wait(pid_t pid)
+{
+	pid_t	 r;
+
+	while ((r = waitpid(pid, NULL, 0)) == -1 && errno == EINTR)
+		;
+	return r;
+}
+
 pid_t
 child_reap(int *status)
 {
@@ -467,8 +481,7 @@ spawn(struct spawn *sp)
 	if (pid == 0)
 		exec_child(sp);
 	if (sp->error != 0) {
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
+		(void)child_wait(pid);
 		errno = sp->error;
 		return -1;
 	}

@@ -731,7 +731,7 @@ server_stop(void)
 	}
 	for (i = 0; i < srv.nkids; i++)
 		(void)kill(srv.kids[i].pid, SIGKILL);
-	while (srv.nkids > 0 && waitpid(-1, NULL, 0) > 0)
+	while (srv.nkids > 0 && child_wait(-1) > 0)
 		kids_reap();
 }
 
