@@ -46,7 +46,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
-	   src/priv.c src/pidfile.c
+	   src/priv.c src/pidfile.c src/dgram.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 UNIT_SRCS = $(wildcard tests/unit/*.c)
