@@ -46,12 +46,13 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
-	   src/slot.c src/service.c src/sched.c src/runner.c
+	   src/slot.c src/service.c src/sched.c src/runner.c \
+	   src/priv.c src/pidfile.c src/dgram.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: the wire (proto.c) and the
 # client's configuration (config.c and what that needs).
-CLIENT_MODS = proto config charset log lookup net sig util
+CLIENT_MODS = proto config charset log lookup net sig util child kids priv
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:
@@ -60,8 +61,8 @@ UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_OBJS_test_proto = proto
 UNIT_OBJS_test_spool = spool proto log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
-UNIT_OBJS_test_http = http proto log net sig spool stats child daemon \
-	   kids charset util
+UNIT_OBJS_test_http = http proto log net sig spool stats child kids \
+	   priv charset util
 
 B	 = build
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)

@@ -44,5 +44,6 @@ int	child_describe(const struct service *, const struct run_result *,
 	    char *, size_t);
 void	child_result_free(struct run_result *);
 pid_t	child_reap(int *status);
+pid_t	child_wait(pid_t);
 
 #endif /* CHILD_H */

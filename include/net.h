@@ -30,6 +30,15 @@ struct peer {
 	struct sockaddr_storage addr;	/* the caller, for allow lists */
 };
 
+/* Adds its sockets to a set being opened; see net_listeners_open(). */
+typedef int	(*net_more_fn)(const struct config *, struct listener *old,
+		    size_t nold, struct listener *set, size_t *n);
+
+int	net_listeners_open(const struct config *, struct listener *old,
+	    size_t nold, net_more_fn, struct listener **, size_t *);
+void	net_listeners_close(struct listener *old, size_t nold);
+int	net_unix_chown(const struct listener *, size_t,
+	    const struct config *);
 int	net_listen(const struct listen_conf *, struct listener *out, int *n);
 void	net_close(struct listener *);
 int	net_unix_perms(const struct listen_conf *);

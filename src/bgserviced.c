@@ -19,6 +19,7 @@
 #include "log.h"
 #include "net.h"
 #include "pathnames.h"
+#include "pidfile.h"
 #include "server.h"
 #include "sig.h"
 #include "spool.h"
@@ -50,6 +51,7 @@ probe_listeners(const struct config *conf)
 struct opts {
 	const char	*file;
 	int		 debug, foreground, test, paths;
+	char		 abspath[PATH_MAX];	/* FILE made absolute */
 };
 
 static void
@@ -85,6 +87,9 @@ options(int argc, char *argv[], struct opts *o)
 	}
 	if (optind != argc)
 		usage();
+	/* Reloads happen after chdir("/"): remember where the file is. */
+	if (o->file[0] != '/' && realpath(o->file, o->abspath) != NULL)
+		o->file = o->abspath;
 }
 
 /* -P and -t: answer about the configuration and exit. */
@@ -111,7 +116,7 @@ pidfile_or_exit(const struct config *conf)
 	const char	*why;
 	pid_t		 other;
 
-	if ((pfh = daemon_pidfile(conf->pidfile, &other, &why)) != NULL)
+	if ((pfh = pidfile_lock(conf->pidfile, &other, &why)) != NULL)
 		return pfh;
 	if (why != NULL)
 		errx(1, "pidfile %s: %s: not started", conf->pidfile, why);
@@ -121,32 +126,15 @@ pidfile_or_exit(const struct config *conf)
 	err(1, "pidfile %s", conf->pidfile);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Everything that can fail, while the terminal still sees it: the
+ * pidfile, the spool, the sockets, the user.  The pidfile, or exit 1.
+ */
+static struct pidfh *
+prepare_or_exit(struct config *conf)
 {
-	struct opts	 o = { 0 };
-	struct config	*conf;
 	struct pidfh	*pfh;
-	char		 errbuf[1024], abspath[PATH_MAX];
-	int		 ready = -1;
 
-	closefrom(STDERR_FILENO + 1);	/* nothing inherited survives */
-	/* A peer gone (even the lookup helper's) is an error, not our end. */
-	(void)signal(SIGPIPE, SIG_IGN);
-	setproctitle_init(argc, argv, environ);
-	options(argc, argv, &o);
-	/* Reloads happen after chdir("/"): remember where the file is. */
-	if (o.file[0] != '/' && realpath(o.file, abspath) != NULL)
-		o.file = abspath;
-	if ((conf = config_load(o.file, errbuf, sizeof(errbuf))) == NULL)
-		errx(1, "%s", errbuf);
-	if (o.paths || o.test)
-		answer_and_exit(conf, &o);
-	log_init("bgserviced", 1, o.debug);
-	if (log_open(conf->log, o.foreground) == -1)
-		errx(1, "not started: nowhere to log");
-
-	/* Everything that can fail, while the terminal still sees it. */
 	pfh = pidfile_or_exit(conf);
 	if (spool_volatile(conf->spool_dir))
 		warnx("warning: spool %s is on a tmpfs: queued jobs are lost "
@@ -157,6 +145,33 @@ main(int argc, char *argv[])
 		pidfile_remove(pfh);
 		errx(1, "not started");
 	}
+	return pfh;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts	 o = { 0 };
+	struct config	*conf;
+	struct pidfh	*pfh;
+	char		 errbuf[1024];
+	int		 ready = -1;
+
+	closefrom(STDERR_FILENO + 1);	/* nothing inherited survives */
+	/* A peer gone (even the lookup helper's) is an error, not our end. */
+	(void)signal(SIGPIPE, SIG_IGN);
+	setproctitle_init(argc, argv, environ);
+	options(argc, argv, &o);
+	if ((conf = config_load(o.file, errbuf, sizeof(errbuf))) == NULL)
+		errx(1, "%s", errbuf);
+	if (o.paths || o.test)
+		answer_and_exit(conf, &o);
+	log_init("bgserviced", 1, o.debug);
+	if (log_open(conf->log, o.foreground) == -1)
+		errx(1, "not started: nowhere to log");
+
+	/* Everything that can fail, while the terminal still sees it. */
+	pfh = prepare_or_exit(conf);
 	if (!o.foreground)
 		ready = daemon_detach(conf->log != NULL &&
 		    strcmp(conf->log, "stderr") == 0);

@@ -31,10 +31,10 @@
 
 #include "charset.h"
 #include "child.h"
-#include "daemon.h"
 #include "kids.h"
 #include "log.h"
 #include "proto.h"
+#include "priv.h"
 #include "sig.h"
 
 #define SERVICE_PATH	"/usr/local/bin:/usr/bin:/bin"
@@ -82,6 +82,20 @@ child_fork(void)
 			in_child();
 	}
 	return pid;
+}
+
+/*
+ * Wait for the child PID (-1: any child) to end, its status dropped.
+ * Its pid, or -1 (ECHILD: no such child is left).
+ */
+pid_t
+child_wait(pid_t pid)
+{
+	pid_t	 r;
+
+	while ((r = waitpid(pid, NULL, 0)) == -1 && errno == EINTR)
+		;
+	return r;
 }
 
 pid_t
@@ -190,7 +204,7 @@ become_user(const struct service *sv)
 {
 	if (!sv->id.setids || geteuid() != 0)
 		return 0;
-	return become(&sv->id);
+	return priv_become(&sv->id);
 }
 
 /*
@@ -484,8 +498,7 @@ spawn(struct spawn *sp)
 	if (pid == 0)
 		exec_child(sp);
 	if (sp->error != 0) {
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
+		(void)child_wait(pid);
 		errno = sp->error;
 		return -1;
 	}
@@ -534,13 +547,49 @@ child_run(const struct service *sv, const struct limits *lim,
 	return r;
 }
 
+/*
+ * Start the service of R on the pipes P (stdin, stdout, stderr), with
+ * the environment of CTX: R gets its pid and our ends of the pipes.  0,
+ * or -1 with the pipes closed and the reason in RES.
+ */
+static int
+run_start(struct run *r, const struct run_ctx *ctx, int p[3][2],
+    struct run_result *res)
+{
+	struct spawn	 sp;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.sv = r->sv;
+	sp.in = p[0][0];
+	sp.out = p[1][1];
+	sp.err = p[2][1];
+	build_env(&sp, ctx);
+	/* What the service orphans comes to us, not to init. */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if ((r->pid = spawn(&sp)) == -1) {
+		res->spawn_errno = errno;
+		close_pipes(p);
+		log_warnx("service %s: cannot execute %s: %s", r->sv->name,
+		    r->sv->argv[0], strerror(res->spawn_errno));
+		return -1;
+	}
+	close_fd(&p[0][0]);
+	close_fd(&p[1][1]);
+	close_fd(&p[2][1]);
+	res->spawned = 1;
+	r->kids = 1;
+	r->in = p[0][1];
+	r->out = p[1][0];
+	r->err = p[2][0];
+	return 0;
+}
+
 static int
 spawn_and_run(const struct service *sv, const struct limits *lim,
     const struct run_ctx *ctx, const char *in, size_t inlen,
     struct run_result *res)
 {
 	struct run	 r;
-	struct spawn	 sp;
 	int		 p[3][2];	/* stdin, stdout, stderr */
 	long long	 t0, deadline;
 
@@ -555,29 +604,8 @@ spawn_and_run(const struct service *sv, const struct limits *lim,
 		close_pipes(p);
 		goto done;
 	}
-	memset(&sp, 0, sizeof(sp));
-	sp.sv = sv;
-	sp.in = p[0][0];
-	sp.out = p[1][1];
-	sp.err = p[2][1];
-	build_env(&sp, ctx);
-	/* What the service orphans comes to us, not to init. */
-	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if ((r.pid = spawn(&sp)) == -1) {
-		res->spawn_errno = errno;
-		close_pipes(p);
-		log_warnx("service %s: cannot execute %s: %s", sv->name,
-		    sv->argv[0], strerror(res->spawn_errno));
+	if (run_start(&r, ctx, p, res) == -1)
 		goto done;
-	}
-	close_fd(&p[0][0]);
-	close_fd(&p[1][1]);
-	close_fd(&p[2][1]);
-	res->spawned = 1;
-	r.kids = 1;
-	r.in = p[0][1];
-	r.out = p[1][0];
-	r.err = p[2][0];
 	r.inp = in;
 	r.inleft = inlen;
 	if (inlen == 0)

@@ -464,11 +464,50 @@ parse_owner(struct cfgctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
+/* The rest of a listen entry LC (in G) that names a UNIX socket. */
+static int
+listen_unix_check(struct cfgctx *ctx, const config_setting_t *g,
+    struct listen_conf *lc)
+{
+	if (lc->address != NULL || lc->port != 0)
+		return cfg_error(ctx, g, "a listen entry has either "
+		    "'path' or 'address' and 'port'");
+	if (strlen(lc->path) >= 108)
+		return cfg_error(ctx, g, "socket path too long");
+	if (config_setting_get_member(g, "udp") != NULL ||
+	    config_setting_get_member(g, "tcp") != NULL)
+		return cfg_error(ctx, g, "'tcp' and 'udp' do not apply "
+		    "to a UNIX socket (always a stream)");
+	lc->udp = 0;
+	lc->tcp = 1;
+	return 0;
+}
+
+/* The rest of a listen entry LC (in G) with an address and a port. */
+static int
+listen_ip_check(struct cfgctx *ctx, const config_setting_t *g,
+    const struct listen_conf *lc)
+{
+	unsigned char	 addr[sizeof(struct in6_addr)];
+
+	if (lc->address == NULL || lc->port == 0)
+		return cfg_error(ctx, g, "a listen entry needs 'address' and "
+		    "'port' (or 'path')");
+	if (inet_pton(AF_INET, lc->address, addr) != 1 &&
+	    inet_pton(AF_INET6, lc->address, addr) != 1)
+		return cfg_error(ctx, config_setting_get_member(g, "address"),
+		    "'%s' is not a numeric IPv4 or IPv6 address",
+		    lc->address);
+	if (!lc->tcp && !lc->udp)
+		return cfg_error(ctx, g, "listen entry with neither tcp "
+		    "nor udp");
+	return 0;
+}
+
 static int
 parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
     struct listen_conf *lc)
 {
-	unsigned char	 addr[sizeof(struct in6_addr)];
 	long long	 port = 0;
 
 	lc->line = config_setting_source_line(g);
@@ -496,32 +535,9 @@ parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
 		return cfg_error(ctx, g, "'allow_uid' and 'allow_gid' apply "
 		    "to UNIX sockets only: use 'allow' for addresses");
 	lc->port = port;
-	if (lc->path != NULL) {
-		if (lc->address != NULL || port != 0)
-			return cfg_error(ctx, g, "a listen entry has either "
-			    "'path' or 'address' and 'port'");
-		if (strlen(lc->path) >= 108)
-			return cfg_error(ctx, g, "socket path too long");
-		if (config_setting_get_member(g, "udp") != NULL ||
-		    config_setting_get_member(g, "tcp") != NULL)
-			return cfg_error(ctx, g, "'tcp' and 'udp' do not apply "
-			    "to a UNIX socket (always a stream)");
-		lc->udp = 0;
-		lc->tcp = 1;
-		return 0;
-	}
-	if (lc->address == NULL || port == 0)
-		return cfg_error(ctx, g, "a listen entry needs 'address' and "
-		    "'port' (or 'path')");
-	if (inet_pton(AF_INET, lc->address, addr) != 1 &&
-	    inet_pton(AF_INET6, lc->address, addr) != 1)
-		return cfg_error(ctx, config_setting_get_member(g, "address"),
-		    "'%s' is not a numeric IPv4 or IPv6 address",
-		    lc->address);
-	if (!lc->tcp && !lc->udp)
-		return cfg_error(ctx, g, "listen entry with neither tcp "
-		    "nor udp");
-	return 0;
+	if (lc->path != NULL)
+		return listen_unix_check(ctx, g, lc);
+	return listen_ip_check(ctx, g, lc);
 }
 
 /* Entry I of LS must not open a socket that an earlier one opens. */
@@ -725,6 +741,22 @@ parse_rlimits(struct cfgctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
+/* The charset of SV (in G): known to iconv; none for UTF-8 itself. */
+static int
+service_charset(struct cfgctx *ctx, const config_setting_t *g,
+    struct service *sv)
+{
+	if (sv->charset != NULL && !lookup_charset(sv->charset))
+		return cfg_error(ctx, config_setting_get_member(g, "charset"),
+		    "service '%s': charset '%s' is not known to iconv",
+		    sv->name, sv->charset);
+	if (sv->charset != NULL && charset_is_utf8(sv->charset)) {
+		free(sv->charset);
+		sv->charset = NULL;
+	}
+	return 0;
+}
+
 static int
 parse_service(struct cfgctx *ctx, const config_setting_t *g,
     struct service *sv)
@@ -762,15 +794,7 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	sv->timeout = timeout;
 	sv->nice = nice;
 	sv->max_instances = maxinst;
-	if (sv->charset != NULL && !lookup_charset(sv->charset))
-		return cfg_error(ctx, config_setting_get_member(g, "charset"),
-		    "service '%s': charset '%s' is not known to iconv",
-		    name, sv->charset);
-	if (sv->charset != NULL && charset_is_utf8(sv->charset)) {
-		free(sv->charset);
-		sv->charset = NULL;
-	}
-	return 0;
+	return service_charset(ctx, g, sv);
 }
 
 static int

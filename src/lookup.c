@@ -17,7 +17,6 @@
  */
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "charset.h"
+#include "child.h"
 #include "lookup.h"
 #include "util.h"
 
@@ -155,7 +155,7 @@ helper(void)
 		return 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
-	switch (helper_pid = fork()) {
+	switch (helper_pid = child_fork()) {
 	case -1:
 		close(sv[0]);
 		close(sv[1]);
@@ -282,7 +282,6 @@ lookup_end(void)
 		return;
 	close(helper_fd);
 	helper_fd = -1;
-	while (waitpid(helper_pid, NULL, 0) == -1 && errno == EINTR)
-		;
+	(void)child_wait(helper_pid);
 	helper_pid = -1;
 }

@@ -1,5 +1,7 @@
 /*
- * net.c: opening the listeners of the configuration, and naming callers.
+ * net.c: the listeners of the configuration (opened, kept across a
+ * reload when their identity stays, closed, their socket files given
+ * to the daemon's user), and naming and matching callers.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include <poll.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -179,6 +182,60 @@ open_unix(const struct listen_conf *lc, struct listener *l)
 	return 0;
 }
 
+/* For net_listen_probe(): may the UNIX socket of LC be made now? */
+static int
+probe_unix(const struct listen_conf *lc)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, lc->path, sizeof(sun.sun_path));
+	if (lstat(lc->path, &st) == -1)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0)
+		errno = EADDRINUSE;
+	return r == 0 ? -1 : 0;
+}
+
+/* For net_listen_probe(): bind a socket of TYPE to SS, and close it. */
+static int
+probe_bind(const struct sockaddr_storage *ss, socklen_t sslen, int type)
+{
+	int	 fd, r, on = 1;
+
+	if ((fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	/*
+	 * TCP: past connections in TIME_WAIT do not count.  UDP: a
+	 * socket bound to the port, even with SO_REUSEADDR, does.
+	 */
+	if (type == SOCK_STREAM)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on));
+	if (ss->ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on));
+	if (bind(fd, (const struct sockaddr *)ss, sslen) == -1) {
+		r = errno;
+		close(fd);
+		errno = r;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /*
  * Could the sockets of LC be opened now?  For bgserviced -t: binds and
  * closes again, or asks a UNIX socket whether anybody answers; on the
@@ -188,29 +245,12 @@ int
 net_listen_probe(const struct listen_conf *lc, char *what, size_t size)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_un	 sun;
-	struct stat		 st;
 	socklen_t		 sslen;
-	int			 fd, r, t, on = 1;
+	int			 t;
 
 	if (lc->path != NULL) {
 		snprintf(what, size, "%s", lc->path);
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		strlcpy(sun.sun_path, lc->path, sizeof(sun.sun_path));
-		if (lstat(lc->path, &st) == -1)
-			return 0;
-		if (!S_ISSOCK(st.st_mode)) {
-			errno = EEXIST;
-			return -1;
-		}
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-			return -1;
-		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-		close(fd);
-		if (r == 0)
-			errno = EADDRINUSE;
-		return r == 0 ? -1 : 0;
+		return probe_unix(lc);
 	}
 	if (ip_sockaddr(lc, &ss, &sslen) == -1)
 		return -1;
@@ -219,26 +259,8 @@ net_listen_probe(const struct listen_conf *lc, char *what, size_t size)
 			continue;
 		snprintf(what, size, ss.ss_family == AF_INET6 ? "[%s]:%d/%s" :
 		    "%s:%d/%s", lc->address, lc->port, t ? "udp" : "tcp");
-		if ((fd = socket(ss.ss_family, (t ? SOCK_DGRAM : SOCK_STREAM) |
-		    SOCK_CLOEXEC, 0)) == -1)
+		if (probe_bind(&ss, sslen, t ? SOCK_DGRAM : SOCK_STREAM) == -1)
 			return -1;
-		/*
-		 * TCP: past connections in TIME_WAIT do not count.  UDP: a
-		 * socket bound to the port, even with SO_REUSEADDR, does.
-		 */
-		if (!t)
-			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
-			    sizeof(on));
-		if (ss.ss_family == AF_INET6)
-			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-			    sizeof(on));
-		if (bind(fd, (struct sockaddr *)&ss, sslen) == -1) {
-			r = errno;
-			close(fd);
-			errno = r;
-			return -1;
-		}
-		close(fd);
 	}
 	return 0;
 }
@@ -286,6 +308,158 @@ net_close(struct listener *l)
 		(void)unlink(l->name);
 	close(l->fd);
 	l->fd = -1;
+}
+
+/*
+ * Take over the socket of OLD whose identity is KEY, if it is free, for
+ * listen entry I of CONF: into LS at *N.  1 when it was taken, else 0.
+ */
+static int
+listener_reuse(const struct config *conf, size_t i, const char *key,
+    struct listener *old, size_t nold, struct listener *ls, size_t *n)
+{
+	const struct listen_conf *lc = &conf->listens[i];
+	size_t			 j;
+
+	for (j = 0; j < nold; j++)
+		if (!old[j].keep && strcmp(old[j].key, key) == 0)
+			break;
+	if (j == nold)
+		return 0;
+	old[j].keep = 1;
+	old[j].conf = i;
+	ls[(*n)++] = old[j];
+	if (lc->path != NULL && net_unix_perms(lc) == -1)
+		log_warn("%s: mode, owner or group", lc->path);
+	return 1;
+}
+
+/* Open the new socket of TYPE of listen entry I of CONF, into LS at *N. */
+static int
+listener_new(const struct config *conf, size_t i, int type,
+    struct listener *ls, size_t *n)
+{
+	const struct listen_conf *lc = &conf->listens[i];
+	struct listen_conf	 one = *lc;
+	struct listener		 tmp[2];
+	int			 k, got;
+
+	one.tcp = type == SOCK_STREAM;
+	one.udp = type == SOCK_DGRAM;
+	if (net_listen(&one, tmp, &got) == -1) {
+		if (lc->path != NULL)
+			log_warn("%s:%d: cannot listen on %s", conf->file,
+			    lc->line, lc->path);
+		else
+			log_warn("%s:%d: cannot listen on %s port %d/%s",
+			    conf->file, lc->line, lc->address, lc->port,
+			    one.tcp ? "tcp" : "udp");
+		return -1;
+	}
+	for (k = 0; k < got; k++) {
+		tmp[k].conf = i;
+		ls[(*n)++] = tmp[k];
+	}
+	return 0;
+}
+
+/* The sockets of listen entry I of CONF: OLD's if they match, or new. */
+static int
+listeners_entry(const struct config *conf, size_t i, struct listener *old,
+    size_t nold, struct listener *ls, size_t *n)
+{
+	const struct listen_conf *lc = &conf->listens[i];
+	char			 key[160];
+	int			 types[2], ntypes = 0, t;
+
+	if (lc->path != NULL || lc->tcp)
+		types[ntypes++] = SOCK_STREAM;
+	if (lc->path == NULL && lc->udp)
+		types[ntypes++] = SOCK_DGRAM;
+	for (t = 0; t < ntypes; t++) {
+		net_listen_key(lc, types[t], key, sizeof(key));
+		if (!listener_reuse(conf, i, key, old, nold, ls, n) &&
+		    listener_new(conf, i, types[t], ls, n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open the sockets CONF asks for, reusing those of OLD (a previous set)
+ * whose identity matches; each of OLD is marked kept or not, for
+ * net_listeners_close().  MORE adds the sockets of another module (the
+ * metrics listener's) to the set in the same way.  On error nothing
+ * changes and -1 is returned.
+ */
+int
+net_listeners_open(const struct config *conf, struct listener *old,
+    size_t nold, net_more_fn more, struct listener **out, size_t *nout)
+{
+	struct listener	*ls;
+	size_t		 n = 0, i, j;
+
+	if ((ls = calloc(conf->nlistens * 2 + 1, sizeof(*ls))) == NULL)
+		return -1;
+	for (i = 0; i < nold; i++)
+		old[i].keep = 0;
+	for (i = 0; i < conf->nlistens; i++)
+		if (listeners_entry(conf, i, old, nold, ls, &n) == -1)
+			goto fail;
+	if (more != NULL && more(conf, old, nold, ls, &n) == -1)
+		goto fail;
+	*out = ls;
+	*nout = n;
+	return 0;
+fail:
+	/* Close what this call opened, keep the old ones. */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nold; j++)
+			if (old[j].fd == ls[i].fd)
+				break;
+		if (j == nold)
+			net_close(&ls[i]);
+	}
+	free(ls);
+	return -1;
+}
+
+/* Close the sockets of OLD that net_listeners_open() did not take over. */
+void
+net_listeners_close(struct listener *old, size_t nold)
+{
+	size_t	 i;
+
+	for (i = 0; i < nold; i++)
+		if (!old[i].keep) {
+			log_info("closing listener %s", old[i].name);
+			net_close(&old[i]);
+		}
+}
+
+/*
+ * Give the UNIX sockets of LS to the user the daemon of C becomes, before
+ * it does, so that it can go on using (and, at the end, removing) them.
+ * An owner or group of a listen entry's own stays.
+ */
+int
+net_unix_chown(const struct listener *ls, size_t nls, const struct config *c)
+{
+	const struct listen_conf *lc;
+	size_t			 i;
+
+	for (i = 0; i < nls; i++) {
+		if (ls[i].family != AF_UNIX)
+			continue;
+		lc = &c->listens[ls[i].conf];
+		if (lchown(ls[i].name,
+		    lc->owner != (uid_t)-1 ? (uid_t)-1 : c->id.uid,
+		    lc->group != (gid_t)-1 ? (gid_t)-1 : c->id.gid) == -1) {
+			log_warn("chown %s", ls[i].name);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void

@@ -193,26 +193,22 @@ diag_request(int fd, struct inet_diag_req_v2 *q)
 	return 0;
 }
 
-/* The caller's tcp_info and unacknowledged bytes, from its socket. */
-static int
-diag_peer(int fd, struct tcp_info *ti, unsigned int *wqueue)
+/*
+ * Ask sock_diag(7) for the socket of Q: its answer in ANS (SIZE bytes
+ * at most); how many bytes came, or -1.
+ */
+static ssize_t
+diag_ask(const struct inet_diag_req_v2 *q, void *ans, size_t size)
 {
 	struct {
 		struct nlmsghdr		 nh;
 		struct inet_diag_req_v2	 q;
 	} req;
-	union {
-		struct nlmsghdr	 nh;
-		char		 buf[1024];
-	} ans;
-	struct inet_diag_msg	*m;
-	struct rtattr		*a;
-	ssize_t			 n;
-	int			 nl, len;
+	ssize_t	 n;
+	int	 nl;
 
 	memset(&req.nh, 0, sizeof(req.nh));
-	if (diag_request(fd, &req.q) == -1)
-		return -1;
+	req.q = *q;
 	req.nh.nlmsg_len = sizeof(req);
 	req.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	req.nh.nlmsg_flags = NLM_F_REQUEST;
@@ -220,26 +216,53 @@ diag_peer(int fd, struct tcp_info *ti, unsigned int *wqueue)
 	    NETLINK_SOCK_DIAG)) == -1)
 		return -1;
 	if (send(nl, &req, sizeof(req), 0) == -1 ||
-	    (n = recv(nl, &ans, sizeof(ans), 0)) == -1) {
+	    (n = recv(nl, ans, size, 0)) == -1) {
 		close(nl);
 		return -1;
 	}
 	close(nl);
+	return n;
+}
+
+/*
+ * Is M the socket Q asked for?  The lookup falls back to a listening
+ * socket on the caller's port: only the caller's own connected socket
+ * will do.
+ */
+static int
+diag_same(const struct inet_diag_msg *m, const struct inet_diag_req_v2 *q)
+{
+	return m->idiag_state == DIAG_ESTABLISHED &&
+	    m->id.idiag_sport == q->id.idiag_sport &&
+	    m->id.idiag_dport == q->id.idiag_dport &&
+	    memcmp(m->id.idiag_src, q->id.idiag_src,
+	    sizeof(m->id.idiag_src)) == 0 &&
+	    memcmp(m->id.idiag_dst, q->id.idiag_dst,
+	    sizeof(m->id.idiag_dst)) == 0;
+}
+
+/* The caller's tcp_info and unacknowledged bytes, from its socket. */
+static int
+diag_peer(int fd, struct tcp_info *ti, unsigned int *wqueue)
+{
+	struct inet_diag_req_v2	 q;
+	union {
+		struct nlmsghdr	 nh;
+		char		 buf[1024];
+	} ans;
+	struct inet_diag_msg	*m;
+	struct rtattr		*a;
+	ssize_t			 n;
+	int			 len;
+
+	if (diag_request(fd, &q) == -1 ||
+	    (n = diag_ask(&q, &ans, sizeof(ans))) == -1)
+		return -1;
 	if (!NLMSG_OK(&ans.nh, (size_t)n) ||
 	    ans.nh.nlmsg_type != SOCK_DIAG_BY_FAMILY)
 		return -1;	/* NLMSG_ERROR: not a socket of this host */
 	m = NLMSG_DATA(&ans.nh);
-	/*
-	 * The lookup falls back to a listening socket on the caller's port:
-	 * only the caller's own connected socket will do.
-	 */
-	if (m->idiag_state != DIAG_ESTABLISHED ||
-	    m->id.idiag_sport != req.q.id.idiag_sport ||
-	    m->id.idiag_dport != req.q.id.idiag_dport ||
-	    memcmp(m->id.idiag_src, req.q.id.idiag_src,
-	    sizeof(m->id.idiag_src)) != 0 ||
-	    memcmp(m->id.idiag_dst, req.q.id.idiag_dst,
-	    sizeof(m->id.idiag_dst)) != 0)
+	if (!diag_same(m, &q))
 		return -1;
 	*wqueue = m->idiag_wqueue;
 	len = ans.nh.nlmsg_len - NLMSG_LENGTH(sizeof(*m));

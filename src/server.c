@@ -2,8 +2,10 @@
  * server.c: the master process.
  *
  * It waits in ppoll(2) with its signals unblocked only there, accepts a
- * connection (or receives a datagram) and forks a child to serve it, so
- * that the master does the least possible work between accept and fork.
+ * connection (or receives a datagram, dgram.c) and forks a child to
+ * serve it, so that the master does the least possible work between
+ * accept and fork; it keeps the count of its children and reaps them.
+ * The listeners are net.c's, opened at start and on a reload.
  * At max_connections children it simply stops polling the listeners, as
  * tcpserver does: callers wait in the listen backlog instead of being
  * refused.
@@ -24,7 +26,8 @@
 #include "child.h"
 #include "config.h"
 #include "conn.h"
-#include "daemon.h"
+#include "dgram.h"
+#include "priv.h"
 #include "http.h"
 #include "log.h"
 #include "net.h"
@@ -37,7 +40,6 @@
 #include "slot.h"
 #include "stats.h"
 
-#define DGRAM_MAX	65535
 #define ACCEPT_BATCH	16	/* connections or datagrams per wakeup */
 #define LINGER_MAX	64	/* refused sockets drained at once */
 #define LINGER_MS	1000	/* ... for at most this long */
@@ -64,99 +66,6 @@ static struct server {
 	long long	 paused_until;	/* out of descriptors: no accept */
 	unsigned	 pauses;	/* ... how often, this episode */
 } srv;
-
-/*
- * Open the sockets CONF asks for, reusing those of OLD (a previous set)
- * whose identity matches.  On error nothing changes and -1 is returned.
- */
-static int
-listeners_open(const struct config *conf, struct listener *old, size_t nold,
-    struct listener **out, size_t *nout)
-{
-	struct listener	*ls, tmp[2];
-	size_t		 n = 0, i, j;
-	int		 k, t, got;
-	char		 key[160];
-
-	if ((ls = calloc(conf->nlistens * 2 + 1, sizeof(*ls))) == NULL)
-		return -1;
-	for (i = 0; i < nold; i++)
-		old[i].keep = 0;
-	for (i = 0; i < conf->nlistens; i++) {
-		const struct listen_conf *lc = &conf->listens[i];
-		int types[2], ntypes = 0;
-
-		if (lc->path != NULL || lc->tcp)
-			types[ntypes++] = SOCK_STREAM;
-		if (lc->path == NULL && lc->udp)
-			types[ntypes++] = SOCK_DGRAM;
-		for (t = 0; t < ntypes; t++) {
-			net_listen_key(lc, types[t], key, sizeof(key));
-			for (j = 0; j < nold; j++)
-				if (!old[j].keep &&
-				    strcmp(old[j].key, key) == 0)
-					break;
-			if (j < nold) {
-				old[j].keep = 1;
-				old[j].conf = i;
-				ls[n++] = old[j];
-				if (lc->path != NULL &&
-				    net_unix_perms(lc) == -1)
-					log_warn("%s: mode, owner or group",
-					    lc->path);
-				continue;
-			}
-			struct listen_conf one = *lc;
-
-			one.tcp = types[t] == SOCK_STREAM;
-			one.udp = types[t] == SOCK_DGRAM;
-			if (net_listen(&one, tmp, &got) == -1) {
-				if (lc->path != NULL)
-					log_warn("%s:%d: cannot listen on %s",
-					    conf->file, lc->line, lc->path);
-				else
-					log_warn("%s:%d: cannot listen on %s "
-					    "port %d/%s", conf->file, lc->line,
-					    lc->address, lc->port,
-					    one.tcp ? "tcp" : "udp");
-				goto fail;
-			}
-			for (k = 0; k < got; k++) {
-				tmp[k].conf = i;
-				ls[n++] = tmp[k];
-			}
-		}
-	}
-	if (http_open(conf, old, nold, ls, &n) == -1)
-		goto fail;
-	*out = ls;
-	*nout = n;
-	return 0;
-fail:
-	/* Close what this call opened, keep the old ones. */
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < nold; j++)
-			if (old[j].fd == ls[i].fd)
-				break;
-		if (j == nold)
-			net_close(&ls[i]);
-	}
-	free(ls);
-	return -1;
-}
-
-/* Close the sockets of OLD that the new set did not take over. */
-static void
-listeners_close_unkept(struct listener *old, size_t nold)
-{
-	size_t	 i;
-
-	for (i = 0; i < nold; i++)
-		if (!old[i].keep) {
-			log_info("closing listener %s", old[i].name);
-			net_close(&old[i]);
-		}
-}
 
 static void
 kid_add(pid_t pid, const struct sockaddr_storage *from)
@@ -366,6 +275,23 @@ child_detach_master(void)
 	queue_child(srv.master);
 }
 
+/*
+ * Fork a child of the master: 0 in the child (child_fork() has rid it of
+ * what is the master's); its pid in the master, which counts it (FROM:
+ * the caller of a connection, or NULL); -1, logged, if there can be none.
+ */
+static pid_t
+kid_fork(const struct sockaddr_storage *from)
+{
+	pid_t	 pid;
+
+	if ((pid = child_fork()) == -1)
+		log_warn("fork");
+	else if (pid > 0)
+		kid_add(pid, from);
+	return pid;
+}
+
 /* accept(2) on L failed with ERROR: may the caller try again at once? */
 static int
 accept_failed(const struct listener *l, int error)
@@ -380,13 +306,54 @@ accept_failed(const struct listener *l, int error)
 	return error == ECONNABORTED || error == EINTR;
 }
 
+/*
+ * May the caller on FD, at SS, be served on L (its allow list, and
+ * max_per_source)?  If not, it is refused.
+ */
+static int
+accept_admit(int fd, const struct listener *l,
+    const struct sockaddr_storage *ss)
+{
+	if (l->family == AF_UNIX ?
+	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
+	    !net_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
+	    &srv.conf->metrics.allow : &srv.conf->allow, ss)) {
+		STATS_INC(refused_denied);
+		refuse(fd, l, ss, ERR_DENIED, "not allowed");
+		return 0;
+	}
+	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
+	    kids_from(ss) >= srv.conf->limits.max_per_source) {
+		STATS_INC(refused_per_source);
+		refuse(fd, l, ss, ERR_TOO_MANY, "max_per_source reached");
+		return 0;
+	}
+	return 1;
+}
+
+/* In the child forked for connection FD on L: serve it, and exit. */
+static void __attribute__((noreturn))
+accept_serve(int fd, const struct listener *l,
+    const struct sockaddr_storage *ss)
+{
+	struct peer	 peer;
+
+	net_peer(fd, l->family, ss, &peer);
+	if (l->family != AF_UNIX)
+		peer.transport = "tcp";
+	if (l->http)
+		http_serve(fd, srv.conf, &peer);
+	else
+		conn_serve(fd, srv.conf, &peer);
+	_exit(0);
+}
+
 /* Serve one waiting connection; 0 when none was waiting. */
 static int
 accept_one(struct listener *l)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
-	struct peer		 peer;
 	pid_t			 pid;
 	int			 fd;
 
@@ -394,117 +361,34 @@ accept_one(struct listener *l)
 	    SOCK_CLOEXEC)) == -1)
 		return accept_failed(l, errno);
 	STATS_INC(connections);
-	if (l->family == AF_UNIX ?
-	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
-	    !net_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
-	    &srv.conf->metrics.allow : &srv.conf->allow, &ss)) {
-		STATS_INC(refused_denied);
-		refuse(fd, l, &ss, ERR_DENIED, "not allowed");
+	if (!accept_admit(fd, l, &ss))
 		return 1;
-	}
-	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
-	    kids_from(&ss) >= srv.conf->limits.max_per_source) {
-		STATS_INC(refused_per_source);
-		refuse(fd, l, &ss, ERR_TOO_MANY, "max_per_source reached");
-		return 1;
-	}
-	switch (pid = child_fork()) {
-	case -1:
-		log_warn("fork");
-		close(fd);
-		return 0;
-	case 0:
-		net_peer(fd, l->family, &ss, &peer);
-		if (l->family != AF_UNIX)
-			peer.transport = "tcp";
-		if (l->http)
-			http_serve(fd, srv.conf, &peer);
-		else
-			conn_serve(fd, srv.conf, &peer);
-		_exit(0);
-	default:
-		close(fd);
-		kid_add(pid, l->family == AF_UNIX ? NULL : &ss);
-	}
-	return 1;
-}
-
-/*
- * A datagram "SERVICE:DATA": run the service in a child, answer nothing.
- */
-static void
-dgram_run(const char *buf, size_t len, struct peer *peer)
-{
-	struct service_call	 call;
-	struct run_result	 res;
-	struct request		 req;
-	char			 who[96];
-
-	snprintf(who, sizeof(who), "udp %s:%s", peer->ip, peer->port);
-	if (proto_parse(buf, len, &req) != ERR_NONE || req.framed ||
-	    req.verb != VERB_CALL) {
-		log_info("%s: dropped: not a service call", who);
-		STATS_INC(dropped_datagrams);
-		return;
-	}
-	memset(&call, 0, sizeof(call));
-	call.verb = "send";
-	call.name = req.service;
-	call.who = who;
-	call.peer = peer;
-	call.dgram = 1;
-	call.data = req.data;
-	call.len = req.datalen;
-	if (service_admit(srv.conf, &call) != ADMIT_OK)
-		return;
-	STATS_INC(requests);
-	if (service_run(srv.conf, &call, &res) == RUN_DONE)
-		child_result_free(&res);
+	if ((pid = kid_fork(l->family == AF_UNIX ? NULL : &ss)) == 0)
+		accept_serve(fd, l, &ss);
+	close(fd);
+	return pid != -1;
 }
 
 /* Handle one waiting datagram; 0 when none was waiting. */
 static int
 recv_one(struct listener *l)
 {
-	static char		 dgram[DGRAM_MAX + 1];
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	struct peer		 peer;
-	ssize_t			 n;
-	pid_t			 pid;
+	struct dgram	 d;
+	pid_t		 pid;
 
-	if ((n = recvfrom(l->fd, dgram, DGRAM_MAX, 0, (struct sockaddr *)&ss,
-	    &len)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("recvfrom on %s", l->name);
-		return errno == EINTR;
-	}
-	STATS_INC(datagrams);
-	net_peer(l->fd, l->family, &ss, &peer);
-	peer.transport = "udp";
-	if (!net_allowed(&srv.conf->allow, &ss)) {
-		log_info("udp %s:%s: dropped: not allowed", peer.ip, peer.port);
-		STATS_INC(refused_denied);
-		STATS_INC(dropped_datagrams);
-		return 1;
-	}
-	if ((size_t)n > srv.conf->limits.max_request) {
-		log_info("udp %s:%s: dropped: %zd bytes exceed max_request",
-		    peer.ip, peer.port, n);
-		STATS_INC(dropped_datagrams);
-		return 1;
-	}
-	switch (pid = child_fork()) {
-	case -1:
-		log_warn("fork");
+	switch (dgram_recv(l, srv.conf, &d)) {
+	case DGRAM_NONE:
 		return 0;
-	case 0:
-		dgram_run(dgram, n, &peer);
-		_exit(0);
-	default:
-		kid_add(pid, NULL);
+	case DGRAM_NEXT:
+		return 1;
+	case DGRAM_RUN:
+		break;
 	}
-	return 1;
+	if ((pid = kid_fork(NULL)) == 0) {
+		dgram_run(srv.conf, &d);
+		_exit(0);
+	}
+	return pid != -1;
 }
 
 static void
@@ -523,7 +407,8 @@ server_reload(void)
 		STATS_INC(reload_failures);
 		return;
 	}
-	if (listeners_open(nconf, srv.ls, srv.nls, &nls, &nnls) == -1) {
+	if (net_listeners_open(nconf, srv.ls, srv.nls, http_open, &nls,
+	    &nnls) == -1) {
 		log_warnx("reload failed, configuration unchanged");
 		STATS_INC(reload_failures);
 		config_free(nconf);
@@ -540,7 +425,7 @@ server_reload(void)
 	    (nconf->log != NULL && strcmp(nconf->log, srv.conf->log) != 0))
 		log_warnx("reload: a new log setting takes effect only at the "
 		    "next start");
-	listeners_close_unkept(srv.ls, srv.nls);
+	net_listeners_close(srv.ls, srv.nls);
 	free(srv.ls);
 	srv.ls = nls;
 	srv.nls = nnls;
@@ -585,7 +470,8 @@ server_init(struct config *conf, struct pidfh *pfh)
 			log_warn("spool %s", conf->spool_dir);
 		return -1;
 	}
-	if (listeners_open(conf, NULL, 0, &srv.ls, &srv.nls) == -1)
+	if (net_listeners_open(conf, NULL, 0, http_open, &srv.ls,
+	    &srv.nls) == -1)
 		return -1;
 	for (i = 0; i < srv.nls; i++)
 		log_debug("listening on %s", srv.ls[i].name);
@@ -601,25 +487,12 @@ int
 server_drop(void)
 {
 	struct config	*c = srv.conf;
-	size_t		 i;
 
 	if (!c->id.setids)
 		return 0;
-	for (i = 0; i < srv.nls; i++) {
-		const struct listen_conf *lc;
-
-		if (srv.ls[i].family != AF_UNIX)
-			continue;
-		/* An owner or group of its own stays. */
-		lc = &c->listens[srv.ls[i].conf];
-		if (lchown(srv.ls[i].name,
-		    lc->owner != (uid_t)-1 ? (uid_t)-1 : c->id.uid,
-		    lc->group != (gid_t)-1 ? (gid_t)-1 : c->id.gid) == -1) {
-			log_warn("chown %s", srv.ls[i].name);
-			return -1;
-		}
-	}
-	if (become(&c->id) == -1) {
+	if (net_unix_chown(srv.ls, srv.nls, c) == -1)
+		return -1;
+	if (priv_become(&c->id) == -1) {
 		log_warn("cannot become user %s", c->id.user);
 		return -1;
 	}
@@ -683,7 +556,7 @@ server_stop(void)
 	for (i = 0; i < srv.nkids; i++)
 		(void)kill(srv.kids[i].pid, SIGKILL);
 	sched_signal(SIGKILL);
-	while (srv.nkids + sched_running() > 0 && waitpid(-1, NULL, 0) > 0)
+	while (srv.nkids + sched_running() > 0 && child_wait(-1) > 0)
 		kids_reap();
 }
 
@@ -735,34 +608,66 @@ loop_show(void)
 	STATS_SET(jobs_running, sched_running());
 }
 
+/*
+ * The descriptors to wait for, in *PFD (grown as need be): the lingering
+ * sockets first, the queue's pipe, then the listeners while there is
+ * room.  Returns how many.
+ */
+static size_t
+loop_pollfds(struct pollfd **pfd, size_t *npfd)
+{
+	size_t	 i, n, nl = srv.nlinger;
+
+	if (LINGER_MAX + 1 + srv.nls > *npfd) {
+		*npfd = LINGER_MAX + 1 + srv.nls;
+		free(*pfd);
+		if ((*pfd = calloc(*npfd, sizeof(**pfd))) == NULL)
+			fatal("calloc");
+	}
+	for (i = 0; i < nl; i++)
+		(*pfd)[i] = (struct pollfd){ srv.linger[i].fd, POLLIN, 0 };
+	(*pfd)[nl] = (struct pollfd){ sched_notify_fd(), POLLIN, 0 };
+	n = nl + 1;
+	if (room())
+		for (i = 0; i < srv.nls; i++)
+			(*pfd)[n++] = (struct pollfd){
+			    listener_pollfd(&srv.ls[i]), POLLIN, 0 };
+	return n;
+}
+
+/* Serve what waits on the listeners of PFD[FIRST] to PFD[N - 1]. */
+static void
+loop_accept(const struct pollfd *pfd, size_t first, size_t n)
+{
+	size_t	 i, k;
+
+	for (i = first; i < n; i++) {
+		struct listener *l = &srv.ls[i - first];
+
+		if (!(pfd[i].revents & POLLIN))
+			continue;
+		/* What is waiting, a batch at most, within the cap. */
+		for (k = 0; k < ACCEPT_BATCH && room(); k++)
+			if (!(l->type == SOCK_STREAM ? accept_one(l) :
+			    recv_one(l)))
+				break;
+	}
+}
+
 void
 server_loop(void)
 {
 	struct pollfd	*pfd = NULL;
 	struct timespec	 ts;
-	size_t		 i, k, n, nl, npfd = 0;
+	size_t		 n, nl, npfd = 0;
 
 	srv.master = getpid();
 	while (!sig_term) {
 		loop_signals();
 		sched_tick(srv.conf);
 		sched_dispatch(srv.conf);
-		if (LINGER_MAX + 1 + srv.nls > npfd) {
-			npfd = LINGER_MAX + 1 + srv.nls;
-			free(pfd);
-			if ((pfd = calloc(npfd, sizeof(*pfd))) == NULL)
-				fatal("calloc");
-		}
-		/* Lingering sockets first, the queue's pipe, the listeners. */
 		nl = srv.nlinger;
-		for (i = 0; i < nl; i++)
-			pfd[i] = (struct pollfd){ srv.linger[i].fd, POLLIN, 0 };
-		pfd[nl] = (struct pollfd){ sched_notify_fd(), POLLIN, 0 };
-		n = nl + 1;
-		if (room())
-			for (i = 0; i < srv.nls; i++)
-				pfd[n++] = (struct pollfd){
-				    listener_pollfd(&srv.ls[i]), POLLIN, 0 };
+		n = loop_pollfds(&pfd, &npfd);
 		loop_show();
 		if (ppoll(pfd, n, ms_timespec(&ts, loop_timeout()),
 		    &sig_waitmask) == -1) {
@@ -773,17 +678,7 @@ server_loop(void)
 		linger_drain(pfd);
 		if (pfd[nl].revents & POLLIN)
 			sched_notify_read(kid_ours);
-		for (i = nl + 1; i < n; i++) {
-			struct listener *l = &srv.ls[i - nl - 1];
-
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			/* What is waiting, a batch at most, within the cap. */
-			for (k = 0; k < ACCEPT_BATCH && room(); k++)
-				if (!(l->type == SOCK_STREAM ? accept_one(l) :
-				    recv_one(l)))
-					break;
-		}
+		loop_accept(pfd, nl + 1, n);
 	}
 	free(pfd);
 	server_stop();

@@ -1,0 +1,89 @@
+/*
+ * pidfile.c: the pidfile, opened and locked with libbsd's pidfile(3),
+ * but only in a folder that can be trusted and never through a link:
+ * the daemon opens it as root, before it gives root up.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <libutil.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pidfile.h"
+
+/*
+ * May the pidfile's folder DIRFD be trusted: root's or ours, and written
+ * by no one else (a sticky folder like /tmp aside, where the kernel's
+ * protected_symlinks keeps root from following another user's link)?
+ */
+static const char *
+pidfile_dir_why(int dirfd)
+{
+	struct stat	 st;
+
+	if (fstat(dirfd, &st) == -1)
+		return "cannot stat its folder";
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return "its folder belongs to another user";
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return "its folder may be written by others";
+	return NULL;
+}
+
+/* What is wrong with the pidfile BASE in DIRFD as it is now, or NULL. */
+static const char *
+pidfile_why(int dirfd, const char *base, struct stat *st)
+{
+	if (fstatat(dirfd, base, st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? NULL : "cannot stat it";
+	if (S_ISLNK(st->st_mode))
+		return "a symbolic link";
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 1)
+		return "not a plain file with one link";
+	if (st->st_uid != geteuid())
+		return "owned by another user";
+	return NULL;
+}
+
+/*
+ * pidfile_open(3), but never through a link nor in a folder others may
+ * write: libbsd's opens what the path names and truncates it.  NULL with
+ * *WHY set when the pidfile is not what it should be, or with errno (and
+ * *OTHER, EEXIST: a daemon holds it) as pidfile_open(3) sets them.
+ */
+struct pidfh *
+pidfile_lock(const char *path, pid_t *other, const char **why)
+{
+	struct pidfh	*pfh = NULL;
+	struct stat	 st, fst;
+	char		 d[PATH_MAX], b[PATH_MAX];
+	int		 dirfd;
+
+	*why = NULL;
+	if (strlcpy(d, path, sizeof(d)) >= sizeof(d) ||
+	    strlcpy(b, path, sizeof(b)) >= sizeof(b)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	if ((dirfd = open(dirname(d), O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return NULL;
+	if ((*why = pidfile_dir_why(dirfd)) == NULL &&
+	    (*why = pidfile_why(dirfd, basename(b), &st)) == NULL &&
+	    (pfh = pidfile_open(path, 0644, other)) != NULL &&
+	    (fstat(pidfile_fileno(pfh), &fst) == -1 ||
+	    (*why = pidfile_why(dirfd, basename(b), &st)) != NULL ||
+	    st.st_dev != fst.st_dev || st.st_ino != fst.st_ino)) {
+		if (*why == NULL)
+			*why = "replaced while it was opened";
+		pidfile_close(pfh);
+		pfh = NULL;
+	}
+	close(dirfd);
+	return pfh;
+}
