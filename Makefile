@@ -129,7 +129,8 @@ lint:
 	shellcheck init/bgserviced .ci/run .ci/deps debian/bgservice.postinst \
 	    debian/bgservice.postrm
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
-	    --include=/usr/include/bsd/sys/queue.h -Iinclude -D_GNU_SOURCE src
+	    --include=/usr/include/bsd/sys/queue.h \
+	    --include=/usr/include/bsd/sys/tree.h -Iinclude -D_GNU_SOURCE src
 
 bench: all
 	$(MAKE) -C tests/bench bench

@@ -1,13 +1,48 @@
 /*
- * bgserviced.h: the core structures shared by every module of bgserviced.
+ * bgserviced.h: the core of bgserviced, and who owns what.
  *
  * The daemon's world is one struct config, read by config_load() from a
- * libconfig file and replaced whole on SIGHUP.  A config holds the listeners
- * to open, the global limits and the services, each of which is a name bound
- * to an argv array that is executed directly, never through a shell.
+ * libconfig file and replaced whole on SIGHUP.  A config holds the
+ * listeners to open, the global limits and the services, each of which
+ * is a name bound to an argv array that is executed directly, never
+ * through a shell.  Everything reachable from a struct config belongs to
+ * it and is released by config_free().
  *
- * Ownership: everything reachable from a struct config belongs to it and is
- * released by config_free().
+ * Processes, and the state each one owns:
+ *
+ *  - The master (server.c) owns the configuration, the listening sockets
+ *    (net.c), its children (a connection's or a datagram's, by pid, with
+ *    the caller's address for max_per_source) and, through sched.c, every
+ *    queued job's life: the queued jobs in order, the runners by pid, the
+ *    children waiting for a job, retention.  Only the master reads the
+ *    spool's FIFO and only the master signals its children.  It makes the
+ *    shared mappings (stats.c's counters, slot.c's instance counts) before
+ *    it forks anything.
+ *  - A connection child (conn.c) owns one caller's socket and the request
+ *    buffer; it reads a copy of the master's configuration as it was at
+ *    fork.  It admits the caller and runs a service through service.c,
+ *    and asks for job actions through queue.c only: a new job is written
+ *    to the spool and told to the master on the FIFO, a wait or a cancel
+ *    is asked of the master there.
+ *  - A datagram child (dgram.c) is a connection child with no answer.
+ *  - A runner (runner.c) owns one job while it runs: it claims it in the
+ *    spool, runs its service through service.c, publishes the result.
+ *  - A service's process (child.c) owns nothing of ours: its stdin, stdout
+ *    and stderr are pipes to the child that started it.
+ *
+ * Shared between them: the spool's files (spool.c, the only code that
+ * touches them: each file published whole, the first result wins), the
+ * counters (stats.c, atomic adds) and the instance counts (slot.c, taken
+ * and given back atomically; the master gives back a dead holder's).
+ *
+ * Following a call: server.c accepts and forks; conn.c reads the request
+ * (reqend.c decides where an original-form one ends) and proto.c parses
+ * it; service.c admits the caller and runs the service (slot.c, child.c),
+ * conn.c answers through proto.c.  A queued job: conn.c admits it through
+ * service.c, queue.c spools it (spool.c) and notes it to the master;
+ * sched.c queues it and forks a runner, runner.c runs it through
+ * service.c and publishes the result; sched.c reaps the runner and wakes
+ * the children waiting for it, which answer from the spool.
  */
 #ifndef BGSERVICED_H
 #define BGSERVICED_H

@@ -327,6 +327,7 @@ runner_fork(const struct config *conf, const struct qjob *j)
 	case 0:
 		/* J lives in our queue, which the child leaves alone. */
 		strlcpy(id, j->id, sizeof(id));
+		free(r);
 		_exit(runner_main(conf, id, master));
 	default:
 		r->pid = pid;
@@ -472,9 +473,8 @@ runner_ended(struct runner *r, int status, const struct config *conf)
 int
 sched_reaped(pid_t pid, int status, const struct config *conf)
 {
-	struct runner	 key, *r;
+	struct runner	 key = { .pid = pid }, *r;
 
-	key.pid = pid;
 	if ((r = RB_FIND(runners, &q.runners, &key)) == NULL) {
 		waiter_forget(pid);
 		return 0;
