@@ -8,6 +8,8 @@
 #   make deb        the Debian package, left in build/ (debian/)
 #   make bench      side-by-side speed figures (tests/bench)
 #   make lint       mandoc -Tlint, shellcheck, cppcheck
+#   make format     clang-format the C sources (.clang-format: KNF)
+#   make format-check  what make format would change, as errors
 
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
@@ -105,6 +107,17 @@ lint:
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
 	    --include=/usr/include/bsd/sys/queue.h -Iinclude -D_GNU_SOURCE src
 
+# The C sources clang-format keeps in the house style (.clang-format).
+FORMAT_SRCS = src/*.c include/*.h tests/unit/*.c tests/fuzz/*.c \
+	    tests/bench/*.c
+CLANG_FORMAT ?= clang-format
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check:
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
+
 bench: all
 	$(MAKE) -C tests/bench bench
 
@@ -171,4 +184,4 @@ clean:
 
 FORCE:
 
-.PHONY: all deps run check lint bench fuzz install uninstall clean FORCE
+.PHONY: all deps run check lint format format-check bench fuzz install uninstall clean FORCE
