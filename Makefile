@@ -8,6 +8,8 @@
 #   make deb        the Debian package, left in build/ (debian/)
 #   make bench      side-by-side speed figures (tests/bench)
 #   make lint       mandoc -Tlint, shellcheck, cppcheck
+#   make format     clang-format the C sources (.clang-format: KNF)
+#   make format-check  what make format would change, as errors
 
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
@@ -47,21 +49,22 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/runner.c \
-	   src/priv.c src/pidfile.c src/dgram.c
+	   src/priv.c src/pidfile.c src/dgram.c src/addr.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: the wire (proto.c) and the
 # client's configuration (config.c and what that needs).
-CLIENT_MODS = proto config charset log lookup net sig util child kids priv
+CLIENT_MODS = proto config charset log lookup net addr sig util child kids priv
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:
 # `nm -u build/obj/X.o` tells); build/unit runs them all.
 UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_OBJS_test_proto = proto
+UNIT_OBJS_test_net = addr
 UNIT_OBJS_test_spool = spool proto log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
-UNIT_OBJS_test_http = http proto log net sig spool stats child kids \
+UNIT_OBJS_test_http = http proto log net addr sig spool stats child kids \
 	   priv charset util
 
 B	 = build
@@ -132,6 +135,17 @@ lint:
 	    --include=/usr/include/bsd/sys/queue.h \
 	    --include=/usr/include/bsd/sys/tree.h -Iinclude -D_GNU_SOURCE src
 
+# The C sources clang-format keeps in the house style (.clang-format).
+FORMAT_SRCS = src/*.c include/*.h tests/unit/*.c tests/fuzz/*.c \
+	    tests/bench/*.c
+CLANG_FORMAT ?= clang-format
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check:
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
+
 bench: all
 	$(MAKE) -C tests/bench bench
 
@@ -198,4 +212,4 @@ clean:
 
 FORCE:
 
-.PHONY: all deps run check lint bench fuzz install uninstall clean FORCE
+.PHONY: all deps run check lint format format-check bench fuzz install uninstall clean FORCE

@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "bgserviced.h"
 
 /* One open socket: a listen entry gives one (stream) or two (+UDP). */
@@ -48,9 +49,6 @@ void	net_listen_key(const struct listen_conf *, int type, char *,
 	    size_t);
 void	net_peer(int fd, int family, const struct sockaddr_storage *,
 	    struct peer *);
-int	net_allowed(const struct allow *, const struct sockaddr_storage *);
 int	net_unix_allowed(int fd, const struct listen_conf *);
-int	net_same_host(const struct sockaddr_storage *,
-	    const struct sockaddr_storage *);
 
 #endif /* NET_H */

@@ -49,7 +49,7 @@ dgram_recv(struct listener *l, const struct config *conf, struct dgram *d)
 	STATS_INC(datagrams);
 	net_peer(l->fd, l->family, &ss, &d->peer);
 	d->peer.transport = "udp";
-	if (!net_allowed(&conf->allow, &ss)) {
+	if (!addr_allowed(&conf->allow, &ss)) {
 		log_info("udp %s:%s: dropped: not allowed", d->peer.ip,
 		    d->peer.port);
 		STATS_INC(refused_denied);

@@ -108,7 +108,7 @@ kids_from(const struct sockaddr_storage *ss)
 	int	 n = 0;
 
 	for (i = 0; i < srv.nkids; i++)
-		n += net_same_host(&srv.kids[i].from, ss);
+		n += addr_same_host(&srv.kids[i].from, ss);
 	return n;
 }
 
@@ -316,7 +316,7 @@ accept_admit(int fd, const struct listener *l,
 {
 	if (l->family == AF_UNIX ?
 	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
-	    !net_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
+	    !addr_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
 	    &srv.conf->metrics.allow : &srv.conf->allow, ss)) {
 		STATS_INC(refused_denied);
 		refuse(fd, l, ss, ERR_DENIED, "not allowed");

@@ -88,7 +88,7 @@ service_admit(const struct config *conf, struct service_call *call)
 		return refused(call, ADMIT_TRANSPORT);
 	/* A UNIX-socket caller was let in by its credentials. */
 	if (call->peer->ip[0] != '\0' &&
-	    !net_allowed(&sv->allow, &call->peer->addr))
+	    !addr_allowed(&sv->allow, &call->peer->addr))
 		return refused(call, ADMIT_DENIED);
 	if (strcmp(call->verb, "add") == 0 && queue_full(conf))
 		return refused(call, ADMIT_QUEUE_FULL);

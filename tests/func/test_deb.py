@@ -45,8 +45,12 @@ def run(*cmd, timeout=300, check=True):
 
 
 def version():
-    with open(os.path.join(bgs.REPO, "include", "bgserviced.h")) as f:
-        return re.search(r'BGS_VERSION\s+"([^"]+)"', f.read()).group(1)
+    """The version the built daemon reports (bgserviced -V)."""
+    r = subprocess.run([os.path.join(bgs.BUILDS["plain"], "bgserviced"), "-V"],
+                       capture_output=True, text=True, timeout=30)
+    m = re.fullmatch(r"bgserviced (\S+)\n", r.stdout + r.stderr)
+    assert r.returncode == 0 and m, "bgserviced -V: %r %r" % (r.stdout, r.stderr)
+    return m.group(1)
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,7 @@ svc = bgs.svc
 ESCAPE = "setsid sh -c 'echo $$ > %s; exec sleep 30'"
 
 
-def answers_from(d, source):
-    try:
-        return bgs.request_from(d.port, source, b"helo", 2) == b"oleh"
-    except OSError:
-        return False
+answers_from = bgs.answers_from
 
 
 def cpu_seconds(pid):
@@ -32,16 +28,8 @@ def log_lines(d):
     return d.log().count("\n")
 
 
-def children(pid):
-    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-        return [int(p) for p in f.read().split()]
-
-
-def stat_value(d, key, source="127.0.0.1"):
-    for line in bgs.request_from(d.port, source, b"stats").decode().splitlines():
-        if line.startswith(key + " "):
-            return int(line.split()[-1])
-    raise KeyError(key)
+children = bgs.child_pids
+stat_value = bgs.stat_value
 
 
 def sleeping(pid):

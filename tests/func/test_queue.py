@@ -3,36 +3,17 @@ kill -9, retention, cancel, waiting without CPU, the client's verbs."""
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 
 import bgs
 
 SH = "/bin/sh"
-ID_RE = re.compile(rb"^id:([0-9a-f]{16})$")
-
-
 svc = bgs.svc
-
-
-def add(d, service, data=b"", shutdown=True):
-    ans = d.request(b"queue:add:%s:%s" % (service.encode(), data), shutdown=shutdown)
-    m = ID_RE.match(ans)
-    assert m, ans
-    return m.group(1).decode()
-
-
-def check(d, jid):
-    return d.request(b"queue:check:id:" + jid.encode())
-
-
-def get(d, jid, timeout=60):
-    return d.request(b"queue:get:id:" + jid.encode(), timeout=timeout)
-
-
-def wait_state(d, jid, state, timeout=20):
-    return bgs.wait_until(lambda: check(d, jid) == state, timeout, 0.05)
+add = bgs.job_add
+check = bgs.job_check
+get = bgs.job_get
+wait_state = bgs.job_wait_state
 
 
 def test_add_check_get(daemon_factory):
@@ -245,8 +226,7 @@ def test_info(daemon_factory):
     d = daemon_factory(services={"fail": svc("sleep 0.2; exit 7")}).start()
     jid = add(d, "fail", b"x")
     get(d, jid)
-    info = dict(l.split(" ", 1) for l in d.request(b"queue:info:id:" + jid.encode())
-                .decode().splitlines())
+    info = bgs.job_info(d, jid)
     assert info["id"] == jid and info["service"] == "fail"
     assert info["state"] == "done" and info["status"] == "2"
     assert info["result"] == "exit 7" and info["code"] == "502"
@@ -301,11 +281,6 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def children_of(pid):
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
-
-
 def test_waiting_costs_no_cpu(daemon_factory, tmp_path):
     gate = tmp_path / "gate"
     d = daemon_factory(limits={"max_jobs": 1}, services={
@@ -316,7 +291,7 @@ def test_waiting_costs_no_cpu(daemon_factory, tmp_path):
     s = d.connect(timeout=30)
     s.sendall(b"queue:get:id:" + second.encode())
     time.sleep(0.3)
-    before_kids = set(children_of(d.pid))
+    before_kids = set(bgs.child_pids(d.pid))
     waiters = list(before_kids)
     t0 = {p: cpu_ticks(p) for p in waiters + [d.pid]}
     time.sleep(1.5)
@@ -347,32 +322,27 @@ def test_framed_queue_verbs(daemon):
     assert rest == b"C!200 1\n2"
 
 
-def client(d, *args, input=None):
-    return subprocess.run([d.client, "-H", "127.0.0.1:%d" % d.port] + list(args),
-                          input=input, capture_output=True, timeout=60, env=d.env())
-
-
 def test_client_queue_verbs(daemon_factory):
     d = daemon_factory(services={"upper": {"command": ["/usr/bin/tr", "a-z", "A-Z"]},
                                  "fail": svc("exit 3")}).start()
-    r = client(d, "add", "upper", "client job")
+    r = d.run_client("add", "upper", "client job")
     assert r.returncode == 0 and re.match(rb"^[0-9a-f]{16}\n$", r.stdout), r
     jid = r.stdout.strip().decode()
-    r = client(d, "get", jid)
+    r = d.run_client("get", jid)
     assert (r.returncode, r.stdout) == (0, b"CLIENT JOB")
-    r = client(d, "status", jid)
+    r = d.run_client("status", jid)
     assert (r.returncode, r.stdout) == (0, b"2\n")
-    r = client(d, "info", jid)
+    r = d.run_client("info", jid)
     assert r.returncode == 0 and b"state done" in r.stdout
-    r = client(d, "jobs")
+    r = d.run_client("jobs")
     assert r.returncode == 0 and jid.encode() in r.stdout
-    r = client(d, "cancel", jid)
+    r = d.run_client("cancel", jid)
     assert r.returncode == 2 and b"409: Job already done" in r.stderr
-    r = client(d, "add", "fail", input=b"")
+    r = d.run_client("add", "fail", input=b"")
     fid = r.stdout.strip().decode()
-    r = client(d, "get", fid)
+    r = d.run_client("get", fid)
     assert r.returncode == 1 and b"502: Service fail failed with exit status 3" in r.stderr
-    r = client(d, "status", "0123456789abcdef")
+    r = d.run_client("status", "0123456789abcdef")
     assert r.returncode == 2 and b"404: Unknown job id" in r.stderr
-    r = client(d, "get", "nope")
+    r = d.run_client("get", "nope")
     assert r.returncode == 2 and b"not a job id" in r.stderr

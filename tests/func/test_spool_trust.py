@@ -14,7 +14,6 @@ import pytest
 
 import bgs
 
-ID_RE = re.compile(rb"^id:([0-9a-f]{16})$")
 SECRET = b"root's secret\n"
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0,
@@ -84,10 +83,7 @@ def test_symlinked_tmp_files_are_not_followed(daemon_factory, tmp_path):
     d.settings["services"]["slow"] = bgs.svc("sleep 30", user="nobody")
     d.write_config()
     d.start()
-    ans = d.request(b"queue:add:slow:")
-    m = ID_RE.match(ans)
-    assert m, ans
-    jid = m.group(1).decode()
+    jid = bgs.job_add(d, "slow")
     assert bgs.wait_until(lambda: d.request(
         b"queue:check:id:" + jid.encode()) == b"1", 20)
     d.kill9()
@@ -218,16 +214,8 @@ def fill(path):
     return filler
 
 
-def info(d, jid):
-    text = d.request(b"queue:info:id:" + jid.encode()).decode()
-    return dict(l.split(" ", 1) for l in text.splitlines() if " " in l)
-
-
-def add(d, service, data=b""):
-    ans = d.request(b"queue:add:%s:%s" % (service.encode(), data))
-    m = ID_RE.match(ans)
-    assert m, ans
-    return m.group(1).decode()
+info = bgs.job_info
+add = bgs.job_add
 
 
 @pytest.fixture

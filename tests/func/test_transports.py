@@ -245,10 +245,8 @@ def test_latin1_job(daemon_factory):
 # The client
 
 def client(d, *args, input=None, env=None):
-    e = d.env()
-    e.update(env or {})
-    return subprocess.run([d.client] + list(args), input=input, capture_output=True,
-                          timeout=60, env=e)
+    """bgservice ARGS as they are: no -H of the daemon's."""
+    return d.run_client(*args, input=input, env=env, host="")
 
 
 def test_client_send_udp(daemon_factory, tmp_path):

@@ -26,7 +26,6 @@ import time
 
 import bgs
 
-ID_RE = re.compile(rb"^id:([0-9a-f]{16})$")
 # Any of these in a report is an error, whatever the summary says.
 ERROR_MARKS = ("Invalid read", "Invalid write", "Invalid free",
                "uninitialised", "Conditional jump", "Mismatched free",
@@ -116,7 +115,7 @@ def request_mix(d, tmp_path):
 
     # The queue.
     ans = r(b"queue:add:upper:queued")
-    m = ID_RE.match(ans)
+    m = bgs.ID_RE.match(ans)
     assert m, ans
     jid = m.group(1)
     assert r(b"queue:get:id:" + jid) == b"QUEUED"

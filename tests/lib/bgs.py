@@ -95,6 +95,62 @@ def request_from(port, source, data, timeout=10):
         return recv_all(s)
 
 
+def answers_from(d, source):
+    """Does daemon D answer helo to a caller at loopback address SOURCE?"""
+    try:
+        return request_from(d.port, source, b"helo", 2) == b"oleh"
+    except OSError:
+        return False
+
+
+def stat_value(d, key, source=None):
+    """The value of the sample KEY in daemon D's stats answer (asked
+    from SOURCE if given)."""
+    text = d.request(b"stats") if source is None else \
+        request_from(d.port, source, b"stats")
+    for line in text.decode().splitlines():
+        if line.startswith(key + " "):
+            return int(line.split()[-1])
+    raise KeyError(key)
+
+
+def child_pids(pid):
+    """The pids of PID's children (zombies included)."""
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(p) for p in f.read().split()]
+
+
+# The job queue's verbs, over a plain request each.
+ID_RE = re.compile(rb"^id:([0-9a-f]{16})$")
+
+
+def job_add(d, service, data=b"", shutdown=True):
+    """Queue a job of SERVICE with DATA on daemon D; its id."""
+    ans = d.request(b"queue:add:%s:%s" % (service.encode(), data), shutdown=shutdown)
+    m = ID_RE.match(ans)
+    assert m, ans
+    return m.group(1).decode()
+
+
+def job_check(d, jid):
+    return d.request(b"queue:check:id:" + jid.encode())
+
+
+def job_get(d, jid, timeout=60):
+    return d.request(b"queue:get:id:" + jid.encode(), timeout=timeout)
+
+
+def job_info(d, jid):
+    """The queue:info answer for JID as a dict."""
+    text = d.request(b"queue:info:id:" + jid.encode()).decode()
+    return dict(ln.split(" ", 1) for ln in text.splitlines() if " " in ln)
+
+
+def job_wait_state(d, jid, state, timeout=20):
+    """Wait until job JID's check answer is STATE (b"0", b"1", b"2")."""
+    return wait_until(lambda: job_check(d, jid) == state, timeout, 0.05)
+
+
 def free_port():
     """A loopback port free for both TCP and UDP right now."""
     for _ in range(50):
@@ -119,7 +175,8 @@ def lc(value, indent=0):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        # libconfig reads an integer beyond 32 bits whole only with an L.
+        return str(value) + ("L" if not -2**31 <= value < 2**31 else "")
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, (list, tuple)):
@@ -299,10 +356,15 @@ class Daemon:
     def call(self, service, data=b""):
         return self.request(service.encode() + b":" + data)
 
-    def run_client(self, *args, input=None, timeout=30):
-        return subprocess.run([self.client, "-H", "127.0.0.1:%d" % self.port] + list(args),
+    def run_client(self, *args, input=None, host=None, env=None, timeout=60):
+        """Run bgservice ARGS against this daemon (HOST instead, if given;
+        without -H if HOST is ""), with ENV added to its environment."""
+        h = "127.0.0.1:%d" % self.port if host is None else host
+        e = self.env()
+        e.update(env or {})
+        return subprocess.run([self.client] + (["-H", h] if h else []) + list(args),
                               input=input, capture_output=True, timeout=timeout,
-                              env=self.env())
+                              env=e)
 
 
 def recv_all(s, limit=1 << 30):

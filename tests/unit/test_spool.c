@@ -210,3 +210,72 @@ TEST(spool_cancel_marked_then_removed)
 	CHECK(spool_remove(id) == 0);
 	CHECK(spool_state(id) == JOB_NONE);
 }
+
+/* The length of the header of a spool file, its "\n\n" included. */
+static size_t
+header_len(const char *whole, size_t len)
+{
+	const char	*p = memmem(whole, len, "\n\n", 2);
+
+	CHECK(p != NULL);
+	return (size_t)(p - whole) + 2;
+}
+
+TEST(spool_result_cut_in_its_header_never_loads)
+{
+	struct job_result	 r, got;
+	char			 id[JOB_ID_LEN + 1], file[64], whole[1024];
+	size_t			 len, hdr, k;
+
+	open_spool();
+	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
+	result(&r, 200, "the output");
+	CHECK(spool_finish(id, &r) == 0);
+	spool_result_free(&r);
+	snprintf(file, sizeof(file), "%s.done", id);
+	len = slurp(file, whole, sizeof(whole));
+	hdr = header_len(whole, len);
+	CHECK(hdr < len);
+	for (k = 0; k < hdr; k++) {
+		spit(file, whole, k);
+		CHECK(spool_load_result(id, &got) == -1);
+	}
+	spit(file, whole, len);
+	CHECK(spool_load_result(id, &got) == 0);
+	CHECK(got.code == 200 && got.out.len == 10);
+	CHECK(memcmp(got.out.data, "the output", 10) == 0);
+	spool_result_free(&got);
+}
+
+TEST(spool_recovery_removes_unreadable_jobs_and_leftovers)
+{
+	struct job_result	 r;
+	char			 bad[JOB_ID_LEN + 1], good[JOB_ID_LEN + 1];
+	char			 gone[JOB_ID_LEN + 1], file[64], whole[1024];
+	size_t			 len;
+	time_t			 next;
+
+	open_spool();
+	CHECK(spool_add("svc", &nobody, "bad", 3, bad) == 0);
+	CHECK(spool_add("svc", &nobody, "good", 4, good) == 0);
+	CHECK(spool_add("svc", &nobody, "gone", 4, gone) == 0);
+	/* A request cut inside its header, under its final name. */
+	snprintf(file, sizeof(file), "%s.req", bad);
+	len = slurp(file, whole, sizeof(whole));
+	spit(file, whole, header_len(whole, len) / 2);
+	/* A result left behind by a job whose request is gone. */
+	result(&r, 200, "done");
+	CHECK(spool_finish(gone, &r) == 0);
+	spool_result_free(&r);
+	snprintf(file, sizeof(file), "spool/%s.req", gone);
+	CHECK(unlink(file) == 0);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(nqueued == 1 && nstuck == 0);
+	CHECK_STR(queued_ids[0], good);
+	CHECK(spool_state(bad) == JOB_NONE);
+	snprintf(file, sizeof(file), "spool/%s.req", bad);
+	CHECK(access(file, F_OK) == -1);
+	snprintf(file, sizeof(file), "spool/%s.done", gone);
+	CHECK(access(file, F_OK) == -1);
+	CHECK(next == 0);	/* nothing finished is left to expire */
+}
