@@ -7,7 +7,8 @@
 #   make install    PREFIX=/usr/local DESTDIR= (never overwrites a config)
 #   make deb        the Debian package, left in build/ (debian/)
 #   make bench      side-by-side speed figures (tests/bench)
-#   make lint       mandoc -Tlint, shellcheck, cppcheck
+#   make lint       mandoc -Tlint, shellcheck, cppcheck, clang-format
+#   make format     format the C sources as .clang-format says
 #   make format     clang-format the C sources (.clang-format: KNF)
 #   make format-check  what make format would change, as errors
 
@@ -134,6 +135,7 @@ lint:
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
 	    --include=/usr/include/bsd/sys/queue.h \
 	    --include=/usr/include/bsd/sys/tree.h -Iinclude -D_GNU_SOURCE src
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
 
 # The C sources clang-format keeps in the house style (.clang-format).
 FORMAT_SRCS = src/*.c include/*.h tests/unit/*.c tests/fuzz/*.c \

@@ -8,8 +8,8 @@
 
 #include "bgserviced.h"
 
-int	addr_allowed(const struct allow *, const struct sockaddr_storage *);
-int	addr_same_host(const struct sockaddr_storage *,
-	    const struct sockaddr_storage *);
+int addr_allowed(const struct allow *, const struct sockaddr_storage *);
+int addr_same_host(const struct sockaddr_storage *,
+    const struct sockaddr_storage *);
 
 #endif /* ADDR_H */

@@ -53,85 +53,85 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#define BGS_VERSION		"0.1.0"
+#define BGS_VERSION "0.1.0"
 
 /* Longest service name; names are made of A-Z a-z 0-9 - _. */
-#define SERVICE_NAME_MAX	64
+#define SERVICE_NAME_MAX 64
 /* Most "env" entries of a service. */
-#define SERVICE_ENV_MAX		32
+#define SERVICE_ENV_MAX 32
 
 /* Defaults of the limits block (documented in bgserviced.conf(5)). */
-#define DEF_MAX_CONNECTIONS	256
-#define DEF_MAX_REQUEST		1048576
-#define DEF_REQUEST_TIMEOUT	10
-#define DEF_REQUEST_IDLE_MS	50
-#define DEF_MAX_JOBS		4
-#define DEF_JOB_RETENTION	3600
-#define DEF_MAX_OUTPUT		(16 * 1048576)
-#define DEF_SERVICE_TIMEOUT	60
-#define DEF_KILL_GRACE		2
+#define DEF_MAX_CONNECTIONS 256
+#define DEF_MAX_REQUEST	    1048576
+#define DEF_REQUEST_TIMEOUT 10
+#define DEF_REQUEST_IDLE_MS 50
+#define DEF_MAX_JOBS	    4
+#define DEF_JOB_RETENTION   3600
+#define DEF_MAX_OUTPUT	    (16 * 1048576)
+#define DEF_SERVICE_TIMEOUT 60
+#define DEF_KILL_GRACE	    2
 /* max_per_source unset: max_connections / DEF_PER_SOURCE_SHARE. */
-#define DEF_PER_SOURCE_SHARE	2
-#define DEF_MAX_QUEUE		100000
+#define DEF_PER_SOURCE_SHARE 2
+#define DEF_MAX_QUEUE	     100000
 
 /* An address prefix of an allow list: 127.0.0.0/8, ::1, 192.0.2.7. */
 struct cidr {
-	int		 family;	/* AF_INET or AF_INET6 */
-	unsigned char	 addr[16];
-	int		 bits;
+	int	      family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int	      bits;
 };
 
 struct allow {
-	struct cidr	*cidrs;
-	size_t		 n;		/* 0: everybody */
+	struct cidr *cidrs;
+	size_t	     n; /* 0: everybody */
 };
 
 /* One entry of the listen list: an IP address and port, or a UNIX path. */
 struct listen_conf {
-	char		*address;	/* numeric IPv4/IPv6 address, or NULL */
-	int		 port;
-	char		*path;		/* UNIX-domain stream socket, or NULL */
-	mode_t		 mode;		/* permissions of the UNIX socket */
-	uid_t		 owner;		/* ... its owner and group, -1: ours */
-	gid_t		 group;
-	int		 tcp;		/* serve TCP (stream) on it */
-	int		 udp;		/* serve UDP on it (IP only) */
-	uid_t		*allow_uid;	/* UNIX callers let in, by uid */
-	size_t		 nallow_uid;
-	gid_t		*allow_gid;	/* ... or by gid */
-	size_t		 nallow_gid;
-	int		 line;		/* where it was configured */
+	char  *address; /* numeric IPv4/IPv6 address, or NULL */
+	int    port;
+	char  *path;  /* UNIX-domain stream socket, or NULL */
+	mode_t mode;  /* permissions of the UNIX socket */
+	uid_t  owner; /* ... its owner and group, -1: ours */
+	gid_t  group;
+	int    tcp;	  /* serve TCP (stream) on it */
+	int    udp;	  /* serve UDP on it (IP only) */
+	uid_t *allow_uid; /* UNIX callers let in, by uid */
+	size_t nallow_uid;
+	gid_t *allow_gid; /* ... or by gid */
+	size_t nallow_gid;
+	int    line; /* where it was configured */
 };
 
 /* The metrics block: an HTTP listener answering GET /metrics. */
 struct metrics_conf {
-	char		*address;	/* numeric address, NULL: no block */
-	int		 port;
-	struct allow	 allow;		/* callers let in; none: the global */
-	int		 line;		/* where it was configured */
+	char	    *address; /* numeric address, NULL: no block */
+	int	     port;
+	struct allow allow; /* callers let in; none: the global */
+	int	     line;  /* where it was configured */
 };
 
 struct limits {
-	int		 max_connections;	/* connection children at once */
-	size_t		 max_request;		/* bytes in one request */
-	int		 request_timeout;	/* seconds to receive a request */
-	int		 request_idle_ms;	/* longest silence ending one */
-	int		 request_idle_fixed;	/* ... and always that long */
-	int		 max_jobs;		/* queued jobs running at once */
-	int		 job_retention;		/* seconds a finished job is kept */
-	size_t		 max_output;		/* bytes of a service's output */
-	int		 kill_grace;		/* seconds between TERM and KILL */
-	int		 max_per_source;	/* connections from one address */
-	int		 max_queue;		/* jobs queued and running */
+	int    max_connections;	   /* connection children at once */
+	size_t max_request;	   /* bytes in one request */
+	int    request_timeout;	   /* seconds to receive a request */
+	int    request_idle_ms;	   /* longest silence ending one */
+	int    request_idle_fixed; /* ... and always that long */
+	int    max_jobs;	   /* queued jobs running at once */
+	int    job_retention;	   /* seconds a finished job is kept */
+	size_t max_output;	   /* bytes of a service's output */
+	int    kill_grace;	   /* seconds between TERM and KILL */
+	int    max_per_source;	   /* connections from one address */
+	int    max_queue;	   /* jobs queued and running */
 };
 
 /* Resource limits of a service's process, -1 where unset. */
 struct rlimits {
-	long long	 cpu;		/* seconds of CPU, RLIMIT_CPU */
-	long long	 as;		/* bytes of address space, RLIMIT_AS */
-	long long	 nofile;	/* open files, RLIMIT_NOFILE */
-	long long	 nproc;		/* processes of the user, RLIMIT_NPROC */
-	long long	 fsize;		/* bytes of a file written, RLIMIT_FSIZE */
+	long long cpu;	  /* seconds of CPU, RLIMIT_CPU */
+	long long as;	  /* bytes of address space, RLIMIT_AS */
+	long long nofile; /* open files, RLIMIT_NOFILE */
+	long long nproc;  /* processes of the user, RLIMIT_NPROC */
+	long long fsize;  /* bytes of a file written, RLIMIT_FSIZE */
 };
 
 /*
@@ -139,44 +139,44 @@ struct rlimits {
  * configuration is read, so that switching takes system calls only.
  */
 struct ident {
-	char		*user;		/* NULL: none given */
-	uid_t		 uid;
-	gid_t		 gid;		/* the user's group, or "group" */
-	gid_t		*groups;	/* all of the user's, for setgroups */
-	int		 ngroups;
-	int		 setids;	/* switch to it */
+	char  *user; /* NULL: none given */
+	uid_t  uid;
+	gid_t  gid;    /* the user's group, or "group" */
+	gid_t *groups; /* all of the user's, for setgroups */
+	int    ngroups;
+	int    setids; /* switch to it */
 };
 
 struct service {
-	char		 name[SERVICE_NAME_MAX + 1];
-	char		**argv;		/* NULL-terminated, argv[0] absolute */
-	int		 timeout;	/* seconds, 0: none */
-	int		 tcp;		/* reachable by stream calls and jobs */
-	int		 udp;		/* reachable by datagrams */
-	char		*charset;	/* what the command speaks; NULL: UTF-8 */
-	struct ident	 id;		/* run as this user; none: ours */
-	int		 spool_writable; /* may run as the spool's owner */
-	int		 nice;		/* the nice value it runs at */
-	int		 max_instances;	/* runs at once, 0: no limit */
-	char		**env;		/* extra "NAME=value", NULL-ended */
-	struct rlimits	 rlim;
-	struct allow	 allow;		/* callers let in; none: all */
-	int		 line;		/* where it was configured */
+	char	       name[SERVICE_NAME_MAX + 1];
+	char	     **argv;	/* NULL-terminated, argv[0] absolute */
+	int	       timeout; /* seconds, 0: none */
+	int	       tcp;	/* reachable by stream calls and jobs */
+	int	       udp;	/* reachable by datagrams */
+	char	      *charset; /* what the command speaks; NULL: UTF-8 */
+	struct ident   id;	/* run as this user; none: ours */
+	int	       spool_writable; /* may run as the spool's owner */
+	int	       nice;	       /* the nice value it runs at */
+	int	       max_instances;  /* runs at once, 0: no limit */
+	char	     **env;	       /* extra "NAME=value", NULL-ended */
+	struct rlimits rlim;
+	struct allow   allow; /* callers let in; none: all */
+	int	       line;  /* where it was configured */
 };
 
 struct config {
-	char		*file;		/* the file it was read from */
-	char		*pidfile;
-	char		*spool_dir;
-	char		*log;		/* "log": NULL for syslog */
+	char		   *file; /* the file it was read from */
+	char		   *pidfile;
+	char		   *spool_dir;
+	char		   *log; /* "log": NULL for syslog */
 	struct listen_conf *listens;
-	size_t		 nlistens;
-	struct limits	 limits;
-	struct allow	 allow;		/* callers let in; none: all */
-	struct metrics_conf metrics;	/* the HTTP metrics listener */
-	struct ident	 id;		/* the daemon's own, after binding */
-	struct service	*services;	/* sorted by name */
-	size_t		 nservices;
+	size_t		    nlistens;
+	struct limits	    limits;
+	struct allow	    allow;    /* callers let in; none: all */
+	struct metrics_conf metrics;  /* the HTTP metrics listener */
+	struct ident	    id;	      /* the daemon's own, after binding */
+	struct service	   *services; /* sorted by name */
+	size_t		    nservices;
 };
 
 #endif /* BGSERVICED_H */

@@ -9,9 +9,9 @@
 
 #include "util.h"
 
-int	charset_valid(const char *name);
-int	charset_convert(const char *from, const char *to, const char *in,
-	    size_t len, struct buf *out);
-int	charset_is_utf8(const char *name);
+int charset_valid(const char *name);
+int charset_convert(const char *from, const char *to, const char *in,
+    size_t len, struct buf *out);
+int charset_is_utf8(const char *name);
 
 #endif /* CHARSET_H */

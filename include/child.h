@@ -15,35 +15,34 @@
 
 /* How one run of a service ended. */
 struct run_result {
-	int		 status;	/* wait(2) status, if it ran */
-	int		 spawned;	/* the command was started */
-	int		 spawn_errno;	/* why it could not be */
-	int		 timed_out;	/* killed at its timeout */
-	int		 overflow;	/* output exceeded max_output */
-	int		 cancelled;	/* killed on request (TERM to us) */
-	int		 bad_input;	/* data not convertible to charset */
-	int		 bad_output;	/* output not convertible to UTF-8 */
-	struct buf	 out;		/* what it wrote on stdout */
-	struct timespec	 start, end;	/* wall clock */
-	long long	 ms;		/* run time */
+	int		status;	     /* wait(2) status, if it ran */
+	int		spawned;     /* the command was started */
+	int		spawn_errno; /* why it could not be */
+	int		timed_out;   /* killed at its timeout */
+	int		overflow;    /* output exceeded max_output */
+	int		cancelled;   /* killed on request (TERM to us) */
+	int		bad_input;   /* data not convertible to charset */
+	int		bad_output;  /* output not convertible to UTF-8 */
+	struct buf	out;	     /* what it wrote on stdout */
+	struct timespec start, end;  /* wall clock */
+	long long	ms;	     /* run time */
 };
 
 /* The context of a run: who asked, and the job id for queued jobs. */
 struct run_ctx {
 	const struct peer *peer;
-	const char	*job_id;
+	const char	  *job_id;
 };
 
-void	child_atfork(void (*)(void));
-pid_t	child_fork(void);
-int	child_run(const struct service *, const struct limits *,
-	    const struct run_ctx *, const char *in, size_t inlen,
-	    struct run_result *);
-int	child_ok(const struct run_result *);
-int	child_describe(const struct service *, const struct run_result *,
-	    char *, size_t);
-void	child_result_free(struct run_result *);
-pid_t	child_reap(int *status);
-pid_t	child_wait(pid_t);
+void  child_atfork(void (*)(void));
+pid_t child_fork(void);
+int   child_run(const struct service *, const struct limits *,
+      const struct run_ctx *, const char *in, size_t inlen, struct run_result *);
+int   child_ok(const struct run_result *);
+int   child_describe(const struct service *, const struct run_result *, char *,
+      size_t);
+void  child_result_free(struct run_result *);
+pid_t child_reap(int *status);
+pid_t child_wait(pid_t);
 
 #endif /* CHILD_H */

@@ -10,8 +10,8 @@
  * Read and validate FILE.  Returns a new configuration, or NULL with a
  * message "file:line: what is wrong" in ERR.
  */
-struct config	*config_load(const char *file, char *err, size_t errlen);
-void		 config_free(struct config *);
+struct config *config_load(const char *file, char *err, size_t errlen);
+void	       config_free(struct config *);
 
 /* The service called NAME, or NULL. */
 const struct service *config_service(const struct config *, const char *name);
@@ -21,21 +21,21 @@ const struct service *config_service(const struct config *, const char *name);
  * which daemon serves which service, like the PHP caller's ini file.
  */
 struct client_target {
-	char		*name;		/* service, or NULL for the default */
-	char		*tcpurl;
-	char		*udpurl;
+	char *name; /* service, or NULL for the default */
+	char *tcpurl;
+	char *udpurl;
 };
 
 struct client_conf {
-	struct client_target	 dflt;
-	struct client_target	*services;
-	size_t			 nservices;
+	struct client_target  dflt;
+	struct client_target *services;
+	size_t		      nservices;
 };
 
 struct client_conf *config_client_load(const char *file, char *err,
-		    size_t errlen);
-void		 config_client_free(struct client_conf *);
-const char	*config_client_url(const struct client_conf *,
-		    const char *service, int udp);
+    size_t errlen);
+void		    config_client_free(struct client_conf *);
+const char *config_client_url(const struct client_conf *, const char *service,
+    int udp);
 
 #endif /* CONFIG_H */

@@ -7,6 +7,6 @@
 #include "bgserviced.h"
 #include "net.h"
 
-void	conn_serve(int fd, const struct config *, const struct peer *);
+void conn_serve(int fd, const struct config *, const struct peer *);
 
 #endif /* CONN_H */

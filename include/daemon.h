@@ -4,7 +4,7 @@
 #ifndef DAEMON_H
 #define DAEMON_H
 
-int	daemon_detach(int keep_stderr);
-void	daemon_ready(int fd);
+int  daemon_detach(int keep_stderr);
+void daemon_ready(int fd);
 
 #endif /* DAEMON_H */

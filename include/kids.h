@@ -6,6 +6,6 @@
 
 #include <sys/types.h>
 
-int	kids_signal(int sig, pid_t spare_pgrp);
+int kids_signal(int sig, pid_t spare_pgrp);
 
 #endif /* KIDS_H */

@@ -8,19 +8,17 @@
 
 #include <stdarg.h>
 
-void	log_init(const char *ident, int foreground, int debug);
-void	log_setident(const char *ident);
-int	log_valid(const char *spec);
-int	log_facility(const char *spec);
-int	log_open(const char *spec, int foreground);
-void	log_reopen(void);
-void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	fatal(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-void	fatalx(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
+void log_init(const char *ident, int foreground, int debug);
+void log_setident(const char *ident);
+int  log_valid(const char *spec);
+int  log_facility(const char *spec);
+int  log_open(const char *spec, int foreground);
+void log_reopen(void);
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif /* LOG_H */

@@ -9,7 +9,6 @@
 
 struct pidfh;
 
-struct pidfh *pidfile_lock(const char *path, pid_t *other,
-	    const char **why);
+struct pidfh *pidfile_lock(const char *path, pid_t *other, const char **why);
 
 #endif /* PIDFILE_H */

@@ -6,6 +6,6 @@
 
 #include "bgserviced.h"
 
-int	priv_become(const struct ident *);
+int priv_become(const struct ident *);
 
 #endif /* PRIV_H */

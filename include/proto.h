@@ -20,31 +20,31 @@
 #include "bgserviced.h"
 
 /* Job ids: 16 lowercase hex digits (64 random bits). */
-#define JOB_ID_LEN	16
+#define JOB_ID_LEN 16
 
 /* The first byte of a framed request or answer. */
-#define FRAME_MARK	'!'
+#define FRAME_MARK '!'
 
 /* Longest framed header line, terminator included. */
 #define FRAME_HEADER_MAX 256
 
 enum proto_verb {
-	VERB_CALL,		/* SERVICE:DATA, run and answer the output */
-	VERB_HELO,		/* helo -> oleh */
-	VERB_HELLO,		/* hello -> olleh */
-	VERB_QADD,		/* queue:add:SERVICE:DATA -> id:ID */
-	VERB_QCHECK,		/* queue:check:id:ID -> 0, 1 or 2 */
-	VERB_QGET,		/* queue:get:id:ID -> waits, the output */
-	VERB_QINFO,		/* queue:info:id:ID -> exit status, times */
-	VERB_QCANCEL,		/* queue:cancel:id:ID */
-	VERB_QLIST,		/* queue:list */
-	VERB_STATS,		/* stats */
-	VERB_SEND,		/* framed only: run, answer nothing but 202 */
+	VERB_CALL,    /* SERVICE:DATA, run and answer the output */
+	VERB_HELO,    /* helo -> oleh */
+	VERB_HELLO,   /* hello -> olleh */
+	VERB_QADD,    /* queue:add:SERVICE:DATA -> id:ID */
+	VERB_QCHECK,  /* queue:check:id:ID -> 0, 1 or 2 */
+	VERB_QGET,    /* queue:get:id:ID -> waits, the output */
+	VERB_QINFO,   /* queue:info:id:ID -> exit status, times */
+	VERB_QCANCEL, /* queue:cancel:id:ID */
+	VERB_QLIST,   /* queue:list */
+	VERB_STATS,   /* stats */
+	VERB_SEND,    /* framed only: run, answer nothing but 202 */
 };
 
 /* The codes of a framed answer that is not an error. */
-#define PROTO_DONE	200	/* done: the payload is the answer */
-#define PROTO_ACCEPTED	202	/* accepted (send): no payload */
+#define PROTO_DONE     200 /* done: the payload is the answer */
+#define PROTO_ACCEPTED 202 /* accepted (send): no payload */
 
 /*
  * The daemon's errors.  proto.c holds the one table that gives each its
@@ -61,7 +61,7 @@ enum proto_err {
 	ERR_BAD_LENGTH,		/* 400 its LENGTH is not a number */
 	ERR_HEADER_TOO_LONG,	/* 400 no LF in FRAME_HEADER_MAX bytes */
 	ERR_HEADER_INCOMPLETE,	/* 400 the header never ended */
-	ERR_PAYLOAD_INCOMPLETE,	/* 400 fewer bytes than LENGTH */
+	ERR_PAYLOAD_INCOMPLETE, /* 400 fewer bytes than LENGTH */
 	ERR_CUT,		/* 400 more arrived after the end by silence */
 	ERR_DENIED,		/* 403 allow says no */
 	ERR_NO_JOB,		/* 404 unknown job id */
@@ -96,52 +96,51 @@ enum proto_err {
 
 /* What proto_scan() makes of the bytes received so far. */
 enum proto_scan {
-	SCAN_PARTIAL,		/* more may come: wait (quiet period ends it) */
-	SCAN_COMPLETE,		/* a whole request (or a bad header): answer */
+	SCAN_PARTIAL,  /* more may come: wait (quiet period ends it) */
+	SCAN_COMPLETE, /* a whole request (or a bad header): answer */
 };
 
 struct request {
-	enum proto_verb	 verb;
-	int		 framed;	/* arrived in the framed form */
-	char		 service[SERVICE_NAME_MAX + 1];
-	char		 id[JOB_ID_LEN + 1];
-	const char	*data;		/* points into the request buffer */
-	size_t		 datalen;
-	size_t		 length;	/* bytes of the buffer it used */
+	enum proto_verb verb;
+	int		framed; /* arrived in the framed form */
+	char		service[SERVICE_NAME_MAX + 1];
+	char		id[JOB_ID_LEN + 1];
+	const char     *data; /* points into the request buffer */
+	size_t		datalen;
+	size_t		length; /* bytes of the buffer it used */
 };
 
 /* The facts of queue:info, filled by the queue, formatted here. */
 struct proto_info {
-	const char	*id;
-	const char	*service;
-	int		 state;		/* 0 queued, 1 running, 2 done */
-	struct timespec	 submitted;
-	int		 has_result;	/* done and its result was read */
-	struct timespec	 started, ended;
-	long long	 ms;
-	const char	*how;		/* "exit 0", "timeout", ... */
-	int		 code;
-	const char	*message;	/* its error text (code not 200) */
-	size_t		 output_bytes;
+	const char     *id;
+	const char     *service;
+	int		state; /* 0 queued, 1 running, 2 done */
+	struct timespec submitted;
+	int		has_result; /* done and its result was read */
+	struct timespec started, ended;
+	long long	ms;
+	const char     *how; /* "exit 0", "timeout", ... */
+	int		code;
+	const char     *message; /* its error text (code not 200) */
+	size_t		output_bytes;
 };
 
 /* Room for any answer of proto_info_format(). */
-#define PROTO_INFO_MAX	1024
+#define PROTO_INFO_MAX 1024
 /* Room for any answer of proto_id_answer() or proto_state_answer(). */
 #define PROTO_ANSWER_MAX 32
 
 /* Requests (the daemon's side). */
-enum proto_scan	 proto_scan(const char *buf, size_t len, size_t *reqlen);
-enum proto_err	 proto_parse(const char *buf, size_t len,
-		    struct request *req);
-int		 proto_valid_id(const char *id, size_t len);
-int		 proto_valid_name(const char *name, size_t len);
-int		 proto_reserved_name(const char *name);
-const char	*proto_verb_name(enum proto_verb);
+enum proto_scan proto_scan(const char *buf, size_t len, size_t *reqlen);
+enum proto_err	proto_parse(const char *buf, size_t len, struct request *req);
+int		proto_valid_id(const char *id, size_t len);
+int		proto_valid_name(const char *name, size_t len);
+int		proto_reserved_name(const char *name);
+const char     *proto_verb_name(enum proto_verb);
 
 /* The error table. */
-int		 proto_err_code(enum proto_err);
-const char	*proto_err_text(enum proto_err);
+int	    proto_err_code(enum proto_err);
+const char *proto_err_text(enum proto_err);
 
 /*
  * Answers.  Each writes into BUF, NUL-terminated, and returns the length
@@ -152,34 +151,29 @@ const char	*proto_err_text(enum proto_err);
  * framed answer; the others write the payload, the same in both forms
  * but for an id ("id:ID" in the original form, the bare id framed).
  */
-size_t		 proto_error(char *buf, size_t size, int framed,
-		    enum proto_err);
-size_t		 proto_error_text(char *buf, size_t size, int framed,
-		    int code, const char *text);
-size_t		 proto_frame_header(char *buf, size_t size, int code,
-		    size_t length);
-const char	*proto_helo_answer(enum proto_verb);
-size_t		 proto_id_answer(char *buf, size_t size, int framed,
-		    const char *id);
-size_t		 proto_state_answer(char *buf, size_t size, int state);
-const char	*proto_cancel_answer(void);
-const char	*proto_state_name(int state);
-size_t		 proto_list_line(char *buf, size_t size, const char *id,
-		    int state, const char *service, long long submitted);
-size_t		 proto_info_format(char *buf, size_t size,
-		    const struct proto_info *);
+size_t proto_error(char *buf, size_t size, int framed, enum proto_err);
+size_t proto_error_text(char *buf, size_t size, int framed, int code,
+    const char *text);
+size_t proto_frame_header(char *buf, size_t size, int code, size_t length);
+const char *proto_helo_answer(enum proto_verb);
+size_t proto_id_answer(char *buf, size_t size, int framed, const char *id);
+size_t proto_state_answer(char *buf, size_t size, int state);
+const char *proto_cancel_answer(void);
+const char *proto_state_name(int state);
+size_t	    proto_list_line(char *buf, size_t size, const char *id, int state,
+	 const char *service, long long submitted);
+size_t proto_info_format(char *buf, size_t size, const struct proto_info *);
 
 /* Client side: requests. */
-int		 proto_frame_request(char *buf, size_t size,
-		    enum proto_verb, const char *arg, size_t length);
-int		 proto_datagram_head(char *buf, size_t size,
-		    const char *service);
+int proto_frame_request(char *buf, size_t size, enum proto_verb,
+    const char *arg, size_t length);
+int proto_datagram_head(char *buf, size_t size, const char *service);
 /* Client side: answers. */
-int		 proto_answer_code(const char *buf, size_t len);
-int		 proto_parse_error_line(const char *buf, size_t len,
-		    int *code, size_t *length);
-int		 proto_parse_frame_answer(const char *buf, size_t len,
-		    int *code, size_t *length);
-int		 proto_is_helo_answer(const char *buf, size_t len);
+int proto_answer_code(const char *buf, size_t len);
+int proto_parse_error_line(const char *buf, size_t len, int *code,
+    size_t *length);
+int proto_parse_frame_answer(const char *buf, size_t len, int *code,
+    size_t *length);
+int proto_is_helo_answer(const char *buf, size_t len);
 
 #endif /* PROTO_H */

@@ -21,28 +21,28 @@
  * '\n'.  Notes of one size, written whole (< PIPE_BUF): reads never split
  * them.
  */
-#define NOTE_ADD	'A'	/* a job was queued; the argument: its service */
-#define NOTE_WAIT	'W'	/* a child waits for the job; its pid */
-#define NOTE_DONE	'D'	/* the job was cancelled: stop its runner */
-#define NOTE_ARG	(1 + JOB_ID_LEN)
-#define NOTE_LEN	(NOTE_ARG + SERVICE_NAME_MAX + 1)
+#define NOTE_ADD  'A' /* a job was queued; the argument: its service */
+#define NOTE_WAIT 'W' /* a child waits for the job; its pid */
+#define NOTE_DONE 'D' /* the job was cancelled: stop its runner */
+#define NOTE_ARG  (1 + JOB_ID_LEN)
+#define NOTE_LEN  (NOTE_ARG + SERVICE_NAME_MAX + 1)
 
 /* How waiting for a job ended. */
 enum queue_wait {
-	WAIT_DONE,		/* the job is done */
-	WAIT_GONE,		/* there is no such job (any more) */
-	WAIT_STOPPING,		/* the daemon stops, or its master died */
-	WAIT_FAILED,		/* the master could not be asked */
+	WAIT_DONE,     /* the job is done */
+	WAIT_GONE,     /* there is no such job (any more) */
+	WAIT_STOPPING, /* the daemon stops, or its master died */
+	WAIT_FAILED,   /* the master could not be asked */
 };
 
-void		 queue_child(pid_t master);
-int		 queue_add(const struct service *, const struct peer *,
-		    const char *data, size_t len, char *id);
-enum job_state	 queue_state(const char *id);
-enum queue_wait	 queue_wait_done(const char *id);
-int		 queue_result(const char *id, struct job_result *);
-int		 queue_info(const char *id, struct buf *);
-enum proto_err	 queue_cancel(const char *id);
-int		 queue_list(struct buf *);
+void queue_child(pid_t master);
+int  queue_add(const struct service *, const struct peer *, const char *data,
+     size_t len, char *id);
+enum job_state	queue_state(const char *id);
+enum queue_wait queue_wait_done(const char *id);
+int		queue_result(const char *id, struct job_result *);
+int		queue_info(const char *id, struct buf *);
+enum proto_err	queue_cancel(const char *id);
+int		queue_list(struct buf *);
 
 #endif /* QUEUE_H */

@@ -10,10 +10,10 @@
 #include "bgserviced.h"
 
 /* A runner that found its service's instances all taken exits so. */
-#define RUNNER_BUSY	75
+#define RUNNER_BUSY 75
 /* ... and one that could not write the spool (full, EIO) exits so. */
-#define RUNNER_RETRY	74
+#define RUNNER_RETRY 74
 
-int	runner_main(const struct config *, const char *id, pid_t master);
+int runner_main(const struct config *, const char *id, pid_t master);
 
 #endif /* RUNNER_H */

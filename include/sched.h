@@ -10,16 +10,16 @@
 
 #include "bgserviced.h"
 
-int	sched_init(const struct config *);
-int	sched_notify_fd(void);
-void	sched_notify_read(int (*ours)(pid_t));
-void	sched_dispatch(const struct config *);
-int	sched_reaped(pid_t, int status, const struct config *);
-int	sched_timeout_ms(void);
-void	sched_tick(const struct config *);
-size_t	sched_pending(void);
-size_t	sched_running(void);
-void	sched_signal(int sig);
-void	sched_free(void);
+int    sched_init(const struct config *);
+int    sched_notify_fd(void);
+void   sched_notify_read(int (*ours)(pid_t));
+void   sched_dispatch(const struct config *);
+int    sched_reaped(pid_t, int status, const struct config *);
+int    sched_timeout_ms(void);
+void   sched_tick(const struct config *);
+size_t sched_pending(void);
+size_t sched_running(void);
+void   sched_signal(int sig);
+void   sched_free(void);
 
 #endif /* SCHED_H */

@@ -11,10 +11,10 @@
 
 struct pidfh;
 
-int	server_init(struct config *, struct pidfh *);
-int	server_drop(void);
-int	server_recover(void);
-void	server_loop(void);
-void	server_free(void);
+int  server_init(struct config *, struct pidfh *);
+int  server_drop(void);
+int  server_recover(void);
+void server_loop(void);
+void server_free(void);
 
 #endif /* SERVER_H */

@@ -15,48 +15,47 @@
 /* Why a caller was not admitted. */
 enum admit {
 	ADMIT_OK,
-	ADMIT_UNKNOWN,		/* no such service: 400 */
-	ADMIT_TRANSPORT,	/* not offered over this transport: 405 */
-	ADMIT_DENIED,		/* the caller is not in its allow list: 403 */
-	ADMIT_BUSY,		/* all of its max_instances run: 503 */
-	ADMIT_QUEUE_FULL,	/* max_queue jobs queued and running: 503 */
+	ADMIT_UNKNOWN,	  /* no such service: 400 */
+	ADMIT_TRANSPORT,  /* not offered over this transport: 405 */
+	ADMIT_DENIED,	  /* the caller is not in its allow list: 403 */
+	ADMIT_BUSY,	  /* all of its max_instances run: 503 */
+	ADMIT_QUEUE_FULL, /* max_queue jobs queued and running: 503 */
 };
 
 /* One use of a service: who asks what, and how it ended. */
 struct service_call {
-	const char		*verb;	/* "call", "send", "add", "job" */
-	const char		*name;	/* the service asked for */
-	const char		*who;	/* the caller, for the log and title */
-	const struct peer	*peer;
-	int			 dgram;	/* arrived as a datagram */
-	const char		*job_id;	/* a queued job's run */
-	const char		*data;
-	size_t			 len;
+	const char	  *verb; /* "call", "send", "add", "job" */
+	const char	  *name; /* the service asked for */
+	const char	  *who;	 /* the caller, for the log and title */
+	const struct peer *peer;
+	int		   dgram;  /* arrived as a datagram */
+	const char	  *job_id; /* a queued job's run */
+	const char	  *data;
+	size_t		   len;
 	/* Filled in: */
-	const struct service	*sv;	/* by service_admit() */
-	int			 code;	/* by service_run(): 200, or an error */
-	char			 why[256];	/* ... and its text */
+	const struct service *sv;   /* by service_admit() */
+	int		      code; /* by service_run(): 200, or an error */
+	char		      why[256]; /* ... and its text */
 	/*
 	 * Called with an instance held, just before the service starts;
 	 * -1 to run nothing after all.
 	 */
-	int			(*starting)(struct service_call *);
-	void			*arg;	/* ... for it */
+	int (*starting)(struct service_call *);
+	void *arg; /* ... for it */
 	/* A queued job's own reading of a run that was stopped. */
-	int			(*judge)(const struct service_call *,
-				    const struct run_result *);
+	int (*judge)(const struct service_call *, const struct run_result *);
 };
 
-enum admit	 service_admit(const struct config *, struct service_call *);
-enum proto_err	 service_refusal(enum admit);
+enum admit     service_admit(const struct config *, struct service_call *);
+enum proto_err service_refusal(enum admit);
 /* What service_run() did. */
 enum run_end {
-	RUN_DONE,		/* it ran: the result and code are set */
-	RUN_BUSY,		/* all of its max_instances run: nothing ran */
-	RUN_DECLINED,		/* the starting hook said no: nothing ran */
+	RUN_DONE,     /* it ran: the result and code are set */
+	RUN_BUSY,     /* all of its max_instances run: nothing ran */
+	RUN_DECLINED, /* the starting hook said no: nothing ran */
 };
 
-enum run_end	 service_run(const struct config *, struct service_call *,
-		    struct run_result *);
+enum run_end service_run(const struct config *, struct service_call *,
+    struct run_result *);
 
 #endif /* SERVICE_H */

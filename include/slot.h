@@ -15,14 +15,14 @@
 
 /* One instance held, or none (no limit to count against). */
 struct slot {
-	int		 index;		/* -1: none held */
+	int index; /* -1: none held */
 };
 
-int	slot_init(void);
-void	slot_services(const struct config *);
-int	slot_take(const struct service *, struct slot *);
-void	slot_give(struct slot *);
-int	slot_full(const struct service *);
-void	slot_reaped(pid_t);
+int  slot_init(void);
+void slot_services(const struct config *);
+int  slot_take(const struct service *, struct slot *);
+void slot_give(struct slot *);
+int  slot_full(const struct service *);
+void slot_reaped(pid_t);
 
 #endif /* SLOT_H */

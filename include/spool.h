@@ -32,58 +32,57 @@ enum job_state {
 
 /* A job's request, as queue:add received it. */
 struct job_req {
-	char		 id[JOB_ID_LEN + 1];
-	char		 service[SERVICE_NAME_MAX + 1];
-	struct timespec	 submitted;
-	char		 transport[8];
-	char		 ip[64];
-	char		 port[8];
-	struct buf	 data;
+	char		id[JOB_ID_LEN + 1];
+	char		service[SERVICE_NAME_MAX + 1];
+	struct timespec submitted;
+	char		transport[8];
+	char		ip[64];
+	char		port[8];
+	struct buf	data;
 };
 
 /* A job's outcome. */
 struct job_result {
-	int		 code;		/* 200, or the error line's code */
-	char		 message[256];	/* the error line's text */
-	char		 how[64];	/* "exit 0", "signal 9", "timeout" */
-	struct timespec	 started, ended;
-	long long	 ms;
-	struct buf	 out;		/* the output, when code is 200 */
+	int		code;	      /* 200, or the error line's code */
+	char		message[256]; /* the error line's text */
+	char		how[64];      /* "exit 0", "signal 9", "timeout" */
+	struct timespec started, ended;
+	long long	ms;
+	struct buf	out; /* the output, when code is 200 */
 };
 
-int		 spool_open(const char *dir, uid_t, gid_t, const char **why);
-int		 spool_lock(const char **why);
-void		 spool_close(void);
-void		 spool_child(void);
-int		 spool_add(const char *service, const struct peer *,
-		    const char *data, size_t len, char *id);
-int		 spool_load_req(const char *id, struct job_req *);
-void		 spool_req_free(struct job_req *);
-enum job_state	 spool_state(const char *id);
-int		 spool_mark_running(const char *id, pid_t pid);
-int		 spool_run_done(const char *id, const struct job_result *);
-pid_t		 spool_runner(const char *id);
-int		 spool_finish(const char *id, const struct job_result *);
-int		 spool_finish_now(const char *id, enum proto_err,
-		    const char *how);
-int		 spool_load_result(const char *id, struct job_result *);
-void		 spool_result_free(struct job_result *);
-int		 spool_cancel_mark(const char *id);
-int		 spool_cancelled(const char *id);
-int		 spool_remove(const char *id);
-int		 spool_notify_open(void);
-int		 spool_notify_fd(void);
-int		 spool_locked(void);
+int  spool_open(const char *dir, uid_t, gid_t, const char **why);
+int  spool_lock(const char **why);
+void spool_close(void);
+void spool_child(void);
+int  spool_add(const char *service, const struct peer *, const char *data,
+     size_t len, char *id);
+int  spool_load_req(const char *id, struct job_req *);
+void spool_req_free(struct job_req *);
+enum job_state spool_state(const char *id);
+int	       spool_mark_running(const char *id, pid_t pid);
+int	       spool_run_done(const char *id, const struct job_result *);
+pid_t	       spool_runner(const char *id);
+int	       spool_finish(const char *id, const struct job_result *);
+int  spool_finish_now(const char *id, enum proto_err, const char *how);
+int  spool_load_result(const char *id, struct job_result *);
+void spool_result_free(struct job_result *);
+int  spool_cancel_mark(const char *id);
+int  spool_cancelled(const char *id);
+int  spool_remove(const char *id);
+int  spool_notify_open(void);
+int  spool_notify_fd(void);
+int  spool_locked(void);
 
 /* Recovery and retention (the master). */
-typedef void	(*spool_queued_fn)(const char *id, const char *service);
-int		 spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
-		    time_t *next_expiry, int retention);
-int		 spool_finish_stopped(const char *id);
-int		 spool_expire(int retention, time_t *next_expiry);
-int		 spool_list(struct buf *);
-size_t		 spool_count_done(void);
+typedef void (*spool_queued_fn)(const char *id, const char *service);
+int    spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
+       time_t *next_expiry, int retention);
+int    spool_finish_stopped(const char *id);
+int    spool_expire(int retention, time_t *next_expiry);
+int    spool_list(struct buf *);
+size_t spool_count_done(void);
 
-int	spool_volatile(const char *dir);
+int spool_volatile(const char *dir);
 
 #endif /* SPOOL_H */

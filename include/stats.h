@@ -10,76 +10,76 @@
 #include "bgserviced.h"
 #include "util.h"
 
-#define STATS_SERVICES	256	/* services counted one by one */
-#define STATS_BUCKETS	15	/* latency buckets, 1 ms to 60 s, +Inf apart */
+#define STATS_SERVICES 256 /* services counted one by one */
+#define STATS_BUCKETS  15  /* latency buckets, 1 ms to 60 s, +Inf apart */
 
 struct run_result;
 struct service;
 
 /* A latency histogram: runs per bucket (not cumulative), total time. */
 struct stats_hist {
-	uint64_t	 count[STATS_BUCKETS + 1];	/* the last: +Inf */
-	uint64_t	 sum_us;
+	uint64_t count[STATS_BUCKETS + 1]; /* the last: +Inf */
+	uint64_t sum_us;
 };
 
 /* Per service; slot 0 is "other" once the table is full. */
 struct stats_service {
-	char		 name[SERVICE_NAME_MAX + 1];
-	uint64_t	 calls;		/* TCP calls and datagrams run */
-	uint64_t	 jobs;		/* queued jobs run */
-	uint64_t	 failures_caller;	/* runs ending 4xx: the data */
-	uint64_t	 failures_service;	/* runs ending 5xx: the service */
-	uint64_t	 timeouts;	/* runs killed at their timeout */
-	struct stats_hist call;		/* how long calls ran */
-	struct stats_hist job;		/* how long jobs ran */
+	char		  name[SERVICE_NAME_MAX + 1];
+	uint64_t	  calls;	    /* TCP calls and datagrams run */
+	uint64_t	  jobs;		    /* queued jobs run */
+	uint64_t	  failures_caller;  /* runs ending 4xx: the data */
+	uint64_t	  failures_service; /* runs ending 5xx: the service */
+	uint64_t	  timeouts;	    /* runs killed at their timeout */
+	struct stats_hist call;		    /* how long calls ran */
+	struct stats_hist job;		    /* how long jobs ran */
 };
 
 struct stats {
-	int64_t		 started;	/* time(3) the daemon started */
-	uint64_t	 connections;	/* accepted stream connections */
-	uint64_t	 accept_pauses;	/* accept(2) out of descriptors */
-	uint64_t	 datagrams;	/* received datagrams */
-	uint64_t	 refused_denied;	/* not in an allow list */
-	uint64_t	 refused_per_source;	/* over max_per_source */
-	uint64_t	 refused_busy;	/* max_instances / max_queue */
-	uint64_t	 dropped_datagrams;	/* not run */
-	uint64_t	 requests;	/* requests parsed */
-	uint64_t	 bad_requests;	/* answered 4xx before running */
-	uint64_t	 request_timeouts;	/* 408 */
-	uint64_t	 request_too_large;	/* 413 */
-	uint64_t	 requests_cut;	/* more arrived after the end */
-	uint64_t	 jobs_added;
-	uint64_t	 jobs_finished;
-	uint64_t	 reloads;
-	uint64_t	 reload_failures;
-	uint32_t	 children;	/* gauges, written by the master */
-	uint32_t	 jobs_queued;
-	uint32_t	 jobs_running;
-	uint32_t	 nservices;
+	int64_t		     started;	     /* time(3) the daemon started */
+	uint64_t	     connections;    /* accepted stream connections */
+	uint64_t	     accept_pauses;  /* accept(2) out of descriptors */
+	uint64_t	     datagrams;	     /* received datagrams */
+	uint64_t	     refused_denied; /* not in an allow list */
+	uint64_t	     refused_per_source; /* over max_per_source */
+	uint64_t	     refused_busy;	/* max_instances / max_queue */
+	uint64_t	     dropped_datagrams; /* not run */
+	uint64_t	     requests;		/* requests parsed */
+	uint64_t	     bad_requests; /* answered 4xx before running */
+	uint64_t	     request_timeouts;	/* 408 */
+	uint64_t	     request_too_large; /* 413 */
+	uint64_t	     requests_cut; /* more arrived after the end */
+	uint64_t	     jobs_added;
+	uint64_t	     jobs_finished;
+	uint64_t	     reloads;
+	uint64_t	     reload_failures;
+	uint32_t	     children; /* gauges, written by the master */
+	uint32_t	     jobs_queued;
+	uint32_t	     jobs_running;
+	uint32_t	     nservices;
 	struct stats_service services[STATS_SERVICES];
 };
 
-extern struct stats	*stats;
+extern struct stats *stats;
 
-#define STATS_ADD(field, n)						\
-	do {								\
-		if (stats != NULL)					\
-			__atomic_fetch_add(&stats->field, (n),		\
-			    __ATOMIC_RELAXED);				\
+#define STATS_ADD(field, n) \
+	do { \
+		if (stats != NULL) \
+			__atomic_fetch_add(&stats->field, (n), \
+			    __ATOMIC_RELAXED); \
 	} while (0)
-#define STATS_INC(field)	STATS_ADD(field, 1)
-#define STATS_SET(field, v)						\
-	do {								\
-		if (stats != NULL)					\
-			__atomic_store_n(&stats->field, (v),		\
-			    __ATOMIC_RELAXED);				\
+#define STATS_INC(field) STATS_ADD(field, 1)
+#define STATS_SET(field, v) \
+	do { \
+		if (stats != NULL) \
+			__atomic_store_n(&stats->field, (v), \
+			    __ATOMIC_RELAXED); \
 	} while (0)
 
-int	stats_init(void);
-void	stats_services(const struct config *);
-void	stats_run(const struct service *, int job, int code,
-	    const struct run_result *);
-int	stats_fault(int code);
-int	stats_format(struct buf *, size_t jobs_done);
+int  stats_init(void);
+void stats_services(const struct config *);
+void stats_run(const struct service *, int job, int code,
+    const struct run_result *);
+int  stats_fault(int code);
+int  stats_format(struct buf *, size_t jobs_done);
 
 #endif /* STATS_H */

@@ -10,30 +10,30 @@
 #include <time.h>
 
 /* The least room buf_read() makes before reading. */
-#define BUF_READ_MIN	4096
+#define BUF_READ_MIN 4096
 
 /* A growable byte buffer. */
 struct buf {
-	char	*data;
-	size_t	 len;
-	size_t	 size;
+	char  *data;
+	size_t len;
+	size_t size;
 };
 
-int	 buf_reserve(struct buf *, size_t more);
-ssize_t	 buf_read(struct buf *, int fd, size_t max);
-int	 buf_append(struct buf *, const void *, size_t);
-void	 buf_consume(struct buf *, size_t);
-void	 buf_free(struct buf *);
+int	buf_reserve(struct buf *, size_t more);
+ssize_t buf_read(struct buf *, int fd, size_t max);
+int	buf_append(struct buf *, const void *, size_t);
+void	buf_consume(struct buf *, size_t);
+void	buf_free(struct buf *);
 
 /* Monotonic clock in milliseconds. */
-long long	 now_ms(void);
+long long now_ms(void);
 /* Milliseconds left until DEADLINE (never negative), for poll(2). */
-int		 ms_until(long long deadline);
+int ms_until(long long deadline);
 /* A struct timespec for ppoll(2) from milliseconds, NULL when < 0. */
-struct timespec	*ms_timespec(struct timespec *, int ms);
+struct timespec *ms_timespec(struct timespec *, int ms);
 
 /* write(2) all of it, retrying on EINTR; -1 on error. */
-int	 write_all(int fd, const void *, size_t);
-int	 set_nonblock(int fd, int on);
+int write_all(int fd, const void *, size_t);
+int set_nonblock(int fd, int on);
 
 #endif /* UTIL_H */

@@ -17,13 +17,14 @@ addr_bytes(const struct sockaddr_storage *ss, size_t *len)
 {
 	if (ss->ss_family == AF_INET) {
 		*len = 4;
-		return (const unsigned char *)
-		    &((const struct sockaddr_in *)ss)->sin_addr;
+		return (const unsigned char *)&((const struct sockaddr_in *)ss)
+		    ->sin_addr;
 	}
 	if (ss->ss_family == AF_INET6) {
 		*len = 16;
-		return (const unsigned char *)
-		    &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return (const unsigned char *)&(
+		    (const struct sockaddr_in6 *)ss)
+		    ->sin6_addr;
 	}
 	return NULL;
 }
@@ -31,9 +32,9 @@ addr_bytes(const struct sockaddr_storage *ss, size_t *len)
 static int
 cidr_match(const struct cidr *c, const struct sockaddr_storage *ss)
 {
-	const unsigned char	*a;
-	size_t			 len;
-	int			 full, rest;
+	const unsigned char *a;
+	size_t		     len;
+	int		     full, rest;
 
 	if (c->family != ss->ss_family || (a = addr_bytes(ss, &len)) == NULL)
 		return 0;
@@ -49,7 +50,7 @@ cidr_match(const struct cidr *c, const struct sockaddr_storage *ss)
 int
 addr_allowed(const struct allow *allow, const struct sockaddr_storage *ss)
 {
-	size_t	 i;
+	size_t i;
 
 	if (allow->n == 0)
 		return 1;
@@ -62,14 +63,13 @@ addr_allowed(const struct allow *allow, const struct sockaddr_storage *ss)
 /* Do A and B name the same host (the port aside)? */
 int
 addr_same_host(const struct sockaddr_storage *a,
-    const struct sockaddr_storage *b)
+    const struct sockaddr_storage	     *b)
 {
-	const unsigned char	*x, *y;
-	size_t			 xl, yl;
+	const unsigned char *x, *y;
+	size_t		     xl, yl;
 
-	if (a->ss_family != b->ss_family ||
-	    (x = addr_bytes(a, &xl)) == NULL || (y = addr_bytes(b, &yl)) ==
-	    NULL)
+	if (a->ss_family != b->ss_family || (x = addr_bytes(a, &xl)) == NULL ||
+	    (y = addr_bytes(b, &yl)) == NULL)
 		return 0;
 	return xl == yl && memcmp(x, y, xl) == 0;
 }

@@ -30,26 +30,25 @@
 #include "proto.h"
 #include "util.h"
 
-#define EXIT_SERVICE	1
-#define EXIT_REFUSED	2
-#define EXIT_USAGE	100
-#define EXIT_TEMP	111
+#define EXIT_SERVICE 1
+#define EXIT_REFUSED 2
+#define EXIT_USAGE   100
+#define EXIT_TEMP    111
 
 #define DEFAULT_HOST	"127.0.0.1:12341"
-#define CONNECT_TIMEOUT	10
+#define CONNECT_TIMEOUT 10
 #define DGRAM_MAX	65507
 
-static const char	*host;		/* -H or $BGSERVICE_HOST: wins */
-static const char	*charset;	/* -C: the local charset */
-static const char	*job_service;	/* -s: whose daemon has the jobs */
+static const char	  *host;	/* -H or $BGSERVICE_HOST: wins */
+static const char	  *charset;	/* -C: the local charset */
+static const char	  *job_service; /* -s: whose daemon has the jobs */
 static struct client_conf *cconf;	/* the client's configuration */
-static int		 timeout;	/* seconds for the whole call, 0: none */
-static long long	 deadline;
+static int		   timeout; /* seconds for the whole call, 0: none */
+static long long	   deadline;
 
-static int	write_out(const char *, size_t);
+static int write_out(const char *, size_t);
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 	    "usage: bgservice [-hV] [-C charset] [-c file] [-H host:port] "
@@ -83,9 +82,9 @@ ms_left(void)
 static int
 connect_bounded(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct pollfd	 pfd = { fd, POLLOUT, 0 };
-	socklen_t	 elen = sizeof(int);
-	int		 ms = CONNECT_TIMEOUT * 1000, left = ms_left(), e = 0, r;
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+	socklen_t     elen = sizeof(int);
+	int	      ms = CONNECT_TIMEOUT * 1000, left = ms_left(), e = 0, r;
 
 	if (left >= 0 && left < ms)
 		ms = left;
@@ -119,7 +118,7 @@ connect_bounded(int fd, const struct sockaddr *sa, socklen_t len)
 static const char *
 target(const char *service, int udp)
 {
-	const char	*url, *name = service != NULL ? service : job_service;
+	const char *url, *name = service != NULL ? service : job_service;
 
 	if (host != NULL)
 		return host;
@@ -135,8 +134,8 @@ static const char *
 strip_scheme(const char *url)
 {
 	static const char *const schemes[] = { "tcp://", "udp://", "unix://",
-	    "unix:" };
-	size_t	 i, n;
+		"unix:" };
+	size_t			 i, n;
 
 	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
 		n = strlen(schemes[i]);
@@ -153,11 +152,11 @@ strip_scheme(const char *url)
 static int
 dial(const char *url, int type)
 {
-	struct addrinfo		 hints, *res, *ai;
-	struct sockaddr_un	 sun;
-	const char		*spec = strip_scheme(url);
-	char			 buf[256], *h, *p;
-	int			 fd = -1, e;
+	struct addrinfo	   hints, *res, *ai;
+	struct sockaddr_un sun;
+	const char	  *spec = strip_scheme(url);
+	char		   buf[256], *h, *p;
+	int		   fd = -1, e;
 
 	if (spec[0] == '/') {
 		memset(&sun, 0, sizeof(sun));
@@ -168,7 +167,7 @@ dial(const char *url, int type)
 		if ((fd = socket(AF_UNIX, type, 0)) == -1)
 			err(EXIT_TEMP, "socket");
 		if (connect_bounded(fd, (struct sockaddr *)&sun,
-		    sizeof(sun)) == -1)
+			sizeof(sun)) == -1)
 			err(EXIT_TEMP, "connect %s", spec);
 		return fd;
 	}
@@ -192,7 +191,7 @@ dial(const char *url, int type)
 		errx(EXIT_TEMP, "%s: %s", spec, gai_strerror(e));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = socket(ai->ai_family, ai->ai_socktype,
-		    ai->ai_protocol)) == -1)
+			 ai->ai_protocol)) == -1)
 			continue;
 		if (connect_bounded(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
@@ -211,8 +210,8 @@ dial(const char *url, int type)
 static void
 wait_fd(int fd, short events)
 {
-	struct pollfd	 pfd = { fd, events, 0 };
-	int		 r;
+	struct pollfd pfd = { fd, events, 0 };
+	int	      r;
 
 	while ((r = poll(&pfd, 1, ms_left())) == -1 && errno == EINTR)
 		;
@@ -225,7 +224,7 @@ wait_fd(int fd, short events)
 static void
 send_all(int fd, const char *data, size_t len)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	while (len > 0) {
 		wait_fd(fd, POLLOUT);
@@ -247,10 +246,10 @@ static int
 request(const char *where, enum proto_verb verb, const char *arg,
     const char *data, size_t len, struct buf *out)
 {
-	char	 hdr[FRAME_HEADER_MAX];
-	int	 fd, hlen, code = 0;
-	size_t	 plen = 0;
-	ssize_t	 n;
+	char	hdr[FRAME_HEADER_MAX];
+	int	fd, hlen, code = 0;
+	size_t	plen = 0;
+	ssize_t n;
 
 	if ((hlen = proto_frame_request(hdr, sizeof(hdr), verb, arg, len)) ==
 	    -1)
@@ -290,8 +289,10 @@ request(const char *where, enum proto_verb verb, const char *arg,
 			err(EXIT_TEMP, "%s: read", where);
 		}
 		if (n == 0)
-			errx(EXIT_TEMP, "%s: connection closed before the "
-			    "answer was complete", where);
+			errx(EXIT_TEMP,
+			    "%s: connection closed before the "
+			    "answer was complete",
+			    where);
 	}
 	close(fd);
 	buf_consume(out, hlen);
@@ -324,13 +325,15 @@ finish(int code, const struct buf *ans)
 static int
 write_out(const char *data, size_t len)
 {
-	struct buf	 conv = { 0 };
-	int		 r;
+	struct buf conv = { 0 };
+	int	   r;
 
 	if (charset != NULL) {
 		if (charset_convert("UTF-8", charset, data, len, &conv) == -1)
-			errx(EXIT_SERVICE, "the answer cannot be converted to "
-			    "%s", charset);
+			errx(EXIT_SERVICE,
+			    "the answer cannot be converted to "
+			    "%s",
+			    charset);
 		data = conv.data;
 		len = conv.len;
 	}
@@ -343,7 +346,7 @@ write_out(const char *data, size_t len)
 static void
 data_to_utf8(struct buf *data)
 {
-	struct buf	 conv = { 0 };
+	struct buf conv = { 0 };
 
 	if (charset == NULL)
 		return;
@@ -358,7 +361,7 @@ data_to_utf8(struct buf *data)
 static void
 read_data(int argc, char *argv[], int i, struct buf *data)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	if (i < argc) {
 		if (buf_append(data, argv[i], strlen(argv[i])) == -1)
@@ -381,8 +384,8 @@ read_data(int argc, char *argv[], int i, struct buf *data)
 static int
 cmd_call(int argc, char *argv[])
 {
-	struct buf	 data = { 0 }, ans = { 0 };
-	int		 code;
+	struct buf data = { 0 }, ans = { 0 };
+	int	   code;
 
 	if (argc < 2 || argc > 3)
 		usage();
@@ -397,17 +400,17 @@ cmd_call(int argc, char *argv[])
 
 /* How a job verb prints a successful answer. */
 enum print_as {
-	PRINT_RAW,		/* the bytes as they are */
-	PRINT_LINE,		/* with a line end */
-	PRINT_NOTHING,		/* success says nothing */
+	PRINT_RAW,     /* the bytes as they are */
+	PRINT_LINE,    /* with a line end */
+	PRINT_NOTHING, /* success says nothing */
 };
 
 /* Ask VERB about the job id argv[1]; print the answer. */
 static int
 job_verb(enum proto_verb verb, int argc, char *argv[], enum print_as how)
 {
-	struct buf	 ans = { 0 };
-	int		 code;
+	struct buf ans = { 0 };
+	int	   code;
 
 	if (argc != 2)
 		usage();
@@ -429,8 +432,8 @@ job_verb(enum proto_verb verb, int argc, char *argv[], enum print_as how)
 static int
 cmd_add(int argc, char *argv[])
 {
-	struct buf	 data = { 0 }, ans = { 0 };
-	int		 code;
+	struct buf data = { 0 }, ans = { 0 };
+	int	   code;
 
 	if (argc < 2 || argc > 3)
 		usage();
@@ -452,11 +455,11 @@ cmd_add(int argc, char *argv[])
 static int
 cmd_send(int argc, char *argv[])
 {
-	struct buf	 data = { 0 }, dgram = { 0 };
-	const char	*where;
-	char		 head[SERVICE_NAME_MAX + 2];
-	ssize_t		 n;
-	int		 fd, hlen;
+	struct buf  data = { 0 }, dgram = { 0 };
+	const char *where;
+	char	    head[SERVICE_NAME_MAX + 2];
+	ssize_t	    n;
+	int	    fd, hlen;
 
 	if (argc < 2 || argc > 3)
 		usage();
@@ -467,8 +470,10 @@ cmd_send(int argc, char *argv[])
 	    buf_append(&dgram, data.data, data.len) == -1)
 		err(EXIT_TEMP, "malloc");
 	if (dgram.len > DGRAM_MAX)
-		errx(EXIT_USAGE, "%zu bytes do not fit in a datagram (%d at "
-		    "most)", dgram.len, DGRAM_MAX);
+		errx(EXIT_USAGE,
+		    "%zu bytes do not fit in a datagram (%d at "
+		    "most)",
+		    dgram.len, DGRAM_MAX);
 	where = target(argv[1], 1);
 	fd = dial(where, SOCK_DGRAM);
 	do
@@ -510,8 +515,8 @@ cmd_cancel(int argc, char *argv[])
 static int
 plain_verb(enum proto_verb verb, int argc)
 {
-	struct buf	 ans = { 0 };
-	int		 code;
+	struct buf ans = { 0 };
+	int	   code;
 
 	if (argc != 1)
 		usage();
@@ -538,38 +543,38 @@ cmd_stats(int argc, char *argv[])
 static int
 cmd_ping(int argc, char *argv[])
 {
-	struct buf	 ans = { 0 };
-	int		 code;
+	struct buf ans = { 0 };
+	int	   code;
 
 	(void)argv;
 	if (argc != 1)
 		usage();
-	code = request(target(job_service, 0), VERB_HELO, NULL, NULL, 0,
-	    &ans);
+	code = request(target(job_service, 0), VERB_HELO, NULL, NULL, 0, &ans);
 	if (code == PROTO_DONE && proto_is_helo_answer(ans.data, ans.len)) {
 		printf("%s is alive\n", target(job_service, 0));
 		code = 0;
 	} else
-		code = finish(code == PROTO_DONE ?
-		    proto_err_code(ERR_RUN_FAILED) : code, &ans);
+		code = finish(
+		    code == PROTO_DONE ? proto_err_code(ERR_RUN_FAILED) : code,
+		    &ans);
 	buf_free(&ans);
 	return code;
 }
 
 static const struct {
-	const char	*name;
-	int		(*fn)(int, char *[]);
+	const char *name;
+	int (*fn)(int, char *[]);
 } commands[] = {
-	{ "call",	cmd_call },
-	{ "send",	cmd_send },
-	{ "add",	cmd_add },
-	{ "status",	cmd_status },
-	{ "get",	cmd_get },
-	{ "info",	cmd_info },
-	{ "cancel",	cmd_cancel },
-	{ "jobs",	cmd_jobs },
-	{ "stats",	cmd_stats },
-	{ "ping",	cmd_ping },
+	{ "call", cmd_call },
+	{ "send", cmd_send },
+	{ "add", cmd_add },
+	{ "status", cmd_status },
+	{ "get", cmd_get },
+	{ "info", cmd_info },
+	{ "cancel", cmd_cancel },
+	{ "jobs", cmd_jobs },
+	{ "stats", cmd_stats },
+	{ "ping", cmd_ping },
 };
 
 /*
@@ -580,9 +585,9 @@ static const struct {
 static void
 load_client_conf(const char *file)
 {
-	char		 path[PATH_MAX], err[1024];
-	const char	*home;
-	int		 must = 1;
+	char	    path[PATH_MAX], err[1024];
+	const char *home;
+	int	    must = 1;
 
 	if (file == NULL)
 		file = getenv("BGSERVICE_CONF");
@@ -591,7 +596,8 @@ load_client_conf(const char *file)
 		file = BGS_PATH_CLIENT_CONFIG;
 		if ((home = getenv("HOME")) != NULL &&
 		    snprintf(path, sizeof(path), "%s/.bgservice.conf", home) <
-		    (int)sizeof(path) && access(path, F_OK) == 0)
+			(int)sizeof(path) &&
+		    access(path, F_OK) == 0)
 			file = path;
 	}
 	if (!must && access(file, F_OK) == -1)
@@ -603,9 +609,9 @@ load_client_conf(const char *file)
 int
 main(int argc, char *argv[])
 {
-	const char	*errstr, *conffile = NULL;
-	size_t		 i;
-	int		 ch, r;
+	const char *errstr, *conffile = NULL;
+	size_t	    i;
+	int	    ch, r;
 
 	signal(SIGPIPE, SIG_IGN);
 	host = getenv("BGSERVICE_HOST");
@@ -640,8 +646,8 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
-	if (charset != NULL && (charset_is_utf8(charset) ||
-	    !charset_valid(charset))) {
+	if (charset != NULL &&
+	    (charset_is_utf8(charset) || !charset_valid(charset))) {
 		if (!charset_is_utf8(charset))
 			errx(EXIT_USAGE, "-C %s: unknown charset", charset);
 		charset = NULL;

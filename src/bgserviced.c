@@ -24,10 +24,9 @@
 #include "sig.h"
 #include "spool.h"
 
-extern char	**environ;
+extern char **environ;
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: bgserviced [-dfhPtV] [-c file]\n");
 	exit(1);
@@ -37,27 +36,27 @@ usage(void)
 static void
 probe_listeners(const struct config *conf)
 {
-	char	 what[160];
-	size_t	 i;
+	char   what[160];
+	size_t i;
 
 	for (i = 0; i < conf->nlistens; i++)
-		if (net_listen_probe(&conf->listens[i], what,
-		    sizeof(what)) == -1)
+		if (net_listen_probe(&conf->listens[i], what, sizeof(what)) ==
+		    -1)
 			warn("warning: %s:%d: %s", conf->file,
 			    conf->listens[i].line, what);
 }
 
 /* The command line's options. */
 struct opts {
-	const char	*file;
-	int		 debug, foreground, test, paths;
-	char		 abspath[PATH_MAX];	/* FILE made absolute */
+	const char *file;
+	int	    debug, foreground, test, paths;
+	char	    abspath[PATH_MAX]; /* FILE made absolute */
 };
 
 static void
 options(int argc, char *argv[], struct opts *o)
 {
-	int	 ch;
+	int ch;
 
 	o->file = BGS_PATH_CONFIG;
 	while ((ch = getopt(argc, argv, "c:dfhPtV")) != -1) {
@@ -112,17 +111,17 @@ answer_and_exit(struct config *conf, const struct opts *o)
 static struct pidfh *
 pidfile_or_exit(const struct config *conf)
 {
-	struct pidfh	*pfh;
-	const char	*why;
-	pid_t		 other;
+	struct pidfh *pfh;
+	const char   *why;
+	pid_t	      other;
 
 	if ((pfh = pidfile_lock(conf->pidfile, &other, &why)) != NULL)
 		return pfh;
 	if (why != NULL)
 		errx(1, "pidfile %s: %s: not started", conf->pidfile, why);
 	if (errno == EEXIST)
-		errx(1, "already running as pid %ld (pidfile %s)",
-		    (long)other, conf->pidfile);
+		errx(1, "already running as pid %ld (pidfile %s)", (long)other,
+		    conf->pidfile);
 	err(1, "pidfile %s", conf->pidfile);
 }
 
@@ -133,13 +132,14 @@ pidfile_or_exit(const struct config *conf)
 static struct pidfh *
 prepare_or_exit(struct config *conf)
 {
-	struct pidfh	*pfh;
+	struct pidfh *pfh;
 
 	pfh = pidfile_or_exit(conf);
 	if (spool_volatile(conf->spool_dir))
 		warnx("warning: spool %s is on a tmpfs: queued jobs are lost "
-		    "at reboot; set spool_dir to a lasting place such as "
-		    "/var/spool/bgserviced", conf->spool_dir);
+		      "at reboot; set spool_dir to a lasting place such as "
+		      "/var/spool/bgserviced",
+		    conf->spool_dir);
 	if (server_init(conf, pfh) == -1 || server_drop() == -1 ||
 	    server_recover() == -1) {
 		pidfile_remove(pfh);
@@ -151,13 +151,13 @@ prepare_or_exit(struct config *conf)
 int
 main(int argc, char *argv[])
 {
-	struct opts	 o = { 0 };
-	struct config	*conf;
-	struct pidfh	*pfh;
-	char		 errbuf[1024];
-	int		 ready = -1;
+	struct opts    o = { 0 };
+	struct config *conf;
+	struct pidfh  *pfh;
+	char	       errbuf[1024];
+	int	       ready = -1;
 
-	closefrom(STDERR_FILENO + 1);	/* nothing inherited survives */
+	closefrom(STDERR_FILENO + 1); /* nothing inherited survives */
 	/* A peer gone (even the lookup helper's) is an error, not our end. */
 	(void)signal(SIGPIPE, SIG_IGN);
 	setproctitle_init(argc, argv, environ);
@@ -173,15 +173,15 @@ main(int argc, char *argv[])
 	/* Everything that can fail, while the terminal still sees it. */
 	pfh = prepare_or_exit(conf);
 	if (!o.foreground)
-		ready = daemon_detach(conf->log != NULL &&
-		    strcmp(conf->log, "stderr") == 0);
+		ready = daemon_detach(
+		    conf->log != NULL && strcmp(conf->log, "stderr") == 0);
 	/* Signals are handled before the pidfile tells anybody our pid. */
 	sig_init(o.foreground);
 	if (pidfile_write(pfh) == -1)
 		fatal("pidfile_write %s", conf->pidfile);
 	daemon_ready(ready);
-	log_info("started, version %s, pid %ld, configuration %s",
-	    BGS_VERSION, (long)getpid(), o.file);
+	log_info("started, version %s, pid %ld, configuration %s", BGS_VERSION,
+	    (long)getpid(), o.file);
 
 	server_loop();
 

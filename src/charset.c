@@ -16,7 +16,7 @@
 int
 charset_valid(const char *name)
 {
-	iconv_t	 cd;
+	iconv_t cd;
 
 	if ((cd = iconv_open(name, "UTF-8")) == (iconv_t)-1)
 		return 0;
@@ -40,13 +40,13 @@ charset_is_utf8(const char *name)
  * (input ends inside a character) or another error.
  */
 int
-charset_convert(const char *from, const char *to, const char *in,
-    size_t len, struct buf *out)
+charset_convert(const char *from, const char *to, const char *in, size_t len,
+    struct buf *out)
 {
-	iconv_t	 cd;
-	char	*ip = (char *)in, *op;
-	size_t	 il = len, ol, r;
-	int	 saved;
+	iconv_t cd;
+	char   *ip = (char *)in, *op;
+	size_t	il = len, ol, r;
+	int	saved;
 
 	if ((cd = iconv_open(to, from)) == (iconv_t)-1)
 		return -1;
@@ -59,7 +59,7 @@ charset_convert(const char *from, const char *to, const char *in,
 		out->len = op - out->data;
 		if (r != (size_t)-1) {
 			if (il == 0 && ip != NULL) {
-				ip = NULL;	/* flush the shift state */
+				ip = NULL; /* flush the shift state */
 				continue;
 			}
 			break;

@@ -33,32 +33,32 @@
 #include "child.h"
 #include "kids.h"
 #include "log.h"
-#include "proto.h"
 #include "priv.h"
+#include "proto.h"
 #include "sig.h"
 
-#define SERVICE_PATH	"/usr/local/bin:/usr/bin:/bin"
-#define ENV_MAX		(16 + SERVICE_ENV_MAX)
-#define ERRLINE_MAX	512
-#define SWEEP_MS	100	/* SIGKILL again while anything is left */
+#define SERVICE_PATH "/usr/local/bin:/usr/bin:/bin"
+#define ENV_MAX	     (16 + SERVICE_ENV_MAX)
+#define ERRLINE_MAX  512
+#define SWEEP_MS     100 /* SIGKILL again while anything is left */
 
 /* Parent-side state of one running service. */
 struct run {
-	const struct service	*sv;
-	const struct limits	*lim;
-	pid_t			 pid;
-	int			 in, out, err;	/* our pipe ends, or -1 */
-	const char		*inp;		/* payload left to write */
-	size_t			 inleft;
-	char			 errline[ERRLINE_MAX];
-	size_t			 errlen;
-	int			 exited;	/* the service is reaped */
-	int			 kids;		/* we still have a child */
-	long long		 kill_at;	/* next escalation, or 0 */
-	int			 kill_sig;	/* signal it will send */
+	const struct service *sv;
+	const struct limits  *lim;
+	pid_t		      pid;
+	int		      in, out, err; /* our pipe ends, or -1 */
+	const char	     *inp;	    /* payload left to write */
+	size_t		      inleft;
+	char		      errline[ERRLINE_MAX];
+	size_t		      errlen;
+	int		      exited;	/* the service is reaped */
+	int		      kids;	/* we still have a child */
+	long long	      kill_at;	/* next escalation, or 0 */
+	int		      kill_sig; /* signal it will send */
 };
 
-static void	(*in_child)(void);	/* see child_atfork() */
+static void (*in_child)(void); /* see child_atfork() */
 
 /*
  * FN is called in every child child_fork() makes, first thing: the
@@ -74,7 +74,7 @@ child_atfork(void (*fn)(void))
 pid_t
 child_fork(void)
 {
-	pid_t	 pid;
+	pid_t pid;
 
 	if ((pid = fork()) == 0) {
 		sig_clear();
@@ -91,7 +91,7 @@ child_fork(void)
 pid_t
 child_wait(pid_t pid)
 {
-	pid_t	 r;
+	pid_t r;
 
 	while ((r = waitpid(pid, NULL, 0)) == -1 && errno == EINTR)
 		;
@@ -101,7 +101,7 @@ child_wait(pid_t pid)
 pid_t
 child_reap(int *status)
 {
-	pid_t	 pid;
+	pid_t pid;
 
 	do
 		pid = waitpid(-1, status, WNOHANG);
@@ -111,19 +111,19 @@ child_reap(int *status)
 
 /* What the new process needs, all prepared by the parent. */
 struct spawn {
-	const struct service	*sv;
-	char			*env[ENV_MAX];
-	char			 store[4096];	/* the strings of env */
-	size_t			 used;
-	int			 nenv;
-	int			 in, out, err;
-	volatile int		 error;		/* set by a failed child */
+	const struct service *sv;
+	char		     *env[ENV_MAX];
+	char		      store[4096]; /* the strings of env */
+	size_t		      used;
+	int		      nenv;
+	int		      in, out, err;
+	volatile int	      error; /* set by a failed child */
 };
 
 static void
 env_add(struct spawn *sp, const char *name, const char *value)
 {
-	int	 len;
+	int len;
 
 	if (value == NULL || value[0] == '\0' || sp->nenv >= ENV_MAX - 1)
 		return;
@@ -139,9 +139,9 @@ env_add(struct spawn *sp, const char *name, const char *value)
 static void
 build_env(struct spawn *sp, const struct run_ctx *ctx)
 {
-	const struct service	*sv = sp->sv;
-	char			**x;
-	int			 own_path = 0;
+	const struct service *sv = sp->sv;
+	char		    **x;
+	int		      own_path = 0;
 
 	for (x = sv->env; x != NULL && *x != NULL; x++) {
 		if (strncmp(*x, "PATH=", 5) == 0)
@@ -168,22 +168,21 @@ static int
 apply_limits(const struct service *sv)
 {
 	static const struct {
-		int		 res;
-		size_t		 off;
+		int    res;
+		size_t off;
 	} map[] = {
-		{ RLIMIT_CPU,	 offsetof(struct rlimits, cpu) },
-		{ RLIMIT_AS,	 offsetof(struct rlimits, as) },
+		{ RLIMIT_CPU, offsetof(struct rlimits, cpu) },
+		{ RLIMIT_AS, offsetof(struct rlimits, as) },
 		{ RLIMIT_NOFILE, offsetof(struct rlimits, nofile) },
-		{ RLIMIT_NPROC,	 offsetof(struct rlimits, nproc) },
-		{ RLIMIT_FSIZE,	 offsetof(struct rlimits, fsize) },
+		{ RLIMIT_NPROC, offsetof(struct rlimits, nproc) },
+		{ RLIMIT_FSIZE, offsetof(struct rlimits, fsize) },
 	};
-	struct rlimit	 rl;
-	long long	 v;
-	size_t		 i;
+	struct rlimit rl;
+	long long     v;
+	size_t	      i;
 
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		v = *(const long long *)((const char *)&sv->rlim +
-		    map[i].off);
+		v = *(const long long *)((const char *)&sv->rlim + map[i].off);
 		if (v < 0)
 			continue;
 		rl.rlim_cur = rl.rlim_max = (rlim_t)v;
@@ -213,8 +212,7 @@ become_user(const struct service *sv)
  * group of its own, default signals, fds 0, 1, 2 wired, everything else
  * closed, limits, user, exec.  A failure is left in sp->error.
  */
-static void __attribute__((noreturn))
-exec_child(struct spawn *sp)
+static void __attribute__((noreturn)) exec_child(struct spawn *sp)
 {
 	(void)setsid();
 	sig_reset();
@@ -282,8 +280,8 @@ log_errline(struct run *r)
 static void
 read_stderr(struct run *r)
 {
-	char	 chunk[4096];
-	ssize_t	 n, i;
+	char	chunk[4096];
+	ssize_t n, i;
 
 	if ((n = read(r->err, chunk, sizeof(chunk))) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
@@ -315,14 +313,14 @@ read_stderr(struct run *r)
 static void
 read_stdout(struct run *r, struct run_result *res)
 {
-	char	 sink[4096];
-	ssize_t	 n;
+	char	sink[4096];
+	ssize_t n;
 
 	if (res->overflow)
 		n = read(r->out, sink, sizeof(sink));
 	else
-		n = buf_read(&res->out, r->out, r->lim->max_output + 1 -
-		    res->out.len);
+		n = buf_read(&res->out, r->out,
+		    r->lim->max_output + 1 - res->out.len);
 	if (n == -1) {
 		if (errno == ENOMEM)
 			goto overflow;
@@ -339,19 +337,19 @@ read_stdout(struct run *r, struct run_result *res)
 overflow:
 	res->overflow = 1;
 	res->out.len = 0;
-	log_warnx("service %s: output exceeds %zu bytes, killed",
-	    r->sv->name, r->lim->max_output);
+	log_warnx("service %s: output exceeds %zu bytes, killed", r->sv->name,
+	    r->lim->max_output);
 	run_terminate(r);
 }
 
 static void
 write_stdin(struct run *r)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	if ((n = write(r->in, r->inp, r->inleft)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
-			close_fd(&r->in);	/* it does not read: fine */
+			close_fd(&r->in); /* it does not read: fine */
 		return;
 	}
 	r->inp += n;
@@ -367,8 +365,8 @@ write_stdin(struct run *r)
 static void
 run_reap(struct run *r, struct run_result *res)
 {
-	pid_t	 pid;
-	int	 status;
+	pid_t pid;
+	int   status;
 
 	sig_chld = 0;
 	for (;;) {
@@ -406,7 +404,7 @@ run_due(struct run *r, struct run_result *res, long long deadline)
 	}
 	if (r->kill_at != 0 && now_ms() >= r->kill_at) {
 		run_kill(r, r->kill_sig);
-		r->kill_at = now_ms() + SWEEP_MS;	/* keep trying */
+		r->kill_at = now_ms() + SWEEP_MS; /* keep trying */
 	}
 }
 
@@ -414,7 +412,7 @@ run_due(struct run *r, struct run_result *res, long long deadline)
 static int
 run_timeout(const struct run *r, long long deadline)
 {
-	long long	 next = 0;
+	long long next = 0;
 
 	if (r->kill_at != 0)
 		next = r->kill_at;
@@ -427,9 +425,9 @@ run_timeout(const struct run *r, long long deadline)
 static void
 run_loop(struct run *r, struct run_result *res, long long deadline)
 {
-	struct pollfd	 pfd[3];
-	struct timespec	 ts;
-	int		 n, i, ms;
+	struct pollfd	pfd[3];
+	struct timespec ts;
+	int		n, i, ms;
 
 	while (!r->exited || r->out != -1 || r->err != -1 || r->kids) {
 		run_due(r, res, deadline);
@@ -462,7 +460,7 @@ run_loop(struct run *r, struct run_result *res, long long deadline)
 static int
 make_pipes(int p[3][2])
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < 3; i++)
 		p[i][0] = p[i][1] = -1;
@@ -475,7 +473,7 @@ make_pipes(int p[3][2])
 static void
 close_pipes(int p[3][2])
 {
-	int	 i, j;
+	int i, j;
 
 	for (i = 0; i < 3; i++)
 		for (j = 0; j < 2; j++)
@@ -490,7 +488,7 @@ close_pipes(int p[3][2])
 static pid_t
 spawn(struct spawn *sp)
 {
-	pid_t	 pid;
+	pid_t pid;
 
 	sp->error = 0;
 	if ((pid = vfork()) == -1)
@@ -505,9 +503,8 @@ spawn(struct spawn *sp)
 	return pid;
 }
 
-static int	spawn_and_run(const struct service *, const struct limits *,
-		    const struct run_ctx *, const char *, size_t,
-		    struct run_result *);
+static int spawn_and_run(const struct service *, const struct limits *,
+    const struct run_ctx *, const char *, size_t, struct run_result *);
 
 /*
  * Run SV with IN (UTF-8) on its stdin; RES->out is its output in UTF-8.
@@ -521,8 +518,8 @@ child_run(const struct service *sv, const struct limits *lim,
     const struct run_ctx *ctx, const char *in, size_t inlen,
     struct run_result *res)
 {
-	struct buf	 conv = { 0 };
-	int		 r;
+	struct buf conv = { 0 };
+	int	   r;
 
 	if (sv->charset == NULL)
 		return spawn_and_run(sv, lim, ctx, in, inlen, res);
@@ -536,7 +533,7 @@ child_run(const struct service *sv, const struct limits *lim,
 	buf_free(&conv);
 	if (child_ok(res)) {
 		if (charset_convert(sv->charset, "UTF-8", res->out.data,
-		    res->out.len, &conv) == -1) {
+			res->out.len, &conv) == -1) {
 			res->bad_output = 1;
 			buf_free(&conv);
 		} else {
@@ -556,7 +553,7 @@ static int
 run_start(struct run *r, const struct run_ctx *ctx, int p[3][2],
     struct run_result *res)
 {
-	struct spawn	 sp;
+	struct spawn sp;
 
 	memset(&sp, 0, sizeof(sp));
 	sp.sv = r->sv;
@@ -589,9 +586,9 @@ spawn_and_run(const struct service *sv, const struct limits *lim,
     const struct run_ctx *ctx, const char *in, size_t inlen,
     struct run_result *res)
 {
-	struct run	 r;
-	int		 p[3][2];	/* stdin, stdout, stderr */
-	long long	 t0, deadline;
+	struct run r;
+	int	   p[3][2]; /* stdin, stdout, stderr */
+	long long  t0, deadline;
 
 	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
@@ -640,8 +637,10 @@ child_describe(const struct service *sv, const struct run_result *res,
     char *buf, size_t size)
 {
 	if (res->bad_input) {
-		snprintf(buf, size, "Data cannot be converted from UTF-8 to "
-		    "%s", sv->charset);
+		snprintf(buf, size,
+		    "Data cannot be converted from UTF-8 to "
+		    "%s",
+		    sv->charset);
 		return proto_err_code(ERR_RUN_CHARSET);
 	}
 	if (res->bad_output) {
@@ -660,13 +659,17 @@ child_describe(const struct service *sv, const struct run_result *res,
 		return proto_err_code(ERR_RUN_TIMEOUT);
 	}
 	if (res->overflow) {
-		snprintf(buf, size, "Service %s output exceeds the "
-		    "max_output limit", sv->name);
+		snprintf(buf, size,
+		    "Service %s output exceeds the "
+		    "max_output limit",
+		    sv->name);
 		return proto_err_code(ERR_RUN_OVERFLOW);
 	}
 	if (res->cancelled) {
-		snprintf(buf, size, "Service %s was stopped: the daemon is "
-		    "shutting down", sv->name);
+		snprintf(buf, size,
+		    "Service %s was stopped: the daemon is "
+		    "shutting down",
+		    sv->name);
 		return proto_err_code(ERR_RUN_STOPPED);
 	}
 	if (WIFSIGNALED(res->status)) {
@@ -675,8 +678,8 @@ child_describe(const struct service *sv, const struct run_result *res,
 		    strsignal(WTERMSIG(res->status)));
 		return proto_err_code(ERR_RUN_FAILED);
 	}
-	snprintf(buf, size, "Service %s failed with exit status %d",
-	    sv->name, WEXITSTATUS(res->status));
+	snprintf(buf, size, "Service %s failed with exit status %d", sv->name,
+	    WEXITSTATUS(res->status));
 	return proto_err_code(ERR_RUN_FAILED);
 }
 

@@ -31,45 +31,36 @@
 
 /* Where the checks write their complaint. */
 struct cfgctx {
-	const char	*file;
-	char		*err;
-	size_t		 errlen;
+	const char *file;
+	char	   *err;
+	size_t	    errlen;
 };
 
-static const char *const root_keys[] = {
-	"pidfile", "spool_dir", "listen", "limits", "services", "allow",
-	"user", "group", "log", "metrics", NULL
-};
-static const char *const limit_keys[] = {
-	"max_connections", "max_request", "request_timeout",
-	"request_idle_ms", "request_idle_fixed", "max_jobs", "job_retention",
-	"max_output", "kill_grace", "max_per_source", "max_queue", NULL
-};
-static const char *const listen_keys[] = {
-	"address", "port", "path", "mode", "owner", "group", "tcp", "udp",
-	"allow_uid", "allow_gid", NULL
-};
-static const char *const metrics_keys[] = {
-	"address", "port", "allow", NULL
-};
-static const char *const service_keys[] = {
-	"command", "timeout", "tcp", "udp", "charset", "user", "group",
-	"nice", "env", "allow", "rlimit_cpu", "rlimit_as", "rlimit_nofile",
-	"rlimit_nproc", "rlimit_fsize", "max_instances", "spool_writable",
-	NULL
-};
+static const char *const root_keys[] = { "pidfile", "spool_dir", "listen",
+	"limits", "services", "allow", "user", "group", "log", "metrics",
+	NULL };
+static const char *const limit_keys[] = { "max_connections", "max_request",
+	"request_timeout", "request_idle_ms", "request_idle_fixed", "max_jobs",
+	"job_retention", "max_output", "kill_grace", "max_per_source",
+	"max_queue", NULL };
+static const char *const listen_keys[] = { "address", "port", "path", "mode",
+	"owner", "group", "tcp", "udp", "allow_uid", "allow_gid", NULL };
+static const char *const metrics_keys[] = { "address", "port", "allow", NULL };
+static const char *const service_keys[] = { "command", "timeout", "tcp", "udp",
+	"charset", "user", "group", "nice", "env", "allow", "rlimit_cpu",
+	"rlimit_as", "rlimit_nofile", "rlimit_nproc", "rlimit_fsize",
+	"max_instances", "spool_writable", NULL };
 
-static int
-cfg_error(struct cfgctx *ctx, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int cfg_error(struct cfgctx *ctx, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int
 cfg_error(struct cfgctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
-	char		 msg[512];
-	const char	*file = ctx->file;
-	int		 line = 0;
-	va_list		 ap;
+	char	    msg[512];
+	const char *file = ctx->file;
+	int	    line = 0;
+	va_list	    ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -100,8 +91,8 @@ static int
 cfg_known_keys(struct cfgctx *ctx, const config_setting_t *s,
     const char *const *keys, const char *what)
 {
-	const config_setting_t	*m;
-	int			 i;
+	const config_setting_t *m;
+	int			i;
 
 	for (i = 0; (m = config_setting_get_elem(s, i)) != NULL; i++)
 		if (!in_list(config_setting_name(m), keys))
@@ -114,11 +105,11 @@ static int
 cfg_int(struct cfgctx *ctx, const config_setting_t *group, const char *key,
     long long min, long long max, long long *out)
 {
-	const config_setting_t	*s;
-	long long		 v;
+	const config_setting_t *s;
+	long long		v;
 
 	if ((s = config_setting_get_member(group, key)) == NULL)
-		return 0;	/* absent: keep the default */
+		return 0; /* absent: keep the default */
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 		v = config_setting_get_int(s);
@@ -140,7 +131,7 @@ static int
 cfg_bool(struct cfgctx *ctx, const config_setting_t *group, const char *key,
     int *out)
 {
-	const config_setting_t	*s;
+	const config_setting_t *s;
 
 	if ((s = config_setting_get_member(group, key)) == NULL)
 		return 0;
@@ -155,8 +146,8 @@ static int
 cfg_string(struct cfgctx *ctx, const config_setting_t *group, const char *key,
     char **out)
 {
-	const config_setting_t	*s;
-	char			*copy;
+	const config_setting_t *s;
+	char		       *copy;
 
 	if ((s = config_setting_get_member(group, key)) == NULL)
 		return 0;
@@ -170,8 +161,8 @@ cfg_string(struct cfgctx *ctx, const config_setting_t *group, const char *key,
 }
 
 static int
-cfg_abspath(struct cfgctx *ctx, const config_setting_t *group,
-    const char *key, char **out)
+cfg_abspath(struct cfgctx *ctx, const config_setting_t *group, const char *key,
+    char **out)
 {
 	if (cfg_string(ctx, group, key, out) == -1)
 		return -1;
@@ -185,10 +176,10 @@ cfg_abspath(struct cfgctx *ctx, const config_setting_t *group,
 static int
 parse_cidr(const char *s, struct cidr *c)
 {
-	char		 addr[INET6_ADDRSTRLEN];
-	const char	*slash = strchr(s, '/'), *errstr;
-	size_t		 len = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	int		 max;
+	char	    addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/'), *errstr;
+	size_t	    len = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	int	    max;
 
 	if (len >= sizeof(addr))
 		return -1;
@@ -216,16 +207,18 @@ parse_cidr(const char *s, struct cidr *c)
 static int
 parse_allow(struct cfgctx *ctx, const config_setting_t *g, struct allow *a)
 {
-	const config_setting_t	*s, *e;
-	int			 i, n;
+	const config_setting_t *s, *e;
+	int			i, n;
 
 	if ((s = config_setting_get_member(g, "allow")) == NULL)
 		return 0;
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return cfg_error(ctx, s, "'allow' must be an array of "
+		return cfg_error(ctx, s,
+		    "'allow' must be an array of "
 		    "addresses [ \"127.0.0.0/8\", \"::1\" ]");
 	if ((n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s, "'allow' is empty: nobody could "
+		return cfg_error(ctx, s,
+		    "'allow' is empty: nobody could "
 		    "call; remove it to let everybody in");
 	if ((a->cidrs = calloc(n, sizeof(*a->cidrs))) == NULL)
 		return cfg_error(ctx, s, "out of memory");
@@ -233,9 +226,10 @@ parse_allow(struct cfgctx *ctx, const config_setting_t *g, struct allow *a)
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-		    parse_cidr(config_setting_get_string(e),
-		    &a->cidrs[i]) == -1)
-			return cfg_error(ctx, e, "'allow': not an address or "
+		    parse_cidr(config_setting_get_string(e), &a->cidrs[i]) ==
+			-1)
+			return cfg_error(ctx, e,
+			    "'allow': not an address or "
 			    "prefix such as \"192.0.2.0/24\" or \"::1\"");
 	}
 	return 0;
@@ -246,18 +240,20 @@ static int
 parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
     int groups, unsigned int **out, size_t *nout)
 {
-	const config_setting_t	*s, *e;
-	uid_t			 uid;
-	gid_t			 gid;
-	int			 i, n;
+	const config_setting_t *s, *e;
+	uid_t			uid;
+	gid_t			gid;
+	int			i, n;
 
 	if ((s = config_setting_get_member(g, key)) == NULL)
 		return 0;
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return cfg_error(ctx, s, "'%s' must be an array", key);
 	if ((n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s, "'%s' is empty: nobody could call; "
-		    "remove it to let everybody in", key);
+		return cfg_error(ctx, s,
+		    "'%s' is empty: nobody could call; "
+		    "remove it to let everybody in",
+		    key);
 	if ((*out = calloc(n, sizeof(**out))) == NULL)
 		return cfg_error(ctx, s, "out of memory");
 	*nout = n;
@@ -267,12 +263,12 @@ parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
 		    config_setting_get_int(e) >= 0)
 			(*out)[i] = config_setting_get_int(e);
 		else if (config_setting_type(e) == CONFIG_TYPE_STRING &&
-		    !groups && lookup_user(config_setting_get_string(e), &uid,
-		    &gid) == 0)
+		    !groups &&
+		    lookup_user(config_setting_get_string(e), &uid, &gid) == 0)
 			(*out)[i] = uid;
 		else if (config_setting_type(e) == CONFIG_TYPE_STRING &&
-		    groups && lookup_group(config_setting_get_string(e),
-		    &gid) == 0)
+		    groups &&
+		    lookup_group(config_setting_get_string(e), &gid) == 0)
 			(*out)[i] = gid;
 		else
 			return cfg_error(ctx, e, "'%s': unknown %s", key,
@@ -288,8 +284,8 @@ parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
 static int
 parse_user(struct cfgctx *ctx, const config_setting_t *g, struct ident *id)
 {
-	const config_setting_t	*gs = config_setting_get_member(g, "group");
-	char			*group = NULL;
+	const config_setting_t *gs = config_setting_get_member(g, "group");
+	char		       *group = NULL;
 
 	id->setids = 0;
 	if (cfg_string(ctx, g, "user", &id->user) == -1 ||
@@ -345,19 +341,20 @@ static int
 parse_limit_keys(struct cfgctx *ctx, const config_setting_t *s,
     struct limits *l)
 {
-	long long	 v;
+	long long v;
 
 	if (!config_setting_is_group(s))
 		return cfg_error(ctx, s, "'limits' must be a group { ... }");
 	if (cfg_known_keys(ctx, s, limit_keys, "limits") == -1)
 		return -1;
 
-#define LIMIT(key, min, max, field) do {				\
-	v = l->field;							\
-	if (cfg_int(ctx, s, key, min, max, &v) == -1)			\
-		return -1;						\
-	l->field = v;							\
-} while (0)
+#define LIMIT(key, min, max, field) \
+	do { \
+		v = l->field; \
+		if (cfg_int(ctx, s, key, min, max, &v) == -1) \
+			return -1; \
+		l->field = v; \
+	} while (0)
 	LIMIT("max_connections", 1, 65536, max_connections);
 	LIMIT("max_request", 1, 1LL << 30, max_request);
 	LIMIT("request_timeout", 1, 86400, request_timeout);
@@ -376,7 +373,7 @@ static int
 parse_limits(struct cfgctx *ctx, const config_setting_t *root,
     struct limits *l)
 {
-	const config_setting_t	*s;
+	const config_setting_t *s;
 
 	l->max_connections = DEF_MAX_CONNECTIONS;
 	l->max_request = DEF_MAX_REQUEST;
@@ -386,7 +383,7 @@ parse_limits(struct cfgctx *ctx, const config_setting_t *root,
 	l->job_retention = DEF_JOB_RETENTION;
 	l->max_output = DEF_MAX_OUTPUT;
 	l->kill_grace = DEF_KILL_GRACE;
-	l->max_per_source = -1;		/* unset: per_source_default() */
+	l->max_per_source = -1; /* unset: per_source_default() */
 	l->max_queue = DEF_MAX_QUEUE;
 	if ((s = config_setting_get_member(root, "limits")) != NULL &&
 	    parse_limit_keys(ctx, s, l) == -1)
@@ -398,10 +395,10 @@ parse_limits(struct cfgctx *ctx, const config_setting_t *root,
 static int
 parse_mode(struct cfgctx *ctx, const config_setting_t *g, mode_t *mode)
 {
-	const config_setting_t	*s;
-	const char		*str;
-	char			*end;
-	long			 v;
+	const config_setting_t *s;
+	const char	       *str;
+	char		       *end;
+	long			v;
 
 	if ((s = config_setting_get_member(g, "mode")) == NULL)
 		return 0;
@@ -416,7 +413,8 @@ parse_mode(struct cfgctx *ctx, const config_setting_t *g, mode_t *mode)
 	else
 		v = -1;
 	if (v < 0 || v > 0777)
-		return cfg_error(ctx, s, "'mode' must be an octal string "
+		return cfg_error(ctx, s,
+		    "'mode' must be an octal string "
 		    "such as \"0660\"");
 	*mode = (mode_t)v;
 	return 0;
@@ -427,15 +425,15 @@ static int
 parse_owner(struct cfgctx *ctx, const config_setting_t *g,
     struct listen_conf *lc)
 {
-	const config_setting_t	*s;
-	gid_t			 gid;
-	int			 i;
+	const config_setting_t *s;
+	gid_t			gid;
+	int			i;
 
 	lc->owner = (uid_t)-1;
 	lc->group = (gid_t)-1;
 	for (i = 0; i < 2; i++) {
-		const char	*key = i == 0 ? "owner" : "group";
-		int		 ok;
+		const char *key = i == 0 ? "owner" : "group";
+		int	    ok;
 
 		if ((s = config_setting_get_member(g, key)) == NULL)
 			continue;
@@ -445,10 +443,10 @@ parse_owner(struct cfgctx *ctx, const config_setting_t *g,
 			ok = 0;
 		else if (i == 0)
 			ok = lookup_user(config_setting_get_string(s),
-			    &lc->owner, &gid) == 0;
+				 &lc->owner, &gid) == 0;
 		else
 			ok = lookup_group(config_setting_get_string(s),
-			    &lc->group) == 0;
+				 &lc->group) == 0;
 		if (!ok)
 			return cfg_error(ctx, s, "'%s': unknown %s", key,
 			    i == 0 ? "user" : "group");
@@ -459,7 +457,8 @@ parse_owner(struct cfgctx *ctx, const config_setting_t *g,
 	}
 	if ((lc->owner != (uid_t)-1 || lc->group != (gid_t)-1) &&
 	    lc->path == NULL)
-		return cfg_error(ctx, g, "'owner' and 'group' apply to UNIX "
+		return cfg_error(ctx, g,
+		    "'owner' and 'group' apply to UNIX "
 		    "sockets only");
 	return 0;
 }
@@ -470,13 +469,15 @@ listen_unix_check(struct cfgctx *ctx, const config_setting_t *g,
     struct listen_conf *lc)
 {
 	if (lc->address != NULL || lc->port != 0)
-		return cfg_error(ctx, g, "a listen entry has either "
+		return cfg_error(ctx, g,
+		    "a listen entry has either "
 		    "'path' or 'address' and 'port'");
 	if (strlen(lc->path) >= 108)
 		return cfg_error(ctx, g, "socket path too long");
 	if (config_setting_get_member(g, "udp") != NULL ||
 	    config_setting_get_member(g, "tcp") != NULL)
-		return cfg_error(ctx, g, "'tcp' and 'udp' do not apply "
+		return cfg_error(ctx, g,
+		    "'tcp' and 'udp' do not apply "
 		    "to a UNIX socket (always a stream)");
 	lc->udp = 0;
 	lc->tcp = 1;
@@ -488,18 +489,19 @@ static int
 listen_ip_check(struct cfgctx *ctx, const config_setting_t *g,
     const struct listen_conf *lc)
 {
-	unsigned char	 addr[sizeof(struct in6_addr)];
+	unsigned char addr[sizeof(struct in6_addr)];
 
 	if (lc->address == NULL || lc->port == 0)
-		return cfg_error(ctx, g, "a listen entry needs 'address' and "
+		return cfg_error(ctx, g,
+		    "a listen entry needs 'address' and "
 		    "'port' (or 'path')");
 	if (inet_pton(AF_INET, lc->address, addr) != 1 &&
 	    inet_pton(AF_INET6, lc->address, addr) != 1)
 		return cfg_error(ctx, config_setting_get_member(g, "address"),
-		    "'%s' is not a numeric IPv4 or IPv6 address",
-		    lc->address);
+		    "'%s' is not a numeric IPv4 or IPv6 address", lc->address);
 	if (!lc->tcp && !lc->udp)
-		return cfg_error(ctx, g, "listen entry with neither tcp "
+		return cfg_error(ctx, g,
+		    "listen entry with neither tcp "
 		    "nor udp");
 	return 0;
 }
@@ -508,14 +510,15 @@ static int
 parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
     struct listen_conf *lc)
 {
-	long long	 port = 0;
+	long long port = 0;
 
 	lc->line = config_setting_source_line(g);
 	lc->tcp = 1;
 	lc->udp = 1;
 	lc->mode = 0666;
 	if (!config_setting_is_group(g))
-		return cfg_error(ctx, g, "each listen entry must be a group "
+		return cfg_error(ctx, g,
+		    "each listen entry must be a group "
 		    "{ address = ...; port = ...; } or { path = ...; }");
 	if (cfg_known_keys(ctx, g, listen_keys, "listen") == -1 ||
 	    cfg_string(ctx, g, "address", &lc->address) == -1 ||
@@ -526,13 +529,14 @@ parse_listen_one(struct cfgctx *ctx, const config_setting_t *g,
 	    parse_mode(ctx, g, &lc->mode) == -1 ||
 	    parse_owner(ctx, g, lc) == -1 ||
 	    parse_ids(ctx, g, "allow_uid", 0, &lc->allow_uid,
-	    &lc->nallow_uid) == -1 ||
+		&lc->nallow_uid) == -1 ||
 	    parse_ids(ctx, g, "allow_gid", 1, &lc->allow_gid,
-	    &lc->nallow_gid) == -1)
+		&lc->nallow_gid) == -1)
 		return -1;
 	if ((lc->allow_uid != NULL || lc->allow_gid != NULL) &&
 	    lc->path == NULL)
-		return cfg_error(ctx, g, "'allow_uid' and 'allow_gid' apply "
+		return cfg_error(ctx, g,
+		    "'allow_uid' and 'allow_gid' apply "
 		    "to UNIX sockets only: use 'allow' for addresses");
 	lc->port = port;
 	if (lc->path != NULL)
@@ -545,8 +549,8 @@ static int
 listen_unique(struct cfgctx *ctx, const config_setting_t *g,
     const struct listen_conf *ls, int i)
 {
-	char	 a[160], b[160];
-	int	 j, t, u;
+	char a[160], b[160];
+	int  j, t, u;
 
 	for (j = 0; j < i; j++)
 		for (t = 0; t < 2; t++)
@@ -554,12 +558,15 @@ listen_unique(struct cfgctx *ctx, const config_setting_t *g,
 				if (!(t ? ls[i].udp : ls[i].tcp) ||
 				    !(u ? ls[j].udp : ls[j].tcp))
 					continue;
-				net_listen_key(&ls[i], t ? SOCK_DGRAM :
-				    SOCK_STREAM, a, sizeof(a));
-				net_listen_key(&ls[j], u ? SOCK_DGRAM :
-				    SOCK_STREAM, b, sizeof(b));
+				net_listen_key(&ls[i],
+				    t ? SOCK_DGRAM : SOCK_STREAM, a,
+				    sizeof(a));
+				net_listen_key(&ls[j],
+				    u ? SOCK_DGRAM : SOCK_STREAM, b,
+				    sizeof(b));
 				if (strcmp(a, b) == 0)
-					return cfg_error(ctx, g, "this listen "
+					return cfg_error(ctx, g,
+					    "this listen "
 					    "entry repeats the one at line %d",
 					    ls[j].line);
 			}
@@ -570,14 +577,16 @@ static int
 parse_listen(struct cfgctx *ctx, const config_setting_t *root,
     struct config *c)
 {
-	const config_setting_t	*s;
-	int			 i, n;
+	const config_setting_t *s;
+	int			i, n;
 
 	if ((s = config_setting_get_member(root, "listen")) == NULL)
-		return cfg_error(ctx, NULL, "no 'listen' list: nothing to "
+		return cfg_error(ctx, NULL,
+		    "no 'listen' list: nothing to "
 		    "serve on");
 	if (!config_setting_is_list(s) && !config_setting_is_group(s))
-		return cfg_error(ctx, s, "'listen' must be a list ( {...}, "
+		return cfg_error(ctx, s,
+		    "'listen' must be a list ( {...}, "
 		    "... )");
 	if (config_setting_is_group(s)) {
 		/* A single group is accepted as a list of one. */
@@ -588,15 +597,17 @@ parse_listen(struct cfgctx *ctx, const config_setting_t *root,
 		return parse_listen_one(ctx, s, &c->listens[0]);
 	}
 	if ((n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s, "'listen' is empty: nothing to "
+		return cfg_error(ctx, s,
+		    "'listen' is empty: nothing to "
 		    "serve on");
 	if ((c->listens = calloc(n, sizeof(*c->listens))) == NULL)
 		return cfg_error(ctx, s, "out of memory");
 	c->nlistens = n;
 	for (i = 0; i < n; i++)
 		if (parse_listen_one(ctx, config_setting_get_elem(s, i),
-		    &c->listens[i]) == -1 || listen_unique(ctx,
-		    config_setting_get_elem(s, i), c->listens, i) == -1)
+			&c->listens[i]) == -1 ||
+		    listen_unique(ctx, config_setting_get_elem(s, i),
+			c->listens, i) == -1)
 			return -1;
 	return 0;
 }
@@ -605,7 +616,7 @@ parse_listen(struct cfgctx *ctx, const config_setting_t *root,
 static int
 numeric_address(const char *s)
 {
-	unsigned char	 addr[sizeof(struct in6_addr)];
+	unsigned char addr[sizeof(struct in6_addr)];
 
 	return inet_pton(AF_INET, s, addr) == 1 ||
 	    inet_pton(AF_INET6, s, addr) == 1;
@@ -616,16 +627,17 @@ static int
 parse_metrics(struct cfgctx *ctx, const config_setting_t *root,
     struct config *c)
 {
-	const config_setting_t	*g;
-	struct metrics_conf	*m = &c->metrics;
-	long long		 port = 0;
-	size_t			 i;
+	const config_setting_t *g;
+	struct metrics_conf    *m = &c->metrics;
+	long long		port = 0;
+	size_t			i;
 
 	if ((g = config_setting_get_member(root, "metrics")) == NULL)
 		return 0;
 	m->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g))
-		return cfg_error(ctx, g, "'metrics' must be a group "
+		return cfg_error(ctx, g,
+		    "'metrics' must be a group "
 		    "{ address = ...; port = ...; }");
 	if (cfg_known_keys(ctx, g, metrics_keys, "metrics") == -1 ||
 	    cfg_string(ctx, g, "address", &m->address) == -1 ||
@@ -634,7 +646,8 @@ parse_metrics(struct cfgctx *ctx, const config_setting_t *root,
 		return -1;
 	m->port = port;
 	if (m->address == NULL || port == 0)
-		return cfg_error(ctx, g, "'metrics' needs 'address' and "
+		return cfg_error(ctx, g,
+		    "'metrics' needs 'address' and "
 		    "'port'");
 	if (!numeric_address(m->address))
 		return cfg_error(ctx, config_setting_get_member(g, "address"),
@@ -643,7 +656,8 @@ parse_metrics(struct cfgctx *ctx, const config_setting_t *root,
 		if (c->listens[i].address != NULL && c->listens[i].tcp &&
 		    c->listens[i].port == m->port &&
 		    strcmp(c->listens[i].address, m->address) == 0)
-			return cfg_error(ctx, g, "'metrics' names the address "
+			return cfg_error(ctx, g,
+			    "'metrics' names the address "
 			    "and port of a listen entry (line %d)",
 			    c->listens[i].line);
 	return 0;
@@ -653,15 +667,16 @@ static int
 parse_command(struct cfgctx *ctx, const config_setting_t *g,
     struct service *sv)
 {
-	const config_setting_t	*s, *e;
-	struct stat		 st;
-	int			 i, n;
+	const config_setting_t *s, *e;
+	struct stat		st;
+	int			i, n;
 
 	if ((s = config_setting_get_member(g, "command")) == NULL)
 		return cfg_error(ctx, g, "service '%s' has no 'command'",
 		    sv->name);
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return cfg_error(ctx, s, "'command' must be an array of "
+		return cfg_error(ctx, s,
+		    "'command' must be an array of "
 		    "strings [ \"/path/to/program\", \"arg\", ... ]");
 	if ((n = config_setting_length(s)) == 0)
 		return cfg_error(ctx, s, "'command' is empty");
@@ -670,21 +685,26 @@ parse_command(struct cfgctx *ctx, const config_setting_t *g,
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return cfg_error(ctx, e, "'command' must hold only "
+			return cfg_error(ctx, e,
+			    "'command' must hold only "
 			    "strings");
 		if ((sv->argv[i] = strdup(config_setting_get_string(e))) ==
 		    NULL)
 			return cfg_error(ctx, e, "out of memory");
 	}
 	if (sv->argv[0][0] != '/')
-		return cfg_error(ctx, s, "service '%s': command '%s' is not "
-		    "an absolute path", sv->name, sv->argv[0]);
+		return cfg_error(ctx, s,
+		    "service '%s': command '%s' is not "
+		    "an absolute path",
+		    sv->name, sv->argv[0]);
 	if (access(sv->argv[0], X_OK) == -1)
 		return cfg_error(ctx, s, "service '%s': command '%s': %s",
 		    sv->name, sv->argv[0], strerror(errno));
 	if (stat(sv->argv[0], &st) == -1 || !S_ISREG(st.st_mode))
-		return cfg_error(ctx, s, "service '%s': command '%s' is not "
-		    "a regular file", sv->name, sv->argv[0]);
+		return cfg_error(ctx, s,
+		    "service '%s': command '%s' is not "
+		    "a regular file",
+		    sv->name, sv->argv[0]);
 	return 0;
 }
 
@@ -692,15 +712,16 @@ parse_command(struct cfgctx *ctx, const config_setting_t *g,
 static int
 parse_env(struct cfgctx *ctx, const config_setting_t *g, struct service *sv)
 {
-	const config_setting_t	*s, *e;
-	const char		*v;
-	size_t			 k;
-	int			 i, n;
+	const config_setting_t *s, *e;
+	const char	       *v;
+	size_t			k;
+	int			i, n;
 
 	if ((s = config_setting_get_member(g, "env")) == NULL)
 		return 0;
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return cfg_error(ctx, s, "'env' must be an array of "
+		return cfg_error(ctx, s,
+		    "'env' must be an array of "
 		    "\"NAME=value\" strings");
 	n = config_setting_length(s);
 	if (n > SERVICE_ENV_MAX)
@@ -711,15 +732,21 @@ parse_env(struct cfgctx *ctx, const config_setting_t *g, struct service *sv)
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, i);
 		v = config_setting_type(e) == CONFIG_TYPE_STRING ?
-		    config_setting_get_string(e) : "";
+		    config_setting_get_string(e) :
+		    "";
 		k = strcspn(v, "=");
-		if (v[k] != '=' || k == 0 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUV"
-		    "WXYZabcdefghijklmnopqrstuvwxyz0123456789_") != k ||
+		if (v[k] != '=' || k == 0 ||
+		    strspn(v,
+			"ABCDEFGHIJKLMNOPQRSTUV"
+			"WXYZabcdefghijklmnopqrstuvwxyz0123456789_") != k ||
 		    (v[0] >= '0' && v[0] <= '9'))
-			return cfg_error(ctx, e, "'env': \"%s\" is not "
-			    "NAME=value", v);
+			return cfg_error(ctx, e,
+			    "'env': \"%s\" is not "
+			    "NAME=value",
+			    v);
 		if (strncmp(v, "BGS_", 4) == 0)
-			return cfg_error(ctx, e, "'env': BGS_ names are set "
+			return cfg_error(ctx, e,
+			    "'env': BGS_ names are set "
 			    "by the daemon");
 		if ((sv->env[i] = strdup(v)) == NULL)
 			return cfg_error(ctx, e, "out of memory");
@@ -728,8 +755,7 @@ parse_env(struct cfgctx *ctx, const config_setting_t *g, struct service *sv)
 }
 
 static int
-parse_rlimits(struct cfgctx *ctx, const config_setting_t *g,
-    struct rlimits *r)
+parse_rlimits(struct cfgctx *ctx, const config_setting_t *g, struct rlimits *r)
 {
 	r->cpu = r->as = r->nofile = r->nproc = r->fsize = -1;
 	if (cfg_int(ctx, g, "rlimit_cpu", 1, 1LL << 31, &r->cpu) == -1 ||
@@ -761,21 +787,26 @@ static int
 parse_service(struct cfgctx *ctx, const config_setting_t *g,
     struct service *sv)
 {
-	const char	*name = config_setting_name(g);
-	long long	 timeout = DEF_SERVICE_TIMEOUT, nice = 0, maxinst = 0;
+	const char *name = config_setting_name(g);
+	long long   timeout = DEF_SERVICE_TIMEOUT, nice = 0, maxinst = 0;
 
 	sv->line = config_setting_source_line(g);
 	if (!proto_valid_name(name, strlen(name)))
-		return cfg_error(ctx, g, "bad service name '%s': use "
-		    "A-Z a-z 0-9 - _, at most %d characters", name,
-		    SERVICE_NAME_MAX);
+		return cfg_error(ctx, g,
+		    "bad service name '%s': use "
+		    "A-Z a-z 0-9 - _, at most %d characters",
+		    name, SERVICE_NAME_MAX);
 	if (proto_reserved_name(name))
-		return cfg_error(ctx, g, "'%s' is a protocol verb and cannot "
-		    "name a service", name);
+		return cfg_error(ctx, g,
+		    "'%s' is a protocol verb and cannot "
+		    "name a service",
+		    name);
 	strlcpy(sv->name, name, sizeof(sv->name));
 	if (!config_setting_is_group(g))
-		return cfg_error(ctx, g, "service '%s' must be a group "
-		    "{ command = [...]; }", name);
+		return cfg_error(ctx, g,
+		    "service '%s' must be a group "
+		    "{ command = [...]; }",
+		    name);
 	sv->tcp = sv->udp = 1;
 	if (cfg_known_keys(ctx, g, service_keys, "a service") == -1 ||
 	    parse_command(ctx, g, sv) == -1 ||
@@ -808,13 +839,14 @@ static int
 parse_services(struct cfgctx *ctx, const config_setting_t *root,
     struct config *c)
 {
-	const config_setting_t	*s;
-	int			 i, n;
+	const config_setting_t *s;
+	int			i, n;
 
 	if ((s = config_setting_get_member(root, "services")) == NULL)
-		return 0;	/* a daemon with no service answers helo */
+		return 0; /* a daemon with no service answers helo */
 	if (!config_setting_is_group(s))
-		return cfg_error(ctx, s, "'services' must be a group "
+		return cfg_error(ctx, s,
+		    "'services' must be a group "
 		    "{ name = { command = [...]; }; ... }");
 	n = config_setting_length(s);
 	if (n == 0)
@@ -824,7 +856,7 @@ parse_services(struct cfgctx *ctx, const config_setting_t *root,
 	c->nservices = n;
 	for (i = 0; i < n; i++)
 		if (parse_service(ctx, config_setting_get_elem(s, i),
-		    &c->services[i]) == -1)
+			&c->services[i]) == -1)
 			return -1;
 	qsort(c->services, c->nservices, sizeof(*c->services), service_cmp);
 	return 0;
@@ -840,10 +872,10 @@ static int
 check_spool_owner(struct cfgctx *ctx, const config_setting_t *root,
     const struct config *c)
 {
-	const config_setting_t	*svs;
-	const struct service	*sv;
-	size_t			 i;
-	uid_t			 owner, uid;
+	const config_setting_t *svs;
+	const struct service   *sv;
+	size_t			i;
+	uid_t			owner, uid;
 
 	if (geteuid() != 0)
 		return 0;
@@ -853,11 +885,13 @@ check_spool_owner(struct cfgctx *ctx, const config_setting_t *root,
 		sv = &c->services[i];
 		uid = sv->id.setids ? sv->id.uid : owner;
 		if (uid == owner && !sv->spool_writable)
-			return cfg_error(ctx, config_setting_get_member(svs,
-			    sv->name), "service '%s' would run as uid %ld, "
+			return cfg_error(ctx,
+			    config_setting_get_member(svs, sv->name),
+			    "service '%s' would run as uid %ld, "
 			    "the owner of the spool, and could write to it: "
 			    "give it another user, or say spool_writable = "
-			    "true", sv->name, (long)uid);
+			    "true",
+			    sv->name, (long)uid);
 	}
 	return 0;
 }
@@ -873,35 +907,42 @@ static int
 check_identities(struct cfgctx *ctx, const config_setting_t *root,
     struct config *c)
 {
-	struct service	*sv;
-	size_t		 i;
-	int		 root_user = geteuid() == 0;
+	struct service *sv;
+	size_t		i;
+	int		root_user = geteuid() == 0;
 
 	for (i = 0; i < c->nservices; i++) {
 		sv = &c->services[i];
 		if (!root_user) {
 			if (sv->id.setids && sv->id.uid != geteuid())
-				fprintf(stderr, "bgserviced: %s:%d: not running "
+				fprintf(stderr,
+				    "bgserviced: %s:%d: not running "
 				    "as root: service '%s' runs as uid %ld, not "
-				    "as '%s'\n", ctx->file, sv->line, sv->name,
+				    "as '%s'\n",
+				    ctx->file, sv->line, sv->name,
 				    (long)geteuid(), sv->id.user);
 			sv->id.setids = 0;
 			continue;
 		}
-		if (c->id.setids && sv->id.setids && (sv->id.uid != c->id.uid ||
-		    sv->id.gid != c->id.gid))
-			return cfg_error(ctx, NULL, "service '%s' (line %d): "
+		if (c->id.setids && sv->id.setids &&
+		    (sv->id.uid != c->id.uid || sv->id.gid != c->id.gid))
+			return cfg_error(ctx, NULL,
+			    "service '%s' (line %d): "
 			    "the daemon runs as '%s' and cannot switch to "
-			    "'%s' or another group", sv->name, sv->line,
-			    c->id.user, sv->id.user);
+			    "'%s' or another group",
+			    sv->name, sv->line, c->id.user, sv->id.user);
 		if (!c->id.setids && !sv->id.setids)
-			return cfg_error(ctx, NULL, "service '%s' (line %d) "
+			return cfg_error(ctx, NULL,
+			    "service '%s' (line %d) "
 			    "would run as root: name its 'user' (user = "
-			    "\"root\" to mean it)", sv->name, sv->line);
+			    "\"root\" to mean it)",
+			    sv->name, sv->line);
 	}
 	if (!root_user && c->id.setids) {
-		fprintf(stderr, "bgserviced: %s: not running as root: 'user' "
-		    "%s ignored\n", ctx->file, c->id.user);
+		fprintf(stderr,
+		    "bgserviced: %s: not running as root: 'user' "
+		    "%s ignored\n",
+		    ctx->file, c->id.user);
 		c->id.setids = 0;
 	}
 	return check_spool_owner(ctx, root, c);
@@ -911,8 +952,8 @@ check_identities(struct cfgctx *ctx, const config_setting_t *root,
 static int
 default_spool(struct cfgctx *ctx, struct config *c)
 {
-	size_t	 len = strlen(c->pidfile);
-	char	 buf[PATH_MAX];
+	size_t len = strlen(c->pidfile);
+	char   buf[PATH_MAX];
 
 	if (len > 4 && strcmp(c->pidfile + len - 4, ".pid") == 0)
 		len -= 4;
@@ -926,8 +967,7 @@ default_spool(struct cfgctx *ctx, struct config *c)
 
 /* "log": syslog, syslog:FACILITY, stderr or an absolute path. */
 static int
-parse_log(struct cfgctx *ctx, const config_setting_t *root,
-    struct config *c)
+parse_log(struct cfgctx *ctx, const config_setting_t *root, struct config *c)
 {
 	if (cfg_string(ctx, root, "log", &c->log) == -1)
 		return -1;
@@ -941,7 +981,7 @@ parse_log(struct cfgctx *ctx, const config_setting_t *root,
 static int
 config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 {
-	const config_setting_t	*root = config_root_setting(cf);
+	const config_setting_t *root = config_root_setting(cf);
 
 	if (cfg_known_keys(ctx, root, root_keys, "the top level") == -1)
 		return -1;
@@ -973,18 +1013,18 @@ cfg_read(config_t *cf, const char *file, char *err, size_t errlen)
 	if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
 		snprintf(err, errlen, "%s: %s", file, strerror(errno));
 	else
-		snprintf(err, errlen, "%s:%d: %s", config_error_file(cf) ?
-		    config_error_file(cf) : file, config_error_line(cf),
-		    config_error_text(cf));
+		snprintf(err, errlen, "%s:%d: %s",
+		    config_error_file(cf) ? config_error_file(cf) : file,
+		    config_error_line(cf), config_error_text(cf));
 	return -1;
 }
 
 struct config *
 config_load(const char *file, char *err, size_t errlen)
 {
-	struct cfgctx	 ctx = { file, err, errlen };
-	struct config	*c;
-	config_t	 cf;
+	struct cfgctx  ctx = { file, err, errlen };
+	struct config *c;
+	config_t       cf;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->file = strdup(file)) == NULL) {
@@ -1009,8 +1049,8 @@ fail:
 void
 config_free(struct config *c)
 {
-	size_t	 i;
-	char	**a;
+	size_t i;
+	char **a;
 
 	if (c == NULL)
 		return;
@@ -1054,10 +1094,13 @@ parse_target(struct cfgctx *ctx, const config_setting_t *g,
     struct client_target *t)
 {
 	if (!config_setting_is_group(g))
-		return cfg_error(ctx, g, "'%s' must be a group { tcpurl = "
-		    "...; udpurl = ...; }", config_setting_name(g));
+		return cfg_error(ctx, g,
+		    "'%s' must be a group { tcpurl = "
+		    "...; udpurl = ...; }",
+		    config_setting_name(g));
 	if (cfg_known_keys(ctx, g, target_keys, config_setting_name(g)) ==
-	    -1 || cfg_string(ctx, g, "tcpurl", &t->tcpurl) == -1 ||
+		-1 ||
+	    cfg_string(ctx, g, "tcpurl", &t->tcpurl) == -1 ||
 	    cfg_string(ctx, g, "udpurl", &t->udpurl) == -1)
 		return -1;
 	return 0;
@@ -1066,8 +1109,8 @@ parse_target(struct cfgctx *ctx, const config_setting_t *g,
 static int
 parse_client(struct cfgctx *ctx, config_t *cf, struct client_conf *cc)
 {
-	const config_setting_t	*root = config_root_setting(cf), *s, *e;
-	int			 i, n;
+	const config_setting_t *root = config_root_setting(cf), *s, *e;
+	int			i, n;
 
 	if (cfg_known_keys(ctx, root, client_keys, "the top level") == -1)
 		return -1;
@@ -1098,9 +1141,9 @@ parse_client(struct cfgctx *ctx, config_t *cf, struct client_conf *cc)
 struct client_conf *
 config_client_load(const char *file, char *err, size_t errlen)
 {
-	struct cfgctx		 ctx = { file, err, errlen };
-	struct client_conf	*cc;
-	config_t		 cf;
+	struct cfgctx	    ctx = { file, err, errlen };
+	struct client_conf *cc;
+	config_t	    cf;
 
 	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", file);
@@ -1121,7 +1164,7 @@ fail:
 void
 config_client_free(struct client_conf *cc)
 {
-	size_t	 i;
+	size_t i;
 
 	if (cc == NULL)
 		return;
@@ -1138,11 +1181,10 @@ config_client_free(struct client_conf *cc)
 
 /* The URL for SERVICE (NULL: the default), or NULL if none is set. */
 const char *
-config_client_url(const struct client_conf *cc, const char *service,
-    int udp)
+config_client_url(const struct client_conf *cc, const char *service, int udp)
 {
-	const struct client_target	*t = NULL;
-	size_t				 i;
+	const struct client_target *t = NULL;
+	size_t			    i;
 
 	if (cc == NULL)
 		return NULL;
@@ -1165,6 +1207,6 @@ config_service(const struct config *c, const char *name)
 {
 	if (c->nservices == 0)
 		return NULL;
-	return bsearch(name, c->services, c->nservices,
-	    sizeof(*c->services), service_name_cmp);
+	return bsearch(name, c->services, c->nservices, sizeof(*c->services),
+	    service_name_cmp);
 }

@@ -30,60 +30,60 @@
 #include "stats.h"
 #include "util.h"
 
-#define DRAIN_MS	1000		/* after an error, see conn_drain() */
-#define DRAIN_MAX	(4 * 1048576)
+#define DRAIN_MS  1000 /* after an error, see conn_drain() */
+#define DRAIN_MAX (4 * 1048576)
 
 struct conn {
-	int			 fd;
-	const struct config	*conf;
-	const struct peer	*peer;
-	struct buf		 in;
-	int			 eof;
-	int			 served;	/* framed requests answered */
-	struct reqend		 end;		/* original form: see reqend.c */
-	int			 by_silence;	/* the request ended by silence */
-	int			 cut;		/* ... and more of it came later */
-	char			 who[96];	/* caller, for the log */
+	int		     fd;
+	const struct config *conf;
+	const struct peer   *peer;
+	struct buf	     in;
+	int		     eof;
+	int		     served;	 /* framed requests answered */
+	struct reqend	     end;	 /* original form: see reqend.c */
+	int		     by_silence; /* the request ended by silence */
+	int		     cut;	 /* ... and more of it came later */
+	char		     who[96];	 /* caller, for the log */
 };
 
 /* What the reading ended with. */
 enum read_end {
-	READ_REQUEST,		/* a request is in the buffer */
-	READ_CLOSED,		/* the caller left with nothing pending */
-	READ_TIMEOUT,		/* 408 */
-	READ_TOOBIG,		/* 413 */
-	READ_ERROR,		/* the connection broke */
+	READ_REQUEST, /* a request is in the buffer */
+	READ_CLOSED,  /* the caller left with nothing pending */
+	READ_TIMEOUT, /* 408 */
+	READ_TOOBIG,  /* 413 */
+	READ_ERROR,   /* the connection broke */
 };
 
-typedef void	(*handler_fn)(struct conn *, const struct request *);
+typedef void (*handler_fn)(struct conn *, const struct request *);
 
-static int	conn_cut(struct conn *, size_t);
-static void	handle_helo(struct conn *, const struct request *);
-static void	handle_call(struct conn *, const struct request *);
-static void	handle_send(struct conn *, const struct request *);
-static void	handle_qadd(struct conn *, const struct request *);
-static void	handle_qcheck(struct conn *, const struct request *);
-static void	handle_qget(struct conn *, const struct request *);
-static void	handle_qinfo(struct conn *, const struct request *);
-static void	handle_qcancel(struct conn *, const struct request *);
-static void	handle_qlist(struct conn *, const struct request *);
-static void	handle_stats(struct conn *, const struct request *);
+static int  conn_cut(struct conn *, size_t);
+static void handle_helo(struct conn *, const struct request *);
+static void handle_call(struct conn *, const struct request *);
+static void handle_send(struct conn *, const struct request *);
+static void handle_qadd(struct conn *, const struct request *);
+static void handle_qcheck(struct conn *, const struct request *);
+static void handle_qget(struct conn *, const struct request *);
+static void handle_qinfo(struct conn *, const struct request *);
+static void handle_qcancel(struct conn *, const struct request *);
+static void handle_qlist(struct conn *, const struct request *);
+static void handle_stats(struct conn *, const struct request *);
 
 static const struct {
-	enum proto_verb	 verb;
-	handler_fn	 fn;
+	enum proto_verb verb;
+	handler_fn	fn;
 } handlers[] = {
-	{ VERB_HELO,	handle_helo },
-	{ VERB_HELLO,	handle_helo },
-	{ VERB_CALL,	handle_call },
-	{ VERB_SEND,	handle_send },
-	{ VERB_QADD,	handle_qadd },
-	{ VERB_QCHECK,	handle_qcheck },
-	{ VERB_QGET,	handle_qget },
-	{ VERB_QINFO,	handle_qinfo },
-	{ VERB_QCANCEL,	handle_qcancel },
-	{ VERB_QLIST,	handle_qlist },
-	{ VERB_STATS,	handle_stats },
+	{ VERB_HELO, handle_helo },
+	{ VERB_HELLO, handle_helo },
+	{ VERB_CALL, handle_call },
+	{ VERB_SEND, handle_send },
+	{ VERB_QADD, handle_qadd },
+	{ VERB_QCHECK, handle_qcheck },
+	{ VERB_QGET, handle_qget },
+	{ VERB_QINFO, handle_qinfo },
+	{ VERB_QCANCEL, handle_qcancel },
+	{ VERB_QLIST, handle_qlist },
+	{ VERB_STATS, handle_stats },
 };
 
 /* Write an answer; a caller that does not read is cut off by SNDTIMEO. */
@@ -100,8 +100,8 @@ static void
 conn_answer(struct conn *c, const struct request *req, int code,
     const char *data, size_t len)
 {
-	char	 hdr[64];
-	size_t	 hlen;
+	char   hdr[64];
+	size_t hlen;
 
 	if (req->framed) {
 		hlen = proto_frame_header(hdr, sizeof(hdr), code, len);
@@ -115,8 +115,8 @@ conn_answer(struct conn *c, const struct request *req, int code,
 static void
 conn_fail(struct conn *c, int framed, int code, const char *text)
 {
-	char	 msg[512];
-	size_t	 len;
+	char   msg[512];
+	size_t len;
 
 	if (code >= 400 && code < 500)
 		STATS_INC(bad_requests);
@@ -134,7 +134,7 @@ conn_error(struct conn *c, int framed, enum proto_err e)
 static void
 handle_helo(struct conn *c, const struct request *req)
 {
-	const char	*ans = proto_helo_answer(req->verb);
+	const char *ans = proto_helo_answer(req->verb);
 
 	conn_answer(c, req, PROTO_DONE, ans, strlen(ans));
 }
@@ -155,8 +155,7 @@ refuse_cut(struct conn *c, const struct request *req)
 
 /* A use of the service REQ names, by C's caller. */
 static void
-call_init(struct service_call *call, struct conn *c,
-    const struct request *req)
+call_init(struct service_call *call, struct conn *c, const struct request *req)
 {
 	memset(call, 0, sizeof(*call));
 	call->verb = proto_verb_name(req->verb);
@@ -176,10 +175,9 @@ conn_refuse(struct conn *c, const struct request *req, enum admit why)
 
 /* Whether CALL's caller may use the service; else answer why not. */
 static int
-admitted(struct conn *c, const struct request *req,
-    struct service_call *call)
+admitted(struct conn *c, const struct request *req, struct service_call *call)
 {
-	enum admit	 why;
+	enum admit why;
 
 	if ((why = service_admit(c->conf, call)) == ADMIT_OK)
 		return 1;
@@ -191,9 +189,9 @@ admitted(struct conn *c, const struct request *req,
 static int
 send_accepted(struct service_call *call)
 {
-	struct conn	*c = call->arg;
-	char		 hdr[64];
-	size_t		 len;
+	struct conn *c = call->arg;
+	char	     hdr[64];
+	size_t	     len;
 
 	len = proto_frame_header(hdr, sizeof(hdr), PROTO_ACCEPTED, 0);
 	conn_write(c, hdr, len);
@@ -204,8 +202,8 @@ send_accepted(struct service_call *call)
 static void
 handle_send(struct conn *c, const struct request *req)
 {
-	struct service_call	 call;
-	struct run_result	 res;
+	struct service_call call;
+	struct run_result   res;
 
 	call_init(&call, c, req);
 	call.starting = send_accepted;
@@ -222,8 +220,8 @@ handle_send(struct conn *c, const struct request *req)
 static void
 handle_call(struct conn *c, const struct request *req)
 {
-	struct service_call	 call;
-	struct run_result	 res;
+	struct service_call call;
+	struct run_result   res;
 
 	call_init(&call, c, req);
 	if (refuse_cut(c, req) || !admitted(c, req, &call))
@@ -244,8 +242,8 @@ handle_call(struct conn *c, const struct request *req)
 static void
 handle_qadd(struct conn *c, const struct request *req)
 {
-	struct service_call	 call;
-	char			 id[JOB_ID_LEN + 1], ans[PROTO_ANSWER_MAX];
+	struct service_call call;
+	char		    id[JOB_ID_LEN + 1], ans[PROTO_ANSWER_MAX];
 
 	call_init(&call, c, req);
 	if (refuse_cut(c, req) || !admitted(c, req, &call))
@@ -255,29 +253,29 @@ handle_qadd(struct conn *c, const struct request *req)
 		return;
 	}
 	log_info("%s: add %s: job %s", c->who, req->service, id);
-	conn_answer(c, req, PROTO_DONE, ans, proto_id_answer(ans, sizeof(ans),
-	    req->framed, id));
+	conn_answer(c, req, PROTO_DONE, ans,
+	    proto_id_answer(ans, sizeof(ans), req->framed, id));
 }
 
 static void
 handle_qcheck(struct conn *c, const struct request *req)
 {
-	enum job_state	 st;
-	char		 ans[PROTO_ANSWER_MAX];
+	enum job_state st;
+	char	       ans[PROTO_ANSWER_MAX];
 
 	if ((st = queue_state(req->id)) == JOB_NONE) {
 		conn_error(c, req->framed, ERR_NO_JOB);
 		return;
 	}
-	conn_answer(c, req, PROTO_DONE, ans, proto_state_answer(ans,
-	    sizeof(ans), st));
+	conn_answer(c, req, PROTO_DONE, ans,
+	    proto_state_answer(ans, sizeof(ans), st));
 }
 
 /* The answer of a finished job, as a direct call would have given it. */
 static void
 answer_result(struct conn *c, const struct request *req, const char *id)
 {
-	struct job_result	 res;
+	struct job_result res;
 
 	if (queue_result(id, &res) == -1) {
 		conn_error(c, req->framed, ERR_NO_JOB);
@@ -313,7 +311,7 @@ handle_qget(struct conn *c, const struct request *req)
 static void
 handle_qinfo(struct conn *c, const struct request *req)
 {
-	struct buf	 out = { 0 };
+	struct buf out = { 0 };
 
 	if (queue_info(req->id, &out) != 0)
 		conn_error(c, req->framed, ERR_NO_JOB);
@@ -325,8 +323,8 @@ handle_qinfo(struct conn *c, const struct request *req)
 static void
 handle_qcancel(struct conn *c, const struct request *req)
 {
-	const char	*ans = proto_cancel_answer();
-	enum proto_err	 e;
+	const char    *ans = proto_cancel_answer();
+	enum proto_err e;
 
 	if ((e = queue_cancel(req->id)) != ERR_NONE) {
 		conn_error(c, req->framed, e);
@@ -339,7 +337,7 @@ handle_qcancel(struct conn *c, const struct request *req)
 static void
 handle_qlist(struct conn *c, const struct request *req)
 {
-	struct buf	 out = { 0 };
+	struct buf out = { 0 };
 
 	if (queue_list(&out) == -1)
 		conn_error(c, req->framed, ERR_CANNOT_LIST);
@@ -351,7 +349,7 @@ handle_qlist(struct conn *c, const struct request *req)
 static void
 handle_stats(struct conn *c, const struct request *req)
 {
-	struct buf	 out = { 0 };
+	struct buf out = { 0 };
 
 	if (stats_format(&out, spool_count_done()) == -1)
 		conn_error(c, req->framed, ERR_NO_STATS);
@@ -369,7 +367,7 @@ static int
 read_wait(struct conn *c, int original, long long deadline,
     struct timespec *ts)
 {
-	long long	 us = (long long)ms_until(deadline) * 1000, left;
+	long long us = (long long)ms_until(deadline) * 1000, left;
 
 	if (original) {
 		if ((left = reqend_left_us(&c->end)) <= 0)
@@ -389,17 +387,17 @@ read_wait(struct conn *c, int original, long long deadline,
 static enum read_end
 conn_read(struct conn *c, size_t *reqlen)
 {
-	const struct limits	*l = &c->conf->limits;
-	long long		 deadline;
-	struct pollfd		 pfd;
-	struct timespec		 ts;
-	ssize_t			 n;
-	int			 original;
+	const struct limits *l = &c->conf->limits;
+	long long	     deadline;
+	struct pollfd	     pfd;
+	struct timespec	     ts;
+	ssize_t		     n;
+	int		     original;
 
 	deadline = now_ms() + (long long)l->request_timeout * 1000;
 	for (;;) {
-		enum proto_scan	 scan = proto_scan(c->in.data, c->in.len,
-		    reqlen);
+		enum proto_scan scan =
+		    proto_scan(c->in.data, c->in.len, reqlen);
 
 		/* A framed request may state its size before sending it. */
 		original = c->in.len > 0 && c->in.data[0] != FRAME_MARK;
@@ -415,7 +413,7 @@ conn_read(struct conn *c, size_t *reqlen)
 		if (now_ms() >= deadline)
 			/* An idle framed connection just ends. */
 			return c->in.len == 0 && c->served > 0 ? READ_CLOSED :
-			    READ_TIMEOUT;
+								 READ_TIMEOUT;
 		if (!read_wait(c, original, deadline, &ts)) {
 			*reqlen = c->in.len;
 			c->by_silence = 1;
@@ -453,10 +451,11 @@ conn_cut(struct conn *c, size_t late)
 		return c->cut;
 	c->cut = 1;
 	STATS_INC(requests_cut);
-	log_warnx("%s: request cut: %zu more bytes arrived after %zu bytes "
+	log_warnx(
+	    "%s: request cut: %zu more bytes arrived after %zu bytes "
 	    "and %lld ms of silence; the caller should shut down its side "
-	    "or use the framed form", c->who, late, c->end.bytes,
-	    reqend_quiet_us(&c->end) / 1000);
+	    "or use the framed form",
+	    c->who, late, c->end.bytes, reqend_quiet_us(&c->end) / 1000);
 	return 1;
 }
 
@@ -474,7 +473,7 @@ conn_drain(struct conn *c)
 static void
 dispatch(struct conn *c, const struct request *req)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (handlers[i].verb == req->verb) {
@@ -498,15 +497,17 @@ conn_init(struct conn *c, int fd, const struct config *conf,
 		    peer->ip, peer->port);
 	else
 		snprintf(c->who, sizeof(c->who), "%s", peer->transport);
-	reqend_init(&c->end, fd, strcmp(peer->transport, "tcp") == 0 &&
-	    !conf->limits.request_idle_fixed, conf->limits.request_idle_ms);
+	reqend_init(&c->end, fd,
+	    strcmp(peer->transport, "tcp") == 0 &&
+		!conf->limits.request_idle_fixed,
+	    conf->limits.request_idle_ms);
 }
 
 /* Whether reading ended with a request; else answer what it ended with. */
 static int
 read_ended(struct conn *c, enum read_end how)
 {
-	int	 framed = c->in.len > 0 && c->in.data[0] == FRAME_MARK;
+	int framed = c->in.len > 0 && c->in.data[0] == FRAME_MARK;
 
 	switch (how) {
 	case READ_REQUEST:
@@ -521,7 +522,7 @@ read_ended(struct conn *c, enum read_end how)
 		log_info("%s: request too large", c->who);
 		conn_error(c, framed, ERR_TOO_LARGE);
 		return 0;
-	default:		/* closed, or broken */
+	default: /* closed, or broken */
 		return 0;
 	}
 }
@@ -533,11 +534,11 @@ read_ended(struct conn *c, enum read_end how)
 void
 conn_serve(int fd, const struct config *conf, const struct peer *peer)
 {
-	struct conn	 c;
-	struct request	 req;
-	struct timeval	 tv;
-	enum proto_err	 e;
-	size_t		 reqlen;
+	struct conn    c;
+	struct request req;
+	struct timeval tv;
+	enum proto_err e;
+	size_t	       reqlen;
 
 	conn_init(&c, fd, conf, peer);
 	tv.tv_sec = conf->limits.request_timeout;

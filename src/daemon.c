@@ -21,7 +21,7 @@
 static void
 stdio_devnull(int keep_stderr)
 {
-	int	 fd;
+	int fd;
 
 	if ((fd = open(BGS_PATH_DEVNULL, O_RDWR)) == -1)
 		err(1, "%s", BGS_PATH_DEVNULL);
@@ -41,9 +41,9 @@ stdio_devnull(int keep_stderr)
 int
 daemon_detach(int keep_stderr)
 {
-	int	 pfd[2];
-	char	 ch;
-	pid_t	 pid;
+	int   pfd[2];
+	char  ch;
+	pid_t pid;
 
 	umask(022);
 	if (pipe2(pfd, O_CLOEXEC) == -1)
@@ -70,7 +70,7 @@ daemon_detach(int keep_stderr)
 	case 0:
 		break;
 	default:
-		_exit(0);	/* not a session leader: no terminal ever */
+		_exit(0); /* not a session leader: no terminal ever */
 	}
 	if (chdir("/") == -1)
 		err(1, "chdir /");

@@ -25,7 +25,7 @@
 #include "service.h"
 #include "stats.h"
 
-#define DGRAM_MAX	65535
+#define DGRAM_MAX 65535
 
 /*
  * Receive one datagram from L into D.  DGRAM_RUN: D is to be run (its
@@ -35,13 +35,13 @@
 enum dgram_got
 dgram_recv(struct listener *l, const struct config *conf, struct dgram *d)
 {
-	static char		 dgram[DGRAM_MAX + 1];
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	ssize_t			 n;
+	static char		dgram[DGRAM_MAX + 1];
+	struct sockaddr_storage ss;
+	socklen_t		len = sizeof(ss);
+	ssize_t			n;
 
 	if ((n = recvfrom(l->fd, dgram, DGRAM_MAX, 0, (struct sockaddr *)&ss,
-	    &len)) == -1) {
+		 &len)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
 			log_warn("recvfrom on %s", l->name);
 		return errno == EINTR ? DGRAM_NEXT : DGRAM_NONE;
@@ -73,10 +73,10 @@ dgram_recv(struct listener *l, const struct config *conf, struct dgram *d)
 void
 dgram_run(const struct config *conf, const struct dgram *d)
 {
-	struct service_call	 call;
-	struct run_result	 res;
-	struct request		 req;
-	char			 who[96];
+	struct service_call call;
+	struct run_result   res;
+	struct request	    req;
+	char		    who[96];
 
 	snprintf(who, sizeof(who), "udp %s:%s", d->peer.ip, d->peer.port);
 	if (proto_parse(d->data, d->len, &req) != ERR_NONE || req.framed ||

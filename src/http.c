@@ -28,19 +28,24 @@
 #include "stats.h"
 #include "util.h"
 
-#define HTTP_DRAIN_MS	1000	/* reading what the caller still sends */
-#define HTTP_DRAIN_MAX	65536
-#define HTTP_TYPE	"text/plain; version=0.0.4; charset=utf-8"
-#define TCHARS		"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
-			"abcdefghijklmnopqrstuvwxyz"
+#define HTTP_DRAIN_MS  1000 /* reading what the caller still sends */
+#define HTTP_DRAIN_MAX 65536
+#define HTTP_TYPE      "text/plain; version=0.0.4; charset=utf-8"
+#define TCHARS \
+	"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+	"abcdefghijklmnopqrstuvwxyz"
 
 static const struct {
-	int		 code;
-	const char	*reason;
+	int	    code;
+	const char *reason;
 } reasons[] = {
-	{ 200, "OK" }, { 400, "Bad Request" }, { 403, "Forbidden" },
-	{ 404, "Not Found" }, { 405, "Method Not Allowed" },
-	{ 408, "Request Timeout" }, { 429, "Too Many Requests" },
+	{ 200, "OK" },
+	{ 400, "Bad Request" },
+	{ 403, "Forbidden" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 408, "Request Timeout" },
+	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },
 	{ 505, "HTTP Version Not Supported" },
@@ -49,7 +54,7 @@ static const struct {
 static const char *
 reason(int code)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
 		if (reasons[i].code == code)
@@ -67,11 +72,11 @@ int
 http_open(const struct config *conf, struct listener *old, size_t nold,
     struct listener *ls, size_t *n)
 {
-	struct listen_conf	 lc;
-	struct listener		 tmp[2];
-	char			 key[160], *p;
-	size_t			 j;
-	int			 got;
+	struct listen_conf lc;
+	struct listener	   tmp[2];
+	char		   key[160], *p;
+	size_t		   j;
+	int		   got;
 
 	if (conf->metrics.address == NULL)
 		return 0;
@@ -95,8 +100,8 @@ http_open(const struct config *conf, struct listener *old, size_t nold,
 	if (j == nold) {
 		strlcpy(tmp[0].key, key, sizeof(tmp[0].key));
 		if ((p = strrchr(tmp[0].name, '/')) != NULL)
-			strlcpy(p, "/http", sizeof(tmp[0].name) -
-			    (p - tmp[0].name));
+			strlcpy(p, "/http",
+			    sizeof(tmp[0].name) - (p - tmp[0].name));
 	}
 	tmp[0].http = 1;
 	tmp[0].conf = 0;
@@ -108,7 +113,7 @@ http_open(const struct config *conf, struct listener *old, size_t nold,
 size_t
 http_head_end(const char *buf, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i + 1 < len; i++) {
 		if (buf[i] != '\n')
@@ -125,7 +130,7 @@ http_head_end(const char *buf, size_t len)
 static int
 printable(const char *line, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < len; i++)
 		if ((line[i] < ' ' && line[i] != '\t') || line[i] == 0x7f)
@@ -137,10 +142,10 @@ printable(const char *line, size_t len)
 static size_t
 token_len(const char *p, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < len && p[i] != '\0' && strchr(TCHARS, p[i]) != NULL;
-	    i++)
+	     i++)
 		;
 	return i;
 }
@@ -159,7 +164,7 @@ version_ok(const char *v, size_t len)
 static int
 metrics_path(const char *t, size_t len)
 {
-	size_t	 n = strlen(HTTP_PATH);
+	size_t n = strlen(HTTP_PATH);
 
 	return len >= n && strncmp(t, HTTP_PATH, n) == 0 &&
 	    (len == n || t[n] == '?');
@@ -169,7 +174,7 @@ metrics_path(const char *t, size_t len)
 static int
 header_ok(const char *p, size_t len)
 {
-	const char	*colon;
+	const char *colon;
 
 	if (!printable(p, len) || (colon = memchr(p, ':', len)) == NULL)
 		return 0;
@@ -180,13 +185,12 @@ header_ok(const char *p, size_t len)
 static void
 parse_line(const char *line, size_t len, struct http_request *r)
 {
-	const char	*sp1, *sp2, *target;
-	size_t		 mlen, tlen;
-	int		 v;
+	const char *sp1, *sp2, *target;
+	size_t	    mlen, tlen;
+	int	    v;
 
 	r->code = 400;
-	if (!printable(line, len) ||
-	    (sp1 = memchr(line, ' ', len)) == NULL ||
+	if (!printable(line, len) || (sp1 = memchr(line, ' ', len)) == NULL ||
 	    (sp2 = memchr(sp1 + 1, ' ', len - (sp1 + 1 - line))) == NULL)
 		return;
 	mlen = sp1 - line;
@@ -217,9 +221,9 @@ parse_line(const char *line, size_t len, struct http_request *r)
 void
 http_parse(const char *buf, size_t len, struct http_request *r)
 {
-	const char	*p = buf, *end = buf + len, *nl;
-	size_t		 l;
-	int		 first = 1;
+	const char *p = buf, *end = buf + len, *nl;
+	size_t	    l;
+	int	    first = 1;
 
 	memset(r, 0, sizeof(*r));
 	r->code = 400;
@@ -247,13 +251,14 @@ http_parse(const char *buf, size_t len, struct http_request *r)
 size_t
 http_status(char *buf, size_t size, int code, const char *text)
 {
-	int	 n;
+	int n;
 
-	n = snprintf(buf, size, "HTTP/1.1 %d %s\r\n"
+	n = snprintf(buf, size,
+	    "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n%s\n", code,
-	    reason(code), strlen(text) + 1, code == 405 ?
-	    "Allow: GET, HEAD\r\n" : "", text);
+	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n%s\n",
+	    code, reason(code), strlen(text) + 1,
+	    code == 405 ? "Allow: GET, HEAD\r\n" : "", text);
 	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
 }
 
@@ -265,10 +270,10 @@ http_status(char *buf, size_t size, int code, const char *text)
 static int
 http_read(int fd, struct buf *in, int timeout)
 {
-	long long	 deadline = now_ms() + (long long)timeout * 1000;
-	struct pollfd	 pfd;
-	struct timespec	 ts;
-	ssize_t		 n;
+	long long	deadline = now_ms() + (long long)timeout * 1000;
+	struct pollfd	pfd;
+	struct timespec ts;
+	ssize_t		n;
 
 	for (;;) {
 		if (http_head_end(in->data, in->len) > 0)
@@ -280,7 +285,9 @@ http_read(int fd, struct buf *in, int timeout)
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if ((ppoll(&pfd, 1, ms_timespec(&ts, ms_until(deadline)),
-		    &sig_waitmask) == -1 && errno != EINTR) || sig_term)
+			 &sig_waitmask) == -1 &&
+			errno != EINTR) ||
+		    sig_term)
 			return -1;
 		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
@@ -306,21 +313,24 @@ http_write(int fd, const char *who, const void *data, size_t len)
 static void
 http_metrics(int fd, const char *who, const struct http_request *r)
 {
-	struct buf	 out = { 0 };
-	char		 head[256];
-	int		 n;
+	struct buf out = { 0 };
+	char	   head[256];
+	int	   n;
 
 	if (stats_format(&out, spool_count_done()) == -1) {
 		log_warnx("%s: no statistics to answer", who);
 		n = (int)http_status(head, sizeof(head),
-		    proto_err_code(ERR_NO_STATS), proto_err_text(ERR_NO_STATS));
+		    proto_err_code(ERR_NO_STATS),
+		    proto_err_text(ERR_NO_STATS));
 		http_write(fd, who, head, n);
 		buf_free(&out);
 		return;
 	}
-	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
+	n = snprintf(head, sizeof(head),
+	    "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n", HTTP_TYPE, out.len);
+	    "Connection: close\r\n\r\n",
+	    HTTP_TYPE, out.len);
 	http_write(fd, who, head, n);
 	if (!r->head)
 		http_write(fd, who, out.data, out.len);
@@ -336,11 +346,11 @@ http_metrics(int fd, const char *who, const struct http_request *r)
 void
 http_serve(int fd, const struct config *conf, const struct peer *peer)
 {
-	struct http_request	 req = { 0, 0 };
-	struct buf		 in = { 0 };
-	struct timeval		 tv;
-	char			 who[96], ans[512];
-	int			 r;
+	struct http_request req = { 0, 0 };
+	struct buf	    in = { 0 };
+	struct timeval	    tv;
+	char		    who[96], ans[512];
+	int		    r;
 
 	snprintf(who, sizeof(who), "http %s:%s", peer->ip, peer->port);
 	tv.tv_sec = conf->limits.request_timeout;
@@ -356,8 +366,8 @@ http_serve(int fd, const struct config *conf, const struct peer *peer)
 	else if (req.code > 0) {
 		log_info("%s: answered %d %s", who, req.code,
 		    reason(req.code));
-		http_write(fd, who, ans, http_status(ans, sizeof(ans),
-		    req.code, reason(req.code)));
+		http_write(fd, who, ans,
+		    http_status(ans, sizeof(ans), req.code, reason(req.code)));
 	}
 	(void)shutdown(fd, SHUT_WR);
 	(void)net_drain(fd, HTTP_DRAIN_MS, HTTP_DRAIN_MAX);

@@ -25,7 +25,7 @@ static int
 kid_signal(pid_t pid, int sig, pid_t spare)
 {
 	if (spare != 0 && getpgid(pid) == spare)
-		return 0;	/* its group was signalled as a whole */
+		return 0; /* its group was signalled as a whole */
 	(void)kill(pid, sig);
 	return 1;
 }
@@ -34,9 +34,9 @@ kid_signal(pid_t pid, int sig, pid_t spare)
 static pid_t
 parent_of(const char *pid)
 {
-	char	 path[300], line[512], *p;
-	FILE	*f;
-	long	 ppid = -1;
+	char  path[300], line[512], *p;
+	FILE *f;
+	long  ppid = -1;
 
 	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
 	if ((f = fopen(path, "re")) == NULL)
@@ -53,12 +53,12 @@ parent_of(const char *pid)
 static int
 kids_scan(int sig, pid_t spare)
 {
-	struct dirent	*de;
-	DIR		*d;
-	pid_t		 self = getpid();
-	char		 link[32];
-	ssize_t		 len;
-	int		 n = 0;
+	struct dirent *de;
+	DIR	      *d;
+	pid_t	       self = getpid();
+	char	       link[32];
+	ssize_t	       len;
+	int	       n = 0;
 
 	/* A /proc of another pid namespace numbers processes otherwise. */
 	if ((len = readlink("/proc/self", link, sizeof(link) - 1)) <= 0)
@@ -82,10 +82,10 @@ kids_scan(int sig, pid_t spare)
 int
 kids_signal(int sig, pid_t spare)
 {
-	char	 path[64];
-	FILE	*f;
-	long	 pid;
-	int	 n = 0;
+	char  path[64];
+	FILE *f;
+	long  pid;
+	int   n = 0;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
 	    (long)getpid());

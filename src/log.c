@@ -26,20 +26,25 @@
 #include "pathnames.h"
 
 static const struct {
-	const char	*name;
-	int		 facility;
+	const char *name;
+	int	    facility;
 } facilities[] = {
-	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
-	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	{ "daemon", LOG_DAEMON },
+	{ "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 },
 };
 
-static int	 log_fd = STDERR_FILENO;	/* -1: syslog */
-static int	 log_verbose;
-static char	 log_ident[64] = "bgserviced";
-static char	 log_path[1024];		/* the file, if one */
+static int  log_fd = STDERR_FILENO; /* -1: syslog */
+static int  log_verbose;
+static char log_ident[64] = "bgserviced";
+static char log_path[1024]; /* the file, if one */
 
 void
 log_init(const char *ident, int foreground, int debug)
@@ -59,7 +64,7 @@ log_setident(const char *ident)
 int
 log_facility(const char *spec)
 {
-	size_t	 i;
+	size_t i;
 
 	if (strcmp(spec, "syslog") == 0)
 		return LOG_DAEMON;
@@ -83,8 +88,8 @@ log_valid(const char *spec)
 static int
 syslog_reachable(void)
 {
-	struct sockaddr_un	 sun;
-	int			 fd, r, saved;
+	struct sockaddr_un sun;
+	int		   fd, r, saved;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -101,13 +106,15 @@ syslog_reachable(void)
 static int
 open_file(const char *path)
 {
-	int	 fd;
+	int fd;
 
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY | O_NOFOLLOW, 0640)) == -1)
+	if ((fd = open(path,
+		 O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+		     O_NOFOLLOW,
+		 0640)) == -1)
 		return -1;
-	if (fd <= STDERR_FILENO) {	/* never one of the standard three */
-		int	 hi = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (fd <= STDERR_FILENO) { /* never one of the standard three */
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 
 		close(fd);
 		fd = hi;
@@ -123,7 +130,7 @@ open_file(const char *path)
 int
 log_open(const char *spec, int foreground)
 {
-	int	 facility, fd;
+	int facility, fd;
 
 	if (spec == NULL)
 		spec = "syslog";
@@ -137,9 +144,10 @@ log_open(const char *spec, int foreground)
 			log_fd = -1;
 			return 0;
 		}
-		fprintf(stderr, "bgserviced: syslog cannot be reached (%s: "
-		    "%s); logging to %s instead\n", BGS_PATH_SYSLOG,
-		    strerror(errno), BGS_PATH_LOG);
+		fprintf(stderr,
+		    "bgserviced: syslog cannot be reached (%s: "
+		    "%s); logging to %s instead\n",
+		    BGS_PATH_SYSLOG, strerror(errno), BGS_PATH_LOG);
 		spec = BGS_PATH_LOG;
 	}
 	if ((fd = open_file(spec)) == -1) {
@@ -156,7 +164,7 @@ log_open(const char *spec, int foreground)
 void
 log_reopen(void)
 {
-	int	 fd;
+	int fd;
 
 	if (log_path[0] == '\0')
 		return;
@@ -177,10 +185,10 @@ log_reopen(void)
 static void
 log_emit(int pri, const char *msg)
 {
-	char		 line[1344], stamp[40];
-	struct timespec	 ts;
-	struct tm	 tm;
-	int		 n;
+	char		line[1344], stamp[40];
+	struct timespec ts;
+	struct tm	tm;
+	int		n;
 
 	if (log_fd == -1) {
 		syslog(pri, "%s", msg);
@@ -206,9 +214,9 @@ log_emit(int pri, const char *msg)
 static void
 log_vlog(int pri, int with_errno, const char *fmt, va_list ap)
 {
-	char	 msg[1024];
-	int	 saved = errno;
-	size_t	 len;
+	char   msg[1024];
+	int    saved = errno;
+	size_t len;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {
@@ -223,7 +231,7 @@ log_vlog(int pri, int with_errno, const char *fmt, va_list ap)
 void
 log_warn(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vlog(LOG_WARNING, 1, fmt, ap);
@@ -233,7 +241,7 @@ log_warn(const char *fmt, ...)
 void
 log_warnx(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vlog(LOG_WARNING, 0, fmt, ap);
@@ -243,7 +251,7 @@ log_warnx(const char *fmt, ...)
 void
 log_info(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vlog(LOG_INFO, 0, fmt, ap);
@@ -253,7 +261,7 @@ log_info(const char *fmt, ...)
 void
 log_debug(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	if (!log_verbose)
 		return;
@@ -265,7 +273,7 @@ log_debug(const char *fmt, ...)
 void
 fatal(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vlog(LOG_CRIT, 1, fmt, ap);
@@ -276,7 +284,7 @@ fatal(const char *fmt, ...)
 void
 fatalx(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vlog(LOG_CRIT, 0, fmt, ap);

@@ -30,32 +30,37 @@
 #include "lookup.h"
 #include "util.h"
 
-#define NAME_MAX_LEN	256
-#define GROUPS_MAX	65536
+#define NAME_MAX_LEN 256
+#define GROUPS_MAX   65536
 
-enum lookup_op { OP_USER, OP_GROUP, OP_GROUPS, OP_CHARSET };
+enum lookup_op {
+	OP_USER,
+	OP_GROUP,
+	OP_GROUPS,
+	OP_CHARSET
+};
 
 struct lookup_req {
-	enum lookup_op	 op;
-	gid_t		 gid;
-	char		 name[NAME_MAX_LEN];
+	enum lookup_op op;
+	gid_t	       gid;
+	char	       name[NAME_MAX_LEN];
 };
 
 struct lookup_ans {
-	int		 found;
-	uid_t		 uid;
-	gid_t		 gid;
-	int		 ngroups;	/* gids that follow the answer */
+	int   found;
+	uid_t uid;
+	gid_t gid;
+	int   ngroups; /* gids that follow the answer */
 };
 
-static pid_t	helper_pid = -1;
-static int	helper_fd = -1;
+static pid_t helper_pid = -1;
+static int   helper_fd = -1;
 
 static int
 read_exact(int fd, void *buf, size_t len)
 {
-	char	*p = buf;
-	ssize_t	 n;
+	char   *p = buf;
+	ssize_t n;
 
 	while (len > 0) {
 		if ((n = read(fd, p, len)) == -1 && errno == EINTR)
@@ -72,8 +77,8 @@ read_exact(int fd, void *buf, size_t len)
 static int
 user_groups(const char *user, gid_t gid, gid_t **out, int *nout)
 {
-	gid_t	*g = NULL, *ng;
-	int	 n = 16, want;
+	gid_t *g = NULL, *ng;
+	int    n = 16, want;
 
 	for (;;) {
 		if ((ng = reallocarray(g, n, sizeof(*g))) == NULL)
@@ -97,8 +102,8 @@ user_groups(const char *user, gid_t gid, gid_t **out, int *nout)
 static void
 answer(const struct lookup_req *req, struct lookup_ans *ans, gid_t **groups)
 {
-	struct passwd	*pw;
-	struct group	*gr;
+	struct passwd *pw;
+	struct group  *gr;
 
 	memset(ans, 0, sizeof(*ans));
 	*groups = NULL;
@@ -118,7 +123,7 @@ answer(const struct lookup_req *req, struct lookup_ans *ans, gid_t **groups)
 		break;
 	case OP_GROUPS:
 		ans->found = user_groups(req->name, req->gid, groups,
-		    &ans->ngroups) == 0;
+				 &ans->ngroups) == 0;
 		break;
 	case OP_CHARSET:
 		ans->found = charset_valid(req->name);
@@ -126,19 +131,19 @@ answer(const struct lookup_req *req, struct lookup_ans *ans, gid_t **groups)
 	}
 }
 
-static void __attribute__((noreturn))
-helper_main(int fd)
+static void __attribute__((noreturn)) helper_main(int fd)
 {
-	struct lookup_req	 req;
-	struct lookup_ans	 ans;
-	gid_t			*groups;
+	struct lookup_req req;
+	struct lookup_ans ans;
+	gid_t		 *groups;
 
 	while (read_exact(fd, &req, sizeof(req)) == 0) {
 		req.name[sizeof(req.name) - 1] = '\0';
 		answer(&req, &ans, &groups);
 		if (write_all(fd, &ans, sizeof(ans)) == -1 ||
-		    (ans.ngroups > 0 && write_all(fd, groups,
-		    ans.ngroups * sizeof(*groups)) == -1))
+		    (ans.ngroups > 0 &&
+			write_all(fd, groups, ans.ngroups * sizeof(*groups)) ==
+			    -1))
 			_exit(1);
 		free(groups);
 	}
@@ -149,7 +154,7 @@ helper_main(int fd)
 static int
 helper(void)
 {
-	int	 sv[2];
+	int sv[2];
 
 	if (helper_fd != -1)
 		return 0;
@@ -177,7 +182,7 @@ static int
 ask_helper(const struct lookup_req *req, struct lookup_ans *ans,
     gid_t **groups)
 {
-	gid_t	*g;
+	gid_t *g;
 
 	*groups = NULL;
 	if (helper() == -1 || write_all(helper_fd, req, sizeof(*req)) == -1 ||
@@ -203,27 +208,27 @@ static void
 ask(enum lookup_op op, const char *name, gid_t gid, struct lookup_ans *ans,
     gid_t **groups)
 {
-	struct lookup_req	 req;
+	struct lookup_req req;
 
 	memset(&req, 0, sizeof(req));
 	req.op = op;
 	req.gid = gid;
 	if (strlcpy(req.name, name, sizeof(req.name)) >= sizeof(req.name)) {
-		memset(ans, 0, sizeof(*ans));	/* no such name */
+		memset(ans, 0, sizeof(*ans)); /* no such name */
 		*groups = NULL;
 		return;
 	}
 	if (ask_helper(&req, ans, groups) == 0)
 		return;
-	lookup_end();	/* a helper gone wrong, or none: do without */
+	lookup_end(); /* a helper gone wrong, or none: do without */
 	answer(&req, ans, groups);
 }
 
 int
 lookup_user(const char *name, uid_t *uid, gid_t *gid)
 {
-	struct lookup_ans	 ans;
-	gid_t			*g;
+	struct lookup_ans ans;
+	gid_t		 *g;
 
 	ask(OP_USER, name, 0, &ans, &g);
 	free(g);
@@ -237,8 +242,8 @@ lookup_user(const char *name, uid_t *uid, gid_t *gid)
 int
 lookup_group(const char *name, gid_t *gid)
 {
-	struct lookup_ans	 ans;
-	gid_t			*g;
+	struct lookup_ans ans;
+	gid_t		 *g;
 
 	ask(OP_GROUP, name, 0, &ans, &g);
 	free(g);
@@ -251,8 +256,8 @@ lookup_group(const char *name, gid_t *gid)
 int
 lookup_groups(const char *user, gid_t gid, gid_t **groups, int *ngroups)
 {
-	struct lookup_ans	 ans;
-	gid_t			*g;
+	struct lookup_ans ans;
+	gid_t		 *g;
 
 	ask(OP_GROUPS, user, gid, &ans, &g);
 	if (!ans.found) {
@@ -267,8 +272,8 @@ lookup_groups(const char *user, gid_t gid, gid_t **groups, int *ngroups)
 int
 lookup_charset(const char *name)
 {
-	struct lookup_ans	 ans;
-	gid_t			*g;
+	struct lookup_ans ans;
+	gid_t		 *g;
 
 	ask(OP_CHARSET, name, 0, &ans, &g);
 	free(g);

@@ -11,8 +11,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +23,10 @@
 #include "sig.h"
 #include "util.h"
 
-#define LISTEN_BACKLOG	4096	/* the kernel caps it at somaxconn */
+#define LISTEN_BACKLOG 4096 /* the kernel caps it at somaxconn */
 
 void
-net_listen_key(const struct listen_conf *lc, int type, char *buf,
-    size_t size)
+net_listen_key(const struct listen_conf *lc, int type, char *buf, size_t size)
 {
 	if (lc->path != NULL)
 		snprintf(buf, size, "unix:%s", lc->path);
@@ -41,8 +40,8 @@ static int
 ip_sockaddr(const struct listen_conf *lc, struct sockaddr_storage *ss,
     socklen_t *len)
 {
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in  *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, lc->address, &sin->sin_addr) == 1) {
@@ -64,18 +63,19 @@ ip_sockaddr(const struct listen_conf *lc, struct sockaddr_storage *ss,
 static int
 open_ip(const struct listen_conf *lc, int type, struct listener *l)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	int			 fd, on = 1;
+	struct sockaddr_storage ss;
+	socklen_t		sslen;
+	int			fd, on = 1;
 
 	if (ip_sockaddr(lc, &ss, &sslen) == -1)
 		return -1;
 	if ((fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+		 0)) == -1)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    (ss.ss_family == AF_INET6 &&
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) ==
+		    -1) ||
 	    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
 	    (type == SOCK_STREAM && listen(fd, LISTEN_BACKLOG) == -1)) {
 		int saved = errno;
@@ -87,9 +87,9 @@ open_ip(const struct listen_conf *lc, int type, struct listener *l)
 	l->fd = fd;
 	l->type = type;
 	l->family = ss.ss_family;
-	snprintf(l->name, sizeof(l->name), ss.ss_family == AF_INET6 ?
-	    "[%s]:%d/%s" : "%s:%d/%s", lc->address, lc->port,
-	    type == SOCK_STREAM ? "tcp" : "udp");
+	snprintf(l->name, sizeof(l->name),
+	    ss.ss_family == AF_INET6 ? "[%s]:%d/%s" : "%s:%d/%s", lc->address,
+	    lc->port, type == SOCK_STREAM ? "tcp" : "udp");
 	net_listen_key(lc, type, l->key, sizeof(l->key));
 	return 0;
 }
@@ -101,8 +101,8 @@ open_ip(const struct listen_conf *lc, int type, struct listener *l)
 static int
 unlink_stale(const struct sockaddr_un *sun)
 {
-	struct stat	 st;
-	int		 fd, r;
+	struct stat st;
+	int	    fd, r;
 
 	if (lstat(sun->sun_path, &st) == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -129,16 +129,16 @@ unlink_stale(const struct sockaddr_un *sun)
 int
 net_unix_perms(const struct listen_conf *lc)
 {
-	struct stat	 st;
+	struct stat st;
 
 	if (lstat(lc->path, &st) == -1)
 		return -1;
 	if (!S_ISSOCK(st.st_mode)) {
-		errno = EEXIST;		/* swapped for something else */
+		errno = EEXIST; /* swapped for something else */
 		return -1;
 	}
 	if (((lc->owner != (uid_t)-1 && st.st_uid != lc->owner) ||
-	    (lc->group != (gid_t)-1 && st.st_gid != lc->group)) &&
+		(lc->group != (gid_t)-1 && st.st_gid != lc->group)) &&
 	    lchown(lc->path, lc->owner, lc->group) == -1)
 		return -1;
 	if ((st.st_mode & 07777) != lc->mode &&
@@ -150,8 +150,8 @@ net_unix_perms(const struct listen_conf *lc)
 static int
 open_unix(const struct listen_conf *lc, struct listener *l)
 {
-	struct sockaddr_un	 sun;
-	int			 fd;
+	struct sockaddr_un sun;
+	int		   fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -163,11 +163,10 @@ open_unix(const struct listen_conf *lc, struct listener *l)
 	if (unlink_stale(&sun) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+		 0)) == -1)
 		return -1;
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    net_unix_perms(lc) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1) {
+	    net_unix_perms(lc) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
 		int saved = errno;
 
 		close(fd);
@@ -186,9 +185,9 @@ open_unix(const struct listen_conf *lc, struct listener *l)
 static int
 probe_unix(const struct listen_conf *lc)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	int			 fd, r;
+	struct sockaddr_un sun;
+	struct stat	   st;
+	int		   fd, r;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -212,7 +211,7 @@ probe_unix(const struct listen_conf *lc)
 static int
 probe_bind(const struct sockaddr_storage *ss, socklen_t sslen, int type)
 {
-	int	 fd, r, on = 1;
+	int fd, r, on = 1;
 
 	if ((fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
@@ -244,9 +243,9 @@ probe_bind(const struct sockaddr_storage *ss, socklen_t sslen, int type)
 int
 net_listen_probe(const struct listen_conf *lc, char *what, size_t size)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	int			 t;
+	struct sockaddr_storage ss;
+	socklen_t		sslen;
+	int			t;
 
 	if (lc->path != NULL) {
 		snprintf(what, size, "%s", lc->path);
@@ -257,8 +256,9 @@ net_listen_probe(const struct listen_conf *lc, char *what, size_t size)
 	for (t = 0; t < 2; t++) {
 		if (!(t ? lc->udp : lc->tcp))
 			continue;
-		snprintf(what, size, ss.ss_family == AF_INET6 ? "[%s]:%d/%s" :
-		    "%s:%d/%s", lc->address, lc->port, t ? "udp" : "tcp");
+		snprintf(what, size,
+		    ss.ss_family == AF_INET6 ? "[%s]:%d/%s" : "%s:%d/%s",
+		    lc->address, lc->port, t ? "udp" : "tcp");
 		if (probe_bind(&ss, sslen, t ? SOCK_DGRAM : SOCK_STREAM) == -1)
 			return -1;
 	}
@@ -319,7 +319,7 @@ listener_reuse(const struct config *conf, size_t i, const char *key,
     struct listener *old, size_t nold, struct listener *ls, size_t *n)
 {
 	const struct listen_conf *lc = &conf->listens[i];
-	size_t			 j;
+	size_t			  j;
 
 	for (j = 0; j < nold; j++)
 		if (!old[j].keep && strcmp(old[j].key, key) == 0)
@@ -340,9 +340,9 @@ listener_new(const struct config *conf, size_t i, int type,
     struct listener *ls, size_t *n)
 {
 	const struct listen_conf *lc = &conf->listens[i];
-	struct listen_conf	 one = *lc;
-	struct listener		 tmp[2];
-	int			 k, got;
+	struct listen_conf	  one = *lc;
+	struct listener		  tmp[2];
+	int			  k, got;
 
 	one.tcp = type == SOCK_STREAM;
 	one.udp = type == SOCK_DGRAM;
@@ -369,8 +369,8 @@ listeners_entry(const struct config *conf, size_t i, struct listener *old,
     size_t nold, struct listener *ls, size_t *n)
 {
 	const struct listen_conf *lc = &conf->listens[i];
-	char			 key[160];
-	int			 types[2], ntypes = 0, t;
+	char			  key[160];
+	int			  types[2], ntypes = 0, t;
 
 	if (lc->path != NULL || lc->tcp)
 		types[ntypes++] = SOCK_STREAM;
@@ -396,7 +396,7 @@ int
 net_listeners_open(const struct config *conf, struct listener *old,
     size_t nold, net_more_fn more, struct listener **out, size_t *nout)
 {
-	struct listener	*ls;
+	struct listener *ls;
 	size_t		 n = 0, i, j;
 
 	if ((ls = calloc(conf->nlistens * 2 + 1, sizeof(*ls))) == NULL)
@@ -428,7 +428,7 @@ fail:
 void
 net_listeners_close(struct listener *old, size_t nold)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < nold; i++)
 		if (!old[i].keep) {
@@ -446,15 +446,16 @@ int
 net_unix_chown(const struct listener *ls, size_t nls, const struct config *c)
 {
 	const struct listen_conf *lc;
-	size_t			 i;
+	size_t			  i;
 
 	for (i = 0; i < nls; i++) {
 		if (ls[i].family != AF_UNIX)
 			continue;
 		lc = &c->listens[ls[i].conf];
 		if (lchown(ls[i].name,
-		    lc->owner != (uid_t)-1 ? (uid_t)-1 : c->id.uid,
-		    lc->group != (gid_t)-1 ? (gid_t)-1 : c->id.gid) == -1) {
+			lc->owner != (uid_t)-1 ? (uid_t)-1 : c->id.uid,
+			lc->group != (gid_t)-1 ? (gid_t)-1 : c->id.gid) ==
+		    -1) {
 			log_warn("chown %s", ls[i].name);
 			return -1;
 		}
@@ -466,8 +467,8 @@ static void
 addr_string(const struct sockaddr_storage *ss, char *ip, size_t iplen,
     char *port, size_t portlen)
 {
-	const struct sockaddr_in	*sin = (const void *)ss;
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
+	const struct sockaddr_in  *sin = (const void *)ss;
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
 
 	ip[0] = port[0] = '\0';
 	if (ss->ss_family == AF_INET) {
@@ -484,8 +485,8 @@ void
 net_peer(int fd, int family, const struct sockaddr_storage *addr,
     struct peer *p)
 {
-	struct sockaddr_storage	 local;
-	socklen_t		 len = sizeof(local);
+	struct sockaddr_storage local;
+	socklen_t		len = sizeof(local);
 
 	memset(p, 0, sizeof(*p));
 	if (family == AF_UNIX) {
@@ -504,9 +505,9 @@ net_peer(int fd, int family, const struct sockaddr_storage *addr,
 int
 net_unix_allowed(int fd, const struct listen_conf *lc)
 {
-	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
-	size_t		 i;
+	struct ucred cred;
+	socklen_t    len = sizeof(cred);
+	size_t	     i;
 
 	if (lc->nallow_uid == 0 && lc->nallow_gid == 0)
 		return 1;
@@ -530,18 +531,19 @@ net_unix_allowed(int fd, const struct listen_conf *lc)
 size_t
 net_drain(int fd, int ms, size_t max)
 {
-	long long	 deadline = now_ms() + ms;
-	struct pollfd	 pfd;
-	struct timespec	 ts;
-	char		 sink[16384];
-	size_t		 total = 0;
-	ssize_t		 n;
+	long long	deadline = now_ms() + ms;
+	struct pollfd	pfd;
+	struct timespec ts;
+	char		sink[16384];
+	size_t		total = 0;
+	ssize_t		n;
 
 	while (total < max && now_ms() < deadline) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if (ppoll(&pfd, 1, ms_timespec(&ts, ms_until(deadline)),
-		    &sig_waitmask) <= 0 || sig_term)
+			&sig_waitmask) <= 0 ||
+		    sig_term)
 			break;
 		if ((n = read(fd, sink, sizeof(sink))) <= 0)
 			break;

@@ -24,7 +24,7 @@
 static const char *
 pidfile_dir_why(int dirfd)
 {
-	struct stat	 st;
+	struct stat st;
 
 	if (fstat(dirfd, &st) == -1)
 		return "cannot stat its folder";
@@ -59,10 +59,10 @@ pidfile_why(int dirfd, const char *base, struct stat *st)
 struct pidfh *
 pidfile_lock(const char *path, pid_t *other, const char **why)
 {
-	struct pidfh	*pfh = NULL;
-	struct stat	 st, fst;
-	char		 d[PATH_MAX], b[PATH_MAX];
-	int		 dirfd;
+	struct pidfh *pfh = NULL;
+	struct stat   st, fst;
+	char	      d[PATH_MAX], b[PATH_MAX];
+	int	      dirfd;
 
 	*why = NULL;
 	if (strlcpy(d, path, sizeof(d)) >= sizeof(d) ||
@@ -70,15 +70,15 @@ pidfile_lock(const char *path, pid_t *other, const char **why)
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
-	if ((dirfd = open(dirname(d), O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	if ((dirfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
 		return NULL;
 	if ((*why = pidfile_dir_why(dirfd)) == NULL &&
 	    (*why = pidfile_why(dirfd, basename(b), &st)) == NULL &&
 	    (pfh = pidfile_open(path, 0644, other)) != NULL &&
 	    (fstat(pidfile_fileno(pfh), &fst) == -1 ||
-	    (*why = pidfile_why(dirfd, basename(b), &st)) != NULL ||
-	    st.st_dev != fst.st_dev || st.st_ino != fst.st_ino)) {
+		(*why = pidfile_why(dirfd, basename(b), &st)) != NULL ||
+		st.st_dev != fst.st_dev || st.st_ino != fst.st_ino)) {
 		if (*why == NULL)
 			*why = "replaced while it was opened";
 		pidfile_close(pfh);

@@ -39,9 +39,9 @@
  * are those of bgserviced(8), Errors.
  */
 static const struct {
-	enum proto_err	 err;
-	int		 code;
-	const char	*text;
+	enum proto_err err;
+	int	       code;
+	const char    *text;
 } errors[] = {
 	{ ERR_NONE, 200, "OK" },
 	{ ERR_UNKNOWN_REQUEST, 400, "Unknown request" },
@@ -68,12 +68,14 @@ static const struct {
 	{ ERR_CANNOT_CANCEL, 500, "Cannot cancel the job" },
 	{ ERR_JOB_FAILED, 500, "Job runner failed" },
 	{ ERR_JOB_UNREADABLE, 500, "Cannot read the job's request" },
-	{ ERR_JOB_UNSTORED, 500, "Job done, but its result could not be "
+	{ ERR_JOB_UNSTORED, 500,
+	    "Job done, but its result could not be "
 	    "stored" },
 	{ ERR_BUSY, 503, "Service busy" },
 	{ ERR_QUEUE_FULL, 503, "Queue full" },
 	{ ERR_SHUTDOWN, 503, "The daemon is shutting down" },
-	{ ERR_JOB_INTERRUPTED, 503, "Job interrupted: the daemon stopped "
+	{ ERR_JOB_INTERRUPTED, 503,
+	    "Job interrupted: the daemon stopped "
 	    "while it ran" },
 	{ ERR_RUN_CHARSET, 415, "Data cannot be converted" },
 	{ ERR_RUN_OUTPUT, 502, "Service output is not valid" },
@@ -81,48 +83,48 @@ static const struct {
 	{ ERR_RUN_FAILED, 502, "Service failed" },
 	{ ERR_RUN_STOPPED, 503, "Service was stopped" },
 	{ ERR_RUN_TIMEOUT, 504, "Service timed out" },
-	{ ERR_RUN_OVERFLOW, 507, "Service output exceeds the max_output "
+	{ ERR_RUN_OVERFLOW, 507,
+	    "Service output exceeds the max_output "
 	    "limit" },
 };
 
-#define NERRORS	(sizeof(errors) / sizeof(errors[0]))
+#define NERRORS (sizeof(errors) / sizeof(errors[0]))
 
 /* Names a service may not take: they are verbs of the original form. */
-static const char *const reserved_names[] = {
-	"helo", "hello", "queue", "stats", NULL
-};
+static const char *const reserved_names[] = { "helo", "hello", "queue",
+	"stats", NULL };
 
 /* The queue:check digits and the words of info and list, by state. */
 static const char *const state_names[] = { "queued", "running", "done" };
-#define NSTATES	(sizeof(state_names) / sizeof(state_names[0]))
+#define NSTATES (sizeof(state_names) / sizeof(state_names[0]))
 
 struct verb_desc {
-	const char	*framed;	/* name in the framed form */
-	const char	*queue;		/* name after "queue:" or NULL */
-	enum proto_verb	 verb;
-	int		 arg;		/* 0 none, 1 service, 2 job id */
+	const char     *framed; /* name in the framed form */
+	const char     *queue;	/* name after "queue:" or NULL */
+	enum proto_verb verb;
+	int		arg; /* 0 none, 1 service, 2 job id */
 };
 
 static const struct verb_desc verbs[] = {
-	{ "call",	NULL,		VERB_CALL,	1 },
-	{ "send",	NULL,		VERB_SEND,	1 },
-	{ "helo",	NULL,		VERB_HELO,	0 },
-	{ "hello",	NULL,		VERB_HELLO,	0 },
-	{ "stats",	NULL,		VERB_STATS,	0 },
-	{ "add",	"add",		VERB_QADD,	1 },
-	{ "check",	"check",	VERB_QCHECK,	2 },
-	{ "get",	"get",		VERB_QGET,	2 },
-	{ "info",	"info",		VERB_QINFO,	2 },
-	{ "cancel",	"cancel",	VERB_QCANCEL,	2 },
-	{ "list",	"list",		VERB_QLIST,	0 },
+	{ "call", NULL, VERB_CALL, 1 },
+	{ "send", NULL, VERB_SEND, 1 },
+	{ "helo", NULL, VERB_HELO, 0 },
+	{ "hello", NULL, VERB_HELLO, 0 },
+	{ "stats", NULL, VERB_STATS, 0 },
+	{ "add", "add", VERB_QADD, 1 },
+	{ "check", "check", VERB_QCHECK, 2 },
+	{ "get", "get", VERB_QGET, 2 },
+	{ "info", "info", VERB_QINFO, 2 },
+	{ "cancel", "cancel", VERB_QCANCEL, 2 },
+	{ "list", "list", VERB_QLIST, 0 },
 };
-#define NVERBS	(sizeof(verbs) / sizeof(verbs[0]))
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
-#define QUEUE_PREFIX	"queue:"
-#define ID_PREFIX	"id:"
-#define HELO_ANSWER	"oleh"
-#define HELLO_ANSWER	"olleh"
-#define CANCEL_ANSWER	"cancelled"
+#define QUEUE_PREFIX  "queue:"
+#define ID_PREFIX     "id:"
+#define HELO_ANSWER   "oleh"
+#define HELLO_ANSWER  "olleh"
+#define CANCEL_ANSWER "cancelled"
 
 static int
 is_space(char ch)
@@ -152,7 +154,7 @@ equals(const char *buf, size_t len, const char *word)
 static int
 has_prefix(const char *buf, size_t len, const char *prefix)
 {
-	size_t	 plen = strlen(prefix);
+	size_t plen = strlen(prefix);
 
 	return len >= plen && memcmp(buf, prefix, plen) == 0;
 }
@@ -160,13 +162,13 @@ has_prefix(const char *buf, size_t len, const char *prefix)
 int
 proto_valid_id(const char *id, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	if (len != JOB_ID_LEN)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= 'f')))
+			(id[i] >= 'a' && id[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -175,15 +177,15 @@ proto_valid_id(const char *id, size_t len)
 int
 proto_valid_name(const char *name, size_t len)
 {
-	size_t	 i;
-	char	 ch;
+	size_t i;
+	char   ch;
 
 	if (len == 0 || len > SERVICE_NAME_MAX)
 		return 0;
 	for (i = 0; i < len; i++) {
 		ch = name[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			(ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
 			return 0;
 	}
 	return 1;
@@ -193,7 +195,7 @@ proto_valid_name(const char *name, size_t len)
 int
 proto_reserved_name(const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; reserved_names[i] != NULL; i++)
 		if (strcasecmp(name, reserved_names[i]) == 0)
@@ -205,7 +207,7 @@ proto_reserved_name(const char *name)
 static size_t
 err_entry(enum proto_err e)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < NERRORS; i++)
 		if (errors[i].err == e)
@@ -231,7 +233,7 @@ proto_err_text(enum proto_err e)
 const char *
 proto_verb_name(enum proto_verb v)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < NVERBS; i++)
 		if (verbs[i].verb == v)
@@ -245,7 +247,7 @@ proto_verb_name(enum proto_verb v)
 static int
 parse_length(const char *s, size_t len, size_t *out)
 {
-	size_t	 v = 0, i;
+	size_t v = 0, i;
 
 	if (len == 0 || len > 10)
 		return -1;
@@ -265,8 +267,8 @@ parse_length(const char *s, size_t len, size_t *out)
 static int
 split_words(const char *s, size_t len, const char *w[3], size_t wl[3])
 {
-	size_t	 i = 0;
-	int	 n = 0;
+	size_t i = 0;
+	int    n = 0;
 
 	for (;;) {
 		while (i < len && s[i] == ' ')
@@ -286,7 +288,7 @@ split_words(const char *s, size_t len, const char *w[3], size_t wl[3])
 static const struct verb_desc *
 find_framed_verb(const char *w, size_t wl)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < NVERBS; i++)
 		if (equals(w, wl, verbs[i].framed))
@@ -302,10 +304,10 @@ static enum proto_err
 parse_frame_header(const char *buf, size_t hlen, struct request *req,
     size_t *length)
 {
-	const struct verb_desc	*vd;
-	const char		*w[3];
-	size_t			 wl[3];
-	int			 n;
+	const struct verb_desc *vd;
+	const char	       *w[3];
+	size_t			wl[3];
+	int			n;
 
 	*length = 0;
 	if (hlen > 0 && buf[hlen - 1] == '\r')
@@ -343,12 +345,12 @@ parse_frame_header(const char *buf, size_t hlen, struct request *req,
 static enum proto_scan
 scan_framed(const char *buf, size_t len, size_t *reqlen)
 {
-	struct request	 req;
-	const char	*nl;
-	size_t		 hlen, plen;
+	struct request req;
+	const char    *nl;
+	size_t	       hlen, plen;
 
-	nl = memchr(buf, '\n', len < FRAME_HEADER_MAX ? len :
-	    FRAME_HEADER_MAX);
+	nl =
+	    memchr(buf, '\n', len < FRAME_HEADER_MAX ? len : FRAME_HEADER_MAX);
 	if (nl == NULL) {
 		*reqlen = 0;
 		if (len >= FRAME_HEADER_MAX) {
@@ -375,8 +377,8 @@ scan_framed(const char *buf, size_t len, size_t *reqlen)
 static int
 original_complete(const char *raw, size_t rawlen)
 {
-	const char	*buf = raw;
-	size_t		 len = rawlen, i;
+	const char *buf = raw;
+	size_t	    len = rawlen, i;
 
 	trim(&buf, &len);
 	if (equals(buf, len, "helo") || equals(buf, len, "hello") ||
@@ -385,7 +387,7 @@ original_complete(const char *raw, size_t rawlen)
 	if (!has_prefix(buf, len, QUEUE_PREFIX))
 		return 0;
 	for (i = 0; i < NVERBS; i++) {
-		char	 prefix[32];
+		char prefix[32];
 
 		if (verbs[i].arg != 2)
 			continue;
@@ -415,8 +417,8 @@ proto_scan(const char *buf, size_t len, size_t *reqlen)
 static enum proto_err
 parse_queue(const char *buf, size_t len, struct request *req)
 {
-	const char	*rest, *colon;
-	size_t		 i, rlen, vlen;
+	const char *rest, *colon;
+	size_t	    i, rlen, vlen;
 
 	buf += strlen(QUEUE_PREFIX);
 	len -= strlen(QUEUE_PREFIX);
@@ -425,8 +427,8 @@ parse_queue(const char *buf, size_t len, struct request *req)
 	rest = colon != NULL ? colon + 1 : buf + len;
 	rlen = buf + len - rest;
 	for (i = 0; i < NVERBS; i++)
-		if (verbs[i].queue != NULL && equals(buf, vlen,
-		    verbs[i].queue))
+		if (verbs[i].queue != NULL &&
+		    equals(buf, vlen, verbs[i].queue))
 			break;
 	if (i == NVERBS)
 		return ERR_UNKNOWN_QUEUE;
@@ -434,7 +436,7 @@ parse_queue(const char *buf, size_t len, struct request *req)
 	switch (verbs[i].arg) {
 	case 0:
 		return colon != NULL ? ERR_UNKNOWN_QUEUE : ERR_NONE;
-	case 1:		/* add:SERVICE:DATA */
+	case 1: /* add:SERVICE:DATA */
 		colon = memchr(rest, ':', rlen);
 		vlen = colon != NULL ? (size_t)(colon - rest) : rlen;
 		if (!proto_valid_name(rest, vlen))
@@ -444,7 +446,7 @@ parse_queue(const char *buf, size_t len, struct request *req)
 		req->data = colon != NULL ? colon + 1 : rest + rlen;
 		req->datalen = rest + rlen - req->data;
 		return ERR_NONE;
-	default:	/* VERB:id:ID */
+	default: /* VERB:id:ID */
 		if (!has_prefix(rest, rlen, ID_PREFIX))
 			return ERR_UNKNOWN_QUEUE;
 		rest += strlen(ID_PREFIX);
@@ -460,8 +462,8 @@ parse_queue(const char *buf, size_t len, struct request *req)
 static enum proto_err
 parse_original(const char *buf, size_t len, struct request *req)
 {
-	const char	*colon;
-	size_t		 nlen;
+	const char *colon;
+	size_t	    nlen;
 
 	req->length = len;
 	trim(&buf, &len);
@@ -498,21 +500,21 @@ parse_original(const char *buf, size_t len, struct request *req)
 enum proto_err
 proto_parse(const char *buf, size_t len, struct request *req)
 {
-	enum proto_err	 e;
-	const char	*nl;
-	size_t		 hlen, plen;
+	enum proto_err e;
+	const char    *nl;
+	size_t	       hlen, plen;
 
 	memset(req, 0, sizeof(*req));
 	if (len == 0 || buf[0] != FRAME_MARK)
 		return parse_original(buf, len, req);
 
 	req->framed = 1;
-	nl = memchr(buf, '\n', len < FRAME_HEADER_MAX ? len :
-	    FRAME_HEADER_MAX);
+	nl =
+	    memchr(buf, '\n', len < FRAME_HEADER_MAX ? len : FRAME_HEADER_MAX);
 	if (nl == NULL) {
 		req->length = len;
 		return len >= FRAME_HEADER_MAX ? ERR_HEADER_TOO_LONG :
-		    ERR_HEADER_INCOMPLETE;
+						 ERR_HEADER_INCOMPLETE;
 	}
 	hlen = nl - buf;
 	req->length = hlen + 1;
@@ -535,8 +537,8 @@ size_t
 proto_error_text(char *buf, size_t size, int framed, int code,
     const char *text)
 {
-	size_t	 tlen = strlen(text);
-	int	 r;
+	size_t tlen = strlen(text);
+	int    r;
 
 	if (size == 0)
 		return 0;
@@ -551,8 +553,8 @@ proto_error_text(char *buf, size_t size, int framed, int code,
 			return 0;
 		if ((size_t)r < size || tlen == 0)
 			break;
-		tlen -= (size_t)r - size + 1 < tlen ?
-		    (size_t)r - size + 1 : tlen;
+		tlen -=
+		    (size_t)r - size + 1 < tlen ? (size_t)r - size + 1 : tlen;
 	}
 	return (size_t)r < size ? (size_t)r : size - 1;
 }
@@ -568,7 +570,7 @@ proto_error(char *buf, size_t size, int framed, enum proto_err e)
 size_t
 proto_frame_header(char *buf, size_t size, int code, size_t length)
 {
-	int	 r;
+	int r;
 
 	r = snprintf(buf, size, "%c%03d %zu\n", FRAME_MARK, code, length);
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
@@ -585,7 +587,7 @@ proto_helo_answer(enum proto_verb v)
 size_t
 proto_id_answer(char *buf, size_t size, int framed, const char *id)
 {
-	int	 r;
+	int r;
 
 	r = snprintf(buf, size, "%s%s", framed ? "" : ID_PREFIX, id);
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
@@ -595,7 +597,7 @@ proto_id_answer(char *buf, size_t size, int framed, const char *id)
 size_t
 proto_state_answer(char *buf, size_t size, int state)
 {
-	int	 r;
+	int r;
 
 	r = snprintf(buf, size, "%d", state);
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
@@ -613,7 +615,7 @@ const char *
 proto_state_name(int state)
 {
 	return state >= 0 && (size_t)state < NSTATES ? state_names[state] :
-	    "?";
+						       "?";
 }
 
 /* One line of the answer to queue:list: "ID STATE SERVICE SUBMITTED". */
@@ -621,10 +623,10 @@ size_t
 proto_list_line(char *buf, size_t size, const char *id, int state,
     const char *service, long long submitted)
 {
-	int	 r;
+	int r;
 
-	r = snprintf(buf, size, "%s %s %s %lld\n", id,
-	    proto_state_name(state), service, submitted);
+	r = snprintf(buf, size, "%s %s %s %lld\n", id, proto_state_name(state),
+	    service, submitted);
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
 }
 
@@ -632,15 +634,16 @@ proto_list_line(char *buf, size_t size, const char *id, int state,
 static void
 ts_iso(char *buf, size_t size, const struct timespec *ts)
 {
-	struct tm	 tm;
-	char		 t[32];
+	struct tm tm;
+	char	  t[32];
 
 	if (ts->tv_sec == 0 || gmtime_r(&ts->tv_sec, &tm) == NULL) {
 		snprintf(buf, size, "-");
 		return;
 	}
 	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", t, (int)(ts->tv_nsec / 1000000 % 1000));
+	snprintf(buf, size, "%s.%03dZ", t,
+	    (int)(ts->tv_nsec / 1000000 % 1000));
 }
 
 /*
@@ -650,24 +653,28 @@ ts_iso(char *buf, size_t size, const struct timespec *ts)
 size_t
 proto_info_format(char *buf, size_t size, const struct proto_info *in)
 {
-	char	 t1[48], t2[48], t3[48];
-	int	 r;
+	char t1[48], t2[48], t3[48];
+	int  r;
 
 	ts_iso(t1, sizeof(t1), &in->submitted);
 	if (!in->has_result)
-		r = snprintf(buf, size, "id %s\nservice %s\nstate %s\n"
-		    "status %d\nsubmitted %s\n", in->id, in->service,
-		    proto_state_name(in->state), in->state, t1);
+		r = snprintf(buf, size,
+		    "id %s\nservice %s\nstate %s\n"
+		    "status %d\nsubmitted %s\n",
+		    in->id, in->service, proto_state_name(in->state),
+		    in->state, t1);
 	else {
 		ts_iso(t2, sizeof(t2), &in->started);
 		ts_iso(t3, sizeof(t3), &in->ended);
-		r = snprintf(buf, size, "id %s\nservice %s\nstate %s\n"
+		r = snprintf(buf, size,
+		    "id %s\nservice %s\nstate %s\n"
 		    "status %d\nsubmitted %s\nstarted %s\nended %s\n"
 		    "runtime_ms %lld\nresult %s\ncode %d\nmessage %s\n"
-		    "output_bytes %zu\n", in->id, in->service,
-		    proto_state_name(in->state), in->state, t1, t2, t3,
-		    in->ms, in->how, in->code, in->code == PROTO_DONE ? "-" :
-		    in->message, in->output_bytes);
+		    "output_bytes %zu\n",
+		    in->id, in->service, proto_state_name(in->state),
+		    in->state, t1, t2, t3, in->ms, in->how, in->code,
+		    in->code == PROTO_DONE ? "-" : in->message,
+		    in->output_bytes);
 	}
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
 }
@@ -691,8 +698,8 @@ int
 proto_frame_request(char *buf, size_t size, enum proto_verb verb,
     const char *arg, size_t length)
 {
-	const char	*name = proto_verb_name(verb);
-	int		 r;
+	const char *name = proto_verb_name(verb);
+	int	    r;
 
 	if (arg != NULL)
 		r = snprintf(buf, size, "%c%s %s %zu\n", FRAME_MARK, name, arg,
@@ -714,7 +721,7 @@ proto_frame_request(char *buf, size_t size, enum proto_verb verb,
 int
 proto_datagram_head(char *buf, size_t size, const char *service)
 {
-	int	 r;
+	int r;
 
 	if (!proto_valid_name(service, strlen(service))) {
 		errno = EINVAL;
@@ -735,11 +742,10 @@ proto_datagram_head(char *buf, size_t size, const char *service)
  * while the line may still come whole, -1 if it is not one.
  */
 int
-proto_parse_error_line(const char *buf, size_t len, int *code,
-    size_t *length)
+proto_parse_error_line(const char *buf, size_t len, int *code, size_t *length)
 {
-	const char	*nl;
-	int		 c;
+	const char *nl;
+	int	    c;
 
 	if ((nl = memchr(buf, '\n', len)) == NULL)
 		return len >= FRAME_HEADER_MAX ? -1 : 0;
@@ -761,8 +767,8 @@ int
 proto_parse_frame_answer(const char *buf, size_t len, int *code,
     size_t *length)
 {
-	const char	*nl, *sp;
-	size_t		 hlen;
+	const char *nl, *sp;
+	size_t	    hlen;
 
 	if (len == 0 || buf[0] != FRAME_MARK)
 		return -1;
@@ -773,8 +779,7 @@ proto_parse_frame_answer(const char *buf, size_t len, int *code,
 	if (hlen < 6 || (sp = memchr(buf, ' ', hlen)) != buf + 4)
 		return -1;
 	if (!isdigit((unsigned char)buf[1]) ||
-	    !isdigit((unsigned char)buf[2]) ||
-	    !isdigit((unsigned char)buf[3]))
+	    !isdigit((unsigned char)buf[2]) || !isdigit((unsigned char)buf[3]))
 		return -1;
 	*code = (buf[1] - '0') * 100 + (buf[2] - '0') * 10 + (buf[3] - '0');
 	if (parse_length(sp + 1, nl - sp - 1, length) == -1)

@@ -23,7 +23,7 @@
 #include "sig.h"
 #include "stats.h"
 
-static pid_t		 master_pid;	/* the master's pid */
+static pid_t master_pid; /* the master's pid */
 
 /*
  * In any child of MASTER.  The queue is left alone: a child never reads
@@ -47,10 +47,10 @@ queue_child(pid_t master)
 static int
 notify_send(int kind, const char *id, const char *arg)
 {
-	char		 note[NOTE_LEN];
-	struct pollfd	 pfd;
-	struct timespec	 ts;
-	ssize_t		 n;
+	char		note[NOTE_LEN];
+	struct pollfd	pfd;
+	struct timespec ts;
+	ssize_t		n;
 
 	memset(note, 0, sizeof(note));
 	note[0] = kind;
@@ -62,13 +62,13 @@ notify_send(int kind, const char *id, const char *arg)
 		    (ssize_t)sizeof(note))
 			return 0;
 		if (n >= 0)
-			errno = EIO;	/* never: notes are written whole */
+			errno = EIO; /* never: notes are written whole */
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
 			return -1;
 		if (!spool_locked() || sig_term)
-			return 1;	/* the next master's scan finds it */
+			return 1; /* the next master's scan finds it */
 		pfd.fd = spool_notify_fd();
 		pfd.events = POLLOUT;
 		pfd.revents = 0;
@@ -84,8 +84,8 @@ notify_send(int kind, const char *id, const char *arg)
  * Returns 0 with the job's id in ID, or -1 (logged).
  */
 int
-queue_add(const struct service *sv, const struct peer *peer,
-    const char *data, size_t len, char *id)
+queue_add(const struct service *sv, const struct peer *peer, const char *data,
+    size_t len, char *id)
 {
 	if (spool_add(sv->name, peer, data, len, id) == -1) {
 		log_warn("queue: cannot spool a job");
@@ -113,17 +113,17 @@ queue_add(const struct service *sv, const struct peer *peer,
 enum queue_wait
 queue_wait_done(const char *id)
 {
-	enum queue_wait	 w;
-	enum job_state	 st;
-	char		 me[24];
-	int		 sent;
+	enum queue_wait w;
+	enum job_state	st;
+	char		me[24];
+	int		sent;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1) {
 		log_warn("queue: prctl");
 		return WAIT_FAILED;
 	}
 	if (getppid() != master_pid)
-		return WAIT_STOPPING;	/* it died before the line above */
+		return WAIT_STOPPING; /* it died before the line above */
 	snprintf(me, sizeof(me), "%ld", (long)getpid());
 	for (;;) {
 		sig_wake = 0;
@@ -175,12 +175,12 @@ queue_list(struct buf *out)
 int
 queue_info(const char *id, struct buf *out)
 {
-	struct proto_info	 in;
-	struct job_req		 req;
-	struct job_result	 res;
-	enum job_state		 st;
-	char			 text[PROTO_INFO_MAX];
-	int			 r;
+	struct proto_info in;
+	struct job_req	  req;
+	struct job_result res;
+	enum job_state	  st;
+	char		  text[PROTO_INFO_MAX];
+	int		  r;
 
 	if ((st = spool_state(id)) == JOB_NONE ||
 	    spool_load_req(id, &req) == -1)

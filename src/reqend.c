@@ -58,12 +58,12 @@
 #include "reqend.h"
 
 /* TCP_ESTABLISHED of <netinet/tcp.h>, which <linux/tcp.h> excludes. */
-#define DIAG_ESTABLISHED	1
+#define DIAG_ESTABLISHED 1
 
 static long long
 now_us(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -72,7 +72,7 @@ now_us(void)
 static size_t
 queued(int fd)
 {
-	int	 n;
+	int n;
 
 	if (ioctl(fd, FIONREAD, &n) == -1 || n < 0)
 		return 0;
@@ -83,9 +83,9 @@ queued(int fd)
 static long long
 runq_wait_us(void)
 {
-	char	 buf[128], *p;
-	ssize_t	 n;
-	int	 fd;
+	char	buf[128], *p;
+	ssize_t n;
+	int	fd;
 
 	if ((fd = open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
@@ -113,8 +113,8 @@ reqend_init(struct reqend *r, int fd, int tcp, int idle_ms)
 void
 reqend_arrived(struct reqend *r, size_t bytes)
 {
-	long long	 now = now_us();
-	int		 on = 1;
+	long long now = now_us();
+	int	  on = 1;
 
 	if (r->drained_us != 0 && now - r->drained_us > r->gap_us)
 		r->gap_us = now - r->drained_us;
@@ -131,9 +131,9 @@ reqend_arrived(struct reqend *r, size_t bytes)
 long long
 reqend_quiet_us(const struct reqend *r)
 {
-	struct tcp_info	 ti;
-	socklen_t	 len = sizeof(ti);
-	long long	 q = REQEND_SETTLE_US;
+	struct tcp_info ti;
+	socklen_t	len = sizeof(ti);
+	long long	q = REQEND_SETTLE_US;
 
 	if (!r->tcp)
 		return r->bound_us;
@@ -155,8 +155,8 @@ reqend_quiet_us(const struct reqend *r)
 static int
 diag_request(int fd, struct inet_diag_req_v2 *q)
 {
-	struct sockaddr_storage	 me, peer;
-	socklen_t		 ml = sizeof(me), pl = sizeof(peer);
+	struct sockaddr_storage	   me, peer;
+	socklen_t		   ml = sizeof(me), pl = sizeof(peer);
 	const struct sockaddr_in6 *m6, *p6;
 
 	if (getsockname(fd, (struct sockaddr *)&me, &ml) == -1 ||
@@ -171,9 +171,10 @@ diag_request(int fd, struct inet_diag_req_v2 *q)
 		q->sdiag_family = AF_INET;
 		q->id.idiag_sport = ((struct sockaddr_in *)&peer)->sin_port;
 		q->id.idiag_dport = ((struct sockaddr_in *)&me)->sin_port;
-		memcpy(q->id.idiag_src, &((struct sockaddr_in *)&peer)->sin_addr,
+		memcpy(q->id.idiag_src,
+		    &((struct sockaddr_in *)&peer)->sin_addr, 4);
+		memcpy(q->id.idiag_dst, &((struct sockaddr_in *)&me)->sin_addr,
 		    4);
-		memcpy(q->id.idiag_dst, &((struct sockaddr_in *)&me)->sin_addr, 4);
 		return 0;
 	}
 	m6 = (const struct sockaddr_in6 *)&me;
@@ -201,11 +202,11 @@ static ssize_t
 diag_ask(const struct inet_diag_req_v2 *q, void *ans, size_t size)
 {
 	struct {
-		struct nlmsghdr		 nh;
-		struct inet_diag_req_v2	 q;
+		struct nlmsghdr		nh;
+		struct inet_diag_req_v2 q;
 	} req;
-	ssize_t	 n;
-	int	 nl;
+	ssize_t n;
+	int	nl;
 
 	memset(&req.nh, 0, sizeof(req.nh));
 	req.q = *q;
@@ -213,7 +214,7 @@ diag_ask(const struct inet_diag_req_v2 *q, void *ans, size_t size)
 	req.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	req.nh.nlmsg_flags = NLM_F_REQUEST;
 	if ((nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
-	    NETLINK_SOCK_DIAG)) == -1)
+		 NETLINK_SOCK_DIAG)) == -1)
 		return -1;
 	if (send(nl, &req, sizeof(req), 0) == -1 ||
 	    (n = recv(nl, ans, size, 0)) == -1) {
@@ -236,43 +237,46 @@ diag_same(const struct inet_diag_msg *m, const struct inet_diag_req_v2 *q)
 	    m->id.idiag_sport == q->id.idiag_sport &&
 	    m->id.idiag_dport == q->id.idiag_dport &&
 	    memcmp(m->id.idiag_src, q->id.idiag_src,
-	    sizeof(m->id.idiag_src)) == 0 &&
+		sizeof(m->id.idiag_src)) == 0 &&
 	    memcmp(m->id.idiag_dst, q->id.idiag_dst,
-	    sizeof(m->id.idiag_dst)) == 0;
+		sizeof(m->id.idiag_dst)) == 0;
 }
 
 /* The caller's tcp_info and unacknowledged bytes, from its socket. */
 static int
 diag_peer(int fd, struct tcp_info *ti, unsigned int *wqueue)
 {
-	struct inet_diag_req_v2	 q;
+	struct inet_diag_req_v2 q;
 	union {
-		struct nlmsghdr	 nh;
-		char		 buf[1024];
+		struct nlmsghdr nh;
+		char		buf[1024];
 	} ans;
-	struct inet_diag_msg	*m;
-	struct rtattr		*a;
-	ssize_t			 n;
-	int			 len;
+	struct inet_diag_msg *m;
+	struct rtattr	     *a;
+	ssize_t		      n;
+	int		      len;
 
 	if (diag_request(fd, &q) == -1 ||
 	    (n = diag_ask(&q, &ans, sizeof(ans))) == -1)
 		return -1;
 	if (!NLMSG_OK(&ans.nh, (size_t)n) ||
 	    ans.nh.nlmsg_type != SOCK_DIAG_BY_FAMILY)
-		return -1;	/* NLMSG_ERROR: not a socket of this host */
+		return -1; /* NLMSG_ERROR: not a socket of this host */
 	m = NLMSG_DATA(&ans.nh);
 	if (!diag_same(m, &q))
 		return -1;
 	*wqueue = m->idiag_wqueue;
 	len = ans.nh.nlmsg_len - NLMSG_LENGTH(sizeof(*m));
 	for (a = (struct rtattr *)(m + 1); RTA_OK(a, len);
-	    a = RTA_NEXT(a, len))
-		if (a->rta_type == INET_DIAG_INFO && (size_t)RTA_PAYLOAD(a) >=
-		    offsetof(struct tcp_info, tcpi_bytes_received) + 8) {
+	     a = RTA_NEXT(a, len))
+		if (a->rta_type == INET_DIAG_INFO &&
+		    (size_t)RTA_PAYLOAD(a) >=
+			offsetof(struct tcp_info, tcpi_bytes_received) + 8) {
 			memset(ti, 0, sizeof(*ti));
-			memcpy(ti, RTA_DATA(a), (size_t)RTA_PAYLOAD(a) <
-			    sizeof(*ti) ? (size_t)RTA_PAYLOAD(a) : sizeof(*ti));
+			memcpy(ti, RTA_DATA(a),
+			    (size_t)RTA_PAYLOAD(a) < sizeof(*ti) ?
+				(size_t)RTA_PAYLOAD(a) :
+				sizeof(*ti));
 			return 0;
 		}
 	return -1;
@@ -288,14 +292,14 @@ diag_peer(int fd, struct tcp_info *ti, unsigned int *wqueue)
 static int
 peer_sending(struct reqend *r)
 {
-	struct tcp_info	 peer, me;
-	socklen_t	 len = sizeof(me);
-	unsigned int	 wq;
+	struct tcp_info peer, me;
+	socklen_t	len = sizeof(me);
+	unsigned int	wq;
 
 	if (!r->tcp || r->remote)
 		return -1;
 	if (diag_peer(r->fd, &peer, &wq) == -1) {
-		r->remote = 1;	/* not asked again on this connection */
+		r->remote = 1; /* not asked again on this connection */
 		return -1;
 	}
 	memset(&me, 0, sizeof(me));
@@ -313,13 +317,13 @@ peer_sending(struct reqend *r)
 long long
 reqend_left_us(struct reqend *r)
 {
-	long long	 left = r->last_us + reqend_quiet_us(r) - now_us();
-	long long	 runq;
+	long long left = r->last_us + reqend_quiet_us(r) - now_us();
+	long long runq;
 
 	if (left > 0)
 		return left;
 	if (queued(r->fd) > 0)
-		return 1;	/* we were slow, not the caller: read on */
+		return 1; /* we were slow, not the caller: read on */
 	/* Our process was forked for this connection: all of its wait. */
 	if (r->tcp && (runq = runq_wait_us()) >= 0) {
 		left += 2 * runq;

@@ -24,15 +24,15 @@
 #include "spool.h"
 
 /* Backoff between tries to write a full spool, in milliseconds. */
-#define RETRY_MIN_MS	100
-#define RETRY_MAX_MS	5000
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
 
 /* A stopped run: cancelled by request, or the daemon stopped. */
 static int
 judge_stopped(const struct service_call *call, const struct run_result *run)
 {
-	struct service_call	*c = (struct service_call *)call;
-	int			 code;
+	struct service_call *c = (struct service_call *)call;
+	int		     code;
 
 	if (!run->cancelled)
 		return 0;
@@ -48,8 +48,8 @@ judge_stopped(const struct service_call *call, const struct run_result *run)
 
 /* Job ID's result from how its run ended. */
 static void
-result_from_run(const struct service_call *call,
-    const struct run_result *run, struct job_result *jr)
+result_from_run(const struct service_call *call, const struct run_result *run,
+    struct job_result *jr)
 {
 	memset(jr, 0, sizeof(*jr));
 	jr->started = run->start;
@@ -63,9 +63,11 @@ result_from_run(const struct service_call *call,
 	}
 	strlcpy(jr->message, call->why, sizeof(jr->message));
 	if (run->cancelled)
-		strlcpy(jr->how, call->code ==
-		    proto_err_code(ERR_JOB_CANCELLED) ? "cancelled" :
-		    "interrupted", sizeof(jr->how));
+		strlcpy(jr->how,
+		    call->code == proto_err_code(ERR_JOB_CANCELLED) ?
+			"cancelled" :
+			"interrupted",
+		    sizeof(jr->how));
 	else if (!run->spawned)
 		strlcpy(jr->how, "error", sizeof(jr->how));
 	else if (run->timed_out)
@@ -90,13 +92,14 @@ result_from_run(const struct service_call *call,
 static int
 publish_result(const char *id, const struct job_result *jr, int ended)
 {
-	struct timespec	 ts;
-	int		 ms = RETRY_MIN_MS, tries = 0;
+	struct timespec ts;
+	int		ms = RETRY_MIN_MS, tries = 0;
 
 	while (spool_finish(id, jr) == -1 && errno != EEXIST) {
 		if (tries++ == 0)
 			log_warn("job %s: cannot publish its result, keeping "
-			    "it and trying again", id);
+				 "it and trying again",
+			    id);
 		if (sig_term) {
 			if (ended && spool_run_done(id, jr) == -1)
 				log_warn("job %s: result lost", id);
@@ -122,18 +125,18 @@ job_load(const char *id, struct job_req *req)
 	if (spool_load_req(id, req) == 0)
 		return -1;
 	if (errno == ENOENT)
-		return 0;	/* removed meanwhile */
+		return 0; /* removed meanwhile */
 	log_warn("job %s: cannot read its request", id);
-	if (errno == EINVAL && spool_finish_now(id, ERR_JOB_UNREADABLE,
-	    "error") == 0)
+	if (errno == EINVAL &&
+	    spool_finish_now(id, ERR_JOB_UNREADABLE, "error") == 0)
 		return 0;
 	return RUNNER_RETRY;
 }
 
 /* What a runner that claims its job is told: its exit status if not. */
 struct claim {
-	pid_t		 master;
-	int		 status;
+	pid_t master;
+	int   status;
 };
 
 /*
@@ -144,21 +147,21 @@ struct claim {
 static int
 job_claim(struct service_call *call)
 {
-	struct claim	*cl = call->arg;
-	const char	*id = call->job_id;
+	struct claim *cl = call->arg;
+	const char   *id = call->job_id;
 
 	cl->status = 0;
 	if (getppid() != cl->master)
-		return -1;	/* it died meanwhile: the next one runs it */
+		return -1; /* it died meanwhile: the next one runs it */
 	if (spool_mark_running(id, getpid()) == -1) {
-		if (errno != EEXIST) {	/* EEXIST: started before */
+		if (errno != EEXIST) { /* EEXIST: started before */
 			log_warn("job %s: cannot mark it running, will retry",
 			    id);
 			cl->status = RUNNER_RETRY;
 		}
 		return -1;
 	}
-	if (spool_state(id) == JOB_DONE)	/* cancelled meanwhile */
+	if (spool_state(id) == JOB_DONE) /* cancelled meanwhile */
 		return -1;
 	return 0;
 }
@@ -186,13 +189,13 @@ job_orphan(const char *id, const char *service, pid_t master)
 static int
 job_execute(const struct config *conf, struct service_call *call)
 {
-	struct claim		*cl = call->arg;
-	struct job_result	 jr;
-	struct run_result	 run;
+	struct claim	 *cl = call->arg;
+	struct job_result jr;
+	struct run_result run;
 
 	switch (service_run(conf, call, &run)) {
 	case RUN_BUSY:
-		return RUNNER_BUSY;	/* the master queues it again */
+		return RUNNER_BUSY; /* the master queues it again */
 	case RUN_DECLINED:
 		return cl->status;
 	case RUN_DONE:
@@ -215,16 +218,16 @@ job_execute(const struct config *conf, struct service_call *call)
 int
 runner_main(const struct config *conf, const char *id, pid_t master)
 {
-	struct service_call	 call;
-	struct claim		 cl = { master, 0 };
-	struct job_req		 req;
-	struct peer		 peer;
-	char			 who[JOB_ID_LEN + 8];
-	int			 r;
+	struct service_call call;
+	struct claim	    cl = { master, 0 };
+	struct job_req	    req;
+	struct peer	    peer;
+	char		    who[JOB_ID_LEN + 8];
+	int		    r;
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
-		return 0;	/* it died before the line above */
+		return 0; /* it died before the line above */
 	if ((r = job_load(id, &req)) != -1)
 		return r;
 	memset(&peer, 0, sizeof(peer));

@@ -13,9 +13,9 @@
  * here: only the master knows which of its children runs which job, and
  * a child it has not reaped cannot have passed its pid on.
  */
-#include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/tree.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -34,34 +34,34 @@
 #include "slot.h"
 
 /* Backoff between tries to write a full spool, in milliseconds. */
-#define RETRY_MIN_MS	100
-#define RETRY_MAX_MS	5000
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
 
 struct qjob {
 	TAILQ_ENTRY(qjob) entry;
-	char		 id[JOB_ID_LEN + 1];
-	char		 service[SERVICE_NAME_MAX + 1];
+	char id[JOB_ID_LEN + 1];
+	char service[SERVICE_NAME_MAX + 1];
 };
 
 /* A runner, by pid. */
 struct runner {
 	RB_ENTRY(runner) entry;
-	pid_t		 pid;
-	char		 id[JOB_ID_LEN + 1];
-	char		 service[SERVICE_NAME_MAX + 1];
+	pid_t pid;
+	char  id[JOB_ID_LEN + 1];
+	char  service[SERVICE_NAME_MAX + 1];
 };
 
 /* A connection child waiting for a job. */
 struct waiter {
-	pid_t		 pid;
-	char		 id[JOB_ID_LEN + 1];
+	pid_t pid;
+	char  id[JOB_ID_LEN + 1];
 };
 
 /* A job that ran and ended without a result the spool could take. */
 struct unfinished {
-	char		 id[JOB_ID_LEN + 1];
-	char		 service[SERVICE_NAME_MAX + 1];
-	int		 stopped;	/* found running at start */
+	char id[JOB_ID_LEN + 1];
+	char service[SERVICE_NAME_MAX + 1];
+	int  stopped; /* found running at start */
 };
 
 static int
@@ -77,29 +77,29 @@ RB_GENERATE_INTERNAL(runners, runner, entry, runner_cmp,
 
 static struct sched {
 	TAILQ_HEAD(, qjob) pending;
-	size_t		 npending;
-	struct runners	 runners;
-	size_t		 nrunners;
-	struct waiter	*waiters;
-	size_t		 nwaiters, waitcap;
-	char		(*recovered)[JOB_ID_LEN + 1];	/* sorted */
-	size_t		 nrecovered, reccap;
+	size_t	       npending;
+	struct runners runners;
+	size_t	       nrunners;
+	struct waiter *waiters;
+	size_t	       nwaiters, waitcap;
+	char (*recovered)[JOB_ID_LEN + 1]; /* sorted */
+	size_t		   nrecovered, reccap;
 	struct unfinished *unfinished;
-	size_t		 nunfinished, unfcap;
-	time_t		 next_expiry;
-	long long	 retry_at;	/* no runner started before (ms) */
-	int		 retry_ms;	/* the current backoff */
+	size_t		   nunfinished, unfcap;
+	time_t		   next_expiry;
+	long long	   retry_at; /* no runner started before (ms) */
+	int		   retry_ms; /* the current backoff */
 } q = {
 	.pending = TAILQ_HEAD_INITIALIZER(q.pending),
 	.runners = RB_INITIALIZER(&q.runners),
 };
 
-static void	stuck(const char *, const char *);
+static void stuck(const char *, const char *);
 
 static void
 pending_insert(const char *id, const char *service, int head)
 {
-	struct qjob	*j;
+	struct qjob *j;
 
 	if ((j = malloc(sizeof(*j))) == NULL)
 		fatal("malloc");
@@ -135,8 +135,8 @@ static void
 recovered(const char *id, const char *service)
 {
 	pending_insert(id, service, 0);
-	q.recovered = grow(q.recovered, &q.reccap, q.nrecovered,
-	    sizeof(*q.recovered));
+	q.recovered =
+	    grow(q.recovered, &q.reccap, q.nrecovered, sizeof(*q.recovered));
 	strlcpy(q.recovered[q.nrecovered++], id, sizeof(*q.recovered));
 }
 
@@ -153,7 +153,7 @@ sched_init(const struct config *conf)
 	if (spool_notify_open() == -1)
 		return -1;
 	if (spool_recover(recovered, stuck, &q.next_expiry,
-	    conf->limits.job_retention) == -1)
+		conf->limits.job_retention) == -1)
 		return -1;
 	if (q.nrecovered > 1)
 		qsort(q.recovered, q.nrecovered, sizeof(*q.recovered), id_cmp);
@@ -172,7 +172,7 @@ sched_notify_fd(void)
 static void
 waiters_wake(const char *id)
 {
-	size_t	 i = q.nwaiters;
+	size_t i = q.nwaiters;
 
 	while (i-- > 0)
 		if (strcmp(q.waiters[i].id, id) == 0) {
@@ -189,16 +189,16 @@ waiters_wake(const char *id)
 static void
 waiter_add(const char *id, pid_t pid, int (*ours)(pid_t))
 {
-	enum job_state	 st;
+	enum job_state st;
 
 	if (pid <= 0 || !ours(pid))
-		return;		/* reaped already, or not ours */
+		return; /* reaped already, or not ours */
 	if ((st = spool_state(id)) != JOB_QUEUED && st != JOB_RUNNING) {
 		(void)kill(pid, SIGUSR2);
 		return;
 	}
-	q.waiters = grow(q.waiters, &q.waitcap, q.nwaiters,
-	    sizeof(*q.waiters));
+	q.waiters =
+	    grow(q.waiters, &q.waitcap, q.nwaiters, sizeof(*q.waiters));
 	q.waiters[q.nwaiters].pid = pid;
 	strlcpy(q.waiters[q.nwaiters].id, id, sizeof(q.waiters->id));
 	q.nwaiters++;
@@ -208,7 +208,7 @@ waiter_add(const char *id, pid_t pid, int (*ours)(pid_t))
 static void
 waiter_forget(pid_t pid)
 {
-	size_t	 i = q.nwaiters;
+	size_t i = q.nwaiters;
 
 	while (i-- > 0)
 		if (q.waiters[i].pid == pid)
@@ -219,18 +219,18 @@ waiter_forget(pid_t pid)
 static void
 runner_stop(const char *id)
 {
-	struct runner	*r;
+	struct runner *r;
 
 	RB_FOREACH(r, runners, &q.runners)
-		if (strcmp(r->id, id) == 0)
-			(void)kill(r->pid, SIGTERM);
+	if (strcmp(r->id, id) == 0)
+		(void)kill(r->pid, SIGTERM);
 }
 
 /* One note, NOTE_LEN bytes. */
 static void
 note_read(char *note, int (*ours)(pid_t))
 {
-	char	 id[JOB_ID_LEN + 1];
+	char id[JOB_ID_LEN + 1];
 
 	if (note[NOTE_LEN - 1] != '\n' ||
 	    !proto_valid_id(note + 1, JOB_ID_LEN)) {
@@ -242,8 +242,9 @@ note_read(char *note, int (*ours)(pid_t))
 	note[NOTE_LEN - 1] = '\0';
 	switch (note[0]) {
 	case NOTE_ADD:
-		if (q.nrecovered == 0 || bsearch(id, q.recovered,
-		    q.nrecovered, sizeof(*q.recovered), id_cmp) == NULL)
+		if (q.nrecovered == 0 ||
+		    bsearch(id, q.recovered, q.nrecovered,
+			sizeof(*q.recovered), id_cmp) == NULL)
 			pending_insert(id, note + NOTE_ARG, 0);
 		break;
 	case NOTE_WAIT:
@@ -262,10 +263,10 @@ note_read(char *note, int (*ours)(pid_t))
 void
 sched_notify_read(int (*ours)(pid_t))
 {
-	static char	 win[NOTE_LEN];		/* the last bytes read */
-	static size_t	 nwin, nseen;		/* ... since the last \n */
-	char		 buf[NOTE_LEN * 64];
-	ssize_t		 n, i;
+	static char   win[NOTE_LEN]; /* the last bytes read */
+	static size_t nwin, nseen;   /* ... since the last \n */
+	char	      buf[NOTE_LEN * 64];
+	ssize_t	      n, i;
 
 	/*
 	 * Children write whole notes, atomically, each ending in the only
@@ -282,9 +283,11 @@ sched_notify_read(int (*ours)(pid_t))
 			if (buf[i] != '\n')
 				continue;
 			if (nseen != NOTE_LEN)
-				log_warnx("queue: %zu stray bytes in the notify "
-				    "FIFO", nseen > NOTE_LEN ? nseen - NOTE_LEN :
-				    nseen);
+				log_warnx(
+				    "queue: %zu stray bytes in the notify "
+				    "FIFO",
+				    nseen > NOTE_LEN ? nseen - NOTE_LEN :
+						       nseen);
 			if (nwin == NOTE_LEN)
 				note_read(win, ours);
 			nwin = nseen = 0;
@@ -295,15 +298,15 @@ sched_notify_read(int (*ours)(pid_t))
 static int
 instance_free(const struct config *conf, const char *service)
 {
-	const struct service	*sv;
-	struct runner		*r;
-	int			 mine = 0;
+	const struct service *sv;
+	struct runner	     *r;
+	int		      mine = 0;
 
 	if ((sv = config_service(conf, service)) == NULL ||
 	    sv->max_instances == 0)
 		return 1;
 	RB_FOREACH(r, runners, &q.runners)
-		mine += strcmp(r->service, service) == 0;
+	mine += strcmp(r->service, service) == 0;
 	return mine < sv->max_instances && !slot_full(sv);
 }
 
@@ -311,9 +314,9 @@ instance_free(const struct config *conf, const char *service)
 static int
 runner_fork(const struct config *conf, const struct qjob *j)
 {
-	struct runner	*r;
-	char		 id[JOB_ID_LEN + 1];
-	pid_t		 pid, master = getpid();
+	struct runner *r;
+	char	       id[JOB_ID_LEN + 1];
+	pid_t	       pid, master = getpid();
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		log_warn("calloc");
@@ -347,18 +350,19 @@ runner_fork(const struct config *conf, const struct qjob *j)
 void
 sched_dispatch(const struct config *conf)
 {
-	struct qjob	*j, *next;
+	struct qjob *j, *next;
 
 	if (q.retry_at != 0 && now_ms() < q.retry_at)
-		return;		/* the spool could not be written */
+		return; /* the spool could not be written */
 	q.retry_at = 0;
-	for (j = TAILQ_FIRST(&q.pending); j != NULL &&
-	    q.nrunners < (size_t)conf->limits.max_jobs; j = next) {
+	for (j = TAILQ_FIRST(&q.pending);
+	     j != NULL && q.nrunners < (size_t)conf->limits.max_jobs;
+	     j = next) {
 		next = TAILQ_NEXT(j, entry);
 		if (!instance_free(conf, j->service))
 			continue;
 		if (runner_fork(conf, j) == -1)
-			return;		/* try again at the next event */
+			return; /* try again at the next event */
 		TAILQ_REMOVE(&q.pending, j, entry);
 		q.npending--;
 		free(j);
@@ -379,7 +383,7 @@ retry_later(void)
 static void
 unfinished_add(const char *id, const char *service, int stopped)
 {
-	struct unfinished	*u;
+	struct unfinished *u;
 
 	q.unfinished = grow(q.unfinished, &q.unfcap, q.nunfinished,
 	    sizeof(*q.unfinished));
@@ -420,9 +424,9 @@ finish_failed(const char *id, const char *service, int first)
 static void
 unfinished_retry(void)
 {
-	struct unfinished	*u = q.unfinished;
-	size_t			 i, n = q.nunfinished;
-	enum job_state		 st;
+	struct unfinished *u = q.unfinished;
+	size_t		   i, n = q.nunfinished;
+	enum job_state	   st;
 
 	q.unfinished = NULL;
 	q.nunfinished = q.unfcap = 0;
@@ -443,8 +447,8 @@ unfinished_retry(void)
 static void
 runner_ended(struct runner *r, int status, const struct config *conf)
 {
-	int	 code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	time_t	 t;
+	int    code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	time_t t;
 
 	if ((code == RUNNER_BUSY || code == RUNNER_RETRY) &&
 	    spool_state(r->id) == JOB_QUEUED) {
@@ -473,7 +477,7 @@ runner_ended(struct runner *r, int status, const struct config *conf)
 int
 sched_reaped(pid_t pid, int status, const struct config *conf)
 {
-	struct runner	 key = { .pid = pid }, *r;
+	struct runner key = { .pid = pid }, *r;
 
 	if ((r = RB_FIND(runners, &q.runners, &key)) == NULL) {
 		waiter_forget(pid);
@@ -493,18 +497,20 @@ sched_reaped(pid_t pid, int status, const struct config *conf)
 int
 sched_timeout_ms(void)
 {
-	time_t	 now;
-	int	 ms = -1;
+	time_t now;
+	int    ms = -1;
 
 	if (q.next_expiry != 0) {
 		now = time(NULL);
-		ms = q.next_expiry <= now ? 0 : q.next_expiry - now > 86400 ?
-		    86400000 : (int)(q.next_expiry - now) * 1000;
+		ms = q.next_expiry <= now ? 0 :
+		    q.next_expiry - now > 86400 ?
+					    86400000 :
+					    (int)(q.next_expiry - now) * 1000;
 	}
 	if (q.retry_at != 0 && (ms == -1 || ms_until(q.retry_at) < ms))
 		ms = ms_until(q.retry_at);
 	if (q.nunfinished > 0 && q.retry_at == 0)
-		ms = 0;		/* due, and sched_dispatch() cleared it */
+		ms = 0; /* due, and sched_dispatch() cleared it */
 	return ms;
 }
 
@@ -515,14 +521,13 @@ sched_timeout_ms(void)
 void
 sched_tick(const struct config *conf)
 {
-	int	 n;
+	int n;
 
 	if (q.nunfinished > 0 && now_ms() >= q.retry_at)
 		unfinished_retry();
 	if (q.next_expiry == 0 || time(NULL) < q.next_expiry)
 		return;
-	if ((n = spool_expire(conf->limits.job_retention,
-	    &q.next_expiry)) > 0)
+	if ((n = spool_expire(conf->limits.job_retention, &q.next_expiry)) > 0)
 		log_info("spool: %d finished jobs expired", n);
 	else if (n == -1) {
 		log_warn("spool: expire");
@@ -546,17 +551,17 @@ sched_running(void)
 void
 sched_signal(int sig)
 {
-	struct runner	*r;
+	struct runner *r;
 
 	RB_FOREACH(r, runners, &q.runners)
-		(void)kill(r->pid, sig);
+	(void)kill(r->pid, sig);
 }
 
 void
 sched_free(void)
 {
-	struct qjob	*j;
-	struct runner	*r;
+	struct qjob   *j;
+	struct runner *r;
 
 	while ((j = TAILQ_FIRST(&q.pending)) != NULL) {
 		TAILQ_REMOVE(&q.pending, j, entry);

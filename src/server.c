@@ -27,10 +27,10 @@
 #include "config.h"
 #include "conn.h"
 #include "dgram.h"
-#include "priv.h"
 #include "http.h"
 #include "log.h"
 #include "net.h"
+#include "priv.h"
 #include "proto.h"
 #include "queue.h"
 #include "sched.h"
@@ -40,37 +40,37 @@
 #include "slot.h"
 #include "stats.h"
 
-#define ACCEPT_BATCH	16	/* connections or datagrams per wakeup */
-#define LINGER_MAX	64	/* refused sockets drained at once */
-#define LINGER_MS	1000	/* ... for at most this long */
-#define PAUSE_MS	100	/* no accept(2) for this long, out of fds */
+#define ACCEPT_BATCH 16	  /* connections or datagrams per wakeup */
+#define LINGER_MAX   64	  /* refused sockets drained at once */
+#define LINGER_MS    1000 /* ... for at most this long */
+#define PAUSE_MS     100  /* no accept(2) for this long, out of fds */
 
 struct kid {
-	pid_t			 pid;
-	struct sockaddr_storage	 from;	/* a connection's caller, or none */
+	pid_t			pid;
+	struct sockaddr_storage from; /* a connection's caller, or none */
 };
 
 static struct server {
 	struct config	*conf;
-	pid_t		 master;	/* our pid, once detached */
+	pid_t		 master; /* our pid, once detached */
 	struct pidfh	*pfh;
-	struct listener	*ls;		/* open sockets */
+	struct listener *ls; /* open sockets */
 	size_t		 nls;
-	struct kid	*kids;		/* every child: connections, datagrams, */
-	size_t		 nkids, kidcap;	/* and job runners */
+	struct kid	*kids; /* every child: connections, datagrams, */
+	size_t		 nkids, kidcap; /* and job runners */
 	struct {			/* refused sockets, drained awhile */
-		int		 fd;
-		long long	 until;
+		int	  fd;
+		long long until;
 	} linger[LINGER_MAX];
-	size_t		 nlinger;
-	long long	 paused_until;	/* out of descriptors: no accept */
-	unsigned	 pauses;	/* ... how often, this episode */
+	size_t	  nlinger;
+	long long paused_until; /* out of descriptors: no accept */
+	unsigned  pauses;	/* ... how often, this episode */
 } srv;
 
 static void
 kid_add(pid_t pid, const struct sockaddr_storage *from)
 {
-	struct kid	*p;
+	struct kid *p;
 
 	if (srv.nkids == srv.kidcap) {
 		size_t ncap = srv.kidcap ? srv.kidcap * 2 : 64;
@@ -92,7 +92,7 @@ kid_add(pid_t pid, const struct sockaddr_storage *from)
 static int
 kid_ours(pid_t pid)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < srv.nkids; i++)
 		if (srv.kids[i].pid == pid)
@@ -104,8 +104,8 @@ kid_ours(pid_t pid)
 static int
 kids_from(const struct sockaddr_storage *ss)
 {
-	size_t	 i;
-	int	 n = 0;
+	size_t i;
+	int    n = 0;
 
 	for (i = 0; i < srv.nkids; i++)
 		n += addr_same_host(&srv.kids[i].from, ss);
@@ -122,9 +122,9 @@ static void
 refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
     enum proto_err e, const char *why)
 {
-	struct peer	 peer;
-	char		 line[256];
-	size_t		 len;
+	struct peer peer;
+	char	    line[256];
+	size_t	    len;
 
 	if (l->http)
 		len = http_status(line, sizeof(line), proto_err_code(e),
@@ -159,14 +159,14 @@ linger_close(size_t i)
 static void
 linger_drain(const struct pollfd *pfd)
 {
-	char	 sink[4096];
-	ssize_t	 n;
-	size_t	 i = srv.nlinger;
+	char	sink[4096];
+	ssize_t n;
+	size_t	i = srv.nlinger;
 
 	while (i-- > 0) {
 		if (pfd[i].revents != 0) {
 			while ((n = read(srv.linger[i].fd, sink,
-			    sizeof(sink))) > 0)
+				    sizeof(sink))) > 0)
 				;
 			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				linger_close(i);
@@ -185,8 +185,8 @@ linger_drain(const struct pollfd *pfd)
 static int
 loop_timeout(void)
 {
-	int	 ms = sched_timeout_ms(), m;
-	size_t	 i;
+	int    ms = sched_timeout_ms(), m;
+	size_t i;
 
 	for (i = 0; i < srv.nlinger; i++) {
 		m = ms_until(srv.linger[i].until);
@@ -215,8 +215,8 @@ accept_pause(const struct listener *l, int error)
 	srv.paused_until = now_ms() + PAUSE_MS;
 	if (srv.pauses++ == 0)
 		log_warnx("accept on %s: %s: pausing %d ms at a time until "
-		    "it works (%zu refused sockets lingering)", l->name,
-		    strerror(error), PAUSE_MS, srv.nlinger);
+			  "it works (%zu refused sockets lingering)",
+		    l->name, strerror(error), PAUSE_MS, srv.nlinger);
 }
 
 /* Nothing is waiting any more: a pause episode, if any, is over. */
@@ -241,9 +241,9 @@ listener_pollfd(const struct listener *l)
 static void
 kids_reap(void)
 {
-	pid_t	 pid;
-	size_t	 i;
-	int	 status;
+	pid_t  pid;
+	size_t i;
+	int    status;
 
 	sig_chld = 0;
 	while ((pid = child_reap(&status)) > 0) {
@@ -255,8 +255,8 @@ kids_reap(void)
 					break;
 				}
 		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
-			log_warnx("child %ld killed by signal %d",
-			    (long)pid, WTERMSIG(status));
+			log_warnx("child %ld killed by signal %d", (long)pid,
+			    WTERMSIG(status));
 	}
 }
 
@@ -264,7 +264,7 @@ kids_reap(void)
 static void
 child_detach_master(void)
 {
-	size_t	 i;
+	size_t i;
 
 	/* Only the lock's descriptor: the child never frees, it exits. */
 	if (srv.pfh != NULL)
@@ -283,7 +283,7 @@ child_detach_master(void)
 static pid_t
 kid_fork(const struct sockaddr_storage *from)
 {
-	pid_t	 pid;
+	pid_t pid;
 
 	if ((pid = child_fork()) == -1)
 		log_warn("fork");
@@ -315,9 +315,11 @@ accept_admit(int fd, const struct listener *l,
     const struct sockaddr_storage *ss)
 {
 	if (l->family == AF_UNIX ?
-	    !net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
-	    !addr_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
-	    &srv.conf->metrics.allow : &srv.conf->allow, ss)) {
+		!net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
+		!addr_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
+			&srv.conf->metrics.allow :
+			&srv.conf->allow,
+		    ss)) {
 		STATS_INC(refused_denied);
 		refuse(fd, l, ss, ERR_DENIED, "not allowed");
 		return 0;
@@ -332,11 +334,10 @@ accept_admit(int fd, const struct listener *l,
 }
 
 /* In the child forked for connection FD on L: serve it, and exit. */
-static void __attribute__((noreturn))
-accept_serve(int fd, const struct listener *l,
-    const struct sockaddr_storage *ss)
+static void __attribute__((noreturn)) accept_serve(int fd,
+    const struct listener *l, const struct sockaddr_storage *ss)
 {
-	struct peer	 peer;
+	struct peer peer;
 
 	net_peer(fd, l->family, ss, &peer);
 	if (l->family != AF_UNIX)
@@ -352,13 +353,13 @@ accept_serve(int fd, const struct listener *l,
 static int
 accept_one(struct listener *l)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	pid_t			 pid;
-	int			 fd;
+	struct sockaddr_storage ss;
+	socklen_t		len = sizeof(ss);
+	pid_t			pid;
+	int			fd;
 
 	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
-	    SOCK_CLOEXEC)) == -1)
+		 SOCK_CLOEXEC)) == -1)
 		return accept_failed(l, errno);
 	STATS_INC(connections);
 	if (!accept_admit(fd, l, &ss))
@@ -373,8 +374,8 @@ accept_one(struct listener *l)
 static int
 recv_one(struct listener *l)
 {
-	struct dgram	 d;
-	pid_t		 pid;
+	struct dgram d;
+	pid_t	     pid;
 
 	switch (dgram_recv(l, srv.conf, &d)) {
 	case DGRAM_NONE:
@@ -395,7 +396,7 @@ static void
 server_reload(void)
 {
 	struct config	*nconf;
-	struct listener	*nls;
+	struct listener *nls;
 	size_t		 nnls;
 	char		 err[1024];
 
@@ -408,7 +409,7 @@ server_reload(void)
 		return;
 	}
 	if (net_listeners_open(nconf, srv.ls, srv.nls, http_open, &nls,
-	    &nnls) == -1) {
+		&nnls) == -1) {
 		log_warnx("reload failed, configuration unchanged");
 		STATS_INC(reload_failures);
 		config_free(nconf);
@@ -420,11 +421,11 @@ server_reload(void)
 	if (strcmp(nconf->pidfile, srv.conf->pidfile) != 0 ||
 	    strcmp(nconf->spool_dir, srv.conf->spool_dir) != 0)
 		log_warnx("reload: a new pidfile or spool_dir takes effect "
-		    "only at the next start");
+			  "only at the next start");
 	if ((nconf->log == NULL) != (srv.conf->log == NULL) ||
 	    (nconf->log != NULL && strcmp(nconf->log, srv.conf->log) != 0))
 		log_warnx("reload: a new log setting takes effect only at the "
-		    "next start");
+			  "next start");
 	net_listeners_close(srv.ls, srv.nls);
 	free(srv.ls);
 	srv.ls = nls;
@@ -446,10 +447,10 @@ spool_owner(const struct config *c, uid_t *uid, gid_t *gid)
 int
 server_init(struct config *conf, struct pidfh *pfh)
 {
-	const char	*why;
-	size_t		 i;
-	uid_t		 uid;
-	gid_t		 gid;
+	const char *why;
+	size_t	    i;
+	uid_t	    uid;
+	gid_t	    gid;
 
 	srv.conf = conf;
 	srv.pfh = pfh;
@@ -463,15 +464,16 @@ server_init(struct config *conf, struct pidfh *pfh)
 	spool_owner(conf, &uid, &gid);
 	if (spool_open(conf->spool_dir, uid, gid, &why) == -1) {
 		if (why != NULL)
-			log_warnx("spool %s: %s: it must be a directory of "
+			log_warnx(
+			    "spool %s: %s: it must be a directory of "
 			    "uid %ld that no one else may write (mode 0700)",
 			    conf->spool_dir, why, (long)uid);
 		else
 			log_warn("spool %s", conf->spool_dir);
 		return -1;
 	}
-	if (net_listeners_open(conf, NULL, 0, http_open, &srv.ls,
-	    &srv.nls) == -1)
+	if (net_listeners_open(conf, NULL, 0, http_open, &srv.ls, &srv.nls) ==
+	    -1)
 		return -1;
 	for (i = 0; i < srv.nls; i++)
 		log_debug("listening on %s", srv.ls[i].name);
@@ -486,7 +488,7 @@ server_init(struct config *conf, struct pidfh *pfh)
 int
 server_drop(void)
 {
-	struct config	*c = srv.conf;
+	struct config *c = srv.conf;
 
 	if (!c->id.setids)
 		return 0;
@@ -507,7 +509,7 @@ server_drop(void)
 int
 server_recover(void)
 {
-	const char	*dir = srv.conf->spool_dir, *why;
+	const char *dir = srv.conf->spool_dir, *why;
 
 	if (spool_lock(&why) == -1) {
 		if (errno == EBUSY)
@@ -533,9 +535,9 @@ server_recover(void)
 static void
 server_stop(void)
 {
-	struct timespec	 ts;
-	long long	 deadline;
-	size_t		 i;
+	struct timespec ts;
+	long long	deadline;
+	size_t		i;
 
 	log_info("stopping: %zu children", srv.nkids + sched_running());
 	while (srv.nlinger > 0)
@@ -545,8 +547,8 @@ server_stop(void)
 	for (i = 0; i < srv.nkids; i++)
 		(void)kill(srv.kids[i].pid, SIGTERM);
 	sched_signal(SIGTERM);
-	deadline = now_ms() + (long long)srv.conf->limits.kill_grace * 1000 +
-	    1000;
+	deadline =
+	    now_ms() + (long long)srv.conf->limits.kill_grace * 1000 + 1000;
 	kids_reap();
 	while (srv.nkids + sched_running() > 0 && now_ms() < deadline) {
 		(void)ppoll(NULL, 0, ms_timespec(&ts, ms_until(deadline)),
@@ -592,8 +594,8 @@ loop_signals(void)
 static void
 loop_show(void)
 {
-	static size_t	 shown[3] = { -1, -1, -1 };
-	size_t		 conns = conns_running();
+	static size_t shown[3] = { -1, -1, -1 };
+	size_t	      conns = conns_running();
 
 	if (conns != shown[0] || sched_running() != shown[1] ||
 	    sched_pending() != shown[2]) {
@@ -601,7 +603,8 @@ loop_show(void)
 		shown[1] = sched_running();
 		shown[2] = sched_pending();
 		setproctitle("master: %zu connections, %zu jobs running, "
-		    "%zu queued", conns, shown[1], shown[2]);
+			     "%zu queued",
+		    conns, shown[1], shown[2]);
 	}
 	STATS_SET(children, srv.nkids + sched_running());
 	STATS_SET(jobs_queued, sched_pending());
@@ -616,7 +619,7 @@ loop_show(void)
 static size_t
 loop_pollfds(struct pollfd **pfd, size_t *npfd)
 {
-	size_t	 i, n, nl = srv.nlinger;
+	size_t i, n, nl = srv.nlinger;
 
 	if (LINGER_MAX + 1 + srv.nls > *npfd) {
 		*npfd = LINGER_MAX + 1 + srv.nls;
@@ -630,8 +633,9 @@ loop_pollfds(struct pollfd **pfd, size_t *npfd)
 	n = nl + 1;
 	if (room())
 		for (i = 0; i < srv.nls; i++)
-			(*pfd)[n++] = (struct pollfd){
-			    listener_pollfd(&srv.ls[i]), POLLIN, 0 };
+			(*pfd)[n++] =
+			    (struct pollfd){ listener_pollfd(&srv.ls[i]),
+				    POLLIN, 0 };
 	return n;
 }
 
@@ -639,7 +643,7 @@ loop_pollfds(struct pollfd **pfd, size_t *npfd)
 static void
 loop_accept(const struct pollfd *pfd, size_t first, size_t n)
 {
-	size_t	 i, k;
+	size_t i, k;
 
 	for (i = first; i < n; i++) {
 		struct listener *l = &srv.ls[i - first];
@@ -649,7 +653,7 @@ loop_accept(const struct pollfd *pfd, size_t first, size_t n)
 		/* What is waiting, a batch at most, within the cap. */
 		for (k = 0; k < ACCEPT_BATCH && room(); k++)
 			if (!(l->type == SOCK_STREAM ? accept_one(l) :
-			    recv_one(l)))
+						       recv_one(l)))
 				break;
 	}
 }
@@ -657,9 +661,9 @@ loop_accept(const struct pollfd *pfd, size_t first, size_t n)
 void
 server_loop(void)
 {
-	struct pollfd	*pfd = NULL;
-	struct timespec	 ts;
-	size_t		 n, nl, npfd = 0;
+	struct pollfd  *pfd = NULL;
+	struct timespec ts;
+	size_t		n, nl, npfd = 0;
 
 	srv.master = getpid();
 	while (!sig_term) {
@@ -670,7 +674,7 @@ server_loop(void)
 		n = loop_pollfds(&pfd, &npfd);
 		loop_show();
 		if (ppoll(pfd, n, ms_timespec(&ts, loop_timeout()),
-		    &sig_waitmask) == -1) {
+			&sig_waitmask) == -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
 			continue;
@@ -687,7 +691,7 @@ server_loop(void)
 void
 server_free(void)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < srv.nls; i++)
 		net_close(&srv.ls[i]);

@@ -17,15 +17,15 @@
 #include "stats.h"
 
 static const struct {
-	enum proto_err	 err;		/* the caller's answer */
-	const char	*log;		/* the log's, with the service's name */
+	enum proto_err err; /* the caller's answer */
+	const char    *log; /* the log's, with the service's name */
 } refusals[] = {
-	[ADMIT_OK] =		{ ERR_NONE, "" },
-	[ADMIT_UNKNOWN] =	{ ERR_UNKNOWN_REQUEST, "unknown service" },
-	[ADMIT_TRANSPORT] =	{ ERR_NOT_TCP, "not available over" },
-	[ADMIT_DENIED] =	{ ERR_DENIED, "not allowed to use" },
-	[ADMIT_BUSY] =		{ ERR_BUSY, "busy" },
-	[ADMIT_QUEUE_FULL] =	{ ERR_QUEUE_FULL, "queue full for" },
+	[ADMIT_OK] = { ERR_NONE, "" },
+	[ADMIT_UNKNOWN] = { ERR_UNKNOWN_REQUEST, "unknown service" },
+	[ADMIT_TRANSPORT] = { ERR_NOT_TCP, "not available over" },
+	[ADMIT_DENIED] = { ERR_DENIED, "not allowed to use" },
+	[ADMIT_BUSY] = { ERR_BUSY, "busy" },
+	[ADMIT_QUEUE_FULL] = { ERR_QUEUE_FULL, "queue full for" },
 };
 
 /* The answer to a caller refused for WHY. */
@@ -39,7 +39,7 @@ service_refusal(enum admit why)
 static enum admit
 refused(struct service_call *call, enum admit why)
 {
-	const char	*what = call->dgram ? "dropped" : "refused";
+	const char *what = call->dgram ? "dropped" : "refused";
 
 	if (why == ADMIT_DENIED)
 		STATS_INC(refused_denied);
@@ -68,7 +68,7 @@ queue_full(const struct config *conf)
 	if (stats == NULL)
 		return 0;
 	return (int)(__atomic_load_n(&stats->jobs_queued, __ATOMIC_RELAXED) +
-	    __atomic_load_n(&stats->jobs_running, __ATOMIC_RELAXED)) >=
+		   __atomic_load_n(&stats->jobs_running, __ATOMIC_RELAXED)) >=
 	    conf->limits.max_queue;
 }
 
@@ -80,7 +80,7 @@ queue_full(const struct config *conf)
 enum admit
 service_admit(const struct config *conf, struct service_call *call)
 {
-	const struct service	*sv;
+	const struct service *sv;
 
 	if ((sv = call->sv = config_service(conf, call->name)) == NULL)
 		return refused(call, ADMIT_UNKNOWN);
@@ -102,7 +102,8 @@ judge(struct service_call *call, const struct run_result *res)
 	call->why[0] = '\0';
 	if (call->judge != NULL && (call->code = call->judge(call, res)) != 0)
 		return;
-	call->code = child_ok(res) ? PROTO_DONE :
+	call->code = child_ok(res) ?
+	    PROTO_DONE :
 	    child_describe(call->sv, res, call->why, sizeof(call->why));
 }
 
@@ -118,9 +119,9 @@ enum run_end
 service_run(const struct config *conf, struct service_call *call,
     struct run_result *res)
 {
-	const struct service	*sv = call->sv;
-	struct run_ctx		 ctx = { call->peer, call->job_id };
-	struct slot		 slot;
+	const struct service *sv = call->sv;
+	struct run_ctx	      ctx = { call->peer, call->job_id };
+	struct slot	      slot;
 
 	if (slot_take(sv, &slot) == -1) {
 		if (call->job_id == NULL)

@@ -11,12 +11,12 @@
 #include "log.h"
 #include "sig.h"
 
-volatile sig_atomic_t	sig_hup;
-volatile sig_atomic_t	sig_term;
-volatile sig_atomic_t	sig_chld;
-volatile sig_atomic_t	sig_usr1;
-volatile sig_atomic_t	sig_wake;
-sigset_t		sig_waitmask;
+volatile sig_atomic_t sig_hup;
+volatile sig_atomic_t sig_term;
+volatile sig_atomic_t sig_chld;
+volatile sig_atomic_t sig_usr1;
+volatile sig_atomic_t sig_wake;
+sigset_t	      sig_waitmask;
 
 static void
 sig_handler(int sig)
@@ -44,12 +44,12 @@ sig_handler(int sig)
 void
 sig_init(int foreground)
 {
-	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
-	    SIGUSR1, SIGUSR2 };
-	struct sigaction	 sa;
-	sigset_t		 block;
-	size_t			 i;
-	int			 sig;
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR1,
+		SIGUSR2 };
+	struct sigaction sa;
+	sigset_t	 block;
+	size_t		 i;
+	int		 sig;
 
 	/* Whatever we were started with, dispositions start at default. */
 	memset(&sa, 0, sizeof(sa));
@@ -98,11 +98,11 @@ sig_clear(void)
 void
 sig_reset(void)
 {
-	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
-	    SIGUSR1, SIGUSR2, SIGPIPE };
-	struct sigaction	 sa;
-	sigset_t		 none;
-	size_t			 i;
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR1,
+		SIGUSR2, SIGPIPE };
+	struct sigaction sa;
+	sigset_t	 none;
+	size_t		 i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;

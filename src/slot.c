@@ -16,19 +16,19 @@
 
 #include "slot.h"
 
-#define SLOT_SERVICES	256	/* services counted; more share none */
-#define SLOT_HOLDERS	4096	/* processes holding an instance */
+#define SLOT_SERVICES 256  /* services counted; more share none */
+#define SLOT_HOLDERS  4096 /* processes holding an instance */
 
 struct slot_table {
-	uint32_t	 nservices;
+	uint32_t nservices;
 	struct {
-		char		 name[SERVICE_NAME_MAX + 1];
-		uint32_t	 running;	/* instances taken */
-	}		 services[SLOT_SERVICES];
+		char	 name[SERVICE_NAME_MAX + 1];
+		uint32_t running; /* instances taken */
+	} services[SLOT_SERVICES];
 	struct {
-		int32_t		 pid;		/* 0: free */
-		uint32_t	 svc;
-	}		 holders[SLOT_HOLDERS];
+		int32_t	 pid; /* 0: free */
+		uint32_t svc;
+	} holders[SLOT_HOLDERS];
 };
 
 static struct slot_table *slots;
@@ -36,20 +36,20 @@ static struct slot_table *slots;
 int
 slot_init(void)
 {
-	void	*p;
+	void *p;
 
 	p = mmap(NULL, sizeof(*slots), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
-	slots = p;		/* anonymous memory comes zeroed */
+	slots = p; /* anonymous memory comes zeroed */
 	return 0;
 }
 
 static int
 find(const char *name)
 {
-	uint32_t	 i, n;
+	uint32_t i, n;
 
 	n = __atomic_load_n(&slots->nservices, __ATOMIC_ACQUIRE);
 	for (i = 0; i < n; i++)
@@ -82,18 +82,19 @@ slot_services(const struct config *conf)
 static int
 hold(int svc)
 {
-	uint32_t	 i;
-	int32_t		 none;
+	uint32_t i;
+	int32_t	 none;
 
 	for (i = 0; i < SLOT_HOLDERS; i++) {
 		none = 0;
 		if (__atomic_compare_exchange_n(&slots->holders[i].pid, &none,
-		    (int32_t)getpid(), 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			(int32_t)getpid(), 0, __ATOMIC_ACQ_REL,
+			__ATOMIC_RELAXED)) {
 			slots->holders[i].svc = (uint32_t)svc;
 			return SLOT_SERVICES + (int)i;
 		}
 	}
-	return svc;		/* counted, not recorded */
+	return svc; /* counted, not recorded */
 }
 
 /*
@@ -103,8 +104,8 @@ hold(int svc)
 int
 slot_take(const struct service *sv, struct slot *s)
 {
-	uint32_t	 cur, max = (uint32_t)sv->max_instances;
-	int		 i;
+	uint32_t cur, max = (uint32_t)sv->max_instances;
+	int	 i;
 
 	s->index = -1;
 	if (slots == NULL || max == 0 || (i = find(sv->name)) == -1)
@@ -123,7 +124,7 @@ slot_take(const struct service *sv, struct slot *s)
 void
 slot_give(struct slot *s)
 {
-	int	 svc = s->index;
+	int svc = s->index;
 
 	if (slots == NULL || svc < 0)
 		return;
@@ -132,8 +133,7 @@ slot_give(struct slot *s)
 		__atomic_store_n(&slots->holders[s->index - SLOT_SERVICES].pid,
 		    0, __ATOMIC_RELEASE);
 	}
-	__atomic_fetch_sub(&slots->services[svc].running, 1,
-	    __ATOMIC_ACQ_REL);
+	__atomic_fetch_sub(&slots->services[svc].running, 1, __ATOMIC_ACQ_REL);
 	s->index = -1;
 }
 
@@ -141,27 +141,27 @@ slot_give(struct slot *s)
 int
 slot_full(const struct service *sv)
 {
-	int	 i;
+	int i;
 
 	if (slots == NULL || sv->max_instances == 0 ||
 	    (i = find(sv->name)) == -1)
 		return 0;
 	return __atomic_load_n(&slots->services[i].running,
-	    __ATOMIC_ACQUIRE) >= (uint32_t)sv->max_instances;
+		   __ATOMIC_ACQUIRE) >= (uint32_t)sv->max_instances;
 }
 
 /* The master reaped PID: give back any instance it died holding. */
 void
 slot_reaped(pid_t pid)
 {
-	struct slot	 s;
-	uint32_t	 i;
+	struct slot s;
+	uint32_t    i;
 
 	if (slots == NULL)
 		return;
 	for (i = 0; i < SLOT_HOLDERS; i++)
 		if (__atomic_load_n(&slots->holders[i].pid,
-		    __ATOMIC_ACQUIRE) == (int32_t)pid) {
+			__ATOMIC_ACQUIRE) == (int32_t)pid) {
 			s.index = SLOT_SERVICES + (int)i;
 			slot_give(&s);
 		}

@@ -20,8 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/magic.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +31,16 @@
 #include "log.h"
 #include "spool.h"
 
-#define TMP_PREFIX	".tmp-"
-#define HEADER_MAX	4096
-#define RUN_RESERVE	256	/* room kept in ID.run for spool_run_done() */
-#define NOTIFY_NAME	"notify"
+#define TMP_PREFIX	 ".tmp-"
+#define HEADER_MAX	 4096
+#define RUN_RESERVE	 256 /* room kept in ID.run for spool_run_done() */
+#define NOTIFY_NAME	 "notify"
 #define NOTIFY_PIPE_SIZE (1 << 20)
 
-static int	 spool_fd = -1;		/* the directory */
-static int	 lock_fd = -1;
-static int	 notify_fd = -1;	/* the FIFO, see spool_notify_open() */
-static char	 spool_path[PATH_MAX];
+static int  spool_fd = -1; /* the directory */
+static int  lock_fd = -1;
+static int  notify_fd = -1; /* the FIFO, see spool_notify_open() */
+static char spool_path[PATH_MAX];
 
 static const char *const suffixes[] = { ".req", ".run", ".cancel", ".done" };
 
@@ -76,8 +76,8 @@ trusted(const struct stat *st, mode_t type, uid_t uid, const char **why)
 int
 spool_open(const char *dir, uid_t uid, gid_t gid, const char **why)
 {
-	struct stat	 st;
-	int		 made;
+	struct stat st;
+	int	    made;
 
 	*why = NULL;
 	if (strlcpy(spool_path, dir, sizeof(spool_path)) >=
@@ -88,8 +88,8 @@ spool_open(const char *dir, uid_t uid, gid_t gid, const char **why)
 	made = mkdir(dir, 0700) == 0;
 	if (!made && errno != EEXIST)
 		return -1;
-	if ((spool_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
+	if ((spool_fd = open(dir,
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		if (errno == ELOOP || errno == ENOTDIR)
 			*why = "a symbolic link or not a directory";
 		return -1;
@@ -112,12 +112,13 @@ int
 spool_lock(const char **why)
 {
 	static const struct timespec pause = { 0, 10 * 1000 * 1000 };
-	struct stat	 st;
-	int		 tries;
+	struct stat		     st;
+	int			     tries;
 
 	*why = NULL;
-	if ((lock_fd = openat(spool_fd, "lock", O_RDWR | O_CREAT |
-	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600)) == -1) {
+	if ((lock_fd = openat(spool_fd, "lock",
+		 O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		 0600)) == -1) {
 		if (errno == ELOOP)
 			*why = "lock: a symbolic link";
 		return -1;
@@ -180,14 +181,15 @@ job_file(char *buf, size_t size, const char *id, const char *suffix)
 static int
 tmp_open(const char *name, char *tmp, size_t size)
 {
-	int	 fd;
+	int fd;
 
 	snprintf(tmp, size, TMP_PREFIX "%s-%ld", name, (long)getpid());
-	fd = openat(spool_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	fd = openat(spool_fd, tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1 && errno == EEXIST && unlinkat(spool_fd, tmp, 0) == 0)
-		fd = openat(spool_fd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(spool_fd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
 	return fd;
 }
 
@@ -200,13 +202,13 @@ static int
 publish(const char *name, const char *hdr, size_t hlen, const char *data,
     size_t dlen, int exclusive)
 {
-	char	 tmp[128];
-	int	 fd, r, saved;
+	char tmp[128];
+	int  fd, r, saved;
 
 	if ((fd = tmp_open(name, tmp, sizeof(tmp))) == -1)
 		return -1;
-	if (write_all(fd, hdr, hlen) == -1 || write_all(fd, data, dlen) == -1 ||
-	    fsync(fd) == -1) {
+	if (write_all(fd, hdr, hlen) == -1 ||
+	    write_all(fd, data, dlen) == -1 || fsync(fd) == -1) {
 		saved = errno;
 		close(fd);
 		unlinkat(spool_fd, tmp, 0);
@@ -238,11 +240,11 @@ publish(const char *name, const char *hdr, size_t hlen, const char *data,
 static int
 read_file(const char *name, struct buf *b, size_t max)
 {
-	ssize_t	 n;
-	int	 fd;
+	ssize_t n;
+	int	fd;
 
-	if ((fd = openat(spool_fd, name, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC)) == -1)
+	if ((fd = openat(spool_fd, name,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return -1;
 	while (max == 0 || b->len < max) {
 		if ((n = buf_read(b, fd, max > 0 ? max - b->len : 0)) <= 0) {
@@ -264,8 +266,8 @@ static int
 header_get(const char *hdr, size_t len, const char *key, char *val,
     size_t vsize)
 {
-	const char	*p = hdr, *end = hdr + len, *nl;
-	size_t		 klen = strlen(key), vlen;
+	const char *p = hdr, *end = hdr + len, *nl;
+	size_t	    klen = strlen(key), vlen;
 
 	while (p < end && *p != '\n') {
 		if ((nl = memchr(p, '\n', end - p)) == NULL)
@@ -288,7 +290,7 @@ header_get(const char *hdr, size_t len, const char *key, char *val,
 static const char *
 header_end(const char *buf, size_t len)
 {
-	const char	*p = memmem(buf, len, "\n\n", 2);
+	const char *p = memmem(buf, len, "\n\n", 2);
 
 	return p == NULL ? NULL : p + 2;
 }
@@ -302,7 +304,7 @@ ts_format(char *buf, size_t size, const struct timespec *ts)
 static void
 ts_parse(const char *s, struct timespec *ts)
 {
-	char	*end;
+	char *end;
 
 	ts->tv_sec = strtoll(s, &end, 10);
 	ts->tv_nsec = *end == '.' ? strtol(end + 1, NULL, 10) : 0;
@@ -316,16 +318,17 @@ int
 spool_add(const char *service, const struct peer *peer, const char *data,
     size_t len, char *id)
 {
-	struct timespec	 now;
-	uint64_t	 r;
-	char		 hdr[512], when[32], name[64];
-	int		 hlen, tries;
+	struct timespec now;
+	uint64_t	r;
+	char		hdr[512], when[32], name[64];
+	int		hlen, tries;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	ts_format(when, sizeof(when), &now);
-	hlen = snprintf(hdr, sizeof(hdr), "service %s\nsubmitted %s\n"
-	    "transport %s\nip %s\nport %s\nlength %zu\n\n", service, when,
-	    peer->transport, peer->ip, peer->port, len);
+	hlen = snprintf(hdr, sizeof(hdr),
+	    "service %s\nsubmitted %s\n"
+	    "transport %s\nip %s\nport %s\nlength %zu\n\n",
+	    service, when, peer->transport, peer->ip, peer->port, len);
 	for (tries = 0; tries < 8; tries++) {
 		arc4random_buf(&r, sizeof(r));
 		snprintf(id, JOB_ID_LEN + 1, "%016" PRIx64, r);
@@ -343,18 +346,17 @@ spool_add(const char *service, const struct peer *peer, const char *data,
  * that its stated length can be checked.
  */
 static int
-parse_req(const char *id, const struct buf *b, struct job_req *req,
-    int whole)
+parse_req(const char *id, const struct buf *b, struct job_req *req, int whole)
 {
-	const char	*body;
-	char		 v[64];
-	size_t		 len;
+	const char *body;
+	char	    v[64];
+	size_t	    len;
 
 	memset(req, 0, sizeof(*req));
 	strlcpy(req->id, id, sizeof(req->id));
 	if ((body = header_end(b->data, b->len)) == NULL ||
 	    header_get(b->data, b->len, "service", req->service,
-	    sizeof(req->service)) == -1 ||
+		sizeof(req->service)) == -1 ||
 	    header_get(b->data, b->len, "submitted", v, sizeof(v)) == -1) {
 		errno = EINVAL;
 		return -1;
@@ -364,7 +366,8 @@ parse_req(const char *id, const struct buf *b, struct job_req *req,
 	    sizeof(req->transport));
 	header_get(b->data, b->len, "ip", req->ip, sizeof(req->ip));
 	header_get(b->data, b->len, "port", req->port, sizeof(req->port));
-	if (whole && header_get(b->data, b->len, "length", v, sizeof(v)) == 0) {
+	if (whole &&
+	    header_get(b->data, b->len, "length", v, sizeof(v)) == 0) {
 		len = strtoull(v, NULL, 10);
 		if (len > b->len - (body - b->data)) {
 			errno = EINVAL;
@@ -377,9 +380,9 @@ parse_req(const char *id, const struct buf *b, struct job_req *req,
 int
 spool_load_req(const char *id, struct job_req *req)
 {
-	struct buf	 b = { 0 };
-	const char	*body;
-	char		 name[64];
+	struct buf  b = { 0 };
+	const char *body;
+	char	    name[64];
 
 	job_file(name, sizeof(name), id, ".req");
 	if (read_file(name, &b, 0) == -1 || parse_req(id, &b, req, 1) == -1) {
@@ -401,8 +404,8 @@ spool_req_free(struct job_req *req)
 static int
 exists(const char *id, const char *suffix)
 {
-	struct stat	 st;
-	char		 name[64];
+	struct stat st;
+	char	    name[64];
 
 	job_file(name, sizeof(name), id, suffix);
 	return fstatat(spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -428,14 +431,14 @@ spool_state(const char *id)
 int
 spool_mark_running(const char *id, pid_t pid)
 {
-	struct timespec	 now;
-	char		 hdr[128], when[32], name[64], pad[RUN_RESERVE];
-	int		 hlen;
+	struct timespec now;
+	char		hdr[128], when[32], name[64], pad[RUN_RESERVE];
+	int		hlen;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	ts_format(when, sizeof(when), &now);
-	hlen = snprintf(hdr, sizeof(hdr), "pid %ld\nstarted %s\n\n",
-	    (long)pid, when);
+	hlen = snprintf(hdr, sizeof(hdr), "pid %ld\nstarted %s\n\n", (long)pid,
+	    when);
 	memset(pad, '\n', sizeof(pad));
 	job_file(name, sizeof(name), id, ".run");
 	return publish(name, hdr, hlen, pad, sizeof(pad), 1);
@@ -449,18 +452,18 @@ spool_mark_running(const char *id, pid_t pid)
 int
 spool_run_done(const char *id, const struct job_result *res)
 {
-	struct stat	 st;
-	char		 name[64], hdr[RUN_RESERVE];
-	int		 fd, len, r;
+	struct stat st;
+	char	    name[64], hdr[RUN_RESERVE];
+	int	    fd, len, r;
 
 	job_file(name, sizeof(name), id, ".run");
 	len = snprintf(hdr, sizeof(hdr), "pid %ld\ndone %d\nhow %s\n\n",
 	    (long)getpid(), res->code, res->how);
-	if ((fd = openat(spool_fd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1)
+	if ((fd = openat(spool_fd, name,
+		 O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    len < 0 || len >= (int)sizeof(hdr) || st.st_size < len) {
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || len < 0 ||
+	    len >= (int)sizeof(hdr) || st.st_size < len) {
 		close(fd);
 		errno = EFBIG;
 		return -1;
@@ -474,9 +477,9 @@ spool_run_done(const char *id, const struct job_result *res)
 pid_t
 spool_runner(const char *id)
 {
-	struct buf	 b = { 0 };
-	char		 name[64], v[32];
-	pid_t		 pid = -1;
+	struct buf b = { 0 };
+	char	   name[64], v[32];
+	pid_t	   pid = -1;
 
 	job_file(name, sizeof(name), id, ".run");
 	if (read_file(name, &b, HEADER_MAX) == 0 &&
@@ -490,14 +493,15 @@ spool_runner(const char *id)
 int
 spool_finish(const char *id, const struct job_result *res)
 {
-	char	 hdr[1024], s[32], e[32], name[64];
-	int	 hlen;
+	char hdr[1024], s[32], e[32], name[64];
+	int  hlen;
 
 	ts_format(s, sizeof(s), &res->started);
 	ts_format(e, sizeof(e), &res->ended);
-	hlen = snprintf(hdr, sizeof(hdr), "code %d\nhow %s\nmessage %s\n"
-	    "started %s\nended %s\nms %lld\nlength %zu\n\n", res->code,
-	    res->how, res->message, s, e, res->ms, res->out.len);
+	hlen = snprintf(hdr, sizeof(hdr),
+	    "code %d\nhow %s\nmessage %s\n"
+	    "started %s\nended %s\nms %lld\nlength %zu\n\n",
+	    res->code, res->how, res->message, s, e, res->ms, res->out.len);
 	if (hlen < 0 || (size_t)hlen >= sizeof(hdr)) {
 		errno = EOVERFLOW;
 		return -1;
@@ -509,9 +513,9 @@ spool_finish(const char *id, const struct job_result *res)
 int
 spool_load_result(const char *id, struct job_result *res)
 {
-	struct buf	 b = { 0 };
-	const char	*body;
-	char		 name[64], v[64];
+	struct buf  b = { 0 };
+	const char *body;
+	char	    name[64], v[64];
 
 	memset(res, 0, sizeof(*res));
 	job_file(name, sizeof(name), id, ".done");
@@ -549,12 +553,13 @@ spool_result_free(struct job_result *res)
 int
 spool_cancel_mark(const char *id)
 {
-	char	 name[64];
-	int	 fd;
+	char name[64];
+	int  fd;
 
 	job_file(name, sizeof(name), id, ".cancel");
-	if ((fd = openat(spool_fd, name, O_WRONLY | O_CREAT | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC, 0600)) == -1)
+	if ((fd = openat(spool_fd, name,
+		 O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		 0600)) == -1)
 		return -1;
 	close(fd);
 	return 0;
@@ -570,9 +575,9 @@ spool_cancelled(const char *id)
 int
 spool_remove(const char *id)
 {
-	char	 name[64];
-	size_t	 i;
-	int	 r = 0;
+	char   name[64];
+	size_t i;
+	int    r = 0;
 
 	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		job_file(name, sizeof(name), id, suffixes[i]);
@@ -594,15 +599,17 @@ spool_remove(const char *id)
 int
 spool_notify_open(void)
 {
-	struct stat	 st;
-	int		 fd, tries;
+	struct stat st;
+	int	    fd, tries;
 
 	for (tries = 0; tries < 2; tries++) {
 		if (mkfifoat(spool_fd, NOTIFY_NAME, 0600) == -1 &&
 		    errno != EEXIST)
 			return -1;
-		if ((fd = openat(spool_fd, NOTIFY_NAME, O_RDWR | O_NONBLOCK |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1 && errno != ELOOP)
+		if ((fd = openat(spool_fd, NOTIFY_NAME,
+			 O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) ==
+			-1 &&
+		    errno != ELOOP)
 			return -1;
 		if (fd != -1 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
 			/* Room for many notes; the default will do too. */
@@ -633,11 +640,11 @@ spool_notify_fd(void)
 int
 spool_locked(void)
 {
-	int	 fd, held;
+	int fd, held;
 
-	if ((fd = openat(spool_fd, "lock", O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		return 1;	/* cannot tell: as if held */
+	if ((fd = openat(spool_fd, "lock",
+		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return 1; /* cannot tell: as if held */
 	held = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
 	close(fd);
 	return held;
@@ -650,11 +657,11 @@ spool_locked(void)
 static DIR *
 spool_opendir(void)
 {
-	DIR	*d;
-	int	 fd;
+	DIR *d;
+	int  fd;
 
-	if ((fd = openat(spool_fd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	if ((fd = openat(spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
 		return NULL;
 	if ((d = fdopendir(fd)) == NULL)
 		close(fd);
@@ -665,7 +672,7 @@ spool_opendir(void)
 static const char *
 name_suffix(const char *name, char *id)
 {
-	size_t	 i;
+	size_t i;
 
 	if (strlen(name) <= JOB_ID_LEN || !proto_valid_id(name, JOB_ID_LEN))
 		return NULL;
@@ -681,8 +688,8 @@ name_suffix(const char *name, char *id)
 static time_t
 done_expiry(const char *id, int retention)
 {
-	struct stat	 st;
-	char		 name[64];
+	struct stat st;
+	char	    name[64];
 
 	job_file(name, sizeof(name), id, ".done");
 	if (fstatat(spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
@@ -691,15 +698,15 @@ done_expiry(const char *id, int retention)
 }
 
 struct queued {
-	char		 id[JOB_ID_LEN + 1];
-	char		 service[SERVICE_NAME_MAX + 1];
-	struct timespec	 submitted;
+	char		id[JOB_ID_LEN + 1];
+	char		service[SERVICE_NAME_MAX + 1];
+	struct timespec submitted;
 };
 
 static int
 queued_cmp(const void *a, const void *b)
 {
-	const struct queued	*x = a, *y = b;
+	const struct queued *x = a, *y = b;
 
 	if (x->submitted.tv_sec != y->submitted.tv_sec)
 		return x->submitted.tv_sec < y->submitted.tv_sec ? -1 : 1;
@@ -716,11 +723,11 @@ queued_cmp(const void *a, const void *b)
 int
 spool_finish_stopped(const char *id)
 {
-	struct job_result	 res;
-	struct buf		 b = { 0 };
-	enum proto_err		 e;
-	char			 name[64], v[16];
-	int			 done;
+	struct job_result res;
+	struct buf	  b = { 0 };
+	enum proto_err	  e;
+	char		  name[64], v[16];
+	int		  done;
 
 	memset(&res, 0, sizeof(res));
 	job_file(name, sizeof(name), id, ".run");
@@ -728,8 +735,8 @@ spool_finish_stopped(const char *id)
 	    header_get(b.data, b.len, "done", v, sizeof(v)) == 0;
 	e = done ? ERR_JOB_UNSTORED : ERR_JOB_INTERRUPTED;
 	res.code = proto_err_code(e);
-	if (!done || header_get(b.data, b.len, "how", res.how,
-	    sizeof(res.how)) == -1)
+	if (!done ||
+	    header_get(b.data, b.len, "how", res.how, sizeof(res.how)) == -1)
 		strlcpy(res.how, done ? "done" : "interrupted",
 		    sizeof(res.how));
 	strlcpy(res.message, proto_err_text(e), sizeof(res.message));
@@ -747,21 +754,21 @@ spool_finish_stopped(const char *id)
 
 /* What the start-up scan of the spool gathers. */
 struct recovery {
-	struct queued	*q;		/* the queued jobs */
-	size_t		 n, cap;
-	spool_queued_fn	 stuck;
-	time_t		*next_expiry;
-	int		 retention;
+	struct queued  *q; /* the queued jobs */
+	size_t		n, cap;
+	spool_queued_fn stuck;
+	time_t	       *next_expiry;
+	int		retention;
 };
 
 /* Note job ID, queued, in RC; an unreadable one is removed. */
 static void
 recover_queued(struct recovery *rc, const char *id)
 {
-	struct queued	*nq;
-	struct job_req	 req;
-	struct buf	 b = { 0 };
-	char		 name[64];
+	struct queued *nq;
+	struct job_req req;
+	struct buf     b = { 0 };
+	char	       name[64];
 
 	job_file(name, sizeof(name), id, ".req");
 	if (read_file(name, &b, HEADER_MAX) == -1 ||
@@ -787,9 +794,9 @@ recover_queued(struct recovery *rc, const char *id)
 static void
 recover_entry(struct recovery *rc, const char *name)
 {
-	const char	*sfx;
-	char		 id[JOB_ID_LEN + 1];
-	time_t		 t;
+	const char *sfx;
+	char	    id[JOB_ID_LEN + 1];
+	time_t	    t;
 
 	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
 		unlinkat(spool_fd, name, 0);
@@ -832,10 +839,10 @@ int
 spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
     time_t *next_expiry, int retention)
 {
-	struct recovery	 rc = { NULL, 0, 0, stuck, next_expiry, retention };
-	struct dirent	*de;
-	size_t		 i;
-	DIR		*d;
+	struct recovery rc = { NULL, 0, 0, stuck, next_expiry, retention };
+	struct dirent  *de;
+	size_t		i;
+	DIR	       *d;
 
 	*next_expiry = 0;
 	if ((d = spool_opendir()) == NULL)
@@ -858,12 +865,12 @@ spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
 int
 spool_expire(int retention, time_t *next_expiry)
 {
-	struct dirent	*de;
-	const char	*sfx;
-	char		 id[JOB_ID_LEN + 1];
-	time_t		 now = time(NULL), t;
-	DIR		*d;
-	int		 removed = 0;
+	struct dirent *de;
+	const char    *sfx;
+	char	       id[JOB_ID_LEN + 1];
+	time_t	       now = time(NULL), t;
+	DIR	      *d;
+	int	       removed = 0;
 
 	*next_expiry = 0;
 	if ((d = spool_opendir()) == NULL)
@@ -888,15 +895,15 @@ spool_expire(int retention, time_t *next_expiry)
 int
 spool_list(struct buf *out)
 {
-	struct job_req	 req;
-	struct dirent	*de;
-	struct buf	 b;
-	const char	*sfx;
-	char		 id[JOB_ID_LEN + 1], name[64];
-	char		 line[JOB_ID_LEN + SERVICE_NAME_MAX + 48];
-	enum job_state	 st;
-	DIR		*d;
-	size_t		 n;
+	struct job_req req;
+	struct dirent *de;
+	struct buf     b;
+	const char    *sfx;
+	char	       id[JOB_ID_LEN + 1], name[64];
+	char	       line[JOB_ID_LEN + SERVICE_NAME_MAX + 48];
+	enum job_state st;
+	DIR	      *d;
+	size_t	       n;
 
 	if ((d = spool_opendir()) == NULL)
 		return -1;
@@ -927,11 +934,11 @@ spool_list(struct buf *out)
 size_t
 spool_count_done(void)
 {
-	struct dirent	*de;
-	const char	*sfx;
-	char		 id[JOB_ID_LEN + 1];
-	size_t		 n = 0;
-	DIR		*d;
+	struct dirent *de;
+	const char    *sfx;
+	char	       id[JOB_ID_LEN + 1];
+	size_t	       n = 0;
+	DIR	      *d;
 
 	if ((d = spool_opendir()) == NULL)
 		return 0;
@@ -947,8 +954,8 @@ spool_count_done(void)
 int
 spool_volatile(const char *dir)
 {
-	struct statfs	 sf;
-	char		 parent[PATH_MAX], *slash;
+	struct statfs sf;
+	char	      parent[PATH_MAX], *slash;
 
 	if (statfs(dir, &sf) == 0)
 		return sf.f_type == TMPFS_MAGIC;
@@ -966,7 +973,7 @@ spool_volatile(const char *dir)
 int
 spool_finish_now(const char *id, enum proto_err e, const char *how)
 {
-	struct job_result	 jr;
+	struct job_result jr;
 
 	memset(&jr, 0, sizeof(jr));
 	jr.code = proto_err_code(e);

@@ -14,18 +14,18 @@
 #include "child.h"
 #include "stats.h"
 
-struct stats	*stats;
+struct stats *stats;
 
 int
 stats_init(void)
 {
-	void	*p;
+	void *p;
 
 	p = mmap(NULL, sizeof(*stats), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
-	stats = p;		/* anonymous memory comes zeroed */
+	stats = p; /* anonymous memory comes zeroed */
 	stats->started = time(NULL);
 	strlcpy(stats->services[0].name, "other", sizeof(stats->services[0]));
 	stats->nservices = 1;
@@ -35,7 +35,7 @@ stats_init(void)
 static struct stats_service *
 find(const char *name)
 {
-	uint32_t	 i, n;
+	uint32_t i, n;
 
 	n = __atomic_load_n(&stats->nservices, __ATOMIC_ACQUIRE);
 	for (i = 1; i < n; i++)
@@ -51,8 +51,8 @@ find(const char *name)
 void
 stats_services(const struct config *conf)
 {
-	struct stats_service	*s;
-	size_t			 i;
+	struct stats_service *s;
+	size_t		      i;
 
 	if (stats == NULL)
 		return;
@@ -68,14 +68,12 @@ stats_services(const struct config *conf)
 }
 
 /* The upper bounds of the latency buckets, in µs and as exposed. */
-static const uint64_t bucket_us[STATS_BUCKETS] = {
-	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
-	1000000, 2500000, 5000000, 10000000, 30000000, 60000000
-};
-static const char *const bucket_le[STATS_BUCKETS] = {
-	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-	"0.5", "1", "2.5", "5", "10", "30", "60"
-};
+static const uint64_t	 bucket_us[STATS_BUCKETS] = { 1000, 2500, 5000, 10000,
+	   25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
+	   10000000, 30000000, 60000000 };
+static const char *const bucket_le[STATS_BUCKETS] = { "0.001", "0.0025",
+	"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5",
+	"5", "10", "30", "60" };
 
 /*
  * Whose fault a run's answer CODE is: 0 none (200), 1 the caller's (4xx:
@@ -93,7 +91,7 @@ stats_fault(int code)
 static uint64_t
 run_us(const struct run_result *res)
 {
-	long long	 us;
+	long long us;
 
 	us = (long long)(res->end.tv_sec - res->start.tv_sec) * 1000000 +
 	    (res->end.tv_nsec - res->start.tv_nsec) / 1000;
@@ -105,7 +103,7 @@ run_us(const struct run_result *res)
 static void
 hist_add(struct stats_hist *h, uint64_t us)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < STATS_BUCKETS && us > bucket_us[i]; i++)
 		;
@@ -121,21 +119,23 @@ void
 stats_run(const struct service *sv, int job, int code,
     const struct run_result *res)
 {
-	struct stats_service	*s;
-	char			 why[256];
+	struct stats_service *s;
+	char		      why[256];
 
 	if (stats == NULL)
 		return;
 	if ((s = find(sv->name)) == NULL)
 		s = &stats->services[0];
 	if (code == 0)
-		code = child_ok(res) ? 200 :
+		code = child_ok(res) ?
+		    200 :
 		    child_describe(sv, res, why, sizeof(why));
 	__atomic_fetch_add(job ? &s->jobs : &s->calls, 1, __ATOMIC_RELAXED);
 	if (stats_fault(code) != 0)
 		__atomic_fetch_add(stats_fault(code) == 1 ?
-		    &s->failures_caller : &s->failures_service, 1,
-		    __ATOMIC_RELAXED);
+			&s->failures_caller :
+			&s->failures_service,
+		    1, __ATOMIC_RELAXED);
 	if (res->timed_out)
 		__atomic_fetch_add(&s->timeouts, 1, __ATOMIC_RELAXED);
 	hist_add(job ? &s->job : &s->call, run_us(res));
@@ -151,14 +151,15 @@ get(const uint64_t *p)
 
 /* "# HELP" and "# TYPE" of the family bgserviced_NAME. */
 static int
-emit_head(struct buf *b, const char *type, const char *name,
-    const char *help)
+emit_head(struct buf *b, const char *type, const char *name, const char *help)
 {
-	char	 line[512];
-	int	 n;
+	char line[512];
+	int  n;
 
-	n = snprintf(line, sizeof(line), "# HELP bgserviced_%s %s\n"
-	    "# TYPE bgserviced_%s %s\n", name, help, name, type);
+	n = snprintf(line, sizeof(line),
+	    "# HELP bgserviced_%s %s\n"
+	    "# TYPE bgserviced_%s %s\n",
+	    name, help, name, type);
 	return buf_append(b, line, n);
 }
 
@@ -167,11 +168,11 @@ static int
 emit_value(struct buf *b, const char *name, const char *labels,
     const char *value)
 {
-	char	 line[512];
-	int	 n;
+	char line[512];
+	int  n;
 
-	n = snprintf(line, sizeof(line), "bgserviced_%s%s %s\n", name,
-	    labels, value);
+	n = snprintf(line, sizeof(line), "bgserviced_%s%s %s\n", name, labels,
+	    value);
 	return buf_append(b, line, n);
 }
 
@@ -179,7 +180,7 @@ static int
 emit(struct buf *b, const char *type, const char *name, const char *help,
     const char *labels, unsigned long long value)
 {
-	char	 v[32];
+	char v[32];
 
 	if (help != NULL && emit_head(b, type, name, help) == -1)
 		return -1;
@@ -196,36 +197,42 @@ fmt_seconds(char *v, size_t size, uint64_t us)
 }
 
 #define COUNTER(name, help, labels, v) \
-	if (emit(b, "counter", name, help, labels, v) == -1) return -1
+	if (emit(b, "counter", name, help, labels, v) == -1) \
+	return -1
 #define GAUGE(name, help, labels, v) \
-	if (emit(b, "gauge", name, help, labels, v) == -1) return -1
+	if (emit(b, "gauge", name, help, labels, v) == -1) \
+	return -1
 
 /* The counters of each service that need no more than a number. */
 static int
 format_service_counts(struct buf *b, uint32_t n)
 {
 	static const struct {
-		const char	*name, *help;
-		size_t		 off;
+		const char *name, *help;
+		size_t	    off;
 	} fields[] = {
 		{ "calls_total", "Calls and datagrams run, by service.",
 		    offsetof(struct stats_service, calls) },
 		{ "jobs_run_total", "Queued jobs run, by service.",
 		    offsetof(struct stats_service, jobs) },
-		{ "timeouts_total", "Runs killed at their timeout, by "
-		    "service.", offsetof(struct stats_service, timeouts) },
+		{ "timeouts_total",
+		    "Runs killed at their timeout, by "
+		    "service.",
+		    offsetof(struct stats_service, timeouts) },
 	};
-	char		 labels[128];
-	size_t		 f;
-	uint32_t	 i;
+	char	 labels[128];
+	size_t	 f;
+	uint32_t i;
 
 	for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
 		for (i = 0; i < n; i++) {
 			snprintf(labels, sizeof(labels), "{service=\"%s\"}",
 			    stats->services[i].name);
 			COUNTER(fields[f].name, i == 0 ? fields[f].help : NULL,
-			    labels, get((const uint64_t *)((const char *)
-			    &stats->services[i] + fields[f].off)));
+			    labels,
+			    get((const uint64_t *)((const char *)&stats
+						       ->services[i] +
+				fields[f].off)));
 		}
 	return 0;
 }
@@ -234,30 +241,39 @@ format_service_counts(struct buf *b, uint32_t n)
 static int
 format_service_faults(struct buf *b, uint32_t n)
 {
-	const struct stats_service	*s;
-	char				 labels[160], v[32];
-	uint32_t			 i;
+	const struct stats_service *s;
+	char			    labels[160], v[32];
+	uint32_t		    i;
 
 	for (i = 0; i < n; i++) {
 		s = &stats->services[i];
-		snprintf(labels, sizeof(labels), "{service=\"%s\",fault="
-		    "\"caller\"}", s->name);
-		COUNTER("failures_total", i == 0 ? "Runs that did not "
-		    "succeed, by service and fault: caller (4xx) or service "
-		    "(5xx)." : NULL, labels, get(&s->failures_caller));
-		snprintf(labels, sizeof(labels), "{service=\"%s\",fault="
-		    "\"service\"}", s->name);
+		snprintf(labels, sizeof(labels),
+		    "{service=\"%s\",fault="
+		    "\"caller\"}",
+		    s->name);
+		COUNTER("failures_total",
+		    i == 0 ?
+			"Runs that did not "
+			"succeed, by service and fault: caller (4xx) or service "
+			"(5xx)." :
+			NULL,
+		    labels, get(&s->failures_caller));
+		snprintf(labels, sizeof(labels),
+		    "{service=\"%s\",fault="
+		    "\"service\"}",
+		    s->name);
 		COUNTER("failures_total", NULL, labels,
 		    get(&s->failures_service));
 	}
-	if (emit_head(b, "counter", "run_seconds_total", "Time spent "
-	    "running, calls and jobs, by service.") == -1)
+	if (emit_head(b, "counter", "run_seconds_total",
+		"Time spent "
+		"running, calls and jobs, by service.") == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		s = &stats->services[i];
 		snprintf(labels, sizeof(labels), "{service=\"%s\"}", s->name);
-		fmt_seconds(v, sizeof(v), get(&s->call.sum_us) +
-		    get(&s->job.sum_us));
+		fmt_seconds(v, sizeof(v),
+		    get(&s->call.sum_us) + get(&s->job.sum_us));
 		if (emit_value(b, "run_seconds_total", labels, v) == -1)
 			return -1;
 	}
@@ -269,9 +285,9 @@ static int
 format_hist(struct buf *b, const char *name, const char *service,
     const struct stats_hist *h)
 {
-	char		 sample[96], labels[160], v[32];
-	uint64_t	 cum = 0;
-	size_t		 i;
+	char	 sample[96], labels[160], v[32];
+	uint64_t cum = 0;
+	size_t	 i;
 
 	snprintf(sample, sizeof(sample), "%s_bucket", name);
 	for (i = 0; i <= STATS_BUCKETS; i++) {
@@ -295,24 +311,27 @@ format_hist(struct buf *b, const char *name, const char *service,
 static int
 format_services(struct buf *b)
 {
-	uint32_t	 i, n = __atomic_load_n(&stats->nservices,
-	    __ATOMIC_ACQUIRE);
+	uint32_t i, n = __atomic_load_n(&stats->nservices, __ATOMIC_ACQUIRE);
 
 	if (format_service_counts(b, n) == -1 ||
 	    format_service_faults(b, n) == -1 ||
-	    emit_head(b, "histogram", "call_duration_seconds", "How long "
-	    "calls and datagrams ran, by service.") == -1)
+	    emit_head(b, "histogram", "call_duration_seconds",
+		"How long "
+		"calls and datagrams ran, by service.") == -1)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (format_hist(b, "call_duration_seconds",
-		    stats->services[i].name, &stats->services[i].call) == -1)
+			stats->services[i].name,
+			&stats->services[i].call) == -1)
 			return -1;
-	if (emit_head(b, "histogram", "job_duration_seconds", "How long "
-	    "queued jobs ran, by service.") == -1)
+	if (emit_head(b, "histogram", "job_duration_seconds",
+		"How long "
+		"queued jobs ran, by service.") == -1)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (format_hist(b, "job_duration_seconds",
-		    stats->services[i].name, &stats->services[i].job) == -1)
+			stats->services[i].name,
+			&stats->services[i].job) == -1)
 			return -1;
 	return 0;
 }
@@ -329,8 +348,10 @@ stats_format(struct buf *b, size_t jobs_done)
 	    get(&stats->connections));
 	COUNTER("datagrams_total", "Datagrams received.", "",
 	    get(&stats->datagrams));
-	COUNTER("accept_pauses_total", "Pauses in accepting connections, "
-	    "out of descriptors or memory.", "", get(&stats->accept_pauses));
+	COUNTER("accept_pauses_total",
+	    "Pauses in accepting connections, "
+	    "out of descriptors or memory.",
+	    "", get(&stats->accept_pauses));
 	COUNTER("refused_total", "Callers refused, by reason.",
 	    "{reason=\"denied\"}", get(&stats->refused_denied));
 	COUNTER("refused_total", NULL, "{reason=\"per_source\"}",
@@ -343,13 +364,18 @@ stats_format(struct buf *b, size_t jobs_done)
 	    get(&stats->requests));
 	COUNTER("bad_requests_total", "Requests refused with a 4xx answer.",
 	    "", get(&stats->bad_requests));
-	COUNTER("request_timeouts_total", "Requests not received in time "
-	    "(408).", "", get(&stats->request_timeouts));
-	COUNTER("requests_too_large_total", "Requests over max_request "
-	    "(413).", "", get(&stats->request_too_large));
-	COUNTER("requests_cut_total", "Original-form requests ended by "
-	    "silence of which more arrived later.", "",
-	    get(&stats->requests_cut));
+	COUNTER("request_timeouts_total",
+	    "Requests not received in time "
+	    "(408).",
+	    "", get(&stats->request_timeouts));
+	COUNTER("requests_too_large_total",
+	    "Requests over max_request "
+	    "(413).",
+	    "", get(&stats->request_too_large));
+	COUNTER("requests_cut_total",
+	    "Original-form requests ended by "
+	    "silence of which more arrived later.",
+	    "", get(&stats->requests_cut));
 	COUNTER("jobs_added_total", "Jobs queued.", "",
 	    get(&stats->jobs_added));
 	COUNTER("jobs_finished_total", "Jobs run to their end.", "",
@@ -359,8 +385,10 @@ stats_format(struct buf *b, size_t jobs_done)
 	GAUGE("jobs", NULL, "{state=\"running\"}",
 	    __atomic_load_n(&stats->jobs_running, __ATOMIC_RELAXED));
 	GAUGE("jobs", NULL, "{state=\"done\"}", jobs_done);
-	GAUGE("children", "Children of the master: connections, datagrams, "
-	    "jobs.", "", __atomic_load_n(&stats->children, __ATOMIC_RELAXED));
+	GAUGE("children",
+	    "Children of the master: connections, datagrams, "
+	    "jobs.",
+	    "", __atomic_load_n(&stats->children, __ATOMIC_RELAXED));
 	COUNTER("reloads_total", "Configuration reloads, by result.",
 	    "{result=\"ok\"}", get(&stats->reloads));
 	COUNTER("reloads_total", NULL, "{result=\"failed\"}",

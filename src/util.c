@@ -13,8 +13,8 @@
 int
 buf_reserve(struct buf *b, size_t more)
 {
-	size_t	 want, nsize;
-	char	*p;
+	size_t want, nsize;
+	char  *p;
 
 	if (more > (size_t)-1 - b->len) {
 		errno = ENOMEM;
@@ -41,12 +41,12 @@ buf_reserve(struct buf *b, size_t more)
 ssize_t
 buf_read(struct buf *b, int fd, size_t max)
 {
-	size_t	 room;
-	ssize_t	 n;
+	size_t	room;
+	ssize_t n;
 
 	if (b->size - b->len < BUF_READ_MIN &&
 	    buf_reserve(b, b->size > BUF_READ_MIN ? b->size : BUF_READ_MIN) ==
-	    -1)
+		-1)
 		return -1;
 	room = b->size - b->len;
 	if (max > 0 && room > max)
@@ -91,7 +91,7 @@ buf_free(struct buf *b)
 long long
 now_ms(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -100,7 +100,7 @@ now_ms(void)
 int
 ms_until(long long deadline)
 {
-	long long	 left = deadline - now_ms();
+	long long left = deadline - now_ms();
 
 	if (left < 0)
 		return 0;
@@ -120,8 +120,8 @@ ms_timespec(struct timespec *ts, int ms)
 int
 write_all(int fd, const void *data, size_t len)
 {
-	const char	*p = data;
-	ssize_t		 n;
+	const char *p = data;
+	ssize_t	    n;
 
 	while (len > 0) {
 		if ((n = write(fd, p, len)) == -1) {
@@ -138,7 +138,7 @@ write_all(int fd, const void *data, size_t len)
 int
 set_nonblock(int fd, int on)
 {
-	int	 fl;
+	int fl;
 
 	if ((fl = fcntl(fd, F_GETFL)) == -1)
 		return -1;

@@ -12,8 +12,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <netinet/in.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <err.h>
 #include <errno.h>
@@ -26,7 +26,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: floor [-a addr] [-b backlog] -p port "
+	fprintf(stderr,
+	    "usage: floor [-a addr] [-b backlog] -p port "
 	    "command [arg ...]\n");
 	exit(2);
 }
@@ -34,7 +35,7 @@ usage(void)
 static void
 on_sigchld(int sig)
 {
-	int	save = errno;
+	int save = errno;
 
 	(void)sig;
 	while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -45,10 +46,10 @@ on_sigchld(int sig)
 static int
 listen_on(const char *addr, const char *port, int backlog)
 {
-	struct sockaddr_in	sin;
-	char			*end;
-	long			 p;
-	int			 fd, one = 1;
+	struct sockaddr_in sin;
+	char		  *end;
+	long		   p;
+	int		   fd, one = 1;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
@@ -73,9 +74,9 @@ listen_on(const char *addr, const char *port, int backlog)
 int
 main(int argc, char *argv[])
 {
-	struct sigaction	 sa;
-	const char		*addr = "127.0.0.1", *port = NULL;
-	int			 ch, lfd, fd, backlog = 1024;
+	struct sigaction sa;
+	const char	*addr = "127.0.0.1", *port = NULL;
+	int		 ch, lfd, fd, backlog = 1024;
 
 	while ((ch = getopt(argc, argv, "+a:b:p:")) != -1) {
 		switch (ch) {

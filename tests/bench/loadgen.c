@@ -35,9 +35,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include <err.h>
 #include <errno.h>
@@ -51,11 +51,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONC	4096
-#define MAX_COUNT	10000000L
-#define MAX_ANSWER	(1024 * 1024)
-#define MAX_EVENTS	256
-#define MAX_FRAMED_HDR	256
+#define MAX_CONC       4096
+#define MAX_COUNT      10000000L
+#define MAX_ANSWER     (1024 * 1024)
+#define MAX_EVENTS     256
+#define MAX_FRAMED_HDR 256
 
 enum mode {
 	MODE_CALL,
@@ -73,61 +73,62 @@ enum state {
 };
 
 struct conn {
-	enum state	 state;
-	int		 fd;
-	long		 index;		/* which request of the run */
-	double		 start;
-	char		*buf;
-	size_t		 len;
-	size_t		 cap;
+	enum state state;
+	int	   fd;
+	long	   index; /* which request of the run */
+	double	   start;
+	char	  *buf;
+	size_t	   len;
+	size_t	   cap;
 };
 
 struct run {
-	const char	*name;		/* phase name for the output line */
-	long		 count;		/* requests to start at most */
-	double		 deadline;	/* no new request after this */
-	double		 hard;		/* abort what is still in flight */
-	long		 started;
-	long		 ok;
-	long		 errors;
-	long		 inflight;
-	double		 first;		/* first connect */
-	double		 last;		/* last completion */
-	uint32_t	*lat;
-	long		 nlat;
+	const char *name;     /* phase name for the output line */
+	long	    count;    /* requests to start at most */
+	double	    deadline; /* no new request after this */
+	double	    hard;     /* abort what is still in flight */
+	long	    started;
+	long	    ok;
+	long	    errors;
+	long	    inflight;
+	double	    first; /* first connect */
+	double	    last;  /* last completion */
+	uint32_t   *lat;
+	long	    nlat;
 };
 
-static struct sockaddr_storage	 peer;
-static socklen_t		 peerlen;
-static enum mode		 mode = MODE_CALL;
-static int			 conc = 1;
-static long			 count = 1000;
-static double			 seconds = 10;
-static double			 conn_timeout = 10;
-static const char		*request;
-static const char		*expect;	/* exact answer */
-static const char		*prefix;	/* answer prefix */
-static int			 do_shutdown = 1;
-static int			 get_shutdown = 0;
-static int			 framed;
-static int			 nodelay = 1;
-static double			 udp_rate;
-static const char		*idfile;
-static const char		*outfile;
-static FILE			*outfp;
-static char			**ids;
-static long			 nids;
-static long			 idcap;
-static int			 reported;
-static int			 accept_any;
-static int			 count_set;
-static int			 epfd = -1;
-static struct conn		*conns;
+static struct sockaddr_storage peer;
+static socklen_t	       peerlen;
+static enum mode	       mode = MODE_CALL;
+static int		       conc = 1;
+static long		       count = 1000;
+static double		       seconds = 10;
+static double		       conn_timeout = 10;
+static const char	      *request;
+static const char	      *expect; /* exact answer */
+static const char	      *prefix; /* answer prefix */
+static int		       do_shutdown = 1;
+static int		       get_shutdown = 0;
+static int		       framed;
+static int		       nodelay = 1;
+static double		       udp_rate;
+static const char	      *idfile;
+static const char	      *outfile;
+static FILE		      *outfp;
+static char		     **ids;
+static long		       nids;
+static long		       idcap;
+static int		       reported;
+static int		       accept_any;
+static int		       count_set;
+static int		       epfd = -1;
+static struct conn	      *conns;
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: loadgen [-DFN] [-a addr] -p port "
+	fprintf(stderr,
+	    "usage: loadgen [-DFN] [-a addr] -p port "
 	    "[-m call|add|get|check|jobs|udp]\n"
 	    "               [-c conc] [-n count] [-t seconds] "
 	    "[-T conn_timeout] [-r request]\n"
@@ -139,7 +140,7 @@ usage(void)
 static double
 now(void)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
@@ -149,10 +150,10 @@ now(void)
 static void
 peer_set(const char *addr, const char *port)
 {
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&peer;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&peer;
-	char			*end;
-	long			 p;
+	struct sockaddr_in  *sin = (struct sockaddr_in *)&peer;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&peer;
+	char		    *end;
+	long		     p;
 
 	errno = 0;
 	p = strtol(port, &end, 10);
@@ -178,8 +179,8 @@ peer_set(const char *addr, const char *port)
 static double
 number(const char *s, const char *what, double lo, double hi)
 {
-	char	*end;
-	double	 v;
+	char  *end;
+	double v;
 
 	errno = 0;
 	v = strtod(s, &end);
@@ -191,16 +192,17 @@ number(const char *s, const char *what, double lo, double hi)
 static void
 ids_load(const char *path)
 {
-	FILE	*fp;
-	char	*line = NULL;
-	size_t	 n = 0;
-	ssize_t	 len;
+	FILE   *fp;
+	char   *line = NULL;
+	size_t	n = 0;
+	ssize_t len;
 
 	if ((fp = fopen(path, "r")) == NULL)
 		err(2, "%s", path);
 	while ((len = getline(&line, &n, fp)) != -1) {
-		while (len > 0 && (line[len - 1] == '\n' ||
-		    line[len - 1] == '\r' || line[len - 1] == ' '))
+		while (len > 0 &&
+		    (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+			line[len - 1] == ' '))
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
@@ -238,7 +240,7 @@ ids_add(const char *id, size_t len)
 static void
 report_bad(const char *what, const char *buf, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	if (reported++)
 		return;
@@ -263,9 +265,8 @@ report_bad(const char *what, const char *buf, size_t len)
 static int
 is_error_line(const char *b, size_t n)
 {
-	return n >= 4 && (b[0] == '4' || b[0] == '5') &&
-	    b[1] >= '0' && b[1] <= '9' && b[2] >= '0' && b[2] <= '9' &&
-	    b[3] == ':';
+	return n >= 4 && (b[0] == '4' || b[0] == '5') && b[1] >= '0' &&
+	    b[1] <= '9' && b[2] >= '0' && b[2] <= '9' && b[3] == ':';
 }
 
 /*
@@ -273,11 +274,10 @@ is_error_line(const char *b, size_t n)
  * set, 0 while more is to come, -1 if it is not a framed answer.
  */
 static int
-framed_parse(const struct conn *c, int *code, const char **pay,
-    size_t *plen)
+framed_parse(const struct conn *c, int *code, const char **pay, size_t *plen)
 {
-	const char	*b = c->buf, *nl, *p;
-	size_t		 hdr, len = 0;
+	const char *b = c->buf, *nl, *p;
+	size_t	    hdr, len = 0;
 
 	if (c->len == 0)
 		return 0;
@@ -297,7 +297,7 @@ framed_parse(const struct conn *c, int *code, const char **pay,
 	if (c->len < hdr + len)
 		return 0;
 	if (c->len > hdr + len)
-		return -1;	/* one request, one answer */
+		return -1; /* one request, one answer */
 	*code = (b[1] - '0') * 100 + (b[2] - '0') * 10 + (b[3] - '0');
 	*pay = b + hdr;
 	*plen = len;
@@ -308,12 +308,12 @@ framed_parse(const struct conn *c, int *code, const char **pay,
 static int
 answer_id(const char *b, size_t n)
 {
-	size_t	skip = framed ? 0 : 3;
+	size_t skip = framed ? 0 : 3;
 
 	if (n <= skip || memcmp(b, "id:", skip) != 0)
 		return 0;
-	while (n > skip && (b[n - 1] == '\n' || b[n - 1] == '\r' ||
-	    b[n - 1] == ' '))
+	while (n > skip &&
+	    (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
 		n--;
 	if (n == skip)
 		return 0;
@@ -325,9 +325,9 @@ answer_id(const char *b, size_t n)
 static int
 answer_check(struct conn *c, int adding)
 {
-	const char	*b = c->buf;
-	size_t		 n = c->len;
-	int		 code;
+	const char *b = c->buf;
+	size_t	    n = c->len;
+	int	    code;
 
 	if (framed && (framed_parse(c, &code, &b, &n) != 1 || code != 200))
 		goto bad;
@@ -339,7 +339,7 @@ answer_check(struct conn *c, int adding)
 	if (accept_any)
 		return 1;
 	if (expect != NULL) {
-		size_t	el = strlen(expect);
+		size_t el = strlen(expect);
 
 		/* Tolerate one trailing newline the server may add. */
 		if (n == el + 1 && b[n - 1] == '\n')
@@ -349,8 +349,8 @@ answer_check(struct conn *c, int adding)
 		return 1;
 	}
 	if (prefix != NULL) {
-		if (n < strlen(prefix) || memcmp(b, prefix,
-		    strlen(prefix)) != 0)
+		if (n < strlen(prefix) ||
+		    memcmp(b, prefix, strlen(prefix)) != 0)
 			goto bad;
 		return 1;
 	}
@@ -365,7 +365,7 @@ bad:
 static void
 conn_close(struct run *r, struct conn *c, int good)
 {
-	double	t = now();
+	double t = now();
 
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -374,11 +374,11 @@ conn_close(struct run *r, struct conn *c, int good)
 	r->inflight--;
 	r->last = t;
 	if (good) {
-		double	us = (t - c->start) * 1e6;
+		double us = (t - c->start) * 1e6;
 
 		r->ok++;
-		r->lat[r->nlat++] = us > UINT32_MAX ? UINT32_MAX :
-		    (uint32_t)us;
+		r->lat[r->nlat++] =
+		    us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 	} else
 		r->errors++;
 }
@@ -387,20 +387,20 @@ static const char *
 request_for(int adding, long index, char *tmp, size_t tmplen)
 {
 	if (adding || mode == MODE_CALL || mode == MODE_ADD)
-		return request;	/* framed already, with -F */
-	snprintf(tmp, tmplen, "queue:%s:id:%s", mode == MODE_CHECK ? "check" :
-	    "get", ids[index % nids]);
+		return request; /* framed already, with -F */
+	snprintf(tmp, tmplen, "queue:%s:id:%s",
+	    mode == MODE_CHECK ? "check" : "get", ids[index % nids]);
 	return tmp;
 }
 
 static int
 conn_send(struct run *r, struct conn *c, int adding)
 {
-	char		 tmp[512];
-	const char	*req;
-	size_t		 len;
-	ssize_t		 w;
-	int		 shut;
+	char		   tmp[512];
+	const char	  *req;
+	size_t		   len;
+	ssize_t		   w;
+	int		   shut;
 	struct epoll_event ev;
 
 	req = request_for(adding, c->index, tmp, sizeof(tmp));
@@ -413,8 +413,9 @@ conn_send(struct run *r, struct conn *c, int adding)
 		return -1;
 	}
 	shut = (mode == MODE_GET || mode == MODE_CHECK ||
-	    (mode == MODE_JOBS && !adding)) ?
-	    get_shutdown : do_shutdown;
+		   (mode == MODE_JOBS && !adding)) ?
+	    get_shutdown :
+	    do_shutdown;
 	if (shut && shutdown(c->fd, SHUT_WR) == -1) {
 		report_bad(strerror(errno), NULL, 0);
 		conn_close(r, c, 0);
@@ -431,8 +432,8 @@ conn_send(struct run *r, struct conn *c, int adding)
 static void
 conn_start(struct run *r, struct conn *c, int adding)
 {
-	struct epoll_event	ev;
-	int			fd, one = 1;
+	struct epoll_event ev;
+	int		   fd, one = 1;
 
 	c->index = r->started++;
 	c->len = 0;
@@ -440,8 +441,8 @@ conn_start(struct run *r, struct conn *c, int adding)
 	if (r->first == 0)
 		r->first = c->start;
 	r->inflight++;
-	fd = socket(peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
+	fd = socket(peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
 	if (fd == -1)
 		err(1, "socket");
 	if (nodelay)
@@ -466,9 +467,9 @@ conn_start(struct run *r, struct conn *c, int adding)
 static int
 framed_whole(const struct conn *c)
 {
-	const char	*pay;
-	size_t		 plen;
-	int		 code;
+	const char *pay;
+	size_t	    plen;
+	int	    code;
 
 	return framed_parse(c, &code, &pay, &plen) != 0;
 }
@@ -476,8 +477,8 @@ framed_whole(const struct conn *c)
 static void
 conn_event(struct run *r, struct conn *c, int adding)
 {
-	ssize_t	n;
-	int	e = 0;
+	ssize_t	  n;
+	int	  e = 0;
 	socklen_t el = sizeof(e);
 
 	if (c->state == ST_CONNECTING) {
@@ -525,7 +526,7 @@ conn_event(struct run *r, struct conn *c, int adding)
 static int
 cmp_u32(const void *a, const void *b)
 {
-	uint32_t	x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -533,7 +534,7 @@ cmp_u32(const void *a, const void *b)
 static uint32_t
 pct(uint32_t *v, long n, double p)
 {
-	long	i;
+	long i;
 
 	if (n == 0)
 		return 0;
@@ -549,21 +550,21 @@ pct(uint32_t *v, long n, double p)
 static void
 tcp_run(struct run *r, int adding)
 {
-	struct epoll_event	 evs[MAX_EVENTS];
-	double			 t;
-	int			 i, n, timeout;
+	struct epoll_event evs[MAX_EVENTS];
+	double		   t;
+	int		   i, n, timeout;
 
 	r->lat = calloc(r->count ? r->count : 1, sizeof(*r->lat));
 	if (r->lat == NULL)
 		err(1, NULL);
 	for (;;) {
 		t = now();
-		for (i = 0; i < conc && r->started < r->count &&
-		    t < r->deadline; i++)
+		for (i = 0;
+		     i < conc && r->started < r->count && t < r->deadline; i++)
 			if (conns[i].state == ST_FREE)
 				conn_start(r, &conns[i], adding);
-		if (r->inflight == 0 && (r->started >= r->count ||
-		    t >= r->deadline))
+		if (r->inflight == 0 &&
+		    (r->started >= r->count || t >= r->deadline))
 			break;
 		if (t >= r->hard) {
 			for (i = 0; i < conc; i++)
@@ -599,15 +600,15 @@ tcp_run(struct run *r, int adding)
 static void
 tcp_report(struct run *r)
 {
-	double	el = r->first > 0 ? r->last - r->first : 0;
+	double el = r->first > 0 ? r->last - r->first : 0;
 
 	if (r->nlat > 0)
 		qsort(r->lat, r->nlat, sizeof(*r->lat), cmp_u32);
 	printf("mode=%s ok=%ld err=%ld elapsed=%.6f rate=%.1f p50_us=%u "
-	    "p90_us=%u p99_us=%u max_us=%u\n", r->name, r->ok, r->errors, el,
-	    el > 0 ? r->ok / el : 0.0, pct(r->lat, r->nlat, 0.50),
-	    pct(r->lat, r->nlat, 0.90), pct(r->lat, r->nlat, 0.99),
-	    pct(r->lat, r->nlat, 1.0));
+	       "p90_us=%u p99_us=%u max_us=%u\n",
+	    r->name, r->ok, r->errors, el, el > 0 ? r->ok / el : 0.0,
+	    pct(r->lat, r->nlat, 0.50), pct(r->lat, r->nlat, 0.90),
+	    pct(r->lat, r->nlat, 0.99), pct(r->lat, r->nlat, 1.0));
 	fflush(stdout);
 	free(r->lat);
 	r->lat = NULL;
@@ -626,15 +627,19 @@ run_init(struct run *r, const char *name, long n, double start)
 static void
 tcp_main(void)
 {
-	struct run	r, g;
-	double		el;
+	struct run r, g;
+	double	   el;
 
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		err(1, "epoll_create1");
 	if ((conns = calloc(conc, sizeof(*conns))) == NULL)
 		err(1, NULL);
-	run_init(&r, mode == MODE_CALL ? "call" : mode == MODE_GET ? "get" :
-	    mode == MODE_CHECK ? "check" : "add", count, now());
+	run_init(&r,
+	    mode == MODE_CALL	   ? "call" :
+		mode == MODE_GET   ? "get" :
+		mode == MODE_CHECK ? "check" :
+				     "add",
+	    count, now());
 	tcp_run(&r, mode == MODE_ADD || mode == MODE_JOBS);
 	if (mode != MODE_JOBS) {
 		tcp_report(&r);
@@ -648,8 +653,7 @@ tcp_main(void)
 	tcp_report(&g);
 	el = (g.last > 0 ? g.last : r.last) - r.first;
 	printf("mode=jobs ok=%ld err=%ld elapsed=%.6f rate=%.1f\n", g.ok,
-	    r.errors + g.errors, el,
-	    el > 0 ? g.ok / el : 0.0);
+	    r.errors + g.errors, el, el > 0 ? g.ok / el : 0.0);
 }
 
 /*
@@ -659,9 +663,9 @@ tcp_main(void)
 static void
 framed_make(void)
 {
-	const char	*verb = "call", *svc = request, *colon, *data;
-	char		*wire;
-	size_t		 svclen;
+	const char *verb = "call", *svc = request, *colon, *data;
+	char	   *wire;
+	size_t	    svclen;
 
 	if (mode != MODE_CALL && mode != MODE_ADD)
 		errx(2, "-F goes with the call and add modes only");
@@ -677,7 +681,7 @@ framed_make(void)
 	if (svclen == 0)
 		errx(2, "-F: no service name in %s", request);
 	if (asprintf(&wire, "!%s %.*s %zu\n%s", verb, (int)svclen, svc,
-	    strlen(data), data) == -1)
+		strlen(data), data) == -1)
 		err(2, NULL);
 	request = wire;
 }
@@ -685,11 +689,11 @@ framed_make(void)
 static void
 udp_main(void)
 {
-	struct timespec	 ts;
-	double		 start, t, el;
-	long		 sent = 0, errors = 0;
-	size_t		 len = strlen(request);
-	int		 fd, bufsz = 1 << 20;
+	struct timespec ts;
+	double		start, t, el;
+	long		sent = 0, errors = 0;
+	size_t		len = strlen(request);
+	int		fd, bufsz = 1 << 20;
 
 	fd = socket(peer.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -726,8 +730,8 @@ udp_main(void)
 int
 main(int argc, char *argv[])
 {
-	const char	*addr = "127.0.0.1", *port = NULL;
-	int		 ch;
+	const char *addr = "127.0.0.1", *port = NULL;
+	int	    ch;
 
 	while ((ch = getopt(argc, argv, "a:Ac:De:FGi:m:n:No:p:P:r:R:t:T:")) !=
 	    -1) {
@@ -811,15 +815,16 @@ main(int argc, char *argv[])
 	peer_set(addr, port);
 	if (request == NULL)
 		request = (mode == MODE_ADD || mode == MODE_JOBS) ?
-		    "queue:add:cat:hello" : "cat:hello";
+		    "queue:add:cat:hello" :
+		    "cat:hello";
 	if (framed)
 		framed_make();
 	if (idfile != NULL)
 		ids_load(idfile);
 	if (mode == MODE_GET || mode == MODE_CHECK) {
 		if (nids == 0)
-			errx(2, "%s mode needs ids (-i idfile)", mode == MODE_GET ?
-			    "get" : "check");
+			errx(2, "%s mode needs ids (-i idfile)",
+			    mode == MODE_GET ? "get" : "check");
 		if (!count_set)
 			count = nids;
 	}

@@ -32,22 +32,25 @@
 #include "proto.h"
 
 /* The size of conn_error()'s buffer and of child_describe()'s text. */
-#define ERROR_BUF	512
-#define ERROR_TEXT_MAX	255
+#define ERROR_BUF      512
+#define ERROR_TEXT_MAX 255
 /* Framed lengths are 1 to 10 decimal digits. */
-#define LENGTH_LIMIT	10000000000ULL
+#define LENGTH_LIMIT 10000000000ULL
 /* The walk stops after this many requests on one connection. */
-#define WALK_MAX	256
+#define WALK_MAX 256
 
-#define INV(cond) do {							\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_proto: invariant broken: %s "	\
-		    "(%s:%d)\n", #cond, __FILE__, __LINE__);		\
-		abort();						\
-	}								\
-} while (0)
+#define INV(cond) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, \
+			    "fuzz_proto: invariant broken: %s " \
+			    "(%s:%d)\n", \
+			    #cond, __FILE__, __LINE__); \
+			abort(); \
+		} \
+	} while (0)
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /*
  * proto_parse() as a code and a text: 0 and NULL for a request, else the
@@ -56,7 +59,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static int
 parse(const char *buf, size_t len, struct request *req, const char **why)
 {
-	enum proto_err	 e = proto_parse(buf, len, req);
+	enum proto_err e = proto_parse(buf, len, req);
 
 	*why = e == ERR_NONE ? NULL : proto_err_text(e);
 	return e == ERR_NONE ? 0 : proto_err_code(e);
@@ -66,7 +69,7 @@ parse(const char *buf, size_t len, struct request *req, const char **why)
 static char *
 dup_exact(const char *buf, size_t len)
 {
-	char	*p;
+	char *p;
 
 	if ((p = malloc(len > 0 ? len : 1)) == NULL)
 		abort();
@@ -78,15 +81,15 @@ dup_exact(const char *buf, size_t len)
 static int
 name_ok(const char *s)
 {
-	size_t	 i, n = strlen(s);
+	size_t i, n = strlen(s);
 
 	if (n == 0 || n > SERVICE_NAME_MAX)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		    s[i] == '_'))
+			(s[i] >= 'A' && s[i] <= 'Z') ||
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+			s[i] == '_'))
 			return 0;
 	return 1;
 }
@@ -94,13 +97,13 @@ name_ok(const char *s)
 static int
 id_ok(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	if (strlen(s) != JOB_ID_LEN)
 		return 0;
 	for (i = 0; i < JOB_ID_LEN; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
+			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return proto_valid_id(s, JOB_ID_LEN);
 }
@@ -125,14 +128,14 @@ verb_arg(enum proto_verb v)
 	case VERB_STATS:
 		return 0;
 	}
-	abort();	/* not a verb at all */
+	abort(); /* not a verb at all */
 }
 
 /* The invariants of a request that proto_parse() accepted. */
 static void
 check_request(const char *buf, size_t len, const struct request *req)
 {
-	int	 arg = verb_arg(req->verb);
+	int arg = verb_arg(req->verb);
 
 	INV(req->framed == (len > 0 && buf[0] == FRAME_MARK));
 	INV(req->length > 0 && req->length <= len);
@@ -149,7 +152,7 @@ check_request(const char *buf, size_t len, const struct request *req)
 		INV(req->data + req->datalen <= buf + req->length);
 	}
 	if (req->framed) {
-		const char	*nl = memchr(buf, '\n', req->length);
+		const char *nl = memchr(buf, '\n', req->length);
 
 		/* The header line, LF included, is at most 256 bytes. */
 		INV(nl != NULL && nl - buf + 1 <= FRAME_HEADER_MAX);
@@ -170,11 +173,11 @@ check_request(const char *buf, size_t len, const struct request *req)
 static void
 check_reframe(const struct request *req)
 {
-	struct request	 again;
-	const char	*why, *arg = NULL;
-	char		 hdr[FRAME_HEADER_MAX], *p;
-	size_t		 total, reqlen;
-	int		 hlen;
+	struct request again;
+	const char    *why, *arg = NULL;
+	char	       hdr[FRAME_HEADER_MAX], *p;
+	size_t	       total, reqlen;
+	int	       hlen;
 
 	if (verb_arg(req->verb) == 1)
 		arg = req->service;
@@ -212,9 +215,9 @@ check_reframe(const struct request *req)
 static void
 check_error(int framed, int code, const char *text, size_t small)
 {
-	char	 msg[ERROR_BUF], tiny[64];
-	size_t	 n, tlen = strlen(text), plen;
-	int	 h, back;
+	char   msg[ERROR_BUF], tiny[64];
+	size_t n, tlen = strlen(text), plen;
+	int    h, back;
 
 	INV(small > 0 && small <= sizeof(tiny));
 	n = proto_error_text(tiny, small, framed, code, text);
@@ -240,15 +243,15 @@ check_error(int framed, int code, const char *text, size_t small)
 static void
 check_frame_header(int code, size_t length)
 {
-	char	 hdr[64];
-	size_t	 n, back;
-	int	 h, bcode;
+	char   hdr[64];
+	size_t n, back;
+	int    h, bcode;
 
 	n = proto_frame_header(hdr, sizeof(hdr), code, length);
 	INV(n > 0 && n < sizeof(hdr) && hdr[n] == '\0');
 	INV(hdr[0] == FRAME_MARK && hdr[n - 1] == '\n');
 	if (length >= LENGTH_LIMIT)
-		return;		/* beyond any answer the daemon sends */
+		return; /* beyond any answer the daemon sends */
 	h = proto_parse_frame_answer(hdr, n, &bcode, &back);
 	INV(h == (int)n && bcode == code && back == length);
 	/* Any prefix is "not yet whole", never an error. */
@@ -263,15 +266,16 @@ check_frame_header(int code, size_t length)
 static void
 check_framed_prefixes(const char *buf, size_t reqlen)
 {
-	const char	*nl = memchr(buf, '\n', reqlen);
-	size_t		 k, hend, plen;
-	char		*p;
+	const char *nl = memchr(buf, '\n', reqlen);
+	size_t	    k, hend, plen;
+	char	   *p;
 
 	INV(nl != NULL);
 	hend = (size_t)(nl - buf) + 1;
 	for (k = 1; k < reqlen; k++) {
 		/* The header byte by byte, then a few payload lengths. */
-		if (k > hend + 2 && k != reqlen - 1 && k != (hend + reqlen) / 2)
+		if (k > hend + 2 && k != reqlen - 1 &&
+		    k != (hend + reqlen) / 2)
 			continue;
 		p = dup_exact(buf, k);
 		INV(proto_scan(p, k, &plen) == SCAN_PARTIAL);
@@ -287,12 +291,12 @@ check_framed_prefixes(const char *buf, size_t reqlen)
 static void
 walk_stream(const char *data, size_t size)
 {
-	struct request	 req;
-	enum proto_scan	 sc;
-	const char	*why;
-	size_t		 off = 0, left, reqlen;
-	char		*p;
-	int		 code, n;
+	struct request	req;
+	enum proto_scan sc;
+	const char     *why;
+	size_t		off = 0, left, reqlen;
+	char	       *p;
+	int		code, n;
 
 	for (n = 0; off < size && n < WALK_MAX; n++) {
 		left = size - off;
@@ -305,9 +309,10 @@ walk_stream(const char *data, size_t size)
 			INV(reqlen > 0 && reqlen <= left);
 		else if (sc == SCAN_PARTIAL)
 			INV((reqlen == 0 && left < FRAME_HEADER_MAX &&
-			    memchr(p, '\n', left) == NULL) || reqlen > left);
+				memchr(p, '\n', left) == NULL) ||
+			    reqlen > left);
 		if (sc != SCAN_COMPLETE)
-			reqlen = left;	/* end-of-file or quiet period */
+			reqlen = left; /* end-of-file or quiet period */
 		free(p);
 
 		p = dup_exact(data + off, reqlen);
@@ -320,7 +325,7 @@ walk_stream(const char *data, size_t size)
 			INV(req.framed == (p[0] == FRAME_MARK));
 			check_error(req.framed, code, why, 1 + (size_t)n % 40);
 			free(p);
-			return;		/* answered, connection closed */
+			return; /* answered, connection closed */
 		}
 		INV(why == NULL);
 		check_request(p, reqlen, &req);
@@ -331,7 +336,7 @@ walk_stream(const char *data, size_t size)
 		}
 		free(p);
 		if (!req.framed)
-			return;		/* one per connection */
+			return; /* one per connection */
 		off += req.length;
 	}
 }
@@ -340,13 +345,13 @@ walk_stream(const char *data, size_t size)
 static void
 one_datagram(const char *data, size_t size)
 {
-	struct request	 req;
-	const char	*why;
-	char		*p;
-	int		 code;
+	struct request req;
+	const char    *why;
+	char	      *p;
+	int	       code;
 
 	if (size == 0)
-		return;		/* recvfrom() of nothing is not parsed */
+		return; /* recvfrom() of nothing is not parsed */
 	p = dup_exact(data, size);
 	code = parse(p, size, &req, &why);
 	if (code == 0)
@@ -360,16 +365,15 @@ one_datagram(const char *data, size_t size)
 static void
 walk_answers(const char *data, size_t size)
 {
-	size_t	 off = 0, left, length;
-	char	*p;
-	int	 h, code, n;
+	size_t off = 0, left, length;
+	char  *p;
+	int    h, code, n;
 
 	for (n = 0; off < size && n < WALK_MAX; n++) {
 		left = size - off;
 		p = dup_exact(data + off, left);
 		code = proto_answer_code(p, left);
-		INV(code == 0 || (code >= 400 && code <= 599 &&
-		    p[3] == ':'));
+		INV(code == 0 || (code >= 400 && code <= 599 && p[3] == ':'));
 		code = -1;
 		length = (size_t)-1;
 		h = proto_parse_frame_answer(p, left, &code, &length);
@@ -395,10 +399,10 @@ walk_answers(const char *data, size_t size)
 static void
 format_answers(const uint8_t *data, size_t size)
 {
-	char		 text[ERROR_TEXT_MAX + 1];
-	uint64_t	 length = 0;
-	size_t		 i, tlen;
-	int		 code;
+	char	 text[ERROR_TEXT_MAX + 1];
+	uint64_t length = 0;
+	size_t	 i, tlen;
+	int	 code;
 
 	if (size < 3)
 		return;
@@ -409,7 +413,7 @@ format_answers(const uint8_t *data, size_t size)
 	check_frame_header(code, (size_t)(length % LENGTH_LIMIT));
 	tlen = size - 2 < ERROR_TEXT_MAX ? size - 2 : ERROR_TEXT_MAX;
 	memcpy(text, data + 2, tlen);
-	text[tlen] = '\0';		/* a C string: up to its first NUL */
+	text[tlen] = '\0'; /* a C string: up to its first NUL */
 	check_error(0, code, text, 1 + data[0] % 64);
 	check_error(1, code, text, 1 + data[1] % 64);
 }
@@ -417,7 +421,7 @@ format_answers(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t	 reqlen = 1;
+	size_t reqlen = 1;
 
 	/* conn_read() scans its buffer before the first byte came. */
 	INV(proto_scan(NULL, 0, &reqlen) == SCAN_PARTIAL && reqlen == 0);

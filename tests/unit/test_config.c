@@ -20,8 +20,8 @@ load(const char *text, char *err, size_t errlen)
 static void
 check_fails(const char *text, const char *want)
 {
-	struct config	*c;
-	char		 err[1024];
+	struct config *c;
+	char	       err[1024];
 
 	c = load(text, err, sizeof(err));
 	if (c != NULL || strstr(err, want) == NULL) {
@@ -31,14 +31,15 @@ check_fails(const char *text, const char *want)
 	}
 }
 
-#define LISTEN	"listen = ( { address = \"127.0.0.1\"; port = 4000; } );\n"
+#define LISTEN "listen = ( { address = \"127.0.0.1\"; port = 4000; } );\n"
 
 TEST(config_minimal_defaults)
 {
-	struct config	*c;
-	char		 err[1024];
+	struct config *c;
+	char	       err[1024];
 
-	c = load("pidfile = \"/tmp/x/b.pid\";\n" LISTEN
+	c = load(
+	    "pidfile = \"/tmp/x/b.pid\";\n" LISTEN
 	    "services = { upper = { command = [ \"/usr/bin/tr\", \"a-z\", "
 	    "\"A-Z\" ]; user = \"root\"; spool_writable = true; }; };\n",
 	    err, sizeof(err));
@@ -64,38 +65,40 @@ TEST(config_minimal_defaults)
 /* A service that would run as the spool's owner must say so. */
 TEST(config_spool_owner_needs_spool_writable)
 {
-	struct config	*c;
-	char		 err[1024];
+	struct config *c;
+	char	       err[1024];
 
 	if (geteuid() != 0)
-		return;		/* only root can run a service as another */
+		return; /* only root can run a service as another */
 	c = load(LISTEN "services = {\n  x = { command = [ \"/bin/cat\" ]; "
-	    "user = \"root\"; }; };\n", err, sizeof(err));
+			"user = \"root\"; }; };\n",
+	    err, sizeof(err));
 	CHECK(c == NULL);
 	CHECK(strstr(err, "t.conf:3: service 'x' would run as uid ") != NULL);
 	CHECK(strstr(err, "say spool_writable = true") != NULL);
 	c = load(LISTEN "services = { x = { command = [ \"/bin/cat\" ]; "
-	    "user = \"nobody\"; }; };\n", err, sizeof(err));
+			"user = \"nobody\"; }; };\n",
+	    err, sizeof(err));
 	CHECK(c != NULL);
 	config_free(c);
 }
 
 TEST(config_full)
 {
-	struct config	*c;
-	char		 err[1024];
+	struct config *c;
+	char	       err[1024];
 
 	c = load("pidfile = \"/run/b.pid\";\nspool_dir = \"/var/spool/b\";\n"
-	    "listen = ( { address = \"127.0.0.1\"; port = 4000; },\n"
-	    "  { address = \"::1\"; port = 4001; udp = false; },\n"
-	    "  { path = \"/tmp/b.sock\"; mode = \"0600\"; } );\n"
-	    "limits = { max_connections = 8; max_request = 100; "
-	    "request_timeout = 3; request_idle_ms = 20; max_jobs = 2; "
-	    "job_retention = 60; max_output = 1000; kill_grace = 1; };\n"
-	    "services = { b = { command = [\"/bin/cat\"]; timeout = 5; "
-	    "user = \"root\"; spool_writable = true; };\n"
-	    "  a = { command = [\"/bin/cat\"]; user = \"root\"; "
-	    "spool_writable = true; }; };\n",
+		 "listen = ( { address = \"127.0.0.1\"; port = 4000; },\n"
+		 "  { address = \"::1\"; port = 4001; udp = false; },\n"
+		 "  { path = \"/tmp/b.sock\"; mode = \"0600\"; } );\n"
+		 "limits = { max_connections = 8; max_request = 100; "
+		 "request_timeout = 3; request_idle_ms = 20; max_jobs = 2; "
+		 "job_retention = 60; max_output = 1000; kill_grace = 1; };\n"
+		 "services = { b = { command = [\"/bin/cat\"]; timeout = 5; "
+		 "user = \"root\"; spool_writable = true; };\n"
+		 "  a = { command = [\"/bin/cat\"]; user = \"root\"; "
+		 "spool_writable = true; }; };\n",
 	    err, sizeof(err));
 	if (c == NULL)
 		fprintf(stderr, "%s\n", err);
@@ -110,7 +113,7 @@ TEST(config_full)
 	CHECK(c->limits.request_idle_ms == 20 && c->limits.max_jobs == 2);
 	CHECK(c->limits.job_retention == 60 && c->limits.max_output == 1000);
 	CHECK(c->limits.kill_grace == 1);
-	CHECK(c->limits.max_per_source == 4);	/* half of max_connections */
+	CHECK(c->limits.max_per_source == 4); /* half of max_connections */
 	/* Sorted by name for the lookup. */
 	CHECK_STR(c->services[0].name, "a");
 	CHECK(config_service(c, "b")->timeout == 5);
@@ -121,20 +124,21 @@ TEST(config_full)
 TEST(config_max_per_source)
 {
 	static const struct {
-		const char	*limits;
-		int		 want;
+		const char *limits;
+		int	    want;
 	} t[] = {
 		{ "max_connections = 9;", 4 },
 		{ "max_connections = 1;", 1 },
 		{ "max_connections = 9; max_per_source = 0;", 0 },
 		{ "max_per_source = 300;", 300 },
 	};
-	struct config	*c;
-	char		 text[512], err[1024];
-	size_t		 i;
+	struct config *c;
+	char	       text[512], err[1024];
+	size_t	       i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		snprintf(text, sizeof(text), "listen = ( { address = "
+		snprintf(text, sizeof(text),
+		    "listen = ( { address = "
 		    "\"127.0.0.1\"; port = 4000; } );\nlimits = { %s };\n"
 		    "services = { a = { command = [\"/bin/cat\"]; "
 		    "user = \"root\"; spool_writable = true; }; };\n",
@@ -148,19 +152,23 @@ TEST(config_max_per_source)
 TEST(config_syntax_error_has_file_and_line)
 {
 	check_fails("pidfile = \"/x.pid\";\n" LISTEN "services = {\n"
-	    "  upper = { command = [ \"/bin/cat\" ;\n};\n", "t.conf:4: syntax error");
+		    "  upper = { command = [ \"/bin/cat\" ;\n};\n",
+	    "t.conf:4: syntax error");
 }
 
 TEST(config_unknown_keys_are_errors)
 {
-	check_fails(LISTEN "pidfle = \"/x\";\n", "t.conf:2: unknown key "
+	check_fails(LISTEN "pidfle = \"/x\";\n",
+	    "t.conf:2: unknown key "
 	    "'pidfle'");
 	check_fails(LISTEN "limits = {\n max_conections = 3; };\n",
 	    "t.conf:3: unknown key 'max_conections' in limits");
 	check_fails(LISTEN "services = { a = {\n command = [\"/bin/cat\"];\n"
-	    " tiemout = 3; }; };\n", "t.conf:4: unknown key 'tiemout'");
+			   " tiemout = 3; }; };\n",
+	    "t.conf:4: unknown key 'tiemout'");
 	check_fails("listen = ( { address = \"127.0.0.1\"; port = 4000;\n"
-	    " prot = 3; } );\n", "t.conf:2: unknown key 'prot' in listen");
+		    " prot = 3; } );\n",
+	    "t.conf:2: unknown key 'prot' in listen");
 }
 
 TEST(config_command_checks)
@@ -168,23 +176,28 @@ TEST(config_command_checks)
 	check_fails(LISTEN "services = { a = { command = [\"cat\"]; }; };\n",
 	    "command 'cat' is not an absolute path");
 	check_fails(LISTEN "services = { a = { command = [\"/no/such\"]; "
-	    "}; };\n", "'/no/such': No such file or directory");
+			   "}; };\n",
+	    "'/no/such': No such file or directory");
 	check_fails(LISTEN "services = { a = { command = []; }; };\n",
 	    "'command' is empty");
 	check_fails(LISTEN "services = { a = { timeout = 3; }; };\n",
 	    "service 'a' has no 'command'");
 	check_fails(LISTEN "services = { a = { command = \"/bin/cat\"; }; "
-	    "};\n", "'command' must be an array");
+			   "};\n",
+	    "'command' must be an array");
 	check_fails(LISTEN "services = { a = { command = [\"/etc/passwd\"]; "
-	    "}; };\n", "Permission denied");
+			   "}; };\n",
+	    "Permission denied");
 }
 
 TEST(config_names)
 {
 	check_fails(LISTEN "services = { helo = { command = [\"/bin/cat\"]; "
-	    "}; };\n", "'helo' is a protocol verb");
+			   "}; };\n",
+	    "'helo' is a protocol verb");
 	check_fails(LISTEN "services = { queue = { command = [\"/bin/cat\"]; "
-	    "}; };\n", "'queue' is a protocol verb");
+			   "}; };\n",
+	    "'queue' is a protocol verb");
 	CHECK(proto_valid_name("a-B_9", 5));
 	CHECK(!proto_valid_name("a b", 3));
 	CHECK(!proto_valid_name("", 0));
@@ -198,9 +211,11 @@ TEST(config_ranges)
 	check_fails(LISTEN "limits = { request_idle_ms = \"50\"; };\n",
 	    "'request_idle_ms' must be an integer");
 	check_fails(LISTEN "services = { a = { command = [\"/bin/cat\"]; "
-	    "timeout = -1; }; };\n", "'timeout' is -1");
+			   "timeout = -1; }; };\n",
+	    "'timeout' is -1");
 	check_fails("listen = ( { address = \"127.0.0.1\"; port = 70000; } "
-	    ");\n", "'port' is 70000");
+		    ");\n",
+	    "'port' is 70000");
 }
 
 TEST(config_listen_checks)
@@ -214,15 +229,16 @@ TEST(config_listen_checks)
 	check_fails("listen = ( { path = \"rel.sock\"; } );\n",
 	    "'path' must be an absolute path");
 	check_fails("listen = ( { address = \"127.0.0.1\"; port = 1; "
-	    "tcp = false; udp = false; } );\n", "neither tcp nor udp");
+		    "tcp = false; udp = false; } );\n",
+	    "neither tcp nor udp");
 	check_fails(LISTEN "pidfile = \"relative.pid\";\n",
 	    "'pidfile' must be an absolute path");
 }
 
 TEST(config_missing_file)
 {
-	struct config	*c;
-	char		 err[256];
+	struct config *c;
+	char	       err[256];
 
 	c = config_load("does-not-exist.conf", err, sizeof(err));
 	CHECK(c == NULL);

@@ -9,8 +9,8 @@
 static int
 code_of(const char *head)
 {
-	struct http_request	 r;
-	size_t			 end = http_head_end(head, strlen(head));
+	struct http_request r;
+	size_t		    end = http_head_end(head, strlen(head));
 
 	http_parse(head, end > 0 ? end : strlen(head), &r);
 	return r.head ? -r.code : r.code;
@@ -58,15 +58,16 @@ TEST(http_parse_refuses_garbage)
 
 TEST(http_status_is_a_whole_answer)
 {
-	char	 buf[512];
-	size_t	 n;
+	char   buf[512];
+	size_t n;
 
 	n = http_status(buf, sizeof(buf), 405, "Method Not Allowed");
 	CHECK(n > 0 && n == strlen(buf));
 	CHECK(strncmp(buf, "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
 	CHECK(strstr(buf, "\r\nAllow: GET, HEAD\r\n") != NULL);
 	CHECK(strstr(buf, "\r\nContent-Length: 19\r\n") != NULL);
-	CHECK(strstr(buf, "\r\nConnection: close\r\n\r\nMethod Not Allowed\n") !=
+	CHECK(
+	    strstr(buf, "\r\nConnection: close\r\n\r\nMethod Not Allowed\n") !=
 	    NULL);
 	CHECK(http_status(buf, 16, 403, "Access denied") == 0);
 }

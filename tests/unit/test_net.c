@@ -17,9 +17,9 @@
 static struct sockaddr_storage
 addr(const char *ip, int port)
 {
-	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_storage ss;
+	struct sockaddr_in     *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6    *sin6 = (struct sockaddr_in6 *)&ss;
 
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
@@ -37,7 +37,7 @@ addr(const char *ip, int port)
 static struct cidr
 prefix(const char *ip, int bits)
 {
-	struct cidr	 c;
+	struct cidr c;
 
 	memset(&c, 0, sizeof(c));
 	c.bits = bits;
@@ -54,19 +54,19 @@ prefix(const char *ip, int bits)
 static int
 allowed_by(const char *ip0, int bits, const char *ip)
 {
-	struct cidr			 c = prefix(ip0, bits);
-	struct allow			 a = { &c, 1 };
-	struct sockaddr_storage		 ss = addr(ip, 4000);
+	struct cidr		c = prefix(ip0, bits);
+	struct allow		a = { &c, 1 };
+	struct sockaddr_storage ss = addr(ip, 4000);
 
 	return addr_allowed(&a, &ss);
 }
 
 TEST(net_empty_allow_list_lets_everybody_in)
 {
-	struct allow			 none = { NULL, 0 };
-	struct sockaddr_storage		 v4 = addr("203.0.113.9", 1);
-	struct sockaddr_storage		 v6 = addr("2001:db8::1", 1);
-	struct sockaddr_storage		 un;
+	struct allow		none = { NULL, 0 };
+	struct sockaddr_storage v4 = addr("203.0.113.9", 1);
+	struct sockaddr_storage v6 = addr("2001:db8::1", 1);
+	struct sockaddr_storage un;
 
 	memset(&un, 0, sizeof(un));
 	un.ss_family = AF_UNIX;
@@ -140,9 +140,9 @@ TEST(net_families_never_match_each_other)
 
 TEST(net_allow_list_any_entry_lets_in)
 {
-	struct cidr			 c[3];
-	struct allow			 a = { c, 3 };
-	struct sockaddr_storage		 ss, un;
+	struct cidr		c[3];
+	struct allow		a = { c, 3 };
+	struct sockaddr_storage ss, un;
 
 	c[0] = prefix("127.0.0.1", 32);
 	c[1] = prefix("192.0.2.0", 24);
@@ -165,7 +165,7 @@ TEST(net_allow_list_any_entry_lets_in)
 
 TEST(addr_same_host_ignores_the_port)
 {
-	struct sockaddr_storage	 a, b, un;
+	struct sockaddr_storage a, b, un;
 
 	a = addr("127.0.0.1", 1000);
 	b = addr("127.0.0.1", 2000);

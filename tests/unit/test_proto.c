@@ -18,7 +18,7 @@ scan(const char *s, size_t *reqlen)
 static int
 parse_n(const char *s, size_t len, struct request *req, const char **why)
 {
-	enum proto_err	 e = proto_parse(s, len, req);
+	enum proto_err e = proto_parse(s, len, req);
 
 	*why = e == ERR_NONE ? NULL : proto_err_text(e);
 	return e == ERR_NONE ? 0 : proto_err_code(e);
@@ -39,7 +39,7 @@ data_is(const struct request *req, const char *want)
 
 TEST(scan_helo_hello_are_complete)
 {
-	size_t	 n;
+	size_t n;
 
 	CHECK(scan("helo", &n) == SCAN_COMPLETE);
 	CHECK(scan("hello", &n) == SCAN_COMPLETE);
@@ -51,7 +51,7 @@ TEST(scan_helo_hello_are_complete)
 
 TEST(scan_call_waits_for_eof_or_quiet)
 {
-	size_t	 n;
+	size_t n;
 
 	CHECK(scan("upper:hello", &n) == SCAN_PARTIAL);
 	CHECK(n == strlen("upper:hello"));
@@ -62,7 +62,7 @@ TEST(scan_call_waits_for_eof_or_quiet)
 
 TEST(scan_queue_id_complete_when_whole_or_line_ends)
 {
-	size_t	 n;
+	size_t n;
 
 	CHECK(scan("queue:check:id:0123456789abcdef", &n) == SCAN_COMPLETE);
 	CHECK(scan("queue:get:id:0123456789abcdef", &n) == SCAN_COMPLETE);
@@ -73,7 +73,7 @@ TEST(scan_queue_id_complete_when_whole_or_line_ends)
 
 TEST(scan_framed_exact_length)
 {
-	size_t	 n;
+	size_t n;
 
 	CHECK(scan("!call upper 5\nhel", &n) == SCAN_PARTIAL);
 	CHECK(n == strlen("!call upper 5\n") + 5);
@@ -88,8 +88,8 @@ TEST(scan_framed_exact_length)
 
 TEST(scan_framed_bad_header_is_complete_for_an_error)
 {
-	char	 big[FRAME_HEADER_MAX + 10];
-	size_t	 n;
+	char   big[FRAME_HEADER_MAX + 10];
+	size_t n;
 
 	CHECK(scan("!nonsense\n", &n) == SCAN_COMPLETE);
 	memset(big, 'a', sizeof(big));
@@ -99,8 +99,8 @@ TEST(scan_framed_bad_header_is_complete_for_an_error)
 
 TEST(parse_call_forms)
 {
-	struct request	 req;
-	const char	*why;
+	struct request req;
+	const char    *why;
 
 	CHECK(parse("upper:hello", &req, &why) == 0);
 	CHECK(req.verb == VERB_CALL && !req.framed);
@@ -123,8 +123,8 @@ TEST(parse_call_forms)
 
 TEST(parse_bad_names)
 {
-	struct request	 req;
-	const char	*why;
+	struct request req;
+	const char    *why;
 
 	CHECK(parse("up per:x", &req, &why) == 400);
 	CHECK_STR(why, "Unknown request");
@@ -136,8 +136,8 @@ TEST(parse_bad_names)
 
 TEST(parse_helo_hello)
 {
-	struct request	 req;
-	const char	*why;
+	struct request req;
+	const char    *why;
 
 	CHECK(parse("helo", &req, &why) == 0 && req.verb == VERB_HELO);
 	CHECK(parse("hello\n", &req, &why) == 0 && req.verb == VERB_HELLO);
@@ -146,8 +146,8 @@ TEST(parse_helo_hello)
 
 TEST(parse_queue_verbs)
 {
-	struct request	 req;
-	const char	*why;
+	struct request req;
+	const char    *why;
 
 	CHECK(parse("queue:add:upper:a:b", &req, &why) == 0);
 	CHECK(req.verb == VERB_QADD);
@@ -167,8 +167,8 @@ TEST(parse_queue_verbs)
 
 TEST(parse_queue_errors)
 {
-	struct request	 req;
-	const char	*why;
+	struct request req;
+	const char    *why;
 
 	CHECK(parse("queue:frob:id:0123456789abcdef", &req, &why) == 500);
 	CHECK_STR(why, "Unknown queue request");
@@ -181,8 +181,8 @@ TEST(parse_queue_errors)
 
 TEST(parse_framed)
 {
-	struct request	 req;
-	const char	*why;
+	struct request	  req;
+	const char	 *why;
 	static const char bin[] = "!call echo 3\na\0b";
 
 	CHECK(parse("!call upper 5\nhello", &req, &why) == 0);
@@ -205,8 +205,8 @@ TEST(parse_framed)
 
 TEST(parse_framed_errors)
 {
-	struct request	 req;
-	const char	*why;
+	struct request req;
+	const char    *why;
 
 	CHECK(parse("!bogus 0\n", &req, &why) == 400);
 	CHECK(parse("!call\n", &req, &why) == 400);
@@ -221,11 +221,12 @@ TEST(parse_framed_errors)
 
 TEST(error_lines_fit_their_buffer)
 {
-	char	 buf[32];
-	size_t	 n, len;
-	int	 code, h;
+	char   buf[32];
+	size_t n, len;
+	int    code, h;
 
-	n = proto_error_text(buf, sizeof(buf), 1, 502, "Service upper failed "
+	n = proto_error_text(buf, sizeof(buf), 1, 502,
+	    "Service upper failed "
 	    "with exit status 3, and more");
 	CHECK(n == strlen(buf) && n < sizeof(buf));
 	h = proto_parse_frame_answer(buf, n, &code, &len);
@@ -237,8 +238,8 @@ TEST(error_lines_fit_their_buffer)
 
 TEST(error_lines)
 {
-	char	 buf[128];
-	size_t	 n;
+	char   buf[128];
+	size_t n;
 
 	n = proto_error_text(buf, sizeof(buf), 0, 400, "Unknown request");
 	CHECK(n == strlen("400: Unknown request\n"));
@@ -252,9 +253,9 @@ TEST(error_lines)
 
 TEST(frame_answers_round_trip)
 {
-	char	 buf[64];
-	size_t	 len;
-	int	 code, h;
+	char   buf[64];
+	size_t len;
+	int    code, h;
 
 	proto_frame_header(buf, sizeof(buf), 200, 12345);
 	CHECK_STR(buf, "!200 12345\n");
@@ -264,14 +265,15 @@ TEST(frame_answers_round_trip)
 	CHECK(proto_parse_frame_answer("HELLO\n", 6, &code, &len) == -1);
 	/* No newline where a header must have ended: not an answer. */
 	CHECK(proto_parse_frame_answer("!200 1234567890123", 18, &code,
-	    &len) == -1);
-	CHECK(proto_frame_request(buf, sizeof(buf), VERB_CALL, "upper", 3) > 0);
+		  &len) == -1);
+	CHECK(
+	    proto_frame_request(buf, sizeof(buf), VERB_CALL, "upper", 3) > 0);
 	CHECK_STR(buf, "!call upper 3\n");
 }
 
 TEST(error_table_codes_and_texts)
 {
-	int	 e, code;
+	int e, code;
 
 	CHECK(proto_err_code(ERR_NONE) == PROTO_DONE);
 	for (e = ERR_NONE + 1; e < ERR_COUNT; e++) {
@@ -279,8 +281,9 @@ TEST(error_table_codes_and_texts)
 		CHECK(code >= 400 && code <= 599);
 		CHECK(proto_err_text((enum proto_err)e)[0] != '\0');
 		/* Every error has an entry of its own. */
-		CHECK(e == ERR_INTERNAL || strcmp(proto_err_text(
-		    (enum proto_err)e), "Internal error") != 0);
+		CHECK(e == ERR_INTERNAL ||
+		    strcmp(proto_err_text((enum proto_err)e),
+			"Internal error") != 0);
 	}
 	CHECK(proto_err_code(ERR_UNKNOWN_REQUEST) == 400);
 	CHECK_STR(proto_err_text(ERR_UNKNOWN_REQUEST), "Unknown request");
@@ -314,7 +317,7 @@ TEST(error_table_codes_and_texts)
 
 TEST(parse_errors_are_table_entries)
 {
-	struct request	 req;
+	struct request req;
 
 	CHECK(proto_parse("up per:x", 8, &req) == ERR_UNKNOWN_REQUEST);
 	CHECK(proto_parse("queue:frob", 10, &req) == ERR_UNKNOWN_QUEUE);
@@ -323,14 +326,14 @@ TEST(parse_errors_are_table_entries)
 	CHECK(proto_parse("!bogus\n", 7, &req) == ERR_UNKNOWN_REQUEST);
 	CHECK(proto_parse("!call\n", 6, &req) == ERR_BAD_HEADER);
 	CHECK(proto_parse("!call a x\n", 10, &req) == ERR_BAD_LENGTH);
-	CHECK(proto_parse("!call a 5\nab", 12, &req) ==
-	    ERR_PAYLOAD_INCOMPLETE);
+	CHECK(
+	    proto_parse("!call a 5\nab", 12, &req) == ERR_PAYLOAD_INCOMPLETE);
 	CHECK(proto_parse("!call a", 7, &req) == ERR_HEADER_INCOMPLETE);
 }
 
 TEST(answer_error_lines_byte_for_byte)
 {
-	char	 buf[128];
+	char buf[128];
 
 	CHECK(proto_error(buf, sizeof(buf), 0, ERR_BUSY) == 18);
 	CHECK_STR(buf, "503: Service busy\n");
@@ -350,7 +353,7 @@ TEST(answer_error_lines_byte_for_byte)
 
 TEST(answer_frame_headers_byte_for_byte)
 {
-	char	 buf[64];
+	char buf[64];
 
 	CHECK(proto_frame_header(buf, sizeof(buf), PROTO_DONE, 0) == 7);
 	CHECK_STR(buf, "!200 0\n");
@@ -365,13 +368,11 @@ TEST(answer_frame_headers_byte_for_byte)
 
 TEST(answer_ids_and_digits)
 {
-	char	 buf[PROTO_ANSWER_MAX];
+	char buf[PROTO_ANSWER_MAX];
 
-	CHECK(proto_id_answer(buf, sizeof(buf), 0, "0123456789abcdef") ==
-	    19);
+	CHECK(proto_id_answer(buf, sizeof(buf), 0, "0123456789abcdef") == 19);
 	CHECK_STR(buf, "id:0123456789abcdef");
-	CHECK(proto_id_answer(buf, sizeof(buf), 1, "0123456789abcdef") ==
-	    16);
+	CHECK(proto_id_answer(buf, sizeof(buf), 1, "0123456789abcdef") == 16);
 	CHECK_STR(buf, "0123456789abcdef");
 	CHECK(proto_state_answer(buf, sizeof(buf), 0) == 1);
 	CHECK_STR(buf, "0");
@@ -397,10 +398,10 @@ TEST(answer_helo_cancel_words)
 
 TEST(answer_list_lines)
 {
-	char	 buf[128];
+	char buf[128];
 
 	CHECK(proto_list_line(buf, sizeof(buf), "0123456789abcdef", 1, "upper",
-	    1700000000LL) == 42);
+		  1700000000LL) == 42);
 	CHECK_STR(buf, "0123456789abcdef running upper 1700000000\n");
 	proto_list_line(buf, sizeof(buf), "fedcba9876543210", 2, "a-b_c", 0);
 	CHECK_STR(buf, "fedcba9876543210 done a-b_c 0\n");
@@ -408,9 +409,9 @@ TEST(answer_list_lines)
 
 TEST(answer_info_queued_and_done)
 {
-	struct proto_info	 in;
-	char			 buf[PROTO_INFO_MAX];
-	size_t			 n;
+	struct proto_info in;
+	char		  buf[PROTO_INFO_MAX];
+	size_t		  n;
 
 	memset(&in, 0, sizeof(in));
 	in.id = "0123456789abcdef";
@@ -419,7 +420,8 @@ TEST(answer_info_queued_and_done)
 	in.submitted.tv_sec = 1700000000;
 	in.submitted.tv_nsec = 123456789;
 	n = proto_info_format(buf, sizeof(buf), &in);
-	CHECK_STR(buf, "id 0123456789abcdef\nservice upper\nstate queued\n"
+	CHECK_STR(buf,
+	    "id 0123456789abcdef\nservice upper\nstate queued\n"
 	    "status 0\nsubmitted 2023-11-14T22:13:20.123Z\n");
 	CHECK(n == strlen(buf));
 
@@ -434,7 +436,8 @@ TEST(answer_info_queued_and_done)
 	in.message = "ignored when 200";
 	in.output_bytes = 6;
 	proto_info_format(buf, sizeof(buf), &in);
-	CHECK_STR(buf, "id 0123456789abcdef\nservice upper\nstate done\n"
+	CHECK_STR(buf,
+	    "id 0123456789abcdef\nservice upper\nstate done\n"
 	    "status 2\nsubmitted 2023-11-14T22:13:20.123Z\n"
 	    "started 2023-11-14T22:13:21.000Z\n"
 	    "ended 2023-11-14T22:13:22.005Z\nruntime_ms 1005\n"
@@ -447,13 +450,14 @@ TEST(answer_info_queued_and_done)
 	in.output_bytes = 0;
 	proto_info_format(buf, sizeof(buf), &in);
 	CHECK(strstr(buf, "started -\n") != NULL);
-	CHECK(strstr(buf, "\nresult cancelled\ncode 410\n"
-	    "message Job cancelled\noutput_bytes 0\n") != NULL);
+	CHECK(strstr(buf,
+		  "\nresult cancelled\ncode 410\n"
+		  "message Job cancelled\noutput_bytes 0\n") != NULL);
 }
 
 TEST(client_requests_byte_for_byte)
 {
-	char	 buf[FRAME_HEADER_MAX];
+	char buf[FRAME_HEADER_MAX];
 
 	CHECK(proto_frame_request(buf, sizeof(buf), VERB_QADD, "upper", 0) ==
 	    13);
@@ -474,11 +478,11 @@ TEST(client_requests_byte_for_byte)
 
 TEST(client_reads_error_lines)
 {
-	size_t	 len = 0;
-	int	 code = 0;
+	size_t len = 0;
+	int    code = 0;
 
 	CHECK(proto_parse_error_line("403: Access denied\n", 19, &code,
-	    &len) == 5);
+		  &len) == 5);
 	CHECK(code == 403 && len == 13);
 	CHECK(proto_parse_error_line("429: Too", 8, &code, &len) == 0);
 	CHECK(proto_parse_error_line("hello\n", 6, &code, &len) == -1);
@@ -487,7 +491,7 @@ TEST(client_reads_error_lines)
 
 TEST(names_and_reserved_verbs)
 {
-	char	 longname[SERVICE_NAME_MAX + 2];
+	char longname[SERVICE_NAME_MAX + 2];
 
 	CHECK(proto_valid_name("a-B_9", 5));
 	CHECK(!proto_valid_name("a/b", 3));

@@ -13,20 +13,20 @@
 #include "spool.h"
 #include "unit.h"
 
-static const struct peer	 nobody = { "tcp", "127.0.0.1", "4000", "",
-    "", { 0 } };
+static const struct peer nobody = { "tcp", "127.0.0.1", "4000", "", "",
+	{ 0 } };
 
 static void
 open_spool(void)
 {
-	const char	*why;
+	const char *why;
 
 	CHECK(spool_open("spool", geteuid(), getegid(), &why) == 0);
 	CHECK(spool_lock(&why) == 0);
 }
 
-static char	 queued_ids[8][JOB_ID_LEN + 1];
-static int	 nqueued, nstuck;
+static char queued_ids[8][JOB_ID_LEN + 1];
+static int  nqueued, nstuck;
 
 static void
 on_queued(const char *id, const char *service)
@@ -61,9 +61,9 @@ result(struct job_result *r, int code, const char *out)
 static size_t
 slurp(const char *name, char *buf, size_t size)
 {
-	char	 path[128];
-	ssize_t	 n;
-	int	 fd;
+	char	path[128];
+	ssize_t n;
+	int	fd;
 
 	snprintf(path, sizeof(path), "spool/%s", name);
 	CHECK((fd = open(path, O_RDONLY)) != -1);
@@ -75,8 +75,8 @@ slurp(const char *name, char *buf, size_t size)
 static void
 spit(const char *name, const char *buf, size_t len)
 {
-	char	 path[128];
-	int	 fd;
+	char path[128];
+	int  fd;
 
 	snprintf(path, sizeof(path), "spool/%s", name);
 	CHECK((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1);
@@ -86,9 +86,9 @@ spit(const char *name, const char *buf, size_t len)
 
 TEST(spool_add_then_load_is_byte_exact)
 {
-	static const char	 data[] = "a\0b\nc\r\n\0";
-	struct job_req		 req;
-	char			 id[JOB_ID_LEN + 1];
+	static const char data[] = "a\0b\nc\r\n\0";
+	struct job_req	  req;
+	char		  id[JOB_ID_LEN + 1];
 
 	open_spool();
 	CHECK(spool_add("svc", &nobody, data, sizeof(data), id) == 0);
@@ -105,8 +105,8 @@ TEST(spool_add_then_load_is_byte_exact)
 
 TEST(spool_a_result_is_written_once)
 {
-	struct job_result	 r, got;
-	char			 id[JOB_ID_LEN + 1];
+	struct job_result r, got;
+	char		  id[JOB_ID_LEN + 1];
 
 	open_spool();
 	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
@@ -128,10 +128,10 @@ TEST(spool_a_result_is_written_once)
 
 TEST(spool_recovery_queues_in_order_and_ends_what_ran)
 {
-	struct job_result	 got;
-	char			 a[JOB_ID_LEN + 1], b[JOB_ID_LEN + 1];
-	char			 c[JOB_ID_LEN + 1];
-	time_t			 next;
+	struct job_result got;
+	char		  a[JOB_ID_LEN + 1], b[JOB_ID_LEN + 1];
+	char		  c[JOB_ID_LEN + 1];
+	time_t		  next;
 
 	open_spool();
 	CHECK(spool_add("svc", &nobody, "1", 1, a) == 0);
@@ -139,8 +139,8 @@ TEST(spool_recovery_queues_in_order_and_ends_what_ran)
 	CHECK(spool_add("svc", &nobody, "2", 1, b) == 0);
 	usleep(2000);
 	CHECK(spool_add("svc", &nobody, "3", 1, c) == 0);
-	CHECK(spool_mark_running(b, 1) == 0);	/* a crash while it ran */
-	spit(".tmp-0123456789abcdef.req-1", "half", 4);	/* a torn write */
+	CHECK(spool_mark_running(b, 1) == 0); /* a crash while it ran */
+	spit(".tmp-0123456789abcdef.req-1", "half", 4); /* a torn write */
 	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
 	CHECK(nqueued == 2 && nstuck == 0);
 	CHECK_STR(queued_ids[0], a);
@@ -155,9 +155,9 @@ TEST(spool_recovery_queues_in_order_and_ends_what_ran)
 
 TEST(spool_retention_expires_finished_jobs)
 {
-	struct job_result	 r;
-	char			 id[JOB_ID_LEN + 1], kept[JOB_ID_LEN + 1];
-	time_t			 next;
+	struct job_result r;
+	char		  id[JOB_ID_LEN + 1], kept[JOB_ID_LEN + 1];
+	time_t		  next;
 
 	open_spool();
 	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
@@ -168,16 +168,16 @@ TEST(spool_retention_expires_finished_jobs)
 	sleep(1);
 	CHECK(spool_expire(0, &next) == 1);
 	CHECK(spool_state(id) == JOB_NONE);
-	CHECK(spool_state(kept) == JOB_QUEUED);	/* not finished: stays */
+	CHECK(spool_state(kept) == JOB_QUEUED); /* not finished: stays */
 	CHECK(spool_count_done() == 0);
 }
 
 TEST(spool_request_cut_at_any_byte_never_loads_short)
 {
-	static const char	 data[] = "the whole of the data";
-	struct job_req		 req;
-	char			 id[JOB_ID_LEN + 1], file[64], whole[1024];
-	size_t			 len, k;
+	static const char data[] = "the whole of the data";
+	struct job_req	  req;
+	char		  id[JOB_ID_LEN + 1], file[64], whole[1024];
+	size_t		  len, k;
 
 	open_spool();
 	CHECK(spool_add("svc", &nobody, data, sizeof(data) - 1, id) == 0);
@@ -200,7 +200,7 @@ TEST(spool_request_cut_at_any_byte_never_loads_short)
 
 TEST(spool_cancel_marked_then_removed)
 {
-	char	 id[JOB_ID_LEN + 1];
+	char id[JOB_ID_LEN + 1];
 
 	open_spool();
 	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
@@ -215,7 +215,7 @@ TEST(spool_cancel_marked_then_removed)
 static size_t
 header_len(const char *whole, size_t len)
 {
-	const char	*p = memmem(whole, len, "\n\n", 2);
+	const char *p = memmem(whole, len, "\n\n", 2);
 
 	CHECK(p != NULL);
 	return (size_t)(p - whole) + 2;
@@ -223,9 +223,9 @@ header_len(const char *whole, size_t len)
 
 TEST(spool_result_cut_in_its_header_never_loads)
 {
-	struct job_result	 r, got;
-	char			 id[JOB_ID_LEN + 1], file[64], whole[1024];
-	size_t			 len, hdr, k;
+	struct job_result r, got;
+	char		  id[JOB_ID_LEN + 1], file[64], whole[1024];
+	size_t		  len, hdr, k;
 
 	open_spool();
 	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
@@ -249,11 +249,11 @@ TEST(spool_result_cut_in_its_header_never_loads)
 
 TEST(spool_recovery_removes_unreadable_jobs_and_leftovers)
 {
-	struct job_result	 r;
-	char			 bad[JOB_ID_LEN + 1], good[JOB_ID_LEN + 1];
-	char			 gone[JOB_ID_LEN + 1], file[64], whole[1024];
-	size_t			 len;
-	time_t			 next;
+	struct job_result r;
+	char		  bad[JOB_ID_LEN + 1], good[JOB_ID_LEN + 1];
+	char		  gone[JOB_ID_LEN + 1], file[64], whole[1024];
+	size_t		  len;
+	time_t		  next;
 
 	open_spool();
 	CHECK(spool_add("svc", &nobody, "bad", 3, bad) == 0);
@@ -277,5 +277,5 @@ TEST(spool_recovery_removes_unreadable_jobs_and_leftovers)
 	CHECK(access(file, F_OK) == -1);
 	snprintf(file, sizeof(file), "spool/%s.done", gone);
 	CHECK(access(file, F_OK) == -1);
-	CHECK(next == 0);	/* nothing finished is left to expire */
+	CHECK(next == 0); /* nothing finished is left to expire */
 }

@@ -13,13 +13,13 @@
 
 #include "unit.h"
 
-extern const struct unit_test	__start_unit_tests[];
-extern const struct unit_test	__stop_unit_tests[];
+extern const struct unit_test __start_unit_tests[];
+extern const struct unit_test __stop_unit_tests[];
 
 void
 unit_write(const char *name, const char *text)
 {
-	FILE	*f;
+	FILE *f;
 
 	if ((f = fopen(name, "w")) == NULL)
 		err(1, "%s", name);
@@ -31,9 +31,9 @@ unit_write(const char *name, const char *text)
 static int
 run_one(const struct unit_test *t)
 {
-	char	 dir[] = "/tmp/bgs-unit.XXXXXX", cmd[64];
-	pid_t	 pid;
-	int	 status;
+	char  dir[] = "/tmp/bgs-unit.XXXXXX", cmd[64];
+	pid_t pid;
+	int   status;
 
 	if (mkdtemp(dir) == NULL)
 		err(1, "mkdtemp");
@@ -62,8 +62,8 @@ run_one(const struct unit_test *t)
 int
 main(int argc, char *argv[])
 {
-	const struct unit_test	*t;
-	int			 i, pass = 0, fail = 0, found;
+	const struct unit_test *t;
+	int			i, pass = 0, fail = 0, found;
 
 	if (argc == 2 && strcmp(argv[1], "-l") == 0) {
 		for (t = __start_unit_tests; t < __stop_unit_tests; t++)
