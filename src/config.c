@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -101,6 +102,39 @@ cfg_known_keys(struct cfgctx *ctx, const config_setting_t *s,
 	return 0;
 }
 
+/*
+ * Was the integer KEY = V of S written larger than it was read?  libconfig
+ * keeps only the low 32 bits of a literal above 2147483647 written without
+ * an L, silently; the literal is read again from S's line of the file.
+ */
+static int
+int_cut(const config_setting_t *s, const char *key, long long v)
+{
+	const char *file = config_setting_source_file(s), *p;
+	char	    line[1024];
+	unsigned    n = config_setting_source_line(s);
+	FILE	   *f;
+	int	    cut = 0;
+
+	if (file == NULL || n == 0 || (f = fopen(file, "re")) == NULL)
+		return 0;
+	while (n-- > 0 && fgets(line, sizeof(line), f) != NULL)
+		;
+	fclose(f);
+	if (n != (unsigned)-1 || (p = strstr(line, key)) == NULL)
+		return 0;
+	p += strlen(key);
+	p += strspn(p, " \t");
+	if (*p != '=' && *p != ':')
+		return 0;
+	p += 1 + strspn(p + 1, " \t");
+	if (*p == '-' || isdigit((unsigned char)*p)) {
+		errno = 0;
+		cut = strtoll(p, NULL, 0) != v || errno == ERANGE;
+	}
+	return cut;
+}
+
 static int
 cfg_int(struct cfgctx *ctx, const config_setting_t *group, const char *key,
     long long min, long long max, long long *out)
@@ -113,6 +147,11 @@ cfg_int(struct cfgctx *ctx, const config_setting_t *group, const char *key,
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 		v = config_setting_get_int(s);
+		if (int_cut(s, key, v))
+			return cfg_error(ctx, s,
+			    "'%s' is above 2147483647: "
+			    "write it with an L at the end",
+			    key);
 		break;
 	case CONFIG_TYPE_INT64:
 		v = config_setting_get_int64(s);

@@ -30,6 +30,26 @@ def test_check_bad_config_says_file_and_line(daemon_factory):
     assert "%s:4: unknown key 'tiemout' in a service" % d.conf in r.stderr
 
 
+def test_check_large_integer_needs_l(daemon_factory):
+    """libconfig cuts a literal above 2**31-1 without L to its low 32
+    bits: 2**46 + 1 would be read as 1.  Refused, and taken with an L."""
+    d = daemon_factory()
+    body = ('listen = ( { address = "127.0.0.1"; port = %d; } );\n'
+            'services = {\n  a = { command = [ "/bin/cat" ]; user = "nobody";\n'
+            '    rlimit_fsize = %s; };\n};\n')
+    d.write_config(body % (d.port, "70368744177665"))
+    r = run(d, "-t", "-c", d.conf)
+    assert r.returncode == 1, r.stderr
+    assert "%s:4: 'rlimit_fsize' is above 2147483647: write it with an L" % d.conf \
+        in r.stderr
+    d.write_config(body % (d.port, "70368744177663L"))
+    r = run(d, "-t", "-c", d.conf)
+    assert r.returncode == 0, r.stderr
+    d.write_config(body % (d.port, "2147483647"))
+    r = run(d, "-t", "-c", d.conf)
+    assert r.returncode == 0, r.stderr
+
+
 def test_check_syntax_error(daemon_factory):
     d = daemon_factory()
     d.write_config('listen = ( { address = "127.0.0.1"; port = 1; } )\nservices = { x = ; };\n')
