@@ -24,7 +24,7 @@ enum admit {
 
 /* One use of a service: who asks what, and how it ended. */
 struct service_call {
-	const char	  *verb; /* "call", "send", "add", "job" */
+	const char	  *verb; /* "call", "send", "add", "run" (a job) */
 	const char	  *name; /* the service asked for */
 	const char	  *who;	 /* the caller, for the log and title */
 	const struct peer *peer;

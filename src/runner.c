@@ -236,7 +236,7 @@ runner_main(const struct config *conf, const char *id, pid_t master)
 	strlcpy(peer.port, req.port, sizeof(peer.port));
 	snprintf(who, sizeof(who), "job %s", id);
 	memset(&call, 0, sizeof(call));
-	call.verb = "job";
+	call.verb = "run";
 	call.name = req.service;
 	call.who = who;
 	call.peer = &peer;
