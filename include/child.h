@@ -26,6 +26,9 @@ struct run_result {
 	struct buf	out;	     /* what it wrote on stdout */
 	struct timespec start, end;  /* wall clock */
 	long long	ms;	     /* run time */
+	long long	cpu_user_us; /* CPU time of the service and of */
+	long long	cpu_sys_us;  /* ... what it left, once reaped */
+	long		max_rss_kib; /* the largest of their peak RSS */
 };
 
 /* The context of a run: who asked, and the job id for queued jobs. */

@@ -123,6 +123,9 @@ struct proto_info {
 	int		code;
 	const char     *message; /* its error text (code not 200) */
 	size_t		output_bytes;
+	long long	cpu_user_ms; /* the service's CPU time */
+	long long	cpu_sys_ms;
+	long		max_rss_kib; /* its peak RSS */
 };
 
 /* Room for any answer of proto_info_format(). */

@@ -48,7 +48,10 @@ struct job_result {
 	char		how[64];      /* "exit 0", "signal 9", "timeout" */
 	struct timespec started, ended;
 	long long	ms;
-	struct buf	out; /* the output, when code is 200 */
+	long long	cpu_user_ms; /* the service's CPU time */
+	long long	cpu_sys_ms;
+	long		max_rss_kib; /* its peak RSS */
+	struct buf	out;	     /* the output, when code is 200 */
 };
 
 int  spool_open(const char *dir, uid_t, gid_t, const char **why);

@@ -32,6 +32,8 @@ struct stats_service {
 	uint64_t	  timeouts;	    /* runs killed at their timeout */
 	struct stats_hist call;		    /* how long calls ran */
 	struct stats_hist job;		    /* how long jobs ran */
+	uint64_t	  cpu_user_us;	    /* CPU time of the runs */
+	uint64_t	  cpu_sys_us;
 };
 
 struct stats {

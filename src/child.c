@@ -365,16 +365,23 @@ write_stdin(struct run *r)
 static void
 run_reap(struct run *r, struct run_result *res)
 {
-	pid_t pid;
-	int   status;
+	struct rusage ru;
+	pid_t	      pid;
+	int	      status;
 
 	sig_chld = 0;
 	for (;;) {
-		pid = waitpid(-1, &status, WNOHANG);
+		pid = wait4(-1, &status, WNOHANG, &ru);
 		if (pid == -1 && errno == EINTR)
 			continue;
 		if (pid <= 0)
 			break;
+		res->cpu_user_us += (long long)ru.ru_utime.tv_sec * 1000000 +
+		    ru.ru_utime.tv_usec;
+		res->cpu_sys_us += (long long)ru.ru_stime.tv_sec * 1000000 +
+		    ru.ru_stime.tv_usec;
+		if (ru.ru_maxrss > res->max_rss_kib)
+			res->max_rss_kib = ru.ru_maxrss;
 		if (pid == r->pid) {
 			res->status = status;
 			r->exited = 1;

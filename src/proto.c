@@ -670,11 +670,13 @@ proto_info_format(char *buf, size_t size, const struct proto_info *in)
 		    "id %s\nservice %s\nstate %s\n"
 		    "status %d\nsubmitted %s\nstarted %s\nended %s\n"
 		    "runtime_ms %lld\nresult %s\ncode %d\nmessage %s\n"
-		    "output_bytes %zu\n",
+		    "output_bytes %zu\ncpu_user_ms %lld\ncpu_sys_ms %lld\n"
+		    "max_rss_kib %ld\n",
 		    in->id, in->service, proto_state_name(in->state),
 		    in->state, t1, t2, t3, in->ms, in->how, in->code,
 		    in->code == PROTO_DONE ? "-" : in->message,
-		    in->output_bytes);
+		    in->output_bytes, in->cpu_user_ms, in->cpu_sys_ms,
+		    in->max_rss_kib);
 	}
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
 }

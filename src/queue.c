@@ -199,6 +199,9 @@ queue_info(const char *id, struct buf *out)
 		in.code = res.code;
 		in.message = res.message;
 		in.output_bytes = res.out.len;
+		in.cpu_user_ms = res.cpu_user_ms;
+		in.cpu_sys_ms = res.cpu_sys_ms;
+		in.max_rss_kib = res.max_rss_kib;
 	}
 	r = buf_append(out, text, proto_info_format(text, sizeof(text), &in));
 	if (in.has_result)

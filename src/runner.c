@@ -55,6 +55,9 @@ result_from_run(const struct service_call *call, const struct run_result *run,
 	jr->started = run->start;
 	jr->ended = run->end;
 	jr->ms = run->ms;
+	jr->cpu_user_ms = run->cpu_user_us / 1000;
+	jr->cpu_sys_ms = run->cpu_sys_us / 1000;
+	jr->max_rss_kib = run->max_rss_kib;
 	jr->code = call->code;
 	if (call->code == PROTO_DONE) {
 		strlcpy(jr->how, "exit 0", sizeof(jr->how));

@@ -500,8 +500,10 @@ spool_finish(const char *id, const struct job_result *res)
 	ts_format(e, sizeof(e), &res->ended);
 	hlen = snprintf(hdr, sizeof(hdr),
 	    "code %d\nhow %s\nmessage %s\n"
-	    "started %s\nended %s\nms %lld\nlength %zu\n\n",
-	    res->code, res->how, res->message, s, e, res->ms, res->out.len);
+	    "started %s\nended %s\nms %lld\ncpu_user_ms %lld\n"
+	    "cpu_sys_ms %lld\nmax_rss_kib %ld\nlength %zu\n\n",
+	    res->code, res->how, res->message, s, e, res->ms, res->cpu_user_ms,
+	    res->cpu_sys_ms, res->max_rss_kib, res->out.len);
 	if (hlen < 0 || (size_t)hlen >= sizeof(hdr)) {
 		errno = EOVERFLOW;
 		return -1;
@@ -536,6 +538,13 @@ spool_load_result(const char *id, struct job_result *res)
 		ts_parse(v, &res->ended);
 	if (header_get(b.data, b.len, "ms", v, sizeof(v)) == 0)
 		res->ms = strtoll(v, NULL, 10);
+	/* Absent from the results of versions before 0.2. */
+	if (header_get(b.data, b.len, "cpu_user_ms", v, sizeof(v)) == 0)
+		res->cpu_user_ms = strtoll(v, NULL, 10);
+	if (header_get(b.data, b.len, "cpu_sys_ms", v, sizeof(v)) == 0)
+		res->cpu_sys_ms = strtoll(v, NULL, 10);
+	if (header_get(b.data, b.len, "max_rss_kib", v, sizeof(v)) == 0)
+		res->max_rss_kib = strtol(v, NULL, 10);
 	buf_consume(&b, body - b.data);
 	res->out = b;
 	return 0;

@@ -139,6 +139,10 @@ stats_run(const struct service *sv, int job, int code,
 	if (res->timed_out)
 		__atomic_fetch_add(&s->timeouts, 1, __ATOMIC_RELAXED);
 	hist_add(job ? &s->job : &s->call, run_us(res));
+	__atomic_fetch_add(&s->cpu_user_us, (uint64_t)res->cpu_user_us,
+	    __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->cpu_sys_us, (uint64_t)res->cpu_sys_us,
+	    __ATOMIC_RELAXED);
 	if (job)
 		__atomic_fetch_add(&stats->jobs_finished, 1, __ATOMIC_RELAXED);
 }
@@ -237,6 +241,34 @@ format_service_counts(struct buf *b, uint32_t n)
 	return 0;
 }
 
+/* CPU time of the runs of each of the N services, user and system. */
+static int
+format_cpu(struct buf *b, uint32_t n)
+{
+	struct stats_service *s;
+	char		      labels[160], v[32];
+	uint32_t	      i;
+
+	if (emit_head(b, "counter", "cpu_seconds_total",
+		"CPU time of the services' processes, calls and jobs, by "
+		"service and mode.") == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		s = &stats->services[i];
+		snprintf(labels, sizeof(labels),
+		    "{service=\"%s\",mode=\"user\"}", s->name);
+		fmt_seconds(v, sizeof(v), get(&s->cpu_user_us));
+		if (emit_value(b, "cpu_seconds_total", labels, v) == -1)
+			return -1;
+		snprintf(labels, sizeof(labels),
+		    "{service=\"%s\",mode=\"system\"}", s->name);
+		fmt_seconds(v, sizeof(v), get(&s->cpu_sys_us));
+		if (emit_value(b, "cpu_seconds_total", labels, v) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Failures by whose fault they are, and the time run, by service. */
 static int
 format_service_faults(struct buf *b, uint32_t n)
@@ -277,7 +309,7 @@ format_service_faults(struct buf *b, uint32_t n)
 		if (emit_value(b, "run_seconds_total", labels, v) == -1)
 			return -1;
 	}
-	return 0;
+	return format_cpu(b, n);
 }
 
 /* The samples of one service's histogram NAME. */

@@ -435,13 +435,17 @@ TEST(answer_info_queued_and_done)
 	in.code = 200;
 	in.message = "ignored when 200";
 	in.output_bytes = 6;
+	in.cpu_user_ms = 210;
+	in.cpu_sys_ms = 31;
+	in.max_rss_kib = 52340;
 	proto_info_format(buf, sizeof(buf), &in);
 	CHECK_STR(buf,
 	    "id 0123456789abcdef\nservice upper\nstate done\n"
 	    "status 2\nsubmitted 2023-11-14T22:13:20.123Z\n"
 	    "started 2023-11-14T22:13:21.000Z\n"
 	    "ended 2023-11-14T22:13:22.005Z\nruntime_ms 1005\n"
-	    "result exit 0\ncode 200\nmessage -\noutput_bytes 6\n");
+	    "result exit 0\ncode 200\nmessage -\noutput_bytes 6\n"
+	    "cpu_user_ms 210\ncpu_sys_ms 31\nmax_rss_kib 52340\n");
 
 	in.code = 410;
 	in.how = "cancelled";
