@@ -32,7 +32,9 @@
  *
  * Shared between them: the spool's files (spool.c, the only code that
  * touches them: each file published whole, the first result wins), the
- * counters (stats.c, atomic adds) and the instance counts (slot.c, taken
+ * counters (stats.c, atomic adds; with them the status page's rings of
+ * recent runs and of the last failed jobs, which page.c reads in the
+ * child serving the page) and the instance counts (slot.c, taken
  * and given back atomically; the master gives back a dead holder's).
  *
  * Following a call: server.c accepts and forks; conn.c reads the request

@@ -1,6 +1,7 @@
 /*
  * http.h: the metrics listener's HTTP: one request per connection,
- * GET /metrics answered with the statistics in Prometheus' text format.
+ * GET /metrics answered with the statistics in Prometheus' text format,
+ * GET / with the status page and GET /jobs/ID with a job's (page.c).
  */
 #ifndef HTTP_H
 #define HTTP_H
@@ -9,14 +10,26 @@
 
 #include "bgserviced.h"
 #include "net.h"
+#include "proto.h"
 
 #define HTTP_HEAD_MAX 8192 /* bytes of a request's line and headers */
 #define HTTP_PATH     "/metrics"
+#define HTTP_JOBS     "/jobs/" /* and a job's id */
 
-/* What a request asks: HTTP_OK for a GET or HEAD of HTTP_PATH. */
+/* What a request with code 200 asks for. */
+enum http_route {
+	HTTP_NONE,
+	HTTP_METRICS, /* HTTP_PATH: the statistics */
+	HTTP_PAGE,    /* "/": the status page */
+	HTTP_JOB,     /* HTTP_JOBS and an id: a job's page */
+};
+
+/* What a request asks: 200 for a GET or HEAD of a route. */
 struct http_request {
-	int code; /* the status to answer */
-	int head; /* HEAD: headers only */
+	int		code; /* the status to answer */
+	int		head; /* HEAD: headers only */
+	enum http_route route;
+	char		job[JOB_ID_LEN + 1]; /* HTTP_JOB: its id */
 };
 
 int    http_open(const struct config *, struct listener *old, size_t nold,

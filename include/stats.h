@@ -13,6 +13,25 @@
 #define STATS_SERVICES 256 /* services counted one by one */
 #define STATS_BUCKETS  15  /* latency buckets, 1 ms to 60 s, +Inf apart */
 
+/*
+ * The status page's recent history (page.c).  Each of the first
+ * STATS_RING_SERVICES service slots has a ring of STATS_SLOTS intervals
+ * of STATS_SLOT_SEC seconds of the monotonic clock: the runs, failed
+ * runs and milliseconds run in each.  A word of a slot holds the number
+ * of its interval in its high 32 bits and its count in the low 32; the
+ * process that records a run in an interval the slot does not hold yet
+ * starts the slot over with one compare-and-swap.  So a run costs O(1),
+ * no timer turns the ring, and the master does nothing while idle; a
+ * slot whose interval is not one of the last STATS_SLOTS counts as
+ * empty.  The last STATS_FAILED failed jobs are kept in a ring of their
+ * own, written by their runners (see stats_job_failed()).
+ */
+#define STATS_RING_SERVICES 64
+#define STATS_SLOTS	    30
+#define STATS_SLOT_SEC	    20
+#define STATS_FAILED	    16
+#define STATS_MESSAGE	    128
+
 struct run_result;
 struct service;
 
@@ -36,6 +55,23 @@ struct stats_service {
 	uint64_t	  cpu_sys_us;
 };
 
+/* One interval of a service's ring; see above. */
+struct stats_slot {
+	uint64_t runs;	/* runs ended in it */
+	uint64_t fails; /* ... that did not succeed */
+	uint64_t ms;	/* ... and their time, in milliseconds */
+};
+
+/* A failed job; SEQ is 0 while it is written, else its number + 1. */
+struct stats_failed {
+	uint64_t seq;
+	int64_t	 when; /* time(3) it ended */
+	int32_t	 code;
+	char	 id[24];
+	char	 service[SERVICE_NAME_MAX + 1];
+	char	 message[STATS_MESSAGE];
+};
+
 struct stats {
 	int64_t		     started;	     /* time(3) the daemon started */
 	uint64_t	     connections;    /* accepted stream connections */
@@ -54,6 +90,11 @@ struct stats {
 	uint64_t	     jobs_finished;
 	uint64_t	     reloads;
 	uint64_t	     reload_failures;
+	int64_t		     reload_at;	  /* time(3) of the last reload */
+	int32_t		     reload_ok;	  /* ... and if it was taken */
+	uint64_t	     failed_next; /* failed jobs ever recorded */
+	struct stats_failed  failed[STATS_FAILED];
+	struct stats_slot    ring[STATS_RING_SERVICES][STATS_SLOTS];
 	uint32_t	     children; /* gauges, written by the master */
 	uint32_t	     jobs_queued;
 	uint32_t	     jobs_running;
@@ -77,11 +118,18 @@ extern struct stats *stats;
 			    __ATOMIC_RELAXED); \
 	} while (0)
 
-int  stats_init(void);
-void stats_services(const struct config *);
-void stats_run(const struct service *, int job, int code,
-    const struct run_result *);
-int  stats_fault(int code);
-int  stats_format(struct buf *, size_t jobs_done);
+int	 stats_init(void);
+void	 stats_services(const struct config *);
+void	 stats_run(const struct service *, int job, int code,
+	const struct run_result *);
+int	 stats_fault(int code);
+int	 stats_format(struct buf *, size_t jobs_done);
+void	 stats_reloaded(int ok);
+void	 stats_job_failed(const char *id, const char *service, int code,
+	const char *message);
+size_t	 stats_failed_recent(struct stats_failed *, size_t max);
+uint32_t stats_interval(void);
+int	 stats_history(uint32_t service, uint32_t now, struct stats_slot *out);
+uint64_t stats_quantile_us(const struct stats_service *, double q);
 
 #endif /* STATS_H */

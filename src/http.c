@@ -7,8 +7,10 @@
  * and headers fit in HTTP_HEAD_MAX bytes and arrive within
  * request_timeout, answered and the connection closed (a body the caller
  * sends is read and dropped, never used).  GET and HEAD of /metrics get
- * the statistics in Prometheus' text exposition format; another path is
- * 404, another method 405, anything that is not a request line 400.
+ * the statistics in Prometheus' text exposition format, of / the status
+ * page and of /jobs/ID a job's page (both made by page.c, read-only);
+ * another path is 404, another method 405, anything that is not a
+ * request line 400.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -22,6 +24,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "page.h"
 #include "proto.h"
 #include "sig.h"
 #include "spool.h"
@@ -31,6 +34,15 @@
 #define HTTP_DRAIN_MS  1000 /* reading what the caller still sends */
 #define HTTP_DRAIN_MAX 65536
 #define HTTP_TYPE      "text/plain; version=0.0.4; charset=utf-8"
+#define HTTP_HTML      "text/html; charset=utf-8"
+/* The pages load nothing and run nothing; see page.c. */
+#define HTTP_HTML_HEADERS \
+	"Cache-Control: no-store\r\n" \
+	"Content-Security-Policy: default-src 'none'; " \
+	"style-src 'unsafe-inline'; form-action 'none'; " \
+	"frame-ancestors 'none'\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"Referrer-Policy: no-referrer\r\n"
 #define TCHARS \
 	"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
 	"abcdefghijklmnopqrstuvwxyz"
@@ -160,14 +172,30 @@ version_ok(const char *v, size_t len)
 	return v[5] == '1' && (v[7] == '0' || v[7] == '1');
 }
 
-/* Is the target T (LEN bytes) HTTP_PATH, with a query or without? */
-static int
-metrics_path(const char *t, size_t len)
+/*
+ * Which route the target T (LEN bytes, a query ignored) names, with the
+ * job's id in R for HTTP_JOB; HTTP_NONE if none.
+ */
+static enum http_route
+route(const char *t, size_t len, struct http_request *r)
 {
-	size_t n = strlen(HTTP_PATH);
+	const char *q;
+	size_t	    n = strlen(HTTP_JOBS), i;
 
-	return len >= n && strncmp(t, HTTP_PATH, n) == 0 &&
-	    (len == n || t[n] == '?');
+	if ((q = memchr(t, '?', len)) != NULL)
+		len = q - t;
+	if (len == strlen(HTTP_PATH) && strncmp(t, HTTP_PATH, len) == 0)
+		return HTTP_METRICS;
+	if (len == 1 && t[0] == '/')
+		return HTTP_PAGE;
+	if (len != n + JOB_ID_LEN || strncmp(t, HTTP_JOBS, n) != 0)
+		return HTTP_NONE;
+	for (i = n; i < len; i++)
+		if (strchr("0123456789abcdef", t[i]) == NULL || t[i] == '\0')
+			return HTTP_NONE;
+	memcpy(r->job, t + n, JOB_ID_LEN);
+	r->job[JOB_ID_LEN] = '\0';
+	return HTTP_JOB;
 }
 
 /* "Name: value", a header line (LEN bytes, no newline)? */
@@ -202,7 +230,7 @@ parse_line(const char *line, size_t len, struct http_request *r)
 		return;
 	if (v == 0)
 		r->code = 505;
-	else if (!metrics_path(target, tlen))
+	else if ((r->route = route(target, tlen, r)) == HTTP_NONE)
 		r->code = 404;
 	else if (mlen == 3 && strncmp(line, "GET", 3) == 0)
 		r->code = 200;
@@ -309,33 +337,81 @@ http_write(int fd, const char *who, const void *data, size_t len)
 		log_warn("%s: write", who);
 }
 
-/* 200 and the statistics, or 500 if there are none. */
-static void
-http_metrics(int fd, const char *who, const struct http_request *r)
+/* The path of route R, for the log. */
+static const char *
+route_path(const struct http_request *r)
 {
-	struct buf out = { 0 };
-	char	   head[256];
-	int	   n;
-
-	if (stats_format(&out, spool_count_done()) == -1) {
-		log_warnx("%s: no statistics to answer", who);
-		n = (int)http_status(head, sizeof(head),
-		    proto_err_code(ERR_NO_STATS),
-		    proto_err_text(ERR_NO_STATS));
-		http_write(fd, who, head, n);
-		buf_free(&out);
-		return;
+	switch (r->route) {
+	case HTTP_METRICS:
+		return HTTP_PATH;
+	case HTTP_JOB:
+		return HTTP_JOBS;
+	default:
+		return "/";
 	}
+}
+
+/* 200 and BODY: the statistics, or a page with HTTP_HTML_HEADERS. */
+static void
+http_ok(int fd, const char *who, const struct http_request *r,
+    const struct buf *body)
+{
+	char head[512];
+	int  n;
+
 	n = snprintf(head, sizeof(head),
 	    "HTTP/1.1 200 OK\r\n"
-	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s"
 	    "Connection: close\r\n\r\n",
-	    HTTP_TYPE, out.len);
+	    r->route == HTTP_METRICS ? HTTP_TYPE : HTTP_HTML, body->len,
+	    r->route == HTTP_METRICS ? "" : HTTP_HTML_HEADERS);
 	http_write(fd, who, head, n);
 	if (!r->head)
-		http_write(fd, who, out.data, out.len);
-	log_debug("%s: %s %s: 200, %zu bytes", who, r->head ? "HEAD" : "GET",
-	    HTTP_PATH, out.len);
+		http_write(fd, who, body->data, body->len);
+	log_debug("%s: %s %s%s: 200, %zu bytes", who, r->head ? "HEAD" : "GET",
+	    route_path(r), r->route == HTTP_JOB ? r->job : "", body->len);
+}
+
+/* An answer with CODE and TEXT, logged. */
+static void
+http_error(int fd, const char *who, int code, const char *text)
+{
+	char ans[512];
+
+	log_info("%s: answered %d %s", who, code, reason(code));
+	http_write(fd, who, ans, http_status(ans, sizeof(ans), code, text));
+}
+
+/*
+ * Answer R, a request to answer 200: the statistics (500 if there are
+ * none), the status page, or a job's page (404 if there is no such job).
+ */
+static void
+http_answer(int fd, const char *who, const struct config *conf,
+    const struct http_request *r)
+{
+	struct buf out = { 0 };
+	int	   rc;
+
+	errno = 0;
+	if (r->route == HTTP_METRICS)
+		rc = stats_format(&out, spool_count_done());
+	else if (r->route == HTTP_PAGE)
+		rc = page_status(&out, conf);
+	else
+		rc = page_job(&out, r->job);
+	if (rc == 0)
+		http_ok(fd, who, r, &out);
+	else if (r->route == HTTP_JOB && errno == ENOENT)
+		http_error(fd, who, 404, reason(404));
+	else if (r->route == HTTP_METRICS) {
+		log_warnx("%s: no statistics to answer", who);
+		http_error(fd, who, proto_err_code(ERR_NO_STATS),
+		    proto_err_text(ERR_NO_STATS));
+	} else {
+		log_warn("%s: cannot make the page of %s", who, route_path(r));
+		http_error(fd, who, 500, reason(500));
+	}
 	buf_free(&out);
 }
 
@@ -346,10 +422,10 @@ http_metrics(int fd, const char *who, const struct http_request *r)
 void
 http_serve(int fd, const struct config *conf, const struct peer *peer)
 {
-	struct http_request req = { 0, 0 };
+	struct http_request req = { 0, 0, HTTP_NONE, "" };
 	struct buf	    in = { 0 };
 	struct timeval	    tv;
-	char		    who[96], ans[512];
+	char		    who[96];
 	int		    r;
 
 	snprintf(who, sizeof(who), "http %s:%s", peer->ip, peer->port);
@@ -362,13 +438,9 @@ http_serve(int fd, const struct config *conf, const struct peer *peer)
 	else
 		req.code = r;
 	if (req.code == 200)
-		http_metrics(fd, who, &req);
-	else if (req.code > 0) {
-		log_info("%s: answered %d %s", who, req.code,
-		    reason(req.code));
-		http_write(fd, who, ans,
-		    http_status(ans, sizeof(ans), req.code, reason(req.code)));
-	}
+		http_answer(fd, who, conf, &req);
+	else if (req.code > 0)
+		http_error(fd, who, req.code, reason(req.code));
 	(void)shutdown(fd, SHUT_WR);
 	(void)net_drain(fd, HTTP_DRAIN_MS, HTTP_DRAIN_MAX);
 	buf_free(&in);

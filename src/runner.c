@@ -22,6 +22,7 @@
 #include "service.h"
 #include "sig.h"
 #include "spool.h"
+#include "stats.h"
 
 /* Backoff between tries to write a full spool, in milliseconds. */
 #define RETRY_MIN_MS 100
@@ -182,6 +183,8 @@ job_orphan(const char *id, const char *service, pid_t master)
 		return RUNNER_RETRY;
 	}
 	log_info("job %s: service %s is no longer configured", id, service);
+	stats_job_failed(id, service, proto_err_code(ERR_UNKNOWN_REQUEST),
+	    proto_err_text(ERR_UNKNOWN_REQUEST));
 	if (spool_finish_now(id, ERR_UNKNOWN_REQUEST, "error") == -1 &&
 	    errno != EEXIST)
 		log_warn("job %s: cannot publish its result", id);
@@ -206,6 +209,10 @@ job_execute(const struct config *conf, struct service_call *call)
 	}
 	result_from_run(call, &run, &jr);
 	(void)publish_result(call->job_id, &jr, !run.cancelled);
+	if (jr.code != PROTO_DONE &&
+	    jr.code != proto_err_code(ERR_JOB_CANCELLED))
+		stats_job_failed(call->job_id, call->sv->name, jr.code,
+		    jr.message);
 	child_result_free(&run);
 	return 0;
 }

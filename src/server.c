@@ -405,17 +405,17 @@ server_reload(void)
 	log_info("SIGHUP: reloading %s", srv.conf->file);
 	if ((nconf = config_load(srv.conf->file, err, sizeof(err))) == NULL) {
 		log_warnx("reload failed, configuration unchanged: %s", err);
-		STATS_INC(reload_failures);
+		stats_reloaded(0);
 		return;
 	}
 	if (net_listeners_open(nconf, srv.ls, srv.nls, http_open, &nls,
 		&nnls) == -1) {
 		log_warnx("reload failed, configuration unchanged");
-		STATS_INC(reload_failures);
+		stats_reloaded(0);
 		config_free(nconf);
 		return;
 	}
-	STATS_INC(reloads);
+	stats_reloaded(1);
 	stats_services(nconf);
 	slot_services(nconf);
 	if (strcmp(nconf->pidfile, srv.conf->pidfile) != 0 ||

@@ -14,6 +14,12 @@
 #include "child.h"
 #include "stats.h"
 
+/* The status page's rings stay small: see stats.h. */
+_Static_assert(sizeof(((struct stats *)0)->ring) +
+	    sizeof(((struct stats *)0)->failed) <
+	65536,
+    "the status page's rings take 64 KiB or more");
+
 struct stats *stats;
 
 int
@@ -111,6 +117,106 @@ hist_add(struct stats_hist *h, uint64_t us)
 	__atomic_fetch_add(&h->sum_us, us, __ATOMIC_RELAXED);
 }
 
+/* The number of the current interval of the rings. */
+uint32_t
+stats_interval(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)(ts.tv_sec / STATS_SLOT_SEC);
+}
+
+/* Add N to the word W of a slot, for interval NOW; see stats.h. */
+static void
+word_add(uint64_t *w, uint32_t now, uint64_t n)
+{
+	uint64_t old, new;
+
+	old = __atomic_load_n(w, __ATOMIC_RELAXED);
+	do {
+		if ((uint32_t)(old >> 32) == now)
+			new = (old & 0xffffffffULL) + n > 0xffffffffULL ?
+			    old | 0xffffffffULL :
+			    old + n;
+		else
+			new = (uint64_t)now << 32 | (n & 0xffffffffULL);
+	} while (!__atomic_compare_exchange_n(w, &old, new, 1,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+}
+
+/* The count of word W if it holds interval N, else 0. */
+static uint64_t
+word_get(const uint64_t *w, uint32_t n)
+{
+	uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+
+	return (uint32_t)(v >> 32) == n ? v & 0xffffffffULL : 0;
+}
+
+/* Note a run of the service in slot I in its ring, if it has one. */
+static void
+ring_add(ptrdiff_t i, int failed, uint64_t us)
+{
+	struct stats_slot *sl;
+	uint32_t	   now = stats_interval();
+
+	if (i < 0 || i >= STATS_RING_SERVICES)
+		return;
+	sl = &stats->ring[i][now % STATS_SLOTS];
+	word_add(&sl->runs, now, 1);
+	if (failed)
+		word_add(&sl->fails, now, 1);
+	word_add(&sl->ms, now, (us + 500) / 1000);
+}
+
+/*
+ * The ring of the service in slot SERVICE, the oldest interval first and
+ * NOW last, in OUT: 0, or -1 if it has none.
+ */
+int
+stats_history(uint32_t service, uint32_t now, struct stats_slot *out)
+{
+	const struct stats_slot *sl;
+	uint32_t		 k, n;
+
+	if (stats == NULL || service >= STATS_RING_SERVICES)
+		return -1;
+	for (k = 0; k < STATS_SLOTS; k++) {
+		n = now - (STATS_SLOTS - 1) + k;
+		sl = &stats->ring[service][n % STATS_SLOTS];
+		out[k].runs = word_get(&sl->runs, n);
+		out[k].fails = word_get(&sl->fails, n);
+		out[k].ms = word_get(&sl->ms, n);
+	}
+	return 0;
+}
+
+/*
+ * The upper bound, in µs, of the bucket that holds the quantile Q of
+ * S's runs, calls and jobs: 0 when it has none, UINT64_MAX past 60 s.
+ */
+uint64_t
+stats_quantile_us(const struct stats_service *s, double q)
+{
+	uint64_t total = 0, cum = 0, c[STATS_BUCKETS + 1];
+	size_t	 i;
+
+	for (i = 0; i <= STATS_BUCKETS; i++) {
+		c[i] = __atomic_load_n(&s->call.count[i], __ATOMIC_RELAXED) +
+		    __atomic_load_n(&s->job.count[i], __ATOMIC_RELAXED);
+		total += c[i];
+	}
+	if (total == 0)
+		return 0;
+	for (i = 0; i < STATS_BUCKETS; i++) {
+		cum += c[i];
+		if ((double)cum >= q * (double)total)
+			return bucket_us[i];
+	}
+	return UINT64_MAX;
+}
+
 /*
  * Count one run of SV that ended with RES, answered CODE (0: work it
  * out from RES as a call's answer).
@@ -143,8 +249,76 @@ stats_run(const struct service *sv, int job, int code,
 	    __ATOMIC_RELAXED);
 	__atomic_fetch_add(&s->cpu_sys_us, (uint64_t)res->cpu_sys_us,
 	    __ATOMIC_RELAXED);
+	ring_add(s - stats->services, stats_fault(code) != 0, run_us(res));
 	if (job)
 		__atomic_fetch_add(&stats->jobs_finished, 1, __ATOMIC_RELAXED);
+}
+
+/* The master: a reload was taken (OK) or refused, now. */
+void
+stats_reloaded(int ok)
+{
+	if (stats == NULL)
+		return;
+	__atomic_fetch_add(ok ? &stats->reloads : &stats->reload_failures, 1,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&stats->reload_ok, ok, __ATOMIC_RELAXED);
+	__atomic_store_n(&stats->reload_at, (int64_t)time(NULL),
+	    __ATOMIC_RELEASE);
+}
+
+/*
+ * A runner: job ID of SERVICE failed with CODE and MESSAGE, now.  The
+ * entry is claimed with an atomic add and marked as being written (seq
+ * 0) until it is whole, so that a reader skips it meanwhile.
+ */
+void
+stats_job_failed(const char *id, const char *service, int code,
+    const char *message)
+{
+	struct stats_failed *f;
+	uint64_t	     k;
+
+	if (stats == NULL)
+		return;
+	k = __atomic_fetch_add(&stats->failed_next, 1, __ATOMIC_RELAXED);
+	f = &stats->failed[k % STATS_FAILED];
+	__atomic_store_n(&f->seq, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	f->when = time(NULL);
+	f->code = code;
+	strlcpy(f->id, id, sizeof(f->id));
+	strlcpy(f->service, service, sizeof(f->service));
+	strlcpy(f->message, message, sizeof(f->message));
+	__atomic_store_n(&f->seq, k + 1, __ATOMIC_RELEASE);
+}
+
+/* The failed jobs recorded and whole, newest first, in OUT; how many. */
+size_t
+stats_failed_recent(struct stats_failed *out, size_t max)
+{
+	uint64_t k, next, seq;
+	size_t	 n = 0;
+
+	if (stats == NULL)
+		return 0;
+	next = __atomic_load_n(&stats->failed_next, __ATOMIC_ACQUIRE);
+	for (k = next; k > 0 && next - k < STATS_FAILED && n < max; k--) {
+		const struct stats_failed *f =
+		    &stats->failed[(k - 1) % STATS_FAILED];
+
+		if ((seq = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE)) != k)
+			continue;
+		memcpy(&out[n], f, sizeof(out[n]));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&f->seq, __ATOMIC_RELAXED) != seq)
+			continue;
+		out[n].id[sizeof(out[n].id) - 1] = '\0';
+		out[n].service[sizeof(out[n].service) - 1] = '\0';
+		out[n].message[sizeof(out[n].message) - 1] = '\0';
+		n++;
+	}
+	return n;
 }
 
 static uint64_t

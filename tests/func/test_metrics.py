@@ -104,7 +104,7 @@ def test_get_metrics_http_1_0_and_1_1(daemon_factory):
 
 def test_not_found_not_allowed_bad_request(daemon_factory):
     d = metrics_daemon(daemon_factory, limits={"request_timeout": 1})
-    for path in ("/", "/metricsx", "/stats", "/metrics/"):
+    for path in ("/metricsx", "/stats", "/metrics/", "/index.html", "/jobs/x"):
         status, headers, _ = curl(d, path=path)
         assert status == 404, path
         assert headers["connection"] == "close"

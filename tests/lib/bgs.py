@@ -120,6 +120,13 @@ def child_pids(pid):
         return [int(p) for p in f.read().split()]
 
 
+def cpu_ticks(pid):
+    """User plus system CPU time of PID, in clock ticks (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 # The job queue's verbs, over a plain request each.
 ID_RE = re.compile(rb"^id:([0-9a-f]{16})$")
 

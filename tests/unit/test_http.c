@@ -1,9 +1,11 @@
 /*
- * test_http.c: the metrics listener's request parsing.
+ * test_http.c: the metrics listener's request parsing, and the status
+ * page's escaping.
  */
 #include <string.h>
 
 #include "http.h"
+#include "page.h"
 #include "unit.h"
 
 static int
@@ -31,12 +33,54 @@ TEST(http_parse_routes)
 	CHECK(code_of("GET /metrics HTTP/1.0\r\n\r\n") == 200);
 	CHECK(code_of("GET /metrics?name[]=x HTTP/1.0\r\n\r\n") == 200);
 	CHECK(code_of("HEAD /metrics HTTP/1.1\r\n\r\n") == -200);
-	CHECK(code_of("GET / HTTP/1.1\r\n\r\n") == 404);
+	CHECK(code_of("GET / HTTP/1.1\r\n\r\n") == 200);
+	CHECK(code_of("GET /?x=1 HTTP/1.1\r\n\r\n") == 200);
+	CHECK(code_of("HEAD / HTTP/1.1\r\n\r\n") == -200);
+	CHECK(code_of("POST / HTTP/1.1\r\n\r\n") == 405);
+	CHECK(code_of("GET /index.html HTTP/1.1\r\n\r\n") == 404);
+	CHECK(code_of("GET /jobs/0123456789abcdef HTTP/1.1\r\n\r\n") == 200);
+	CHECK(code_of("GET /jobs/0123456789ABCDEF HTTP/1.1\r\n\r\n") == 404);
+	CHECK(code_of("GET /jobs/0123456789abcde HTTP/1.1\r\n\r\n") == 404);
+	CHECK(code_of("GET /jobs/0123456789abcdef0 HTTP/1.1\r\n\r\n") == 404);
+	CHECK(code_of("GET /jobs/../../etc/passwd HTTP/1.1\r\n\r\n") == 404);
+	CHECK(code_of("GET /jobs/ HTTP/1.1\r\n\r\n") == 404);
 	CHECK(code_of("GET /metricsx HTTP/1.1\r\n\r\n") == 404);
 	CHECK(code_of("GET /other HTTP/1.1\r\n\r\n") == 404);
 	CHECK(code_of("POST /metrics HTTP/1.1\r\n\r\n") == 405);
 	CHECK(code_of("get /metrics HTTP/1.1\r\n\r\n") == 405);
 	CHECK(code_of("GET /metrics HTTP/2.0\r\n\r\n") == 505);
+}
+
+TEST(http_parse_names_the_route_and_job)
+{
+	struct http_request r;
+	const char *h = "GET /jobs/00ff00ff00ff00ff?a HTTP/1.1\r\n\r\n";
+
+	http_parse(h, strlen(h), &r);
+	CHECK(r.code == 200 && r.route == HTTP_JOB);
+	CHECK(strcmp(r.job, "00ff00ff00ff00ff") == 0);
+	h = "GET / HTTP/1.0\r\n\r\n";
+	http_parse(h, strlen(h), &r);
+	CHECK(r.code == 200 && r.route == HTTP_PAGE);
+	h = "GET /metrics HTTP/1.0\r\n\r\n";
+	http_parse(h, strlen(h), &r);
+	CHECK(r.code == 200 && r.route == HTTP_METRICS);
+}
+
+TEST(page_escape_leaves_no_markup)
+{
+	struct buf b = { 0 };
+
+	CHECK(page_escape(&b, "<script>alert('x&y')</script> \"q\"") == 0);
+	CHECK(buf_append(&b, "", 1) == 0);
+	CHECK(strcmp(b.data,
+		  "&lt;script&gt;alert(&#39;x&amp;y&#39;)&lt;/script&gt; "
+		  "&quot;q&quot;") == 0);
+	b.len = 0;
+	CHECK(page_escape(&b, "") == 0 && b.len == 0);
+	CHECK(page_escape(&b, "plain-name_1") == 0 && b.len == 12);
+	CHECK(memcmp(b.data, "plain-name_1", 12) == 0);
+	buf_free(&b);
 }
 
 TEST(http_parse_refuses_garbage)
