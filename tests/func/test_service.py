@@ -16,6 +16,27 @@ def test_failing_service_502_no_partial_output(daemon_factory):
     assert d.request(b"fail:x") == b"502: Service fail failed with exit status 3\n"
 
 
+def test_failing_service_output_never_answered_at_any_size(daemon_factory):
+    """A service that writes, then fails, is answered its error line only:
+    below one pipe buffer, above it, and at exactly max_output; over the
+    framed form and as a job too."""
+    cap = 200000
+    sizes = {"small": 1000, "pipe": 65536 + 1000, "exact": cap}
+    services = {name: svc("head -c %d /dev/zero | tr '\\0' Q; exit 4" % n)
+                for name, n in sizes.items()}
+    d = daemon_factory(limits={"max_output": cap}, services=services).start()
+    for name in sizes:
+        want = b"502: Service %s failed with exit status 4\n" % name.encode()
+        assert d.request(name.encode() + b":") == want, name
+        s = d.connect()
+        s.sendall(b"!call %s 0\n" % name.encode())
+        code, body = bgs.read_framed(s)
+        s.close()
+        assert code == 502 and b"Q" not in body, (name, code, body[:80])
+        jid = bgs.job_add(d, name)
+        assert bgs.job_get(d, jid) == want, name
+
+
 def test_killed_service_502(daemon_factory):
     d = daemon_factory(services={"die": svc("echo partial; kill -9 $$")}).start()
     ans = d.request(b"die:x")
