@@ -5,10 +5,12 @@ own node name, and HAProxy on 127.0.0.1, with the configuration of
 contrib/haproxy/haproxy.cfg (its addresses replaced by the test's).  The
 callers behave like the seeds' PHP caller: one address for everything,
 connect, write the request, read until the daemon closes, never shut
-their side down.  Each service answers with its node's name, so that
+their side down (the original form); the bundled client and contrib/php
+speak the framed form through the same HAProxy.  Each service answers with its node's name, so that
 every answer says who gave it.
 """
 import concurrent.futures
+import json
 import os
 import re
 import shutil
@@ -231,3 +233,44 @@ def test_framed_requests_through_haproxy(cluster):
             if want is not None:
                 assert r.stdout.decode() == want
     assert seen == set(NODES), seen
+
+
+PHP = r"""<?php
+declare(strict_types=1);
+require %s;
+use BgService\BackgroundServiceCaller as B;
+B::AssignIni("[default]\ntcpurl = tcp://127.0.0.1:%d\n");
+$calls = [];
+$jobs = [];
+for ($i = 0; $i < 30; $i++) {
+    $calls[] = B::TCPCall('whoami', "p$i");
+}
+for ($i = 0; $i < 15; $i++) {
+    $id = B::TCPAddQueue('whoami', "q$i");
+    $jobs[] = [$id, B::TCPCheckQueue($id), B::TCPGetQueue($id)];
+}
+echo json_encode(['calls' => $calls, 'jobs' => $jobs]);
+"""
+
+
+def test_php_client_through_haproxy(cluster, tmp_path):
+    """contrib/php, configured with HAProxy's address as its one tcpurl."""
+    port, daemons = cluster
+    autoload = os.path.join(bgs.REPO, "contrib", "php", "autoload.php")
+    script = tmp_path / "t.php"
+    script.write_text(PHP % ("'%s'" % autoload, port))
+    r = subprocess.run(["php", "-d", "display_errors=stderr", "-d", "error_reporting=-1",
+                        "-f", str(script)], capture_output=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == b"", r
+    out = json.loads(r.stdout)
+    nodes = set()
+    for i, ans in enumerate(out["calls"]):
+        node, data = ans.split(" ", 1)
+        assert node in NODES and data == "p%d" % i, ans
+        nodes.add(node)
+    assert nodes == set(NODES), out["calls"]
+    for i, (jid, state, result) in enumerate(out["jobs"]):
+        m = ID_RE.match(jid.encode())
+        assert m, jid
+        assert state in ("0", "1", "2") and result == "%s q%d" % (m.group(2).decode(), i), \
+            (jid, state, result)
