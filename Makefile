@@ -53,9 +53,9 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
-# The client links only what it uses: the wire (proto.c) and the
-# client's configuration (config.c and what that needs).
-CLIENT_MODS = proto config charset log lookup net addr sig util child kids priv
+# The client links only what it uses: its connections (dial.c), the wire
+# (proto.c) and the client's configuration (config.c and what that needs).
+CLIENT_MODS = dial proto config charset log lookup net addr sig util child kids priv
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:

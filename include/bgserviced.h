@@ -59,6 +59,8 @@
 
 /* Longest service name; names are made of A-Z a-z 0-9 - _. */
 #define SERVICE_NAME_MAX 64
+/* Longest node name (node in bgserviced.conf(5)): A-Z a-z 0-9. */
+#define NODE_NAME_MAX 8
 /* Most "env" entries of a service. */
 #define SERVICE_ENV_MAX 32
 
@@ -171,6 +173,7 @@ struct config {
 	char		   *pidfile;
 	char		   *spool_dir;
 	char		   *log; /* "log": NULL for syslog */
+	char		    node[NODE_NAME_MAX + 1]; /* "": none */
 	struct listen_conf *listens;
 	size_t		    nlistens;
 	struct limits	    limits;

@@ -21,9 +21,11 @@ const struct service *config_service(const struct config *, const char *name);
  * which daemon serves which service, like the PHP caller's ini file.
  */
 struct client_target {
-	char *name; /* service, or NULL for the default */
-	char *tcpurl;
-	char *udpurl;
+	char  *name; /* service, or NULL for the default */
+	char  *tcpurl;
+	char  *udpurl;
+	char **hosts; /* "hosts", instead of tcpurl: spread over */
+	size_t nhosts;
 };
 
 struct client_conf {
@@ -35,7 +37,8 @@ struct client_conf {
 struct client_conf *config_client_load(const char *file, char *err,
     size_t errlen);
 void		    config_client_free(struct client_conf *);
-const char *config_client_url(const struct client_conf *, const char *service,
-    int udp);
+char *const	   *config_client_urls(const struct client_conf *,
+	   const char *service, int udp, size_t *n);
+char *const *config_client_stream(const struct client_target *, size_t *n);
 
 #endif /* CONFIG_H */

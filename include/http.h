@@ -29,7 +29,7 @@ struct http_request {
 	int		code; /* the status to answer */
 	int		head; /* HEAD: headers only */
 	enum http_route route;
-	char		job[JOB_ID_LEN + 1]; /* HTTP_JOB: its id */
+	char		job[JOB_ID_MAX + 1]; /* HTTP_JOB: its id */
 };
 
 int    http_open(const struct config *, struct listener *old, size_t nold,

@@ -15,12 +15,25 @@
 #define PROTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "bgserviced.h"
 
-/* Job ids: 16 lowercase hex digits (64 random bits). */
-#define JOB_ID_LEN 16
+/*
+ * Job ids, two forms (bgserviced(8), Job ids):
+ *  - without a node, 16 lowercase hex digits (64 random bits);
+ *  - with the daemon's node (bgserviced.conf(5), node), the node padded
+ *    with '_' to NODE_NAME_MAX characters, '-', then the 16 hex digits:
+ *    "web1____-0123456789abcdef".  Every id of one node begins with the
+ *    same JOB_NODE_PREFIX characters, which a load balancer or the
+ *    client reads with a prefix match.
+ */
+#define JOB_ID_HEX	16
+#define JOB_NODE_PAD	'_'
+#define JOB_NODE_SEP	'-'
+#define JOB_NODE_PREFIX (NODE_NAME_MAX + 1)
+#define JOB_ID_MAX	(JOB_NODE_PREFIX + JOB_ID_HEX)
 
 /* The first byte of a framed request or answer. */
 #define FRAME_MARK '!'
@@ -40,6 +53,7 @@ enum proto_verb {
 	VERB_QLIST,   /* queue:list */
 	VERB_STATS,   /* stats */
 	VERB_SEND,    /* framed only: run, answer nothing but 202 */
+	VERB_NODE,    /* framed only: the daemon's node name */
 };
 
 /* The codes of a framed answer that is not an error. */
@@ -104,7 +118,7 @@ struct request {
 	enum proto_verb verb;
 	int		framed; /* arrived in the framed form */
 	char		service[SERVICE_NAME_MAX + 1];
-	char		id[JOB_ID_LEN + 1];
+	char		id[JOB_ID_MAX + 1];
 	const char     *data; /* points into the request buffer */
 	size_t		datalen;
 	size_t		length; /* bytes of the buffer it used */
@@ -131,15 +145,18 @@ struct proto_info {
 /* Room for any answer of proto_info_format(). */
 #define PROTO_INFO_MAX 1024
 /* Room for any answer of proto_id_answer() or proto_state_answer(). */
-#define PROTO_ANSWER_MAX 32
+#define PROTO_ANSWER_MAX 48
 
 /* Requests (the daemon's side). */
 enum proto_scan proto_scan(const char *buf, size_t len, size_t *reqlen);
 enum proto_err	proto_parse(const char *buf, size_t len, struct request *req);
 int		proto_valid_id(const char *id, size_t len);
-int		proto_valid_name(const char *name, size_t len);
-int		proto_reserved_name(const char *name);
-const char     *proto_verb_name(enum proto_verb);
+int		proto_valid_node(const char *node, size_t len);
+int    proto_make_id(char *buf, size_t size, const char *node, uint64_t r);
+size_t proto_id_node(const char *id, char *node, size_t size);
+int    proto_valid_name(const char *name, size_t len);
+int    proto_reserved_name(const char *name);
+const char *proto_verb_name(enum proto_verb);
 
 /* The error table. */
 int	    proto_err_code(enum proto_err);

@@ -17,14 +17,14 @@
 #include "util.h"
 
 /*
- * A note on the FIFO: its kind, a job's id, an argument padded with NULs,
- * '\n'.  Notes of one size, written whole (< PIPE_BUF): reads never split
+ * A note on the FIFO: its kind, a job's id (either form, padded with NULs
+ * to JOB_ID_MAX), an argument padded with NULs, '\n'.  Notes of one size, written whole (< PIPE_BUF): reads never split
  * them.
  */
 #define NOTE_ADD  'A' /* a job was queued; the argument: its service */
 #define NOTE_WAIT 'W' /* a child waits for the job; its pid */
 #define NOTE_DONE 'D' /* the job was cancelled: stop its runner */
-#define NOTE_ARG  (1 + JOB_ID_LEN)
+#define NOTE_ARG  (1 + JOB_ID_MAX)
 #define NOTE_LEN  (NOTE_ARG + SERVICE_NAME_MAX + 1)
 
 /* How waiting for a job ended. */
@@ -36,8 +36,8 @@ enum queue_wait {
 };
 
 void queue_child(pid_t master);
-int  queue_add(const struct service *, const struct peer *, const char *data,
-     size_t len, char *id);
+int  queue_add(const struct service *, const char *node, const struct peer *,
+     const char *data, size_t len, char *id);
 enum job_state	queue_state(const char *id);
 enum queue_wait queue_wait_done(const char *id);
 int		queue_result(const char *id, struct job_result *);

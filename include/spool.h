@@ -32,7 +32,7 @@ enum job_state {
 
 /* A job's request, as queue:add received it. */
 struct job_req {
-	char		id[JOB_ID_LEN + 1];
+	char		id[JOB_ID_MAX + 1];
 	char		service[SERVICE_NAME_MAX + 1];
 	struct timespec submitted;
 	char		transport[8];
@@ -58,8 +58,8 @@ int  spool_open(const char *dir, uid_t, gid_t, const char **why);
 int  spool_lock(const char **why);
 void spool_close(void);
 void spool_child(void);
-int  spool_add(const char *service, const struct peer *, const char *data,
-     size_t len, char *id);
+int  spool_add(const char *service, const char *node, const struct peer *,
+     const char *data, size_t len, char *id);
 int  spool_load_req(const char *id, struct job_req *);
 void spool_req_free(struct job_req *);
 enum job_state spool_state(const char *id);

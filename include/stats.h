@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "bgserviced.h"
+#include "proto.h"
 #include "util.h"
 
 #define STATS_SERVICES 256 /* services counted one by one */
@@ -67,7 +68,7 @@ struct stats_failed {
 	uint64_t seq;
 	int64_t	 when; /* time(3) it ended */
 	int32_t	 code;
-	char	 id[24];
+	char	 id[JOB_ID_MAX + 1];
 	char	 service[SERVICE_NAME_MAX + 1];
 	char	 message[STATS_MESSAGE];
 };

@@ -10,13 +10,10 @@
  */
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/un.h>
 
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,25 +23,19 @@
 #include "bgserviced.h"
 #include "charset.h"
 #include "config.h"
+#include "dial.h"
 #include "pathnames.h"
 #include "proto.h"
 #include "util.h"
 
-#define EXIT_SERVICE 1
-#define EXIT_REFUSED 2
-#define EXIT_USAGE   100
-#define EXIT_TEMP    111
-
-#define DEFAULT_HOST	"127.0.0.1:12341"
-#define CONNECT_TIMEOUT 10
-#define DGRAM_MAX	65507
+#define DEFAULT_HOST "127.0.0.1:12341"
+#define DGRAM_MAX    65507
 
 static const char	  *host;	/* -H or $BGSERVICE_HOST: wins */
 static const char	  *charset;	/* -C: the local charset */
 static const char	  *job_service; /* -s: whose daemon has the jobs */
 static struct client_conf *cconf;	/* the client's configuration */
-static int		   timeout; /* seconds for the whole call, 0: none */
-static long long	   deadline;
+static const char *const   default_hosts[] = { DEFAULT_HOST };
 
 static int write_out(const char *, size_t);
 
@@ -69,234 +60,156 @@ static void __attribute__((noreturn)) usage(void)
 	exit(EXIT_USAGE);
 }
 
-static int
-ms_left(void)
-{
-	return deadline == 0 ? -1 : ms_until(deadline);
-}
-
 /*
- * connect(2) bounded by CONNECT_TIMEOUT and the call's deadline.  The
- * socket stays non-blocking.
+ * The daemons of SERVICE (NULL: -s's, the jobs' service) over TCP or
+ * UDP: -H or $BGSERVICE_HOST, else the client's configuration (hosts,
+ * tcpurl, udpurl), else the default; *N of them.
  */
-static int
-connect_bounded(int fd, const struct sockaddr *sa, socklen_t len)
+static const char *const *
+targets(const char *service, int udp, size_t *n)
 {
-	struct pollfd pfd = { fd, POLLOUT, 0 };
-	socklen_t     elen = sizeof(int);
-	int	      ms = CONNECT_TIMEOUT * 1000, left = ms_left(), e = 0, r;
+	char *const *urls;
 
-	if (left >= 0 && left < ms)
-		ms = left;
-	if (set_nonblock(fd, 1) == -1)
-		return -1;
-	if (connect(fd, sa, len) == 0)
-		return 0;
-	if (errno != EINPROGRESS)
-		return -1;
-	while ((r = poll(&pfd, 1, ms)) == -1 && errno == EINTR)
-		;
-	if (r == 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
-		return -1;
-	if (e != 0) {
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Where SERVICE (NULL: the jobs' daemon) is reached over TCP or UDP:
- * -H or $BGSERVICE_HOST, else the client's configuration, else the
- * default.  A datagram goes where the stream calls go unless udpurl
- * says otherwise.
- */
-static const char *
-target(const char *service, int udp)
-{
-	const char *url, *name = service != NULL ? service : job_service;
-
+	*n = 1;
 	if (host != NULL)
-		return host;
-	if ((url = config_client_url(cconf, name, udp)) != NULL)
-		return url;
-	if (udp && (url = config_client_url(cconf, name, 0)) != NULL)
-		return url;
-	return DEFAULT_HOST;
+		return &host;
+	urls = config_client_urls(cconf,
+	    service != NULL ? service : job_service, udp, n);
+	if (*n > 0)
+		return (const char *const *)urls;
+	*n = 1;
+	return default_hosts;
 }
 
-/* Drop a "tcp://", "udp://" or "unix:" scheme. */
+/*
+ * Every daemon the configuration names for stream calls, each once (a
+ * job's node may be any of them), unless -H or -s says where to ask.
+ */
+static const char *const *
+all_targets(size_t *n)
+{
+	static const char **all;
+	char *const	   *urls;
+	size_t		    i, j, k, m, max;
+
+	if (host != NULL || job_service != NULL || cconf == NULL)
+		return targets(NULL, 0, n);
+	config_client_stream(&cconf->dflt, &max);
+	for (i = 0; i < cconf->nservices; i++) {
+		(void)config_client_stream(&cconf->services[i], &m);
+		max += m;
+	}
+	if (max == 0 || (all = reallocarray(NULL, max, sizeof(*all))) == NULL)
+		return targets(NULL, 0, n);
+	*n = 0;
+	for (i = 0; i <= cconf->nservices; i++) {
+		urls = config_client_stream(
+		    i == 0 ? &cconf->dflt : &cconf->services[i - 1], &m);
+		for (j = 0; j < m; j++) {
+			for (k = 0; k < *n && strcmp(all[k], urls[j]) != 0;
+			     k++)
+				;
+			if (k == *n)
+				all[(*n)++] = urls[j];
+		}
+	}
+	return all;
+}
+
+/*
+ * Connect to one of the N daemons of URLS: from one picked at random on,
+ * round the list while one cannot be reached.  Returns the socket, its
+ * URL in *WHERE; exits when none can be reached.
+ */
+static int
+connect_any(const char *const *urls, size_t n, int type, const char **where)
+{
+	char   why[512] = "";
+	size_t i, first = n > 1 ? arc4random_uniform(n) : 0;
+	int    fd;
+
+	for (i = 0; i < n; i++) {
+		*where = urls[(first + i) % n];
+		if ((fd = dial_try(*where, type, why, sizeof(why))) != -1)
+			return fd;
+	}
+	if (n > 1)
+		errx(EXIT_TEMP, "none of %zu hosts answers; %s", n, why);
+	errx(EXIT_TEMP, "%s", why);
+}
+
+/* One framed request to a daemon of SERVICE; the answer's code. */
+static int
+call_any(const char *service, enum proto_verb verb, const char *arg,
+    const struct buf *data, struct buf *ans)
+{
+	const char *const *urls;
+	const char	  *where;
+	size_t		   n;
+	int		   fd;
+
+	urls = targets(service, 0, &n);
+	fd = connect_any(urls, n, SOCK_STREAM, &where);
+	return dial_request(fd, where, verb, arg, data->data, data->len, ans);
+}
+
+/* Does the daemon at URL answer that it is NODE? */
+static int
+is_node(const char *url, const char *node)
+{
+	struct buf ans = { 0 };
+	char	   why[512];
+	int	   fd, r;
+
+	if ((fd = dial_try(url, SOCK_STREAM, why, sizeof(why))) == -1)
+		return 0;
+	r = dial_request(fd, url, VERB_NODE, NULL, NULL, 0, &ans) ==
+		PROTO_DONE &&
+	    ans.len == strlen(node) && memcmp(ans.data, node, ans.len) == 0;
+	buf_free(&ans);
+	return r;
+}
+
+/*
+ * The daemon of the N of URLS that holds the jobs of NODE: the one that
+ * answers that it is NODE.  NULL when there is one daemon only: ask it.
+ */
 static const char *
-strip_scheme(const char *url)
+job_host(const char *node, const char *const *urls, size_t n)
 {
-	static const char *const schemes[] = { "tcp://", "udp://", "unix://",
-		"unix:" };
-	size_t			 i, n;
+	size_t i;
 
-	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-		n = strlen(schemes[i]);
-		if (strncmp(url, schemes[i], n) == 0)
-			return url + n;
-	}
-	return url;
+	if (n == 1)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (is_node(urls[i], node))
+			return urls[i];
+	errx(EXIT_TEMP, "no host of %zu answers as node %s", n, node);
 }
 
 /*
- * Split "host:port", "[v6]:port" or a UNIX socket path and connect a
- * socket of TYPE (SOCK_STREAM or SOCK_DGRAM).
+ * Ask VERB about job ID of the daemons of URLS in turn, until one has it
+ * (answers other than 404) or the last one answers.  The answer's code.
  */
 static int
-dial(const char *url, int type)
+job_ask(const char *const *urls, size_t n, enum proto_verb verb,
+    const char *id, struct buf *ans)
 {
-	struct addrinfo	   hints, *res, *ai;
-	struct sockaddr_un sun;
-	const char	  *spec = strip_scheme(url);
-	char		   buf[256], *h, *p;
-	int		   fd = -1, e;
+	char   why[512] = "";
+	size_t i;
+	int    fd, code = -1;
 
-	if (spec[0] == '/') {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		if (strlcpy(sun.sun_path, spec, sizeof(sun.sun_path)) >=
-		    sizeof(sun.sun_path))
-			errx(EXIT_USAGE, "%s: path too long", spec);
-		if ((fd = socket(AF_UNIX, type, 0)) == -1)
-			err(EXIT_TEMP, "socket");
-		if (connect_bounded(fd, (struct sockaddr *)&sun,
-			sizeof(sun)) == -1)
-			err(EXIT_TEMP, "connect %s", spec);
-		return fd;
-	}
-	if (strlcpy(buf, spec, sizeof(buf)) >= sizeof(buf))
-		errx(EXIT_USAGE, "%s: too long", spec);
-	h = buf;
-	if (*h == '[') {
-		h++;
-		if ((p = strchr(h, ']')) == NULL || p[1] != ':')
-			errx(EXIT_USAGE, "%s: expected [address]:port", spec);
-		*p = '\0';
-		p += 2;
-	} else {
-		if ((p = strrchr(h, ':')) == NULL)
-			errx(EXIT_USAGE, "%s: expected host:port", spec);
-		*p++ = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = type;
-	if ((e = getaddrinfo(h, p, &hints, &res)) != 0)
-		errx(EXIT_TEMP, "%s: %s", spec, gai_strerror(e));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype,
-			 ai->ai_protocol)) == -1)
+	for (i = 0; i < n; i++) {
+		if ((fd = dial_try(urls[i], SOCK_STREAM, why, sizeof(why))) ==
+		    -1)
 			continue;
-		if (connect_bounded(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		ans->len = 0;
+		code = dial_request(fd, urls[i], verb, id, NULL, 0, ans);
+		if (code != proto_err_code(ERR_NO_JOB))
 			break;
-		e = errno;
-		close(fd);
-		fd = -1;
-		errno = e;
 	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		err(EXIT_TEMP, "connect %s", spec);
-	return fd;
-}
-
-/* Wait until FD is ready for EVENTS, within the deadline. */
-static void
-wait_fd(int fd, short events)
-{
-	struct pollfd pfd = { fd, events, 0 };
-	int	      r;
-
-	while ((r = poll(&pfd, 1, ms_left())) == -1 && errno == EINTR)
-		;
-	if (r == -1)
-		err(EXIT_TEMP, "poll");
-	if (r == 0)
-		errx(EXIT_TEMP, "timed out after %d s", timeout);
-}
-
-static void
-send_all(int fd, const char *data, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		wait_fd(fd, POLLOUT);
-		if ((n = write(fd, data, len)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			err(EXIT_TEMP, "write");
-		}
-		data += n;
-		len -= n;
-	}
-}
-
-/*
- * Send one framed request to WHERE and read its framed answer into OUT.
- * Returns the answer's code.
- */
-static int
-request(const char *where, enum proto_verb verb, const char *arg,
-    const char *data, size_t len, struct buf *out)
-{
-	char	hdr[FRAME_HEADER_MAX];
-	int	fd, hlen, code = 0;
-	size_t	plen = 0;
-	ssize_t n;
-
-	if ((hlen = proto_frame_request(hdr, sizeof(hdr), verb, arg, len)) ==
-	    -1)
-		errx(EXIT_USAGE, "%s: argument too long",
-		    proto_verb_name(verb));
-	fd = dial(where, SOCK_STREAM);
-	send_all(fd, hdr, hlen);
-	send_all(fd, data, len);
-	(void)shutdown(fd, SHUT_WR);
-	hlen = 0;
-	for (;;) {
-		if (hlen == 0 && out->len > 0 && out->data[0] != FRAME_MARK) {
-			/*
-			 * The master refuses a connection (403, 429) before
-			 * it reads anything: one line in the original form.
-			 */
-			hlen = proto_parse_error_line(out->data, out->len,
-			    &code, &plen);
-			if (hlen == -1)
-				errx(EXIT_TEMP, "%s: not a bgserviced answer",
-				    where);
-			if (hlen > 0)
-				break;
-		} else if (hlen == 0 && out->len > 0) {
-			hlen = proto_parse_frame_answer(out->data, out->len,
-			    &code, &plen);
-			if (hlen == -1)
-				errx(EXIT_TEMP, "%s: not a bgserviced answer",
-				    where);
-		}
-		if (hlen > 0 && out->len >= (size_t)hlen + plen)
-			break;
-		wait_fd(fd, POLLIN);
-		if ((n = buf_read(out, fd, 0)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			err(EXIT_TEMP, "%s: read", where);
-		}
-		if (n == 0)
-			errx(EXIT_TEMP,
-			    "%s: connection closed before the "
-			    "answer was complete",
-			    where);
-	}
-	close(fd);
-	buf_consume(out, hlen);
-	out->len = plen;
+	if (code == -1)
+		errx(EXIT_TEMP, "%s", why);
 	return code;
 }
 
@@ -390,8 +303,7 @@ cmd_call(int argc, char *argv[])
 	if (argc < 2 || argc > 3)
 		usage();
 	read_data(argc, argv, 2, &data);
-	code = request(target(argv[1], 0), VERB_CALL, argv[1], data.data,
-	    data.len, &ans);
+	code = call_any(argv[1], VERB_CALL, argv[1], &data, &ans);
 	code = finish(code, &ans);
 	buf_free(&data);
 	buf_free(&ans);
@@ -405,20 +317,37 @@ enum print_as {
 	PRINT_NOTHING, /* success says nothing */
 };
 
-/* Ask VERB about the job id argv[1]; print the answer. */
+/*
+ * Ask VERB about the job id argv[1]; print the answer.  An id that names
+ * a node goes to the daemon that is that node; one without a node to
+ * the daemons of -s's service (or the default) in turn.
+ */
 static int
 job_verb(enum proto_verb verb, int argc, char *argv[], enum print_as how)
 {
-	struct buf ans = { 0 };
-	int	   code;
+	const char *const *urls;
+	const char	  *where;
+	struct buf	   ans = { 0 };
+	char		   node[NODE_NAME_MAX + 1];
+	size_t		   n;
+	int		   code;
 
 	if (argc != 2)
 		usage();
 	if (!proto_valid_id(argv[1], strlen(argv[1]))) {
-		warnx("%s: not a job id (16 hex digits)", argv[1]);
+		warnx("%s: not a job id (bgserviced(8), Job ids)", argv[1]);
 		return EXIT_REFUSED;
 	}
-	code = request(target(NULL, 0), verb, argv[1], NULL, 0, &ans);
+	if (proto_id_node(argv[1], node, sizeof(node)) == 0)
+		urls = targets(NULL, 0, &n); /* -s's service's, or default */
+	else {
+		urls = all_targets(&n);
+		if ((where = job_host(node, urls, n)) != NULL) {
+			urls = &where;
+			n = 1;
+		}
+	}
+	code = job_ask(urls, n, verb, argv[1], &ans);
 	if (code == PROTO_DONE && how == PRINT_NOTHING)
 		ans.len = 0;
 	if (code == PROTO_DONE && how == PRINT_LINE &&
@@ -438,8 +367,7 @@ cmd_add(int argc, char *argv[])
 	if (argc < 2 || argc > 3)
 		usage();
 	read_data(argc, argv, 2, &data);
-	code = request(target(argv[1], 0), VERB_QADD, argv[1], data.data,
-	    data.len, &ans);
+	code = call_any(argv[1], VERB_QADD, argv[1], &data, &ans);
 	if (code == PROTO_DONE) {
 		/* An id is ASCII: print it as it is, whatever -C says. */
 		printf("%.*s\n", (int)ans.len, ans.data);
@@ -455,11 +383,13 @@ cmd_add(int argc, char *argv[])
 static int
 cmd_send(int argc, char *argv[])
 {
-	struct buf  data = { 0 }, dgram = { 0 };
-	const char *where;
-	char	    head[SERVICE_NAME_MAX + 2];
-	ssize_t	    n;
-	int	    fd, hlen;
+	struct buf	   data = { 0 }, dgram = { 0 };
+	const char *const *urls;
+	const char	  *where;
+	char		   head[SERVICE_NAME_MAX + 2];
+	ssize_t		   r;
+	size_t		   n;
+	int		   fd, hlen;
 
 	if (argc < 2 || argc > 3)
 		usage();
@@ -474,12 +404,12 @@ cmd_send(int argc, char *argv[])
 		    "%zu bytes do not fit in a datagram (%d at "
 		    "most)",
 		    dgram.len, DGRAM_MAX);
-	where = target(argv[1], 1);
-	fd = dial(where, SOCK_DGRAM);
+	urls = targets(argv[1], 1, &n);
+	fd = connect_any(urls, n, SOCK_DGRAM, &where);
 	do
-		n = send(fd, dgram.data, dgram.len, 0);
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
+		r = send(fd, dgram.data, dgram.len, 0);
+	while (r == -1 && errno == EINTR);
+	if (r == -1)
 		err(EXIT_TEMP, "%s: send", where);
 	close(fd);
 	buf_free(&data);
@@ -515,12 +445,12 @@ cmd_cancel(int argc, char *argv[])
 static int
 plain_verb(enum proto_verb verb, int argc)
 {
-	struct buf ans = { 0 };
+	struct buf ans = { 0 }, none = { 0 };
 	int	   code;
 
 	if (argc != 1)
 		usage();
-	code = request(target(NULL, 0), verb, NULL, NULL, 0, &ans);
+	code = call_any(NULL, verb, NULL, &none, &ans);
 	code = finish(code, &ans);
 	buf_free(&ans);
 	return code;
@@ -540,18 +470,21 @@ cmd_stats(int argc, char *argv[])
 	return plain_verb(VERB_STATS, argc);
 }
 
+/* One helo to URL; the exit status for it. */
 static int
-cmd_ping(int argc, char *argv[])
+ping_one(const char *url)
 {
 	struct buf ans = { 0 };
-	int	   code;
+	char	   why[512];
+	int	   fd, code;
 
-	(void)argv;
-	if (argc != 1)
-		usage();
-	code = request(target(job_service, 0), VERB_HELO, NULL, NULL, 0, &ans);
+	if ((fd = dial_try(url, SOCK_STREAM, why, sizeof(why))) == -1) {
+		warnx("%s", why);
+		return EXIT_TEMP;
+	}
+	code = dial_request(fd, url, VERB_HELO, NULL, NULL, 0, &ans);
 	if (code == PROTO_DONE && proto_is_helo_answer(ans.data, ans.len)) {
-		printf("%s is alive\n", target(job_service, 0));
+		printf("%s is alive\n", url);
 		code = 0;
 	} else
 		code = finish(
@@ -559,6 +492,26 @@ cmd_ping(int argc, char *argv[])
 		    &ans);
 	buf_free(&ans);
 	return code;
+}
+
+/* helo to each daemon of -s's service (or the default's). */
+static int
+cmd_ping(int argc, char *argv[])
+{
+	const char *const *urls;
+	size_t		   n, i;
+	int		   code, worst = 0;
+
+	(void)argv;
+	if (argc != 1)
+		usage();
+	urls = targets(NULL, 0, &n);
+	for (i = 0; i < n; i++)
+		if ((code = ping_one(urls[i])) != 0)
+			worst = code;
+	if (fflush(stdout) == EOF)
+		err(EXIT_TEMP, "stdout");
+	return worst;
 }
 
 static const struct {
@@ -611,7 +564,7 @@ main(int argc, char *argv[])
 {
 	const char *errstr, *conffile = NULL;
 	size_t	    i;
-	int	    ch, r;
+	int	    ch, r, timeout = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	host = getenv("BGSERVICE_HOST");
@@ -653,7 +606,7 @@ main(int argc, char *argv[])
 		charset = NULL;
 	}
 	load_client_conf(conffile);
-	deadline = timeout > 0 ? now_ms() + (long long)timeout * 1000 : 0;
+	dial_init(timeout);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[0], commands[i].name) == 0) {
 			r = commands[i].fn(argc, argv);

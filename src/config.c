@@ -39,7 +39,7 @@ struct cfgctx {
 
 static const char *const root_keys[] = { "pidfile", "spool_dir", "listen",
 	"limits", "services", "allow", "user", "group", "log", "metrics",
-	NULL };
+	"node", NULL };
 static const char *const limit_keys[] = { "max_connections", "max_request",
 	"request_timeout", "request_idle_ms", "request_idle_fixed", "max_jobs",
 	"job_retention", "max_output", "kill_grace", "max_per_source",
@@ -1017,6 +1017,28 @@ parse_log(struct cfgctx *ctx, const config_setting_t *root, struct config *c)
 	return 0;
 }
 
+/* "node": the name job ids carry, A-Z a-z 0-9, NODE_NAME_MAX at most. */
+static int
+parse_node(struct cfgctx *ctx, const config_setting_t *root, struct config *c)
+{
+	char *node = NULL;
+	int   ok;
+
+	if (cfg_string(ctx, root, "node", &node) == -1)
+		return -1;
+	if (node == NULL)
+		return 0;
+	ok = proto_valid_node(node, strlen(node));
+	if (ok)
+		strlcpy(c->node, node, sizeof(c->node));
+	free(node);
+	if (!ok)
+		return cfg_error(ctx, config_setting_get_member(root, "node"),
+		    "'node' must be 1 to %d letters and digits",
+		    NODE_NAME_MAX);
+	return 0;
+}
+
 static int
 config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 {
@@ -1031,7 +1053,7 @@ config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 		return -1;
 	if (c->spool_dir == NULL && default_spool(ctx, c) == -1)
 		return -1;
-	if (parse_log(ctx, root, c) == -1 ||
+	if (parse_log(ctx, root, c) == -1 || parse_node(ctx, root, c) == -1 ||
 	    parse_limits(ctx, root, &c->limits) == -1 ||
 	    parse_listen(ctx, root, c) == -1 ||
 	    parse_allow(ctx, root, &c->allow) == -1 ||
@@ -1126,7 +1148,43 @@ config_free(struct config *c)
 }
 
 static const char *const client_keys[] = { "default", "services", NULL };
-static const char *const target_keys[] = { "tcpurl", "udpurl", NULL };
+static const char *const target_keys[] = { "tcpurl", "udpurl", "hosts", NULL };
+
+/* "hosts": the daemons a service is spread over, [ "host:port", ... ]. */
+static int
+parse_hosts(struct cfgctx *ctx, const config_setting_t *g,
+    struct client_target *t)
+{
+	const config_setting_t *s, *e;
+	int			i, n;
+
+	if ((s = config_setting_get_member(g, "hosts")) == NULL)
+		return 0;
+	if ((!config_setting_is_array(s) && !config_setting_is_list(s)) ||
+	    (n = config_setting_length(s)) == 0)
+		return cfg_error(ctx, s,
+		    "'hosts' must be a list of "
+		    "addresses [ \"host:port\", ... ]");
+	if (t->tcpurl != NULL)
+		return cfg_error(ctx, s,
+		    "'hosts' and 'tcpurl' exclude "
+		    "each other");
+	if ((t->hosts = calloc(n, sizeof(*t->hosts))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	t->nhosts = n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    *config_setting_get_string(e) == '\0')
+			return cfg_error(ctx, e,
+			    "'hosts': not an address "
+			    "\"host:port\"");
+		if ((t->hosts[i] = strdup(config_setting_get_string(e))) ==
+		    NULL)
+			return cfg_error(ctx, e, "out of memory");
+	}
+	return 0;
+}
 
 static int
 parse_target(struct cfgctx *ctx, const config_setting_t *g,
@@ -1140,7 +1198,8 @@ parse_target(struct cfgctx *ctx, const config_setting_t *g,
 	if (cfg_known_keys(ctx, g, target_keys, config_setting_name(g)) ==
 		-1 ||
 	    cfg_string(ctx, g, "tcpurl", &t->tcpurl) == -1 ||
-	    cfg_string(ctx, g, "udpurl", &t->udpurl) == -1)
+	    cfg_string(ctx, g, "udpurl", &t->udpurl) == -1 ||
+	    parse_hosts(ctx, g, t) == -1)
 		return -1;
 	return 0;
 }
@@ -1200,6 +1259,19 @@ fail:
 	return NULL;
 }
 
+static void
+target_free(struct client_target *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nhosts; i++)
+		free(t->hosts[i]);
+	free(t->hosts);
+	free(t->name);
+	free(t->tcpurl);
+	free(t->udpurl);
+}
+
 void
 config_client_free(struct client_conf *cc)
 {
@@ -1207,32 +1279,52 @@ config_client_free(struct client_conf *cc)
 
 	if (cc == NULL)
 		return;
-	for (i = 0; i < cc->nservices; i++) {
-		free(cc->services[i].name);
-		free(cc->services[i].tcpurl);
-		free(cc->services[i].udpurl);
-	}
+	for (i = 0; i < cc->nservices; i++)
+		target_free(&cc->services[i]);
 	free(cc->services);
-	free(cc->dflt.tcpurl);
-	free(cc->dflt.udpurl);
+	target_free(&cc->dflt);
 	free(cc);
 }
 
-/* The URL for SERVICE (NULL: the default), or NULL if none is set. */
-const char *
-config_client_url(const struct client_conf *cc, const char *service, int udp)
+/* The stream daemons of T: its hosts, or its tcpurl; *N of them. */
+char *const *
+config_client_stream(const struct client_target *t, size_t *n)
+{
+	*n = t->nhosts > 0 ? t->nhosts : t->tcpurl != NULL;
+	return t->nhosts > 0 ? t->hosts : &t->tcpurl;
+}
+
+/*
+ * The daemons for SERVICE (NULL: the default), *N of them (0: none set).
+ * Datagrams go to the service's udpurl, else the default's, else where
+ * its stream calls go; stream calls to the service's hosts or tcpurl,
+ * else the default's.
+ */
+char *const *
+config_client_urls(const struct client_conf *cc, const char *service, int udp,
+    size_t *n)
 {
 	const struct client_target *t = NULL;
+	char *const		   *urls;
 	size_t			    i;
 
+	*n = 0;
 	if (cc == NULL)
 		return NULL;
 	for (i = 0; service != NULL && i < cc->nservices; i++)
 		if (strcmp(cc->services[i].name, service) == 0)
 			t = &cc->services[i];
-	if (t != NULL && (udp ? t->udpurl : t->tcpurl) != NULL)
-		return udp ? t->udpurl : t->tcpurl;
-	return udp ? cc->dflt.udpurl : cc->dflt.tcpurl;
+	if (udp && t != NULL && t->udpurl != NULL) {
+		*n = 1;
+		return &t->udpurl;
+	}
+	if (udp && cc->dflt.udpurl != NULL) {
+		*n = 1;
+		return &cc->dflt.udpurl;
+	}
+	if (t != NULL && (urls = config_client_stream(t, n), *n > 0))
+		return urls;
+	return config_client_stream(&cc->dflt, n);
 }
 
 static int

@@ -68,6 +68,7 @@ static void handle_qinfo(struct conn *, const struct request *);
 static void handle_qcancel(struct conn *, const struct request *);
 static void handle_qlist(struct conn *, const struct request *);
 static void handle_stats(struct conn *, const struct request *);
+static void handle_node(struct conn *, const struct request *);
 
 static const struct {
 	enum proto_verb verb;
@@ -84,6 +85,7 @@ static const struct {
 	{ VERB_QCANCEL, handle_qcancel },
 	{ VERB_QLIST, handle_qlist },
 	{ VERB_STATS, handle_stats },
+	{ VERB_NODE, handle_node },
 };
 
 /* Write an answer; a caller that does not read is cut off by SNDTIMEO. */
@@ -137,6 +139,13 @@ handle_helo(struct conn *c, const struct request *req)
 	const char *ans = proto_helo_answer(req->verb);
 
 	conn_answer(c, req, PROTO_DONE, ans, strlen(ans));
+}
+
+/* The node this daemon tags its job ids with: "" for none. */
+static void
+handle_node(struct conn *c, const struct request *req)
+{
+	conn_answer(c, req, PROTO_DONE, c->conf->node, strlen(c->conf->node));
 }
 
 /*
@@ -243,12 +252,13 @@ static void
 handle_qadd(struct conn *c, const struct request *req)
 {
 	struct service_call call;
-	char		    id[JOB_ID_LEN + 1], ans[PROTO_ANSWER_MAX];
+	char		    id[JOB_ID_MAX + 1], ans[PROTO_ANSWER_MAX];
 
 	call_init(&call, c, req);
 	if (refuse_cut(c, req) || !admitted(c, req, &call))
 		return;
-	if (queue_add(call.sv, c->peer, req->data, req->datalen, id) == -1) {
+	if (queue_add(call.sv, c->conf->node, c->peer, req->data, req->datalen,
+		id) == -1) {
 		conn_error(c, req->framed, ERR_CANNOT_QUEUE);
 		return;
 	}

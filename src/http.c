@@ -180,7 +180,7 @@ static enum http_route
 route(const char *t, size_t len, struct http_request *r)
 {
 	const char *q;
-	size_t	    n = strlen(HTTP_JOBS), i;
+	size_t	    n = strlen(HTTP_JOBS);
 
 	if ((q = memchr(t, '?', len)) != NULL)
 		len = q - t;
@@ -188,13 +188,11 @@ route(const char *t, size_t len, struct http_request *r)
 		return HTTP_METRICS;
 	if (len == 1 && t[0] == '/')
 		return HTTP_PAGE;
-	if (len != n + JOB_ID_LEN || strncmp(t, HTTP_JOBS, n) != 0)
+	if (len <= n || len - n > JOB_ID_MAX ||
+	    strncmp(t, HTTP_JOBS, n) != 0 || !proto_valid_id(t + n, len - n))
 		return HTTP_NONE;
-	for (i = n; i < len; i++)
-		if (strchr("0123456789abcdef", t[i]) == NULL || t[i] == '\0')
-			return HTTP_NONE;
-	memcpy(r->job, t + n, JOB_ID_LEN);
-	r->job[JOB_ID_LEN] = '\0';
+	memcpy(r->job, t + n, len - n);
+	r->job[len - n] = '\0';
 	return HTTP_JOB;
 }
 

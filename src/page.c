@@ -367,7 +367,7 @@ static int
 queue_counts(size_t count[3], long long *oldest)
 {
 	struct buf  list = { 0 };
-	char	    id[JOB_ID_LEN + 1], state[16], sv[SERVICE_NAME_MAX + 1];
+	char	    id[JOB_ID_MAX + 1], state[16], sv[SERVICE_NAME_MAX + 1];
 	const char *p, *nl;
 	long long   t;
 	int	    k;
@@ -381,7 +381,7 @@ queue_counts(size_t count[3], long long *oldest)
 	     p = nl + 1) {
 		if ((nl = memchr(p, '\n', list.data + list.len - p)) == NULL)
 			break;
-		if (sscanf(p, "%16s %15s %64s %lld", id, state, sv, &t) != 4)
+		if (sscanf(p, "%25s %15s %64s %lld", id, state, sv, &t) != 4)
 			continue;
 		for (k = 0; k < 3 && strcmp(state, proto_state_name(k)) != 0;
 		     k++)

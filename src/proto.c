@@ -9,6 +9,7 @@
  *
  * Framed form (several requests per connection):
  *	"!" VERB [SP ARG] [SP LENGTH] LF PAYLOAD
+ * ("!node" is framed only: the daemon's node name, empty if none)
  * answered by
  *	"!" CODE SP LENGTH LF PAYLOAD
  * where LENGTH counts the payload's bytes (absent means 0) and CODE is
@@ -26,6 +27,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +119,7 @@ static const struct verb_desc verbs[] = {
 	{ "info", "info", VERB_QINFO, 2 },
 	{ "cancel", "cancel", VERB_QCANCEL, 2 },
 	{ "list", "list", VERB_QLIST, 0 },
+	{ "node", NULL, VERB_NODE, 0 },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -159,18 +162,114 @@ has_prefix(const char *buf, size_t len, const char *prefix)
 	return len >= plen && memcmp(buf, prefix, plen) == 0;
 }
 
-int
-proto_valid_id(const char *id, size_t len)
+static int
+is_hex(const char *s, size_t len)
 {
 	size_t i;
 
-	if (len != JOB_ID_LEN)
-		return 0;
 	for (i = 0; i < len; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-			(id[i] >= 'a' && id[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
+}
+
+static int
+is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9');
+}
+
+/* A node name: A-Z a-z 0-9, NODE_NAME_MAX at most. */
+int
+proto_valid_node(const char *node, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > NODE_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!is_alnum(node[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * The length of the node of a tagged id ("web1____-" + hex), or 0 if ID
+ * does not begin with a node, its padding and the separator.
+ */
+static size_t
+node_length(const char *id, size_t len)
+{
+	size_t n = 0, i;
+
+	if (len < JOB_NODE_PREFIX || id[NODE_NAME_MAX] != JOB_NODE_SEP)
+		return 0;
+	while (n < NODE_NAME_MAX && is_alnum(id[n]))
+		n++;
+	for (i = n; i < NODE_NAME_MAX; i++)
+		if (id[i] != JOB_NODE_PAD)
+			return 0;
+	return n;
+}
+
+/* A job id of either form (proto.h). */
+int
+proto_valid_id(const char *id, size_t len)
+{
+	if (len == JOB_ID_HEX)
+		return is_hex(id, len);
+	if (len != JOB_ID_MAX || node_length(id, len) == 0)
+		return 0;
+	return is_hex(id + JOB_NODE_PREFIX, JOB_ID_HEX);
+}
+
+/*
+ * Write the id of the random number R for NODE (NULL or "": none) into
+ * BUF.  Returns its length, or -1 (EINVAL) for a bad node or a BUF too
+ * small.
+ */
+int
+proto_make_id(char *buf, size_t size, const char *node, uint64_t r)
+{
+	size_t nlen = node != NULL ? strlen(node) : 0;
+	int    n;
+
+	if (nlen > 0 && !proto_valid_node(node, nlen)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (nlen == 0)
+		n = snprintf(buf, size, "%016" PRIx64, r);
+	else
+		n = snprintf(buf, size, "%s%.*s%c%016" PRIx64, node,
+		    (int)(NODE_NAME_MAX - nlen), "________", JOB_NODE_SEP, r);
+	if (n < 0 || (size_t)n >= size) {
+		errno = EINVAL;
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * The node of a job id into NODE ("" for an id without one, or that is
+ * not an id); its length.
+ */
+size_t
+proto_id_node(const char *id, char *node, size_t size)
+{
+	size_t len = strlen(id), n = 0;
+
+	if (proto_valid_id(id, len))
+		n = node_length(id, len);
+	if (size == 0)
+		return 0;
+	if (n >= size)
+		n = size - 1;
+	memcpy(node, id, n);
+	node[n] = '\0';
+	return n;
 }
 
 /* A service name: A-Z a-z 0-9 - _, SERVICE_NAME_MAX at most. */
@@ -370,6 +469,20 @@ scan_framed(const char *buf, size_t len, size_t *reqlen)
 }
 
 /*
+ * Is the id that begins at ID whole?  An id without a node is whole at
+ * its 16th character unless it is the start of one with a node ('-'
+ * after the node): those are whole at JOB_ID_MAX.
+ */
+static int
+id_complete(const char *id, size_t len)
+{
+	if (len >= JOB_ID_MAX)
+		return 1;
+	return len >= JOB_ID_HEX && len > NODE_NAME_MAX &&
+	    id[NODE_NAME_MAX] != JOB_NODE_SEP;
+}
+
+/*
  * Is the original-form request complete by its grammar?  helo, hello and
  * stats are; so are the queue verbs that take an id once the id is whole
  * or a line end follows it.
@@ -395,7 +508,8 @@ original_complete(const char *raw, size_t rawlen)
 		    verbs[i].queue);
 		if (!has_prefix(buf, len, prefix))
 			continue;
-		return len - strlen(prefix) >= JOB_ID_LEN ||
+		return id_complete(buf + strlen(prefix),
+			   len - strlen(prefix)) ||
 		    raw[rawlen - 1] == '\n';
 	}
 	return 0;

@@ -54,7 +54,7 @@ notify_send(int kind, const char *id, const char *arg)
 
 	memset(note, 0, sizeof(note));
 	note[0] = kind;
-	memcpy(note + 1, id, JOB_ID_LEN);
+	memcpy(note + 1, id, strnlen(id, JOB_ID_MAX));
 	strlcpy(note + NOTE_ARG, arg, SERVICE_NAME_MAX + 1);
 	note[NOTE_LEN - 1] = '\n';
 	for (;;) {
@@ -77,17 +77,18 @@ notify_send(int kind, const char *id, const char *arg)
 }
 
 /*
- * Queue a job of SV (its caller admitted) and tell the master.  The id
+ * Queue a job of SV (its caller admitted), its id tagged with NODE
+ * ("": none), and tell the master.  The id
  * is answered only once the note is in the FIFO, where this master or,
  * if it dies first, the next one reads it, or when no master holds the
  * spool, so that the next one finds the job when it scans the spool.
  * Returns 0 with the job's id in ID, or -1 (logged).
  */
 int
-queue_add(const struct service *sv, const struct peer *peer, const char *data,
-    size_t len, char *id)
+queue_add(const struct service *sv, const char *node, const struct peer *peer,
+    const char *data, size_t len, char *id)
 {
-	if (spool_add(sv->name, peer, data, len, id) == -1) {
+	if (spool_add(sv->name, node, peer, data, len, id) == -1) {
 		log_warn("queue: cannot spool a job");
 		return -1;
 	}

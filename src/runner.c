@@ -232,7 +232,7 @@ runner_main(const struct config *conf, const char *id, pid_t master)
 	struct claim	    cl = { master, 0 };
 	struct job_req	    req;
 	struct peer	    peer;
-	char		    who[JOB_ID_LEN + 8];
+	char		    who[JOB_ID_MAX + 8];
 	int		    r;
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -39,7 +39,7 @@
 
 struct qjob {
 	TAILQ_ENTRY(qjob) entry;
-	char id[JOB_ID_LEN + 1];
+	char id[JOB_ID_MAX + 1];
 	char service[SERVICE_NAME_MAX + 1];
 };
 
@@ -47,19 +47,19 @@ struct qjob {
 struct runner {
 	RB_ENTRY(runner) entry;
 	pid_t pid;
-	char  id[JOB_ID_LEN + 1];
+	char  id[JOB_ID_MAX + 1];
 	char  service[SERVICE_NAME_MAX + 1];
 };
 
 /* A connection child waiting for a job. */
 struct waiter {
 	pid_t pid;
-	char  id[JOB_ID_LEN + 1];
+	char  id[JOB_ID_MAX + 1];
 };
 
 /* A job that ran and ended without a result the spool could take. */
 struct unfinished {
-	char id[JOB_ID_LEN + 1];
+	char id[JOB_ID_MAX + 1];
 	char service[SERVICE_NAME_MAX + 1];
 	int  stopped; /* found running at start */
 };
@@ -82,7 +82,7 @@ static struct sched {
 	size_t	       nrunners;
 	struct waiter *waiters;
 	size_t	       nwaiters, waitcap;
-	char (*recovered)[JOB_ID_LEN + 1]; /* sorted */
+	char (*recovered)[JOB_ID_MAX + 1]; /* sorted */
 	size_t		   nrecovered, reccap;
 	struct unfinished *unfinished;
 	size_t		   nunfinished, unfcap;
@@ -230,15 +230,15 @@ runner_stop(const char *id)
 static void
 note_read(char *note, int (*ours)(pid_t))
 {
-	char id[JOB_ID_LEN + 1];
+	char   id[JOB_ID_MAX + 1];
+	size_t len = strnlen(note + 1, JOB_ID_MAX);
 
-	if (note[NOTE_LEN - 1] != '\n' ||
-	    !proto_valid_id(note + 1, JOB_ID_LEN)) {
+	if (note[NOTE_LEN - 1] != '\n' || !proto_valid_id(note + 1, len)) {
 		log_warnx("queue: bad notification");
 		return;
 	}
-	memcpy(id, note + 1, JOB_ID_LEN);
-	id[JOB_ID_LEN] = '\0';
+	memcpy(id, note + 1, len);
+	id[len] = '\0';
 	note[NOTE_LEN - 1] = '\0';
 	switch (note[0]) {
 	case NOTE_ADD:
@@ -315,7 +315,7 @@ static int
 runner_fork(const struct config *conf, const struct qjob *j)
 {
 	struct runner *r;
-	char	       id[JOB_ID_LEN + 1];
+	char	       id[JOB_ID_MAX + 1];
 	pid_t	       pid, master = getpid();
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {

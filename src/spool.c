@@ -311,12 +311,13 @@ ts_parse(const char *s, struct timespec *ts)
 }
 
 /*
- * Queue a new job: a random id, its request published.  Writes the id
- * into ID (JOB_ID_LEN + 1 bytes).
+ * Queue a new job: a random id (tagged with NODE unless it is NULL or
+ * ""), its request published.  Writes the id into ID (JOB_ID_MAX + 1
+ * bytes).
  */
 int
-spool_add(const char *service, const struct peer *peer, const char *data,
-    size_t len, char *id)
+spool_add(const char *service, const char *node, const struct peer *peer,
+    const char *data, size_t len, char *id)
 {
 	struct timespec now;
 	uint64_t	r;
@@ -331,7 +332,8 @@ spool_add(const char *service, const struct peer *peer, const char *data,
 	    service, when, peer->transport, peer->ip, peer->port, len);
 	for (tries = 0; tries < 8; tries++) {
 		arc4random_buf(&r, sizeof(r));
-		snprintf(id, JOB_ID_LEN + 1, "%016" PRIx64, r);
+		if (proto_make_id(id, JOB_ID_MAX + 1, node, r) == -1)
+			return -1;
 		job_file(name, sizeof(name), id, ".req");
 		if (publish(name, hdr, hlen, data, len, 1) == 0)
 			return 0;
@@ -677,18 +679,20 @@ spool_opendir(void)
 	return d;
 }
 
-/* Is NAME "<16 hex>SUFFIX"?  Then copy the id. */
+/* Is NAME "ID.SUFFIX", ID a job id of either form?  Then copy the id. */
 static const char *
 name_suffix(const char *name, char *id)
 {
-	size_t i;
+	const char *dot = strchr(name, '.');
+	size_t	    i, len;
 
-	if (strlen(name) <= JOB_ID_LEN || !proto_valid_id(name, JOB_ID_LEN))
+	if (dot == NULL || (len = dot - name) > JOB_ID_MAX ||
+	    !proto_valid_id(name, len))
 		return NULL;
 	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
-		if (strcmp(name + JOB_ID_LEN, suffixes[i]) == 0) {
-			memcpy(id, name, JOB_ID_LEN);
-			id[JOB_ID_LEN] = '\0';
+		if (strcmp(dot, suffixes[i]) == 0) {
+			memcpy(id, name, len);
+			id[len] = '\0';
 			return suffixes[i];
 		}
 	return NULL;
@@ -707,7 +711,7 @@ done_expiry(const char *id, int retention)
 }
 
 struct queued {
-	char		id[JOB_ID_LEN + 1];
+	char		id[JOB_ID_MAX + 1];
 	char		service[SERVICE_NAME_MAX + 1];
 	struct timespec submitted;
 };
@@ -804,7 +808,7 @@ static void
 recover_entry(struct recovery *rc, const char *name)
 {
 	const char *sfx;
-	char	    id[JOB_ID_LEN + 1];
+	char	    id[JOB_ID_MAX + 1];
 	time_t	    t;
 
 	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
@@ -876,7 +880,7 @@ spool_expire(int retention, time_t *next_expiry)
 {
 	struct dirent *de;
 	const char    *sfx;
-	char	       id[JOB_ID_LEN + 1];
+	char	       id[JOB_ID_MAX + 1];
 	time_t	       now = time(NULL), t;
 	DIR	      *d;
 	int	       removed = 0;
@@ -908,8 +912,8 @@ spool_list(struct buf *out)
 	struct dirent *de;
 	struct buf     b;
 	const char    *sfx;
-	char	       id[JOB_ID_LEN + 1], name[64];
-	char	       line[JOB_ID_LEN + SERVICE_NAME_MAX + 48];
+	char	       id[JOB_ID_MAX + 1], name[64];
+	char	       line[JOB_ID_MAX + SERVICE_NAME_MAX + 48];
 	enum job_state st;
 	DIR	      *d;
 	size_t	       n;
@@ -945,7 +949,7 @@ spool_count_done(void)
 {
 	struct dirent *de;
 	const char    *sfx;
-	char	       id[JOB_ID_LEN + 1];
+	char	       id[JOB_ID_MAX + 1];
 	size_t	       n = 0;
 	DIR	      *d;
 

@@ -179,6 +179,7 @@ def sample(place, key, kind, tmp):
         ("root", "pidfile"): os.path.join(tmp, "other.pid"),
         ("root", "spool_dir"): os.path.join(tmp, "other-spool"),
         ("root", "log"): os.path.join(tmp, "other.log"),
+        ("root", "node"): "web1",
         ("root", "listen"): [{"address": "127.0.0.1", "port": bgs.free_port()}],
         ("root", "limits"): {"max_jobs": 2},
         ("root", "services"): {"other": {"command": ["/bin/cat"]}},

@@ -315,3 +315,16 @@ def test_page_costs_the_master_nothing_while_idle(daemon_factory, tmp_path):
     time.sleep(2.5)
     assert bgs.cpu_ticks(d.pid) - t0 == 0
     assert bgs.child_pids(d.pid) == []
+
+
+def test_job_page_of_a_node_tagged_id(daemon_factory):
+    """With a node, ids carry it (web1____-...): their page is found;
+    another node's id, or a malformed one, is not."""
+    d = metrics_daemon(daemon_factory, services=SERVICES, extra={"node": "web1"})
+    jid = bgs.job_add(d, "upper", b"x")
+    assert jid.startswith("web1____-") and len(jid) == 25, jid
+    assert bgs.job_get(d, jid) == b"X"
+    status, _, body = curl(d, path="/jobs/" + jid)
+    assert status == 200 and jid.encode() in body
+    assert curl(d, path="/jobs/web2____-" + jid[9:])[0] == 404
+    assert curl(d, path="/jobs/web1____" + jid[9:])[0] == 404

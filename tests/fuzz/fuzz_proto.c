@@ -95,17 +95,38 @@ name_ok(const char *s)
 }
 
 static int
-id_ok(const char *s)
+hex_ok(const char *s, size_t n)
 {
 	size_t i;
 
-	if (strlen(s) != JOB_ID_LEN)
-		return 0;
-	for (i = 0; i < JOB_ID_LEN; i++)
+	for (i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
 			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
-	return proto_valid_id(s, JOB_ID_LEN);
+	return 1;
+}
+
+/* 16 hex digits, or a node padded with '_' to 8, '-', 16 hex digits. */
+static int
+id_ok(const char *s)
+{
+	size_t n = strlen(s), i = 0;
+
+	if (n == JOB_ID_HEX)
+		return hex_ok(s, n) && proto_valid_id(s, n);
+	if (n != JOB_ID_MAX || s[NODE_NAME_MAX] != '-')
+		return 0;
+	while (i < NODE_NAME_MAX &&
+	    ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		(s[i] >= '0' && s[i] <= '9')))
+		i++;
+	if (i == 0)
+		return 0;
+	for (; i < NODE_NAME_MAX; i++)
+		if (s[i] != '_')
+			return 0;
+	return hex_ok(s + NODE_NAME_MAX + 1, JOB_ID_HEX) &&
+	    proto_valid_id(s, n);
 }
 
 /* What argument a verb takes: 0 none, 1 a service, 2 a job id. */
@@ -126,6 +147,7 @@ verb_arg(enum proto_verb v)
 	case VERB_HELLO:
 	case VERB_QLIST:
 	case VERB_STATS:
+	case VERB_NODE:
 		return 0;
 	}
 	abort(); /* not a verb at all */

@@ -128,7 +128,7 @@ def cpu_ticks(pid):
 
 
 # The job queue's verbs, over a plain request each.
-ID_RE = re.compile(rb"^id:([0-9a-f]{16})$")
+ID_RE = re.compile(rb"^id:((?:[A-Za-z0-9]{1,8}_*-)?[0-9a-f]{16})$")
 
 
 def job_add(d, service, data=b"", shutdown=True):
@@ -231,13 +231,14 @@ class Daemon:
     """One bgserviced under test, with its own folder and port."""
 
     def __init__(self, tmp, build="plain", services=None, limits=None,
-                 listen=None, extra=None):
+                 listen=None, extra=None, address="127.0.0.1", port=None):
         self.tmp = str(tmp)
+        self.address = address
         self.build = build
         self.sbin = os.environ.get("BGS_SBIN") or BUILDS[build]
         self.bin = os.path.join(self.sbin, "bgserviced")
         self.client = os.path.join(self.sbin, "bgservice")
-        self.port = free_port()
+        self.port = port or free_port()
         self.pidfile = os.path.join(self.tmp, "bgserviced.pid")
         self.spool = os.path.join(self.tmp, "spool")
         self.conf = os.path.join(self.tmp, "bgserviced.conf")
@@ -251,7 +252,7 @@ class Daemon:
             "pidfile": self.pidfile,
             "spool_dir": self.spool,
             "listen": listen if listen is not None else
-            [{"address": "127.0.0.1", "port": self.port}],
+            [{"address": address, "port": self.port}],
             "limits": dict(limits or {}),
             "services": services if services is not None else {
                 "upper": {"command": ["/usr/bin/tr", "a-z", "A-Z"]},
@@ -349,7 +350,7 @@ class Daemon:
 
     # Talking to it.
     def connect(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s = socket.create_connection((self.address, self.port), timeout=timeout)
         return s
 
     def request(self, data, shutdown=True, timeout=10):
@@ -366,7 +367,7 @@ class Daemon:
     def run_client(self, *args, input=None, host=None, env=None, timeout=60):
         """Run bgservice ARGS against this daemon (HOST instead, if given;
         without -H if HOST is ""), with ENV added to its environment."""
-        h = "127.0.0.1:%d" % self.port if host is None else host
+        h = "%s:%d" % (self.address, self.port) if host is None else host
         e = self.env()
         e.update(env or {})
         return subprocess.run([self.client] + (["-H", h] if h else []) + list(args),

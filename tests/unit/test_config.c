@@ -244,3 +244,71 @@ TEST(config_missing_file)
 	CHECK(c == NULL);
 	CHECK_STR(err, "does-not-exist.conf: No such file or directory");
 }
+
+TEST(config_node)
+{
+	struct config *c;
+	char	       err[1024];
+
+	c = load("pidfile = \"/tmp/x/b.pid\";\n" LISTEN, err, sizeof(err));
+	CHECK(c != NULL && c->node[0] == '\0');
+	config_free(c);
+	c = load("pidfile = \"/tmp/x/b.pid\";\nnode = \"web12\";\n" LISTEN,
+	    err, sizeof(err));
+	CHECK(c != NULL);
+	CHECK_STR(c->node, "web12");
+	config_free(c);
+	check_fails(LISTEN "node = \"web_1\";\n", "'node' must be 1 to 8");
+	check_fails(LISTEN "node = \"abcdefghi\";\n", "'node' must be 1 to 8");
+	check_fails(LISTEN "node = \"\";\n", "'node' must be 1 to 8");
+	check_fails(LISTEN "node = 1;\n", "'node'");
+}
+
+static struct client_conf *
+client_load(const char *text, char *err, size_t errlen)
+{
+	unit_write("c.conf", text);
+	err[0] = '\0';
+	return config_client_load("c.conf", err, errlen);
+}
+
+TEST(config_client_hosts)
+{
+	struct client_conf *cc;
+	char *const	   *urls;
+	char		    err[1024];
+	size_t		    n;
+
+	cc = client_load("default = { hosts = [ \"a:1\", \"b:2\" ]; };\n"
+			 "services = { s = { tcpurl = \"c:3\"; };\n"
+			 "  u = { udpurl = \"d:4\"; }; };\n",
+	    err, sizeof(err));
+	CHECK(cc != NULL);
+	urls = config_client_urls(cc, NULL, 0, &n);
+	CHECK(n == 2);
+	CHECK_STR(urls[0], "a:1");
+	CHECK_STR(urls[1], "b:2");
+	urls = config_client_urls(cc, "s", 0, &n);
+	CHECK(n == 1);
+	CHECK_STR(urls[0], "c:3");
+	urls = config_client_urls(cc, "s", 1, &n); /* falls back to tcpurl */
+	CHECK(n == 1);
+	CHECK_STR(urls[0], "c:3");
+	urls = config_client_urls(cc, "u", 1, &n);
+	CHECK(n == 1);
+	CHECK_STR(urls[0], "d:4");
+	urls = config_client_urls(cc, "u", 0, &n); /* the default's hosts */
+	CHECK(n == 2);
+	urls = config_client_urls(cc, "other", 1, &n);
+	CHECK(n == 2);
+	CHECK_STR(urls[1], "b:2");
+	config_client_free(cc);
+	CHECK(client_load("default = { hosts = [ \"a:1\" ]; tcpurl = \"b:2\"; "
+			  "};\n",
+		  err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "exclude each other") != NULL);
+	CHECK(client_load("default = { hosts = [ ]; };\n", err, sizeof(err)) ==
+	    NULL);
+	CHECK(client_load("default = { hosts = [ 1 ]; };\n", err,
+		  sizeof(err)) == NULL);
+}

@@ -144,6 +144,81 @@ TEST(parse_helo_hello)
 	CHECK(parse("stats", &req, &why) == 0 && req.verb == VERB_STATS);
 }
 
+TEST(scan_node_ids_complete_at_their_length)
+{
+	size_t n;
+
+	CHECK(scan("queue:get:id:web1____-0123456", &n) == SCAN_PARTIAL);
+	CHECK(
+	    scan("queue:get:id:web1____-0123456789abcde", &n) == SCAN_PARTIAL);
+	CHECK(scan("queue:get:id:web1____-0123456789abcdef", &n) ==
+	    SCAN_COMPLETE);
+	CHECK(scan("queue:check:id:abcdefgh-0123456789abcdef", &n) ==
+	    SCAN_COMPLETE);
+}
+
+TEST(ids_with_and_without_a_node)
+{
+	char id[JOB_ID_MAX + 1], node[NODE_NAME_MAX + 1];
+
+	CHECK(
+	    proto_make_id(id, sizeof(id), NULL, 0x0123456789abcdefULL) == 16);
+	CHECK_STR(id, "0123456789abcdef");
+	CHECK(proto_make_id(id, sizeof(id), "", 1) == 16);
+	CHECK_STR(id, "0000000000000001");
+	CHECK(proto_id_node(id, node, sizeof(node)) == 0 && node[0] == '\0');
+	CHECK(proto_make_id(id, sizeof(id), "web1", 0xfedcba9876543210ULL) ==
+	    JOB_ID_MAX);
+	CHECK_STR(id, "web1____-fedcba9876543210");
+	CHECK(proto_valid_id(id, strlen(id)));
+	CHECK(proto_id_node(id, node, sizeof(node)) == 4);
+	CHECK_STR(node, "web1");
+	CHECK(proto_make_id(id, sizeof(id), "Abcdefg8", 2) == JOB_ID_MAX);
+	CHECK_STR(id, "Abcdefg8-0000000000000002");
+	CHECK(proto_id_node(id, node, sizeof(node)) == 8);
+	CHECK(proto_make_id(id, sizeof(id), "toolong12", 1) == -1);
+	CHECK(proto_make_id(id, sizeof(id), "we-b", 1) == -1);
+	CHECK(proto_make_id(id, 20, "web1", 1) == -1);
+	CHECK(proto_valid_node("a", 1) && !proto_valid_node("", 0));
+	CHECK(
+	    !proto_valid_node("a_b", 3) && !proto_valid_node("123456789", 9));
+}
+
+TEST(malformed_node_ids_are_refused)
+{
+	static const char *const bad[] = {
+		"web1____-0123456789abcdeF", /* upper-case hex */
+		"web1____-0123456789abcde",  /* short */
+		"web1____0123456789abcdef0", /* no separator */
+		"we_b1___-0123456789abcdef", /* padding inside the node */
+		"________-0123456789abcdef", /* no node */
+		"web1   _-0123456789abcdef", /* not the padding */
+		"web1____-0123456789abcdef0",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(!proto_valid_id(bad[i], strlen(bad[i])));
+}
+
+TEST(parse_node_ids_and_the_node_verb)
+{
+	struct request req;
+	const char    *why;
+
+	CHECK(
+	    parse("queue:get:id:web1____-0123456789abcdef", &req, &why) == 0);
+	CHECK(req.verb == VERB_QGET);
+	CHECK_STR(req.id, "web1____-0123456789abcdef");
+	CHECK(parse("!info web1____-0123456789abcdef\n", &req, &why) == 0);
+	CHECK(req.verb == VERB_QINFO);
+	CHECK_STR(req.id, "web1____-0123456789abcdef");
+	CHECK(
+	    parse("queue:get:id:web1___-0123456789abcdef", &req, &why) == 404);
+	CHECK(parse("!node\n", &req, &why) == 0 && req.verb == VERB_NODE);
+	CHECK(parse("node", &req, &why) == 0 && req.verb == VERB_CALL);
+}
+
 TEST(parse_queue_verbs)
 {
 	struct request req;

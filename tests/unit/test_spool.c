@@ -25,7 +25,7 @@ open_spool(void)
 	CHECK(spool_lock(&why) == 0);
 }
 
-static char queued_ids[8][JOB_ID_LEN + 1];
+static char queued_ids[8][JOB_ID_MAX + 1];
 static int  nqueued, nstuck;
 
 static void
@@ -88,10 +88,10 @@ TEST(spool_add_then_load_is_byte_exact)
 {
 	static const char data[] = "a\0b\nc\r\n\0";
 	struct job_req	  req;
-	char		  id[JOB_ID_LEN + 1];
+	char		  id[JOB_ID_MAX + 1];
 
 	open_spool();
-	CHECK(spool_add("svc", &nobody, data, sizeof(data), id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, data, sizeof(data), id) == 0);
 	CHECK(proto_valid_id(id, strlen(id)));
 	CHECK(spool_state(id) == JOB_QUEUED);
 	CHECK(spool_load_req(id, &req) == 0);
@@ -103,13 +103,37 @@ TEST(spool_add_then_load_is_byte_exact)
 	CHECK(spool_state("0123456789abcdef") == JOB_NONE);
 }
 
+TEST(spool_node_ids_are_jobs_like_any)
+{
+	struct job_req req;
+	struct buf     list = { 0 };
+	char	       id[JOB_ID_MAX + 1], plain[JOB_ID_MAX + 1];
+	time_t	       next;
+
+	open_spool();
+	CHECK(spool_add("svc", "n1", &nobody, "x", 1, id) == 0);
+	CHECK(strlen(id) == JOB_ID_MAX && strncmp(id, "n1______-", 9) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "y", 1, plain) == 0);
+	CHECK(strlen(plain) == JOB_ID_HEX);
+	CHECK(spool_state(id) == JOB_QUEUED);
+	CHECK(spool_load_req(id, &req) == 0);
+	CHECK_STR(req.id, id);
+	spool_req_free(&req);
+	CHECK(spool_list(&list) == 0);
+	CHECK(memmem(list.data, list.len, id, strlen(id)) != NULL);
+	CHECK(memmem(list.data, list.len, plain, strlen(plain)) != NULL);
+	buf_free(&list);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(nqueued == 2);
+}
+
 TEST(spool_a_result_is_written_once)
 {
 	struct job_result r, got;
-	char		  id[JOB_ID_LEN + 1];
+	char		  id[JOB_ID_MAX + 1];
 
 	open_spool();
-	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "x", 1, id) == 0);
 	CHECK(spool_mark_running(id, getpid()) == 0);
 	CHECK(spool_state(id) == JOB_RUNNING);
 	CHECK(spool_runner(id) == getpid());
@@ -129,16 +153,16 @@ TEST(spool_a_result_is_written_once)
 TEST(spool_recovery_queues_in_order_and_ends_what_ran)
 {
 	struct job_result got;
-	char		  a[JOB_ID_LEN + 1], b[JOB_ID_LEN + 1];
-	char		  c[JOB_ID_LEN + 1];
+	char		  a[JOB_ID_MAX + 1], b[JOB_ID_MAX + 1];
+	char		  c[JOB_ID_MAX + 1];
 	time_t		  next;
 
 	open_spool();
-	CHECK(spool_add("svc", &nobody, "1", 1, a) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "1", 1, a) == 0);
 	usleep(2000);
-	CHECK(spool_add("svc", &nobody, "2", 1, b) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "2", 1, b) == 0);
 	usleep(2000);
-	CHECK(spool_add("svc", &nobody, "3", 1, c) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "3", 1, c) == 0);
 	CHECK(spool_mark_running(b, 1) == 0); /* a crash while it ran */
 	spit(".tmp-0123456789abcdef.req-1", "half", 4); /* a torn write */
 	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
@@ -156,12 +180,12 @@ TEST(spool_recovery_queues_in_order_and_ends_what_ran)
 TEST(spool_retention_expires_finished_jobs)
 {
 	struct job_result r;
-	char		  id[JOB_ID_LEN + 1], kept[JOB_ID_LEN + 1];
+	char		  id[JOB_ID_MAX + 1], kept[JOB_ID_MAX + 1];
 	time_t		  next;
 
 	open_spool();
-	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
-	CHECK(spool_add("svc", &nobody, "y", 1, kept) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "y", 1, kept) == 0);
 	result(&r, 200, "done");
 	CHECK(spool_finish(id, &r) == 0);
 	spool_result_free(&r);
@@ -176,11 +200,12 @@ TEST(spool_request_cut_at_any_byte_never_loads_short)
 {
 	static const char data[] = "the whole of the data";
 	struct job_req	  req;
-	char		  id[JOB_ID_LEN + 1], file[64], whole[1024];
+	char		  id[JOB_ID_MAX + 1], file[64], whole[1024];
 	size_t		  len, k;
 
 	open_spool();
-	CHECK(spool_add("svc", &nobody, data, sizeof(data) - 1, id) == 0);
+	CHECK(
+	    spool_add("svc", NULL, &nobody, data, sizeof(data) - 1, id) == 0);
 	snprintf(file, sizeof(file), "%s.req", id);
 	len = slurp(file, whole, sizeof(whole));
 	for (k = 0; k < len; k++) {
@@ -200,10 +225,10 @@ TEST(spool_request_cut_at_any_byte_never_loads_short)
 
 TEST(spool_cancel_marked_then_removed)
 {
-	char id[JOB_ID_LEN + 1];
+	char id[JOB_ID_MAX + 1];
 
 	open_spool();
-	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "x", 1, id) == 0);
 	CHECK(!spool_cancelled(id));
 	CHECK(spool_cancel_mark(id) == 0);
 	CHECK(spool_cancelled(id));
@@ -224,11 +249,11 @@ header_len(const char *whole, size_t len)
 TEST(spool_result_cut_in_its_header_never_loads)
 {
 	struct job_result r, got;
-	char		  id[JOB_ID_LEN + 1], file[64], whole[1024];
+	char		  id[JOB_ID_MAX + 1], file[64], whole[1024];
 	size_t		  len, hdr, k;
 
 	open_spool();
-	CHECK(spool_add("svc", &nobody, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "x", 1, id) == 0);
 	result(&r, 200, "the output");
 	CHECK(spool_finish(id, &r) == 0);
 	spool_result_free(&r);
@@ -250,15 +275,15 @@ TEST(spool_result_cut_in_its_header_never_loads)
 TEST(spool_recovery_removes_unreadable_jobs_and_leftovers)
 {
 	struct job_result r;
-	char		  bad[JOB_ID_LEN + 1], good[JOB_ID_LEN + 1];
-	char		  gone[JOB_ID_LEN + 1], file[64], whole[1024];
+	char		  bad[JOB_ID_MAX + 1], good[JOB_ID_MAX + 1];
+	char		  gone[JOB_ID_MAX + 1], file[64], whole[1024];
 	size_t		  len;
 	time_t		  next;
 
 	open_spool();
-	CHECK(spool_add("svc", &nobody, "bad", 3, bad) == 0);
-	CHECK(spool_add("svc", &nobody, "good", 4, good) == 0);
-	CHECK(spool_add("svc", &nobody, "gone", 4, gone) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "bad", 3, bad) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "good", 4, good) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, "gone", 4, gone) == 0);
 	/* A request cut inside its header, under its final name. */
 	snprintf(file, sizeof(file), "%s.req", bad);
 	len = slurp(file, whole, sizeof(whole));

@@ -1,0 +1,270 @@
+/*
+ * dial.c: the client's connections (see dial.h).  Errors that end the
+ * call exit with bgservice(1)'s statuses; a connection that cannot be
+ * made is returned, so that the caller can try another host.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dial.h"
+
+#define CONNECT_TIMEOUT 10
+
+static int	 timeout; /* seconds for the whole call, 0: none */
+static long long deadline;
+
+/* The call's deadline: TIMEOUT seconds from now (0: none). */
+void
+dial_init(int seconds)
+{
+	timeout = seconds;
+	deadline = seconds > 0 ? now_ms() + (long long)seconds * 1000 : 0;
+}
+
+static int
+ms_left(void)
+{
+	return deadline == 0 ? -1 : ms_until(deadline);
+}
+
+/*
+ * connect(2) bounded by CONNECT_TIMEOUT and the call's deadline.  The
+ * socket stays non-blocking.
+ */
+static int
+connect_bounded(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+	socklen_t     elen = sizeof(int);
+	int	      ms = CONNECT_TIMEOUT * 1000, left = ms_left(), e = 0, r;
+
+	if (left >= 0 && left < ms)
+		ms = left;
+	if (set_nonblock(fd, 1) == -1)
+		return -1;
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return -1;
+	while ((r = poll(&pfd, 1, ms)) == -1 && errno == EINTR)
+		;
+	if (r == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
+		return -1;
+	if (e != 0) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* Drop a "tcp://", "udp://" or "unix:" scheme. */
+static const char *
+strip_scheme(const char *url)
+{
+	static const char *const schemes[] = { "tcp://", "udp://", "unix://",
+		"unix:" };
+	size_t			 i, n;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		n = strlen(schemes[i]);
+		if (strncmp(url, schemes[i], n) == 0)
+			return url + n;
+	}
+	return url;
+}
+
+/* Why connecting to SPEC failed, from errno; -1. */
+static int
+dial_failed(int fd, const char *spec, char *why, size_t whylen)
+{
+	int e = errno;
+
+	if (fd != -1)
+		close(fd);
+	snprintf(why, whylen, "connect %s: %s", spec, strerror(e));
+	errno = e;
+	return -1;
+}
+
+/*
+ * Split "host:port", "[v6]:port" or a UNIX socket path and connect a
+ * socket of TYPE (SOCK_STREAM or SOCK_DGRAM).  Returns the socket, or -1
+ * with why it failed in WHY (a URL that is no address exits: a usage
+ * error).
+ */
+int
+dial_try(const char *url, int type, char *why, size_t whylen)
+{
+	struct addrinfo	   hints, *res, *ai;
+	struct sockaddr_un sun;
+	const char	  *spec = strip_scheme(url);
+	char		   buf[256], *h, *p;
+	int		   fd = -1, e;
+
+	if (spec[0] == '/') {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlcpy(sun.sun_path, spec, sizeof(sun.sun_path)) >=
+		    sizeof(sun.sun_path))
+			errx(EXIT_USAGE, "%s: path too long", spec);
+		if ((fd = socket(AF_UNIX, type, 0)) == -1 ||
+		    connect_bounded(fd, (struct sockaddr *)&sun,
+			sizeof(sun)) == -1)
+			return dial_failed(fd, spec, why, whylen);
+		return fd;
+	}
+	if (strlcpy(buf, spec, sizeof(buf)) >= sizeof(buf))
+		errx(EXIT_USAGE, "%s: too long", spec);
+	h = buf;
+	if (*h == '[') {
+		h++;
+		if ((p = strchr(h, ']')) == NULL || p[1] != ':')
+			errx(EXIT_USAGE, "%s: expected [address]:port", spec);
+		*p = '\0';
+		p += 2;
+	} else {
+		if ((p = strrchr(h, ':')) == NULL)
+			errx(EXIT_USAGE, "%s: expected host:port", spec);
+		*p++ = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = type;
+	if ((e = getaddrinfo(h, p, &hints, &res)) != 0) {
+		snprintf(why, whylen, "%s: %s", spec, gai_strerror(e));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype,
+			 ai->ai_protocol)) == -1)
+			continue;
+		if (connect_bounded(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+		errno = e;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		return dial_failed(fd, spec, why, whylen);
+	return fd;
+}
+
+/* Connect to URL, or exit as err(3) does. */
+int
+dial(const char *url, int type)
+{
+	char why[512];
+	int  fd;
+
+	if ((fd = dial_try(url, type, why, sizeof(why))) == -1)
+		errx(EXIT_TEMP, "%s", why);
+	return fd;
+}
+
+/* Wait until FD is ready for EVENTS, within the deadline. */
+static void
+wait_fd(int fd, short events)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	int	      r;
+
+	while ((r = poll(&pfd, 1, ms_left())) == -1 && errno == EINTR)
+		;
+	if (r == -1)
+		err(EXIT_TEMP, "poll");
+	if (r == 0)
+		errx(EXIT_TEMP, "timed out after %d s", timeout);
+}
+
+static void
+send_all(int fd, const char *data, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		wait_fd(fd, POLLOUT);
+		if ((n = write(fd, data, len)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			err(EXIT_TEMP, "write");
+		}
+		data += n;
+		len -= n;
+	}
+}
+
+/*
+ * Send one framed request on FD, connected to WHERE, and read its framed
+ * answer into OUT; close FD.  Returns the answer's code.
+ */
+int
+dial_request(int fd, const char *where, enum proto_verb verb, const char *arg,
+    const char *data, size_t len, struct buf *out)
+{
+	char	hdr[FRAME_HEADER_MAX];
+	int	hlen, code = 0;
+	size_t	plen = 0;
+	ssize_t n;
+
+	if ((hlen = proto_frame_request(hdr, sizeof(hdr), verb, arg, len)) ==
+	    -1)
+		errx(EXIT_USAGE, "%s: argument too long",
+		    proto_verb_name(verb));
+	send_all(fd, hdr, hlen);
+	send_all(fd, data, len);
+	(void)shutdown(fd, SHUT_WR);
+	hlen = 0;
+	for (;;) {
+		if (hlen == 0 && out->len > 0 && out->data[0] != FRAME_MARK) {
+			/*
+			 * The master refuses a connection (403, 429) before
+			 * it reads anything: one line in the original form.
+			 */
+			hlen = proto_parse_error_line(out->data, out->len,
+			    &code, &plen);
+			if (hlen == -1)
+				errx(EXIT_TEMP, "%s: not a bgserviced answer",
+				    where);
+			if (hlen > 0)
+				break;
+		} else if (hlen == 0 && out->len > 0) {
+			hlen = proto_parse_frame_answer(out->data, out->len,
+			    &code, &plen);
+			if (hlen == -1)
+				errx(EXIT_TEMP, "%s: not a bgserviced answer",
+				    where);
+		}
+		if (hlen > 0 && out->len >= (size_t)hlen + plen)
+			break;
+		wait_fd(fd, POLLIN);
+		if ((n = buf_read(out, fd, 0)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			err(EXIT_TEMP, "%s: read", where);
+		}
+		if (n == 0)
+			errx(EXIT_TEMP,
+			    "%s: connection closed before the "
+			    "answer was complete",
+			    where);
+	}
+	close(fd);
+	buf_consume(out, hlen);
+	out->len = plen;
+	return code;
+}
