@@ -30,7 +30,7 @@ PYTHON	?= /usr/bin/python3
 CC	?= cc
 CFLAGS	?= -O2 -g
 WFLAGS	 = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
-PKGS	 = libconfig libbsd-overlay
+PKGS	 = libconfig libbsd-overlay libsodium
 # The paths compiled in; $(B)/paths changes when they do, and everything
 # that includes them is built again (make install PREFIX=... after make).
 PATHDEFS = -DBGS_PATH_CONFIG='"$(SYSCONFDIR)/bgserviced.conf"' \
@@ -50,7 +50,7 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/runner.c \
-	   src/priv.c src/pidfile.c src/dgram.c src/addr.c
+	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/refuse.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: the wire (proto.c) and the
@@ -65,7 +65,7 @@ UNIT_OBJS_test_proto = proto
 UNIT_OBJS_test_net = addr
 UNIT_OBJS_test_spool = spool proto log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
-UNIT_OBJS_test_http = http proto log net addr sig spool stats child kids \
+UNIT_OBJS_test_http = http proto log net addr sig spool stats refuse child kids \
 	   priv charset util
 
 B	 = build

@@ -86,6 +86,19 @@ struct allow {
 	size_t	     n; /* 0: everybody */
 };
 
+/* Longest admission token (characters ! to ~, no space). */
+#define TOKEN_MAX 128
+
+/*
+ * Admission beyond the allow lists, global and per service (see
+ * bgserviced.conf(5) and SECURITY in bgserviced(8)).  In a service, a
+ * member left unset (NULL, -1) takes the global value.
+ */
+struct admit_conf {
+	char **tokens;		/* NULL-ended secrets, one required */
+	int    allow_untokened; /* callers presenting none let in */
+};
+
 /* One entry of the listen list: an IP address and port, or a UNIX path. */
 struct listen_conf {
 	char  *address; /* numeric IPv4/IPv6 address, or NULL */
@@ -148,20 +161,21 @@ struct ident {
 };
 
 struct service {
-	char	       name[SERVICE_NAME_MAX + 1];
-	char	     **argv;	/* NULL-terminated, argv[0] absolute */
-	int	       timeout; /* seconds, 0: none */
-	int	       tcp;	/* reachable by stream calls and jobs */
-	int	       udp;	/* reachable by datagrams */
-	char	      *charset; /* what the command speaks; NULL: UTF-8 */
-	struct ident   id;	/* run as this user; none: ours */
-	int	       spool_writable; /* may run as the spool's owner */
-	int	       nice;	       /* the nice value it runs at */
-	int	       max_instances;  /* runs at once, 0: no limit */
-	char	     **env;	       /* extra "NAME=value", NULL-ended */
-	struct rlimits rlim;
-	struct allow   allow; /* callers let in; none: all */
-	int	       line;  /* where it was configured */
+	char		  name[SERVICE_NAME_MAX + 1];
+	char		**argv;	   /* NULL-terminated, argv[0] absolute */
+	int		  timeout; /* seconds, 0: none */
+	int		  tcp;	   /* reachable by stream calls and jobs */
+	int		  udp;	   /* reachable by datagrams */
+	char		 *charset; /* what the command speaks; NULL: UTF-8 */
+	struct ident	  id;	   /* run as this user; none: ours */
+	int		  spool_writable; /* may run as the spool's owner */
+	int		  nice;		  /* the nice value it runs at */
+	int		  max_instances;  /* runs at once, 0: no limit */
+	char		**env;		  /* extra "NAME=value", NULL-ended */
+	struct rlimits	  rlim;
+	struct allow	  allow; /* callers let in; none: all */
+	struct admit_conf admit; /* tokens, signatures, rates, quotas */
+	int		  line;	 /* where it was configured */
 };
 
 struct config {
@@ -173,6 +187,7 @@ struct config {
 	size_t		    nlistens;
 	struct limits	    limits;
 	struct allow	    allow;    /* callers let in; none: all */
+	struct admit_conf   admit;    /* the services' defaults */
 	struct metrics_conf metrics;  /* the HTTP metrics listener */
 	struct ident	    id;	      /* the daemon's own, after binding */
 	struct service	   *services; /* sorted by name */

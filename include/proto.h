@@ -63,6 +63,7 @@ enum proto_err {
 	ERR_HEADER_INCOMPLETE,	/* 400 the header never ended */
 	ERR_PAYLOAD_INCOMPLETE, /* 400 fewer bytes than LENGTH */
 	ERR_CUT,		/* 400 more arrived after the end by silence */
+	ERR_TOKEN,		/* 401 tokens: none presented, or wrong */
 	ERR_DENIED,		/* 403 allow says no */
 	ERR_NO_JOB,		/* 404 unknown job id */
 	ERR_NOT_TCP,		/* 405 the service is udp only */
@@ -100,9 +101,13 @@ enum proto_scan {
 	SCAN_COMPLETE, /* a whole request (or a bad header): answer */
 };
 
+/* The word of a framed header that presents a token: token=SECRET. */
+#define TOKEN_WORD "token="
+
 struct request {
 	enum proto_verb verb;
-	int		framed; /* arrived in the framed form */
+	int		framed;		      /* arrived in the framed form */
+	char		token[TOKEN_MAX + 1]; /* presented, or "" */
 	char		service[SERVICE_NAME_MAX + 1];
 	char		id[JOB_ID_LEN + 1];
 	const char     *data; /* points into the request buffer */
@@ -167,6 +172,8 @@ size_t proto_info_format(char *buf, size_t size, const struct proto_info *);
 /* Client side: requests. */
 int proto_frame_request(char *buf, size_t size, enum proto_verb,
     const char *arg, size_t length);
+int proto_frame_request_token(char *buf, size_t size, enum proto_verb,
+    const char *arg, size_t length, const char *token);
 int proto_datagram_head(char *buf, size_t size, const char *service);
 /* Client side: answers. */
 int proto_answer_code(const char *buf, size_t len);

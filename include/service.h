@@ -18,6 +18,7 @@ enum admit {
 	ADMIT_UNKNOWN,	  /* no such service: 400 */
 	ADMIT_TRANSPORT,  /* not offered over this transport: 405 */
 	ADMIT_DENIED,	  /* the caller is not in its allow list: 403 */
+	ADMIT_TOKEN,	  /* its tokens: none presented, or a wrong one: 401 */
 	ADMIT_BUSY,	  /* all of its max_instances run: 503 */
 	ADMIT_QUEUE_FULL, /* max_queue jobs queued and running: 503 */
 };
@@ -32,6 +33,7 @@ struct service_call {
 	const char	  *job_id; /* a queued job's run */
 	const char	  *data;
 	size_t		   len;
+	const char	  *token; /* presented, or NULL */
 	/* Filled in: */
 	const struct service *sv;   /* by service_admit() */
 	int		      code; /* by service_run(): 200, or an error */

@@ -164,6 +164,7 @@ call_init(struct service_call *call, struct conn *c, const struct request *req)
 	call->peer = c->peer;
 	call->data = req->data;
 	call->len = req->datalen;
+	call->token = req->token[0] != '\0' ? req->token : NULL;
 }
 
 /* Answer a caller refused for WHY. */
@@ -514,12 +515,12 @@ read_ended(struct conn *c, enum read_end how)
 		return 1;
 	case READ_TIMEOUT:
 		STATS_INC(request_timeouts);
-		log_info("%s: request timed out", c->who);
+		refuse_log(REFUSE_TIMEOUT, "%s: request timed out", c->who);
 		conn_error(c, framed, ERR_TIMEOUT);
 		return 0;
 	case READ_TOOBIG:
 		STATS_INC(request_too_large);
-		log_info("%s: request too large", c->who);
+		refuse_log(REFUSE_TOO_LARGE, "%s: request too large", c->who);
 		conn_error(c, framed, ERR_TOO_LARGE);
 		return 0;
 	default: /* closed, or broken */

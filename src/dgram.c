@@ -22,6 +22,7 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "refuse.h"
 #include "service.h"
 #include "stats.h"
 
@@ -50,14 +51,14 @@ dgram_recv(struct listener *l, const struct config *conf, struct dgram *d)
 	net_peer(l->fd, l->family, &ss, &d->peer);
 	d->peer.transport = "udp";
 	if (!addr_allowed(&conf->allow, &ss)) {
-		log_info("udp %s:%s: dropped: not allowed", d->peer.ip,
-		    d->peer.port);
-		STATS_INC(refused_denied);
+		refuse_log(REFUSE_DENIED, "udp %s:%s: dropped: not allowed",
+		    d->peer.ip, d->peer.port);
 		STATS_INC(dropped_datagrams);
 		return DGRAM_NEXT;
 	}
 	if ((size_t)n > conf->limits.max_request) {
-		log_info("udp %s:%s: dropped: %zd bytes exceed max_request",
+		refuse_log(REFUSE_TOO_LARGE,
+		    "udp %s:%s: dropped: %zd bytes exceed max_request",
 		    d->peer.ip, d->peer.port, n);
 		STATS_INC(dropped_datagrams);
 		return DGRAM_NEXT;

@@ -8,7 +8,7 @@
  *	queue:info:id:ID | queue:cancel:id:ID | queue:list
  *
  * Framed form (several requests per connection):
- *	"!" VERB [SP ARG] [SP LENGTH] LF PAYLOAD
+ *	"!" VERB [SP ARG] [SP LENGTH] [SP "token=" TOKEN] LF PAYLOAD
  * answered by
  *	"!" CODE SP LENGTH LF PAYLOAD
  * where LENGTH counts the payload's bytes (absent means 0) and CODE is
@@ -52,6 +52,7 @@ static const struct {
 	{ ERR_HEADER_INCOMPLETE, 400, "Incomplete framed request header" },
 	{ ERR_PAYLOAD_INCOMPLETE, 400, "Incomplete payload" },
 	{ ERR_CUT, 400, "Request cut: more data arrived after it ended" },
+	{ ERR_TOKEN, 401, "Token missing or wrong" },
 	{ ERR_DENIED, 403, "Access denied" },
 	{ ERR_NO_JOB, 404, "Unknown job id" },
 	{ ERR_NOT_TCP, 405, "Service is not available over tcp" },
@@ -262,10 +263,10 @@ parse_length(const char *s, size_t len, size_t *out)
 
 /*
  * Split a framed header line (without "!" and the line end) into at most
- * three words.  Returns the number of words, or -1 if there are more.
+ * four words.  Returns the number of words, or -1 if there are more.
  */
 static int
-split_words(const char *s, size_t len, const char *w[3], size_t wl[3])
+split_words(const char *s, size_t len, const char *w[4], size_t wl[4])
 {
 	size_t i = 0;
 	int    n = 0;
@@ -275,7 +276,7 @@ split_words(const char *s, size_t len, const char *w[3], size_t wl[3])
 			i++;
 		if (i == len)
 			return n;
-		if (n == 3)
+		if (n == 4)
 			return -1;
 		w[n] = s + i;
 		while (i < len && s[i] != ' ')
@@ -297,6 +298,26 @@ find_framed_verb(const char *w, size_t wl)
 }
 
 /*
+ * A last word "token=SECRET" of the N words of a header is the token
+ * presented: copied to REQ, and the word no longer counted.  Returns the
+ * words left, or -1 for a token that is empty or too long.
+ */
+static int
+take_token(const char *w[4], size_t wl[4], int n, struct request *req)
+{
+	size_t plen = strlen(TOKEN_WORD), tlen;
+
+	if (n < 2 || !has_prefix(w[n - 1], wl[n - 1], TOKEN_WORD))
+		return n;
+	tlen = wl[n - 1] - plen;
+	if (tlen == 0 || tlen > TOKEN_MAX)
+		return -1;
+	memcpy(req->token, w[n - 1] + plen, tlen);
+	req->token[tlen] = '\0';
+	return n - 1;
+}
+
+/*
  * Parse a framed header (buf[0] == '!', ending before the LF at HLEN).
  * Fills the request's verb and argument and *LENGTH, the payload's.
  */
@@ -305,14 +326,15 @@ parse_frame_header(const char *buf, size_t hlen, struct request *req,
     size_t *length)
 {
 	const struct verb_desc *vd;
-	const char	       *w[3];
-	size_t			wl[3];
+	const char	       *w[4];
+	size_t			wl[4];
 	int			n;
 
 	*length = 0;
 	if (hlen > 0 && buf[hlen - 1] == '\r')
 		hlen--;
-	if ((n = split_words(buf + 1, hlen - 1, w, wl)) < 1)
+	if ((n = split_words(buf + 1, hlen - 1, w, wl)) < 1 ||
+	    (n = take_token(w, wl, n, req)) < 1)
 		return ERR_BAD_HEADER;
 	if ((vd = find_framed_verb(w[0], wl[0])) == NULL)
 		return ERR_UNKNOWN_REQUEST;
@@ -698,15 +720,20 @@ int
 proto_frame_request(char *buf, size_t size, enum proto_verb verb,
     const char *arg, size_t length)
 {
+	return proto_frame_request_token(buf, size, verb, arg, length, NULL);
+}
+
+/* The same, presenting TOKEN (NULL: none). */
+int
+proto_frame_request_token(char *buf, size_t size, enum proto_verb verb,
+    const char *arg, size_t length, const char *token)
+{
 	const char *name = proto_verb_name(verb);
 	int	    r;
 
-	if (arg != NULL)
-		r = snprintf(buf, size, "%c%s %s %zu\n", FRAME_MARK, name, arg,
-		    length);
-	else
-		r = snprintf(buf, size, "%c%s %zu\n", FRAME_MARK, name,
-		    length);
+	r = snprintf(buf, size, "%c%s%s%s %zu%s%s\n", FRAME_MARK, name,
+	    arg != NULL ? " " : "", arg != NULL ? arg : "", length,
+	    token != NULL ? " " TOKEN_WORD : "", token != NULL ? token : "");
 	if (r < 0 || (size_t)r >= size) {
 		errno = ENAMETOOLONG;
 		return -1;

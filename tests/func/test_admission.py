@@ -1,0 +1,191 @@
+"""Admission beyond the allow lists (issue 15): refusals counted by
+reason and logged with a limit, tokens on framed requests."""
+import os
+import re
+import signal
+import socket
+import time
+
+import bgs
+
+svc = bgs.svc
+stat_value = bgs.stat_value
+
+REASONS = ("denied", "credentials", "token", "signature", "rate", "quota",
+           "per_source", "busy", "queue_full", "too_large", "timeout")
+
+
+def refused(d, reason):
+    return stat_value(d, 'bgserviced_refused_total{reason="%s"}' % reason)
+
+
+def framed(d, header, payload=b""):
+    """One framed request on a connection of its own: (code, payload)."""
+    with d.connect() as s:
+        s.sendall(header + b"\n" + payload)
+        return bgs.read_framed(s)
+
+
+# Refusals by reason
+
+def test_every_reason_is_a_sample(daemon):
+    text = daemon.request(b"stats").decode()
+    found = re.findall(r'^bgserviced_refused_total\{reason="(\w+)"\} \d+$', text, re.M)
+    assert sorted(found) == sorted(REASONS)
+
+
+def test_refusals_counted_and_logged_by_reason(daemon_factory, tmp_path):
+    sock = str(tmp_path / "d" / "sock")
+    d = daemon_factory(services={
+        "echo": {"command": ["/bin/cat"]},
+        "only2": {"command": ["/bin/cat"], "allow": ["127.0.0.2"]}},
+        limits={"max_request": 100, "request_timeout": 1},
+        listen=None)
+    d.settings["listen"].append({"path": sock, "allow_uid": [65534]})
+    d.write_config()
+    d.start()
+    assert d.call("only2", b"x") == b"403: Access denied\n"
+    assert d.call("echo", b"x" * 500) == b"413: Request too large\n"
+    with d.connect() as s:       # says nothing: request_timeout
+        assert bgs.recv_all(s) == b"408: Request timeout\n"
+    assert bgs.wait_until(lambda: os.path.exists(sock), 10)
+    with socket.socket(socket.AF_UNIX) as u:
+        u.settimeout(10)
+        u.connect(sock)
+        assert bgs.recv_all(u) == b"403: Access denied\n"
+    assert refused(d, "denied") == 1
+    assert refused(d, "too_large") == 1
+    assert refused(d, "timeout") == 1
+    assert refused(d, "credentials") == 1
+    log = d.log()
+    for reason in ("denied", "too_large", "timeout", "credentials"):
+        assert re.search(r"refused.*\(%s\)$" % reason, log, re.M) or \
+            re.search(r"(request timed out|request too large) \(%s\)$" % reason, log, re.M), \
+            (reason, log)
+
+
+def test_refusal_log_is_limited(daemon_factory):
+    """A flood of refused callers is counted whole, but logs at most
+    REFUSE_LOG_PER_SEC (20) lines a second, then says how many it did
+    not log."""
+    d = daemon_factory(services={"only2": {"command": ["/bin/cat"],
+                                           "allow": ["127.0.0.2"]}}).start()
+    n = 150
+    t0 = time.monotonic()
+    for _ in range(n):
+        assert d.call("only2", b"x") == b"403: Access denied\n"
+    seconds = time.monotonic() - t0
+    assert refused(d, "denied") == n
+    lines = len(re.findall(r"\(denied\)$", d.log(), re.M))
+    assert 1 <= lines <= 20 * (int(seconds) + 2), (lines, seconds)
+    if lines < n:
+        time.sleep(1.1)
+        assert d.call("only2", b"x") == b"403: Access denied\n"
+        assert d.wait_log("more refusals not logged", 10), d.log()[-2000:]
+        m = re.findall(r"(\d+) more refusals not logged", d.log())
+        assert sum(int(x) for x in m) + lines == n, (m, lines)
+
+
+# Tokens
+
+TOKSVC = {"echo": {"command": ["/bin/cat"]},
+          "sec": {"command": ["/bin/cat"], "tokens": ["s3cret-one", "s3cret-two"]},
+          "open": {"command": ["/bin/cat"], "tokens": ["s3cret-one"],
+                   "allow_untokened": True}}
+
+
+def test_token_right_wrong_missing(daemon_factory):
+    d = daemon_factory(services=TOKSVC).start()
+    assert framed(d, b"!call sec 3 token=s3cret-one", b"abc") == (200, b"abc")
+    assert framed(d, b"!call sec 3 token=s3cret-two", b"abc") == (200, b"abc")
+    assert framed(d, b"!call sec token=s3cret-one") == (200, b"")
+    assert framed(d, b"!call sec 3 token=s3cret-on", b"abc") == \
+        (401, b"Token missing or wrong")
+    assert framed(d, b"!call sec 3 token=s3cret-one-", b"abc")[0] == 401
+    assert framed(d, b"!call sec 3", b"abc")[0] == 401
+    assert d.call("sec", b"abc") == b"401: Token missing or wrong\n"
+    assert refused(d, "token") == 4
+    # A service without tokens takes a token as nothing.
+    assert framed(d, b"!call echo 2 token=whatever", b"hi") == (200, b"hi")
+    # allow_untokened: no token is let in by address, a wrong one is not.
+    assert d.call("open", b"abc") == b"abc"
+    assert framed(d, b"!call open 3", b"abc") == (200, b"abc")
+    assert framed(d, b"!call open 3 token=nope", b"abc")[0] == 401
+    assert refused(d, "token") == 5
+
+
+def test_token_typed_into_nc(daemon_factory):
+    d = daemon_factory(services=TOKSVC).start()
+    with d.connect() as s:
+        s.sendall(b"!call sec 6 token=s3cret-two\r\nhello\n")
+        assert bgs.read_framed(s) == (200, b"hello\n")
+
+
+def test_token_for_send_add_and_datagram(daemon_factory, tmp_path):
+    out = tmp_path / "ran"
+    services = {"sec": svc("cat >> %s" % out, tokens=["tok"], udp=True)}
+    d = daemon_factory(services=services,
+                       listen=None)
+    d.settings["listen"][0]["udp"] = True
+    d.write_config()
+    d.start()
+    assert framed(d, b"!send sec 1 token=bad", b"a")[0] == 401
+    assert framed(d, b"!send sec 1 token=tok", b"s") == (202, b"")
+    code, jid = framed(d, b"!add sec 1 token=tok", b"j")
+    assert code == 200, jid
+    assert bgs.job_get(d, jid.decode()) == b""
+    assert framed(d, b"!add sec 1", b"x")[0] == 401
+    assert d.request(b"queue:add:sec:x") == b"401: Token missing or wrong\n"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.sendto(b"sec:u", ("127.0.0.1", d.port))
+    assert bgs.wait_until(lambda: refused(d, "token") == 4, 10)
+    assert bgs.wait_until(lambda: out.exists() and sorted(out.read_text()) == ["j", "s"], 10)
+
+
+def test_global_tokens_and_reload(daemon_factory):
+    d = daemon_factory(services={"echo": {"command": ["/bin/cat"]},
+                                 "own": {"command": ["/bin/cat"], "tokens": ["mine"]}},
+                       extra={"tokens": ["global-1"]}).start()
+    assert framed(d, b"!call echo 1 token=global-1", b"x") == (200, b"x")
+    assert framed(d, b"!call echo 1", b"x")[0] == 401
+    assert framed(d, b"!call own 1 token=global-1", b"x")[0] == 401
+    assert framed(d, b"!call own 1 token=mine", b"x") == (200, b"x")
+    d.settings["tokens"] = ["global-2"]
+    d.settings["allow_untokened"] = True
+    d.write_config()
+    d.signal(signal.SIGHUP)
+    assert bgs.wait_until(
+        lambda: framed(d, b"!call echo 1 token=global-2", b"x") == (200, b"x"), 10)
+    assert framed(d, b"!call echo 1 token=global-1", b"x")[0] == 401
+    assert d.call("echo", b"y") == b"y"
+
+
+def test_token_never_logged_nor_in_titles(daemon_factory, tmp_path):
+    gate = tmp_path / "gate"
+    secret = b"Zq8-unlikely-SECRET-7"
+    d = daemon_factory(services={"slow": svc(
+        "while [ ! -e %s ]; do sleep 0.05; done; cat" % gate,
+        tokens=[secret.decode()])}).start()
+    s = d.connect(timeout=30)
+    s.sendall(b"!call slow 1 token=" + secret + b"\nx")
+    titles = []
+
+    def running():
+        titles[:] = []
+        for p in bgs.child_pids(d.pid):
+            try:
+                with open("/proc/%d/cmdline" % p, "rb") as f:
+                    titles.append(f.read())
+            except OSError:
+                pass
+        return any(b"call slow" in t for t in titles)
+    assert bgs.wait_until(running, 10), titles
+    with open("/proc/%d/cmdline" % d.pid, "rb") as f:
+        titles.append(f.read())
+    gate.write_text("go")
+    assert bgs.read_framed(s) == (200, b"x")
+    s.close()
+    assert framed(d, b"!call slow 1 token=wrong-" + secret, b"x")[0] == 401
+    assert d.request(b"stats").find(secret) == -1
+    assert all(secret not in t for t in titles), titles
+    assert secret.decode() not in d.log()
