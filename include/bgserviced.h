@@ -16,8 +16,8 @@
  *    queued job's life: the queued jobs in order, the runners by pid, the
  *    children waiting for a job, retention.  Only the master reads the
  *    spool's FIFO and only the master signals its children.  It makes the
- *    shared mappings (stats.c's counters, slot.c's instance counts) before
- *    it forks anything.
+ *    shared mappings (stats.c's counters, slot.c's instance counts,
+ *    rate.c's token buckets) before it forks anything.
  *  - A connection child (conn.c) owns one caller's socket and the request
  *    buffer; it reads a copy of the master's configuration as it was at
  *    fork.  It admits the caller and runs a service through service.c,
@@ -86,6 +86,9 @@ struct allow {
 	size_t	     n; /* 0: everybody */
 };
 
+/* Most requests a second of rate and source_rate, and of a burst. */
+#define RATE_MAX 1000000
+
 /* Longest admission token (characters ! to ~, no space). */
 #define TOKEN_MAX 128
 
@@ -95,8 +98,11 @@ struct allow {
  * member left unset (NULL, -1) takes the global value.
  */
 struct admit_conf {
-	char **tokens;		/* NULL-ended secrets, one required */
-	int    allow_untokened; /* callers presenting none let in */
+	char	**tokens;	   /* NULL-ended secrets, one required */
+	int	  allow_untokened; /* callers presenting none let in */
+	long long rate,
+	    burst; /* requests a second to a service; 0: no limit */
+	long long source_rate, source_burst; /* ... from one source */
 };
 
 /* One entry of the listen list: an IP address and port, or a UNIX path. */

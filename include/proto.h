@@ -72,6 +72,7 @@ enum proto_err {
 	ERR_JOB_CANCELLED,	/* 410 a cancelled job's result */
 	ERR_TOO_LARGE,		/* 413 max_request */
 	ERR_TOO_MANY,		/* 429 max_per_source */
+	ERR_RATE,		/* 429 rate, source_rate: with a retry */
 	ERR_INTERNAL,		/* 500 no handler for a verb */
 	ERR_CANNOT_WAIT,	/* 500 queue:get cannot wait */
 	ERR_CANNOT_LIST,	/* 500 queue:list cannot read the spool */
@@ -160,6 +161,8 @@ size_t proto_error(char *buf, size_t size, int framed, enum proto_err);
 size_t proto_error_text(char *buf, size_t size, int framed, int code,
     const char *text);
 size_t proto_frame_header(char *buf, size_t size, int code, size_t length);
+size_t proto_error_retry(char *buf, size_t size, int framed, enum proto_err,
+    int retry);
 const char *proto_helo_answer(enum proto_verb);
 size_t proto_id_answer(char *buf, size_t size, int framed, const char *id);
 size_t proto_state_answer(char *buf, size_t size, int state);

@@ -19,6 +19,7 @@ enum admit {
 	ADMIT_TRANSPORT,  /* not offered over this transport: 405 */
 	ADMIT_DENIED,	  /* the caller is not in its allow list: 403 */
 	ADMIT_TOKEN,	  /* its tokens: none presented, or a wrong one: 401 */
+	ADMIT_RATE,	  /* over rate or source_rate: 429, retry */
 	ADMIT_BUSY,	  /* all of its max_instances run: 503 */
 	ADMIT_QUEUE_FULL, /* max_queue jobs queued and running: 503 */
 };
@@ -35,8 +36,9 @@ struct service_call {
 	size_t		   len;
 	const char	  *token; /* presented, or NULL */
 	/* Filled in: */
-	const struct service *sv;   /* by service_admit() */
-	int		      code; /* by service_run(): 200, or an error */
+	const struct service *sv;    /* by service_admit() */
+	int		      retry; /* by service_admit(): ADMIT_RATE's s */
+	int		      code;  /* by service_run(): 200, or an error */
 	char		      why[256]; /* ... and its text */
 	/*
 	 * Called with an instance held, just before the service starts;

@@ -38,7 +38,8 @@ struct cfgctx {
 
 static const char *const root_keys[] = { "pidfile", "spool_dir", "listen",
 	"limits", "services", "allow", "user", "group", "log", "metrics",
-	"tokens", "allow_untokened", NULL };
+	"tokens", "allow_untokened", "rate", "burst", "source_rate",
+	"source_burst", NULL };
 static const char *const limit_keys[] = { "max_connections", "max_request",
 	"request_timeout", "request_idle_ms", "request_idle_fixed", "max_jobs",
 	"job_retention", "max_output", "kill_grace", "max_per_source",
@@ -49,7 +50,8 @@ static const char *const metrics_keys[] = { "address", "port", "allow", NULL };
 static const char *const service_keys[] = { "command", "timeout", "tcp", "udp",
 	"charset", "user", "group", "nice", "env", "allow", "rlimit_cpu",
 	"rlimit_as", "rlimit_nofile", "rlimit_nproc", "rlimit_fsize",
-	"max_instances", "spool_writable", "tokens", "allow_untokened", NULL };
+	"max_instances", "spool_writable", "tokens", "allow_untokened", "rate",
+	"burst", "source_rate", "source_burst", NULL };
 
 static int cfg_error(struct cfgctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -284,7 +286,13 @@ parse_admit(struct cfgctx *ctx, const config_setting_t *g,
     struct admit_conf *a)
 {
 	if (parse_tokens(ctx, g, &a->tokens) == -1 ||
-	    cfg_bool(ctx, g, "allow_untokened", &a->allow_untokened) == -1)
+	    cfg_bool(ctx, g, "allow_untokened", &a->allow_untokened) == -1 ||
+	    cfg_int(ctx, g, "rate", 0, RATE_MAX, &a->rate) == -1 ||
+	    cfg_int(ctx, g, "burst", 0, RATE_MAX, &a->burst) == -1 ||
+	    cfg_int(ctx, g, "source_rate", 0, RATE_MAX, &a->source_rate) ==
+		-1 ||
+	    cfg_int(ctx, g, "source_burst", 0, RATE_MAX, &a->source_burst) ==
+		-1)
 		return -1;
 	return 0;
 }
@@ -875,6 +883,8 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 		    name);
 	sv->tcp = sv->udp = 1;
 	sv->admit.allow_untokened = -1;
+	sv->admit.rate = sv->admit.burst = -1;
+	sv->admit.source_rate = sv->admit.source_burst = -1;
 	if (cfg_known_keys(ctx, g, service_keys, "a service") == -1 ||
 	    parse_command(ctx, g, sv) == -1 ||
 	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1 ||

@@ -167,11 +167,22 @@ call_init(struct service_call *call, struct conn *c, const struct request *req)
 	call->token = req->token[0] != '\0' ? req->token : NULL;
 }
 
-/* Answer a caller refused for WHY. */
+/* Answer a caller refused for WHY (CALL: when to retry, if it says). */
 static void
-conn_refuse(struct conn *c, const struct request *req, enum admit why)
+conn_refuse(struct conn *c, const struct request *req, enum admit why,
+    const struct service_call *call)
 {
-	conn_error(c, req->framed, service_refusal(why));
+	char   msg[256];
+	size_t len;
+
+	if (why != ADMIT_RATE || call == NULL) {
+		conn_error(c, req->framed, service_refusal(why));
+		return;
+	}
+	STATS_INC(bad_requests);
+	len = proto_error_retry(msg, sizeof(msg), req->framed,
+	    service_refusal(why), call->retry);
+	conn_write(c, msg, len);
 }
 
 /* Whether CALL's caller may use the service; else answer why not. */
@@ -182,7 +193,7 @@ admitted(struct conn *c, const struct request *req, struct service_call *call)
 
 	if ((why = service_admit(c->conf, call)) == ADMIT_OK)
 		return 1;
-	conn_refuse(c, req, why);
+	conn_refuse(c, req, why, call);
 	return 0;
 }
 
@@ -212,7 +223,7 @@ handle_send(struct conn *c, const struct request *req)
 	if (!admitted(c, req, &call))
 		return;
 	if (service_run(c->conf, &call, &res) != RUN_DONE) {
-		conn_refuse(c, req, ADMIT_BUSY);
+		conn_refuse(c, req, ADMIT_BUSY, NULL);
 		return;
 	}
 	child_result_free(&res);
@@ -228,7 +239,7 @@ handle_call(struct conn *c, const struct request *req)
 	if (refuse_cut(c, req) || !admitted(c, req, &call))
 		return;
 	if (service_run(c->conf, &call, &res) != RUN_DONE) {
-		conn_refuse(c, req, ADMIT_BUSY);
+		conn_refuse(c, req, ADMIT_BUSY, NULL);
 		return;
 	}
 	if (refuse_cut(c, req)) {

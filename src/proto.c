@@ -61,6 +61,7 @@ static const struct {
 	{ ERR_JOB_CANCELLED, 410, "Job cancelled" },
 	{ ERR_TOO_LARGE, 413, "Request too large" },
 	{ ERR_TOO_MANY, 429, "Too many connections from your address" },
+	{ ERR_RATE, 429, "Too many requests" },
 	{ ERR_INTERNAL, 500, "Internal error" },
 	{ ERR_CANNOT_WAIT, 500, "Cannot wait for the job" },
 	{ ERR_CANNOT_LIST, 500, "Cannot list the spool" },
@@ -589,6 +590,30 @@ proto_error(char *buf, size_t size, int framed, enum proto_err e)
 	    proto_err_text(e));
 }
 
+/*
+ * An error answer that says after how many seconds, RETRY, a request
+ * will be admitted: in the text, and framed also as a last word
+ * "retry=RETRY" of the header.
+ */
+size_t
+proto_error_retry(char *buf, size_t size, int framed, enum proto_err e,
+    int retry)
+{
+	char text[128];
+	int  t, r;
+
+	t = snprintf(text, sizeof(text), "%s: retry after %d s",
+	    proto_err_text(e), retry);
+	if (t < 0 || (size_t)t >= sizeof(text))
+		return 0;
+	if (!framed)
+		r = snprintf(buf, size, "%03d: %s\n", proto_err_code(e), text);
+	else
+		r = snprintf(buf, size, "%c%03d %d retry=%d\n%s", FRAME_MARK,
+		    proto_err_code(e), t, retry, text);
+	return r < 0 || (size_t)r >= size ? 0 : (size_t)r;
+}
+
 size_t
 proto_frame_header(char *buf, size_t size, int code, size_t length)
 {
@@ -794,14 +819,14 @@ int
 proto_parse_frame_answer(const char *buf, size_t len, int *code,
     size_t *length)
 {
-	const char *nl, *sp;
+	const char *nl, *sp, *end;
 	size_t	    hlen;
 
 	if (len == 0 || buf[0] != FRAME_MARK)
 		return -1;
-	/* A header is at most "!NNN " and 10 digits and a newline. */
+	/* "!NNN ", 10 digits, " retry=" and 10 digits, a newline. */
 	if ((nl = memchr(buf, '\n', len)) == NULL)
-		return len < 16 ? 0 : -1;
+		return len < 34 ? 0 : -1;
 	hlen = nl - buf;
 	if (hlen < 6 || (sp = memchr(buf, ' ', hlen)) != buf + 4)
 		return -1;
@@ -809,7 +834,10 @@ proto_parse_frame_answer(const char *buf, size_t len, int *code,
 	    !isdigit((unsigned char)buf[2]) || !isdigit((unsigned char)buf[3]))
 		return -1;
 	*code = (buf[1] - '0') * 100 + (buf[2] - '0') * 10 + (buf[3] - '0');
-	if (parse_length(sp + 1, nl - sp - 1, length) == -1)
+	/* Words after the length, such as retry=N, are fields to skip. */
+	if ((end = memchr(sp + 1, ' ', nl - sp - 1)) == NULL)
+		end = nl;
+	if (parse_length(sp + 1, end - sp - 1, length) == -1)
 		return -1;
 	return (int)hlen + 1;
 }

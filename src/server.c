@@ -33,6 +33,7 @@
 #include "priv.h"
 #include "proto.h"
 #include "queue.h"
+#include "rate.h"
 #include "refuse.h"
 #include "sched.h"
 #include "server.h"
@@ -456,7 +457,7 @@ server_init(struct config *conf, struct pidfh *pfh)
 
 	srv.conf = conf;
 	srv.pfh = pfh;
-	if (stats_init() == -1 || slot_init() == -1) {
+	if (stats_init() == -1 || slot_init() == -1 || rate_init() == -1) {
 		log_warn("mmap");
 		return -1;
 	}

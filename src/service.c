@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "rate.h"
 #include "refuse.h"
 #include "service.h"
 #include "slot.h"
@@ -30,6 +31,7 @@ static const struct {
 	    "not available over" },
 	[ADMIT_DENIED] = { ERR_DENIED, REFUSE_DENIED, "not allowed to use" },
 	[ADMIT_TOKEN] = { ERR_TOKEN, REFUSE_TOKEN, "no right token for" },
+	[ADMIT_RATE] = { ERR_RATE, REFUSE_RATE, "over the rate limit of" },
 	[ADMIT_BUSY] = { ERR_BUSY, REFUSE_BUSY, "busy" },
 	[ADMIT_QUEUE_FULL] = { ERR_QUEUE_FULL, REFUSE_QUEUE_FULL,
 	    "queue full for" },
@@ -143,6 +145,8 @@ service_admit(const struct config *conf, struct service_call *call)
 		return refused(call, ADMIT_DENIED);
 	if (!token_ok(conf, call))
 		return refused(call, ADMIT_TOKEN);
+	if (rate_take(conf, sv, call->peer, &call->retry) == -1)
+		return refused(call, ADMIT_RATE);
 	if (strcmp(call->verb, "add") == 0 && queue_full(conf))
 		return refused(call, ADMIT_QUEUE_FULL);
 	return ADMIT_OK;

@@ -189,3 +189,83 @@ def test_token_never_logged_nor_in_titles(daemon_factory, tmp_path):
     assert d.request(b"stats").find(secret) == -1
     assert all(secret not in t for t in titles), titles
     assert secret.decode() not in d.log()
+
+
+# Rate limits
+
+def retry_of(answer):
+    m = re.match(rb"^429: Too many requests: retry after (\d+) s\n$", answer)
+    assert m, answer
+    return int(m.group(1))
+
+
+def framed_head(d, header, payload=b""):
+    """A framed request; the answer's header line and payload."""
+    with d.connect() as s:
+        s.sendall(header + b"\n" + payload)
+        s.shutdown(socket.SHUT_WR)
+        data = bgs.recv_all(s)
+    head, _, rest = data.partition(b"\n")
+    return head, rest
+
+
+def test_source_rate_slows_one_source_only(daemon_factory):
+    d = daemon_factory(services={"echo": {"command": ["/bin/cat"],
+                                          "source_rate": 1, "source_burst": 2}}).start()
+    one = lambda: bgs.request_from(d.port, "127.0.0.1", b"echo:a")  # noqa: E731
+    assert one() == b"a" and one() == b"a"
+    over = one()
+    retry = retry_of(over)
+    assert 1 <= retry <= 2
+    # Another source at the same moment is served normally.
+    assert bgs.request_from(d.port, "127.0.0.2", b"echo:b") == b"b"
+    assert bgs.request_from(d.port, "127.0.0.2", b"echo:b") == b"b"
+    # Framed, the seconds come as a field of the header too.
+    head, text = framed_head(d, b"!call echo 1", b"x")
+    m = re.match(rb"^!429 (\d+) retry=(\d+)$", head)
+    assert m and int(m.group(1)) == len(text), (head, text)
+    assert text.startswith(b"Too many requests: retry after")
+    # Honoured, the retry is admitted: the service was never disabled.
+    time.sleep(int(m.group(2)))
+    assert one() == b"a"
+    assert refused(d, "rate") == 2
+
+
+def test_service_rate_and_datagrams(daemon_factory, tmp_path):
+    out = tmp_path / "ran"
+    d = daemon_factory(services={
+        "log": svc("cat >> %s" % out, rate=1, burst=1),
+        "echo": {"command": ["/bin/cat"]}}, listen=None)
+    d.settings["listen"][0]["udp"] = True
+    d.write_config()
+    d.start()
+    # One a second for the whole service, whoever calls: of calls from
+    # two sources back to back, some are refused (the service stays
+    # limited, not disabled: at most one a second, and one more, runs).
+    answers = []
+    t0 = time.monotonic()
+    for i in range(10):
+        answers.append(bgs.request_from(d.port, "127.0.0.%d" % (1 + i % 2), b"log:%d" % i))
+    seconds = time.monotonic() - t0
+    ran = answers.count(b"")
+    assert all(a == b"" or retry_of(a) >= 1 for a in answers), answers
+    assert 1 <= ran <= int(seconds) + 2 and ran < 10, (answers, seconds)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        for _ in range(3):
+            u.sendto(b"log:u", ("127.0.0.1", d.port))
+    assert bgs.wait_until(lambda: stat_value(d, "bgserviced_datagrams_dropped_total") >= 1, 10)
+    assert refused(d, "rate") == 10 - ran + stat_value(d, "bgserviced_datagrams_dropped_total")
+    assert d.call("echo", b"free") == b"free"      # other services are not limited
+    assert bgs.wait_until(lambda: len(out.read_text()) == 10 - refused(d, "rate") + 3, 10)
+
+
+def test_global_rate_reloaded(daemon_factory):
+    d = daemon_factory().start()
+    for _ in range(5):
+        assert d.call("echo", b"x") == b"x"
+    d.settings["source_rate"] = 1
+    d.settings["source_burst"] = 1
+    d.write_config()
+    d.signal(signal.SIGHUP)
+    assert bgs.wait_until(lambda: d.call("echo", b"x").startswith(b"429: "), 10)
+    assert stat_value(d, 'bgserviced_refused_total{reason="rate"}') >= 1
