@@ -50,12 +50,13 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/runner.c \
-	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/refuse.c src/rate.c
+	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/refuse.c src/rate.c src/udpsign.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: the wire (proto.c) and the
 # client's configuration (config.c and what that needs).
-CLIENT_MODS = proto config charset log lookup net addr sig util child kids priv
+CLIENT_MODS = proto config charset log lookup net addr sig util child kids priv \
+	   udpsign
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:

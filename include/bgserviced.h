@@ -103,6 +103,8 @@ struct admit_conf {
 	long long rate,
 	    burst; /* requests a second to a service; 0: no limit */
 	long long source_rate, source_burst; /* ... from one source */
+	char	 *udp_key;    /* HMAC-SHA-256 key of signed datagrams */
+	int	  udp_signed; /* unsigned datagrams dropped */
 };
 
 /* One entry of the listen list: an IP address and port, or a UNIX path. */

@@ -24,6 +24,8 @@ struct client_target {
 	char *name; /* service, or NULL for the default */
 	char *tcpurl;
 	char *udpurl;
+	char *token;   /* presented on framed requests */
+	char *udp_key; /* signs datagrams */
 };
 
 struct client_conf {
@@ -37,5 +39,7 @@ struct client_conf *config_client_load(const char *file, char *err,
 void		    config_client_free(struct client_conf *);
 const char *config_client_url(const struct client_conf *, const char *service,
     int udp);
+const char *config_client_secret(const struct client_conf *,
+    const char *service, int udp_key);
 
 #endif /* CONFIG_H */

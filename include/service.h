@@ -20,6 +20,7 @@ enum admit {
 	ADMIT_DENIED,	  /* the caller is not in its allow list: 403 */
 	ADMIT_TOKEN,	  /* its tokens: none presented, or a wrong one: 401 */
 	ADMIT_RATE,	  /* over rate or source_rate: 429, retry */
+	ADMIT_UNSIGNED,	  /* a datagram unsigned, but udp_signed */
 	ADMIT_BUSY,	  /* all of its max_instances run: 503 */
 	ADMIT_QUEUE_FULL, /* max_queue jobs queued and running: 503 */
 };
@@ -30,8 +31,9 @@ struct service_call {
 	const char	  *name; /* the service asked for */
 	const char	  *who;	 /* the caller, for the log and title */
 	const struct peer *peer;
-	int		   dgram;  /* arrived as a datagram */
-	const char	  *job_id; /* a queued job's run */
+	int		   dgram;     /* arrived as a datagram */
+	int		   signed_ok; /* ... with a good signature */
+	const char	  *job_id;    /* a queued job's run */
 	const char	  *data;
 	size_t		   len;
 	const char	  *token; /* presented, or NULL */

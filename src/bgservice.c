@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bgserviced.h"
@@ -28,6 +29,7 @@
 #include "config.h"
 #include "pathnames.h"
 #include "proto.h"
+#include "udpsign.h"
 #include "util.h"
 
 #define EXIT_SERVICE 1
@@ -43,6 +45,7 @@ static const char	  *host;	/* -H or $BGSERVICE_HOST: wins */
 static const char	  *charset;	/* -C: the local charset */
 static const char	  *job_service; /* -s: whose daemon has the jobs */
 static struct client_conf *cconf;	/* the client's configuration */
+static const char	  *token;	/* -K: the token to present */
 static int		   timeout; /* seconds for the whole call, 0: none */
 static long long	   deadline;
 
@@ -52,8 +55,8 @@ static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 	    "usage: bgservice [-hV] [-C charset] [-c file] [-H host:port] "
-	    "[-s service]\n"
-	    "                 [-t seconds] command ...\n"
+	    "[-K token]\n"
+	    "                 [-s service] [-t seconds] command ...\n"
 	    "commands:\n"
 	    "  call SERVICE [DATA]  run SERVICE with DATA (or stdin), print "
 	    "its output\n"
@@ -251,8 +254,9 @@ request(const char *where, enum proto_verb verb, const char *arg,
 	size_t	plen = 0;
 	ssize_t n;
 
-	if ((hlen = proto_frame_request(hdr, sizeof(hdr), verb, arg, len)) ==
-	    -1)
+	if ((hlen = proto_frame_request_token(hdr, sizeof(hdr), verb, arg, len,
+		 token != NULL ? token :
+				 config_client_secret(cconf, arg, 0))) == -1)
 		errx(EXIT_USAGE, "%s: argument too long",
 		    proto_verb_name(verb));
 	fd = dial(where, SOCK_STREAM);
@@ -451,6 +455,27 @@ cmd_add(int argc, char *argv[])
 	return code;
 }
 
+/*
+ * With a udp_key for SERVICE in the configuration, begin DGRAM with the
+ * signature of DATA ("!sig TIME MAC\n", bgserviced(8)).
+ */
+static int
+dgram_sign(const char *service, const struct buf *data, struct buf *dgram)
+{
+	const char *key = config_client_secret(cconf, service, 1);
+	char	    head[UDPSIGN_HEAD + 1];
+	int	    n;
+
+	if (key == NULL)
+		return 0;
+	if ((n = udpsign_make(head, sizeof(head), key, service, data->data,
+		 data->len, time(NULL))) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return buf_append(dgram, head, n);
+}
+
 /* A datagram "SERVICE:DATA": fire and forget. */
 static int
 cmd_send(int argc, char *argv[])
@@ -466,7 +491,8 @@ cmd_send(int argc, char *argv[])
 	if ((hlen = proto_datagram_head(head, sizeof(head), argv[1])) == -1)
 		errx(EXIT_USAGE, "%s: not a service name", argv[1]);
 	read_data(argc, argv, 2, &data);
-	if (buf_append(&dgram, head, hlen) == -1 ||
+	if (dgram_sign(argv[1], &data, &dgram) == -1 ||
+	    buf_append(&dgram, head, hlen) == -1 ||
 	    buf_append(&dgram, data.data, data.len) == -1)
 		err(EXIT_TEMP, "malloc");
 	if (dgram.len > DGRAM_MAX)
@@ -615,7 +641,7 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 	host = getenv("BGSERVICE_HOST");
-	while ((ch = getopt(argc, argv, "+C:c:H:hs:t:V")) != -1) {
+	while ((ch = getopt(argc, argv, "+C:c:H:hK:s:t:V")) != -1) {
 		switch (ch) {
 		case 'C':
 			charset = optarg;
@@ -625,6 +651,9 @@ main(int argc, char *argv[])
 			break;
 		case 'H':
 			host = optarg;
+			break;
+		case 'K':
+			token = optarg;
 			break;
 		case 's':
 			job_service = optarg;

@@ -39,7 +39,7 @@ struct cfgctx {
 static const char *const root_keys[] = { "pidfile", "spool_dir", "listen",
 	"limits", "services", "allow", "user", "group", "log", "metrics",
 	"tokens", "allow_untokened", "rate", "burst", "source_rate",
-	"source_burst", NULL };
+	"source_burst", "udp_key", "udp_signed", NULL };
 static const char *const limit_keys[] = { "max_connections", "max_request",
 	"request_timeout", "request_idle_ms", "request_idle_fixed", "max_jobs",
 	"job_retention", "max_output", "kill_grace", "max_per_source",
@@ -51,7 +51,8 @@ static const char *const service_keys[] = { "command", "timeout", "tcp", "udp",
 	"charset", "user", "group", "nice", "env", "allow", "rlimit_cpu",
 	"rlimit_as", "rlimit_nofile", "rlimit_nproc", "rlimit_fsize",
 	"max_instances", "spool_writable", "tokens", "allow_untokened", "rate",
-	"burst", "source_rate", "source_burst", NULL };
+	"burst", "source_rate", "source_burst", "udp_key", "udp_signed",
+	NULL };
 
 static int cfg_error(struct cfgctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -292,8 +293,13 @@ parse_admit(struct cfgctx *ctx, const config_setting_t *g,
 	    cfg_int(ctx, g, "source_rate", 0, RATE_MAX, &a->source_rate) ==
 		-1 ||
 	    cfg_int(ctx, g, "source_burst", 0, RATE_MAX, &a->source_burst) ==
-		-1)
+		-1 ||
+	    cfg_string(ctx, g, "udp_key", &a->udp_key) == -1 ||
+	    cfg_bool(ctx, g, "udp_signed", &a->udp_signed) == -1)
 		return -1;
+	if (a->udp_key != NULL && strlen(a->udp_key) < 16)
+		return cfg_error(ctx, config_setting_get_member(g, "udp_key"),
+		    "'udp_key' must be at least 16 characters");
 	return 0;
 }
 
@@ -307,6 +313,10 @@ admit_free(struct admit_conf *a)
 		free(*t);
 	}
 	free(a->tokens);
+	if (a->udp_key != NULL) {
+		explicit_bzero(a->udp_key, strlen(a->udp_key));
+		free(a->udp_key);
+	}
 }
 
 /* The allow_uid and allow_gid lists hold numbers, or user and group names. */
@@ -885,6 +895,7 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	sv->admit.allow_untokened = -1;
 	sv->admit.rate = sv->admit.burst = -1;
 	sv->admit.source_rate = sv->admit.source_burst = -1;
+	sv->admit.udp_signed = -1;
 	if (cfg_known_keys(ctx, g, service_keys, "a service") == -1 ||
 	    parse_command(ctx, g, sv) == -1 ||
 	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1 ||
@@ -1168,7 +1179,8 @@ config_free(struct config *c)
 }
 
 static const char *const client_keys[] = { "default", "services", NULL };
-static const char *const target_keys[] = { "tcpurl", "udpurl", NULL };
+static const char *const target_keys[] = { "tcpurl", "udpurl", "token",
+	"udp_key", NULL };
 
 static int
 parse_target(struct cfgctx *ctx, const config_setting_t *g,
@@ -1182,8 +1194,14 @@ parse_target(struct cfgctx *ctx, const config_setting_t *g,
 	if (cfg_known_keys(ctx, g, target_keys, config_setting_name(g)) ==
 		-1 ||
 	    cfg_string(ctx, g, "tcpurl", &t->tcpurl) == -1 ||
-	    cfg_string(ctx, g, "udpurl", &t->udpurl) == -1)
+	    cfg_string(ctx, g, "udpurl", &t->udpurl) == -1 ||
+	    cfg_string(ctx, g, "token", &t->token) == -1 ||
+	    cfg_string(ctx, g, "udp_key", &t->udp_key) == -1)
 		return -1;
+	if (t->token != NULL && !token_valid(t->token))
+		return cfg_error(ctx, config_setting_get_member(g, "token"),
+		    "'token' is 1 to %d characters, printable, no space",
+		    TOKEN_MAX);
 	return 0;
 }
 
@@ -1253,10 +1271,14 @@ config_client_free(struct client_conf *cc)
 		free(cc->services[i].name);
 		free(cc->services[i].tcpurl);
 		free(cc->services[i].udpurl);
+		free(cc->services[i].token);
+		free(cc->services[i].udp_key);
 	}
 	free(cc->services);
 	free(cc->dflt.tcpurl);
 	free(cc->dflt.udpurl);
+	free(cc->dflt.token);
+	free(cc->dflt.udp_key);
 	free(cc);
 }
 
@@ -1275,6 +1297,24 @@ config_client_url(const struct client_conf *cc, const char *service, int udp)
 	if (t != NULL && (udp ? t->udpurl : t->tcpurl) != NULL)
 		return udp ? t->udpurl : t->tcpurl;
 	return udp ? cc->dflt.udpurl : cc->dflt.tcpurl;
+}
+
+/* SERVICE's token (UDP_KEY: its datagram key), else the default's. */
+const char *
+config_client_secret(const struct client_conf *cc, const char *service,
+    int udp_key)
+{
+	size_t i;
+
+	if (cc == NULL)
+		return NULL;
+	for (i = 0; service != NULL && i < cc->nservices; i++)
+		if (strcmp(cc->services[i].name, service) == 0 &&
+		    (udp_key ? cc->services[i].udp_key :
+			       cc->services[i].token) != NULL)
+			return udp_key ? cc->services[i].udp_key :
+					 cc->services[i].token;
+	return udp_key ? cc->dflt.udp_key : cc->dflt.token;
 }
 
 static int

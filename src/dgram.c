@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -25,8 +26,33 @@
 #include "refuse.h"
 #include "service.h"
 #include "stats.h"
+#include "udpsign.h"
 
 #define DGRAM_MAX 65535
+
+/*
+ * Check the signature of D, if it has one: 0 when it has none or a good
+ * one (then D is moved past it), -1 when it was dropped.
+ */
+static int
+dgram_signature(const struct config *conf, struct dgram *d)
+{
+	static const char *const why[] = { [UDPSIGN_BAD] = "bad signature",
+		[UDPSIGN_STALE] = "signed outside its time window",
+		[UDPSIGN_REPLAYED] = "replayed" };
+	enum udpsign		 s;
+
+	d->signed_ok = 0;
+	s = udpsign_check(conf, &d->data, &d->len, time(NULL));
+	if (s == UDPSIGN_NONE || s == UDPSIGN_OK) {
+		d->signed_ok = s == UDPSIGN_OK;
+		return 0;
+	}
+	refuse_log(REFUSE_SIGNATURE, "udp %s:%s: dropped: %s", d->peer.ip,
+	    d->peer.port, why[s]);
+	STATS_INC(dropped_datagrams);
+	return -1;
+}
 
 /*
  * Receive one datagram from L into D.  DGRAM_RUN: D is to be run (its
@@ -65,7 +91,7 @@ dgram_recv(struct listener *l, const struct config *conf, struct dgram *d)
 	}
 	d->data = dgram;
 	d->len = n;
-	return DGRAM_RUN;
+	return dgram_signature(conf, d) == 0 ? DGRAM_RUN : DGRAM_NEXT;
 }
 
 /*
@@ -92,6 +118,7 @@ dgram_run(const struct config *conf, const struct dgram *d)
 	call.who = who;
 	call.peer = &d->peer;
 	call.dgram = 1;
+	call.signed_ok = d->signed_ok;
 	call.data = req.data;
 	call.len = req.datalen;
 	if (service_admit(conf, &call) != ADMIT_OK)

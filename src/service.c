@@ -32,6 +32,7 @@ static const struct {
 	[ADMIT_DENIED] = { ERR_DENIED, REFUSE_DENIED, "not allowed to use" },
 	[ADMIT_TOKEN] = { ERR_TOKEN, REFUSE_TOKEN, "no right token for" },
 	[ADMIT_RATE] = { ERR_RATE, REFUSE_RATE, "over the rate limit of" },
+	[ADMIT_UNSIGNED] = { ERR_DENIED, REFUSE_SIGNATURE, "not signed for" },
 	[ADMIT_BUSY] = { ERR_BUSY, REFUSE_BUSY, "busy" },
 	[ADMIT_QUEUE_FULL] = { ERR_QUEUE_FULL, REFUSE_QUEUE_FULL,
 	    "queue full for" },
@@ -103,7 +104,7 @@ token_ok(const struct config *conf, const struct service_call *call)
 	int			 untokened;
 
 	list = a->tokens != NULL ? a->tokens : conf->admit.tokens;
-	if (list == NULL)
+	if (list == NULL || call->signed_ok)
 		return 1;
 	if (call->token == NULL) {
 		untokened = a->allow_untokened != -1 ?
@@ -143,6 +144,10 @@ service_admit(const struct config *conf, struct service_call *call)
 	if (call->peer->ip[0] != '\0' &&
 	    !addr_allowed(&sv->allow, &call->peer->addr))
 		return refused(call, ADMIT_DENIED);
+	if (call->dgram && !call->signed_ok &&
+	    (sv->admit.udp_signed != -1 ? sv->admit.udp_signed :
+					  conf->admit.udp_signed) == 1)
+		return refused(call, ADMIT_UNSIGNED);
 	if (!token_ok(conf, call))
 		return refused(call, ADMIT_TOKEN);
 	if (rate_take(conf, sv, call->peer, &call->retry) == -1)

@@ -269,3 +269,97 @@ def test_global_rate_reloaded(daemon_factory):
     d.signal(signal.SIGHUP)
     assert bgs.wait_until(lambda: d.call("echo", b"x").startswith(b"429: "), 10)
     assert stat_value(d, 'bgserviced_refused_total{reason="rate"}') >= 1
+
+
+# Signed datagrams
+
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+
+KEY = b"0123456789abcdef-shared"
+
+
+def signed(service, data, key=KEY, when=None):
+    stamp = b"%d" % int(time.time() if when is None else when)
+    mac = hmac.new(key, service + b"\n" + stamp + b"\n" + data, hashlib.sha256).hexdigest()
+    return b"!sig " + stamp + b" " + mac.encode() + b"\n" + service + b":" + data
+
+
+def test_signed_datagrams(daemon_factory, tmp_path):
+    out = tmp_path / "ran"
+    d = daemon_factory(services={
+        "log": svc("cat >> %s; echo >> %s" % (out, out), udp_signed=True, udp_key=KEY.decode()),
+        "open": svc("cat >> %s; echo >> %s" % (out, out))}, listen=None)
+    d.settings["listen"][0]["udp"] = True
+    d.write_config()
+    d.start()
+
+    def send(b):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.sendto(b, ("127.0.0.1", d.port))
+
+    good = signed(b"log", b"good")
+    send(good)
+    assert bgs.wait_until(lambda: out.exists() and out.read_text() == "good\n", 10)
+    send(good)                                              # replayed
+    send(signed(b"log", b"forged", key=b"another-key-of-16+"))   # forged
+    send(signed(b"log", b"stale", when=time.time() - 120))     # stale
+    send(signed(b"log", b"future", when=time.time() + 120))    # from the future
+    send(b"log:unsigned")                                      # unsigned
+    send(good.replace(b":good", b":evil"))                     # data changed
+    assert bgs.wait_until(lambda: refused(d, "signature") == 6, 10), d.log()
+    assert stat_value(d, "bgserviced_datagrams_dropped_total") == 6
+    for what in ("replayed", "bad signature", "outside its time window", "not signed for log"):
+        assert what in d.log(), what
+    # A service that does not ask for signatures still takes unsigned
+    # datagrams; a signed one there needs a key to check it by.
+    send(b"open:plain")
+    assert bgs.wait_until(lambda: "plain" in out.read_text(), 10)
+    assert out.read_text() == "good\nplain\n"
+    assert KEY.decode() not in d.log()
+    assert d.request(b"stats").find(KEY) == -1
+
+
+def test_signed_datagram_passes_tokens(daemon_factory, tmp_path):
+    """A good signature stands for a token; an unsigned datagram to a
+    service with tokens is dropped."""
+    out = tmp_path / "ran"
+    d = daemon_factory(services={"tok": svc("cat >> %s" % out, tokens=["t0k"])},
+                       listen=None, extra={"udp_key": KEY.decode()})
+    d.settings["listen"][0]["udp"] = True
+    d.write_config()
+    d.start()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.sendto(b"tok:plain", ("127.0.0.1", d.port))
+        u.sendto(signed(b"tok", b"signed"), ("127.0.0.1", d.port))
+    assert bgs.wait_until(lambda: out.exists() and out.read_text() == "signed", 10)
+    assert bgs.wait_until(lambda: refused(d, "token") == 1, 10)
+
+
+# The client: -K, token and udp_key in its configuration
+
+def test_client_token_and_udp_key(daemon_factory, tmp_path):
+    out = tmp_path / "ran"
+    d = daemon_factory(services={
+        "sec": {"command": ["/bin/cat"], "tokens": ["cli-t0ken"]},
+        "log": svc("cat >> %s" % out, udp_signed=True, udp_key=KEY.decode())},
+        listen=None)
+    d.settings["listen"][0]["udp"] = True
+    d.write_config()
+    d.start()
+    r = d.run_client("call", "sec", "x")
+    assert r.returncode == 2 and b"401" in r.stderr, r
+    r = d.run_client("-K", "cli-t0ken", "call", "sec", "x")
+    assert r.returncode == 0 and r.stdout == b"x", r
+    conf = tmp_path / "client.conf"
+    conf.write_text('default = { token = "cli-t0ken"; };\n'
+                    'services = { log = { udp_key = "%s"; }; };\n' % KEY.decode())
+    r = d.run_client("-c", str(conf), "call", "sec", "y")
+    assert r.returncode == 0 and r.stdout == b"y", r
+    r = d.run_client("-c", str(conf), "send", "log", "signed")
+    assert r.returncode == 0, r
+    assert bgs.wait_until(lambda: out.exists() and out.read_text() == "signed", 10)
+    r = d.run_client("send", "log", "unsigned")
+    assert r.returncode == 0, r
+    assert bgs.wait_until(lambda: refused(d, "signature") == 1, 10)
+    assert out.read_text() == "signed"

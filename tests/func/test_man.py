@@ -198,6 +198,8 @@ def sample(place, key, kind, tmp):
         ("service", "env"): ["FOO=bar"],
         ("service", "allow"): ["127.0.0.1"],
         ("root", "tokens"): ["s3cret"], ("service", "tokens"): ["s3cret"],
+        ("root", "udp_key"): "0123456789abcdef",
+        ("service", "udp_key"): "0123456789abcdef",
     }
     if (place, key) in by_key:
         return by_key[(place, key)]
