@@ -32,7 +32,9 @@
  *
  * Shared between them: the spool's files (spool.c, the only code that
  * touches them: each file published whole, the first result wins), the
- * counters (stats.c, atomic adds) and the instance counts (slot.c, taken
+ * counters (stats.c, atomic adds), the rate buckets and each source's job
+ * counts (rate.c: the buckets under a lock, the counts written by the
+ * master alone) and the instance counts (slot.c, taken
  * and given back atomically; the master gives back a dead holder's).
  *
  * Following a call: server.c accepts and forks; conn.c reads the request
@@ -105,6 +107,8 @@ struct admit_conf {
 	long long source_rate, source_burst; /* ... from one source */
 	char	 *udp_key;    /* HMAC-SHA-256 key of signed datagrams */
 	int	  udp_signed; /* unsigned datagrams dropped */
+	long long max_queued_per_source;  /* a source's jobs queued */
+	long long max_running_per_source; /* ... and running at once */
 };
 
 /* One entry of the listen list: an IP address and port, or a UNIX path. */

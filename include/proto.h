@@ -73,6 +73,7 @@ enum proto_err {
 	ERR_TOO_LARGE,		/* 413 max_request */
 	ERR_TOO_MANY,		/* 429 max_per_source */
 	ERR_RATE,		/* 429 rate, source_rate: with a retry */
+	ERR_QUOTA,		/* 429 max_queued_per_source */
 	ERR_INTERNAL,		/* 500 no handler for a verb */
 	ERR_CANNOT_WAIT,	/* 500 queue:get cannot wait */
 	ERR_CANNOT_LIST,	/* 500 queue:list cannot read the spool */

@@ -19,4 +19,14 @@ int rate_init(void);
 int rate_take(const struct config *, const struct service *,
     const struct peer *, int *retry);
 
+/*
+ * Quotas: the jobs of each source queued and running, counted by the
+ * master alone (quota_note()) for the jobs it knows the source of, read
+ * by any process.
+ */
+uint64_t rate_source(const struct peer *);
+void	 quota_note(uint64_t src, int queued, int running);
+void	 quota_count(uint64_t src, unsigned *queued, unsigned *running);
+int quota_may_run(const struct config *, const char *service, uint64_t src);
+
 #endif /* RATE_H */

@@ -21,6 +21,7 @@ enum admit {
 	ADMIT_TOKEN,	  /* its tokens: none presented, or a wrong one: 401 */
 	ADMIT_RATE,	  /* over rate or source_rate: 429, retry */
 	ADMIT_UNSIGNED,	  /* a datagram unsigned, but udp_signed */
+	ADMIT_QUOTA,	  /* max_queued_per_source jobs queued: 429 */
 	ADMIT_BUSY,	  /* all of its max_instances run: 503 */
 	ADMIT_QUEUE_FULL, /* max_queue jobs queued and running: 503 */
 };

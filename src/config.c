@@ -39,7 +39,8 @@ struct cfgctx {
 static const char *const root_keys[] = { "pidfile", "spool_dir", "listen",
 	"limits", "services", "allow", "user", "group", "log", "metrics",
 	"tokens", "allow_untokened", "rate", "burst", "source_rate",
-	"source_burst", "udp_key", "udp_signed", NULL };
+	"source_burst", "udp_key", "udp_signed", "max_queued_per_source",
+	"max_running_per_source", NULL };
 static const char *const limit_keys[] = { "max_connections", "max_request",
 	"request_timeout", "request_idle_ms", "request_idle_fixed", "max_jobs",
 	"job_retention", "max_output", "kill_grace", "max_per_source",
@@ -52,7 +53,7 @@ static const char *const service_keys[] = { "command", "timeout", "tcp", "udp",
 	"rlimit_as", "rlimit_nofile", "rlimit_nproc", "rlimit_fsize",
 	"max_instances", "spool_writable", "tokens", "allow_untokened", "rate",
 	"burst", "source_rate", "source_burst", "udp_key", "udp_signed",
-	NULL };
+	"max_queued_per_source", "max_running_per_source", NULL };
 
 static int cfg_error(struct cfgctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -295,7 +296,11 @@ parse_admit(struct cfgctx *ctx, const config_setting_t *g,
 	    cfg_int(ctx, g, "source_burst", 0, RATE_MAX, &a->source_burst) ==
 		-1 ||
 	    cfg_string(ctx, g, "udp_key", &a->udp_key) == -1 ||
-	    cfg_bool(ctx, g, "udp_signed", &a->udp_signed) == -1)
+	    cfg_bool(ctx, g, "udp_signed", &a->udp_signed) == -1 ||
+	    cfg_int(ctx, g, "max_queued_per_source", 0, RATE_MAX,
+		&a->max_queued_per_source) == -1 ||
+	    cfg_int(ctx, g, "max_running_per_source", 0, RATE_MAX,
+		&a->max_running_per_source) == -1)
 		return -1;
 	if (a->udp_key != NULL && strlen(a->udp_key) < 16)
 		return cfg_error(ctx, config_setting_get_member(g, "udp_key"),
@@ -896,6 +901,8 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	sv->admit.rate = sv->admit.burst = -1;
 	sv->admit.source_rate = sv->admit.source_burst = -1;
 	sv->admit.udp_signed = -1;
+	sv->admit.max_queued_per_source = sv->admit.max_running_per_source =
+	    -1;
 	if (cfg_known_keys(ctx, g, service_keys, "a service") == -1 ||
 	    parse_command(ctx, g, sv) == -1 ||
 	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1 ||

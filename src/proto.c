@@ -62,6 +62,7 @@ static const struct {
 	{ ERR_TOO_LARGE, 413, "Request too large" },
 	{ ERR_TOO_MANY, 429, "Too many connections from your address" },
 	{ ERR_RATE, 429, "Too many requests" },
+	{ ERR_QUOTA, 429, "Too many jobs queued from your address" },
 	{ ERR_INTERNAL, 500, "Internal error" },
 	{ ERR_CANNOT_WAIT, 500, "Cannot wait for the job" },
 	{ ERR_CANNOT_LIST, 500, "Cannot list the spool" },

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "net.h"
 #include "rate.h"
 
@@ -35,8 +36,15 @@ struct bucket {
 	int64_t	 milli; /* tokens, in thousandths */
 };
 
+/* A source's jobs, written by the master only. */
+struct quota {
+	uint64_t key; /* 0: free, and so is one with no job */
+	uint32_t queued, running;
+};
+
 struct rate_table {
 	int32_t	      lock; /* the holder's pid, 0: free */
+	struct quota  quotas[RATE_SOURCES];
 	unsigned char hashkey[crypto_shorthash_KEYBYTES];
 	struct bucket services[RATE_SERVICES];
 	struct bucket sources[RATE_SOURCES];
@@ -240,4 +248,85 @@ rate_take(const struct config *conf, const struct service *sv,
 	r = take_both(conf, sv, p, retry);
 	rate_unlock();
 	return r;
+}
+
+/* The key of P's source for quotas: the same in every process. */
+uint64_t
+rate_source(const struct peer *p)
+{
+	unsigned char src[16], out[8];
+	size_t	      len = source_of(p, src);
+	uint64_t      k;
+
+	if (rt == NULL)
+		return 0;
+	crypto_shorthash(out, src, len, rt->hashkey);
+	memcpy(&k, out, sizeof(k));
+	return k == 0 ? 1 : k;
+}
+
+/* SRC's entry; ADD: make one if none (NULL when its place is full). */
+static struct quota *
+quota_find(uint64_t src, int add)
+{
+	struct quota *e, *free_one = NULL;
+	size_t	      i;
+
+	for (i = 0; i < RATE_PROBE; i++) {
+		e = &rt->quotas[(src + i) % RATE_SOURCES];
+		if (__atomic_load_n(&e->key, __ATOMIC_ACQUIRE) == src)
+			return e;
+		if (free_one == NULL &&
+		    (e->key == 0 || (e->queued == 0 && e->running == 0)))
+			free_one = e;
+	}
+	if (!add || free_one == NULL)
+		return NULL;
+	free_one->queued = free_one->running = 0;
+	__atomic_store_n(&free_one->key, src, __ATOMIC_RELEASE);
+	return free_one;
+}
+
+/* The master: SRC has QUEUED and RUNNING jobs more (or fewer). */
+void
+quota_note(uint64_t src, int queued, int running)
+{
+	struct quota *e;
+
+	if (rt == NULL || src == 0 || (e = quota_find(src, 1)) == NULL)
+		return;
+	__atomic_store_n(&e->queued, (uint32_t)((int)e->queued + queued),
+	    __ATOMIC_RELEASE);
+	__atomic_store_n(&e->running, (uint32_t)((int)e->running + running),
+	    __ATOMIC_RELEASE);
+}
+
+/* How many jobs of SRC are queued and running, as the master counts. */
+void
+quota_count(uint64_t src, unsigned *queued, unsigned *running)
+{
+	struct quota *e;
+
+	*queued = *running = 0;
+	if (rt == NULL || src == 0 || (e = quota_find(src, 0)) == NULL)
+		return;
+	*queued = __atomic_load_n(&e->queued, __ATOMIC_ACQUIRE);
+	*running = __atomic_load_n(&e->running, __ATOMIC_ACQUIRE);
+}
+
+/* May a job of SERVICE from SRC start (max_running_per_source)? */
+int
+quota_may_run(const struct config *conf, const char *service, uint64_t src)
+{
+	const struct service *sv = config_service(conf, service);
+	long long	      max;
+	unsigned	      queued, running;
+
+	if (sv == NULL || src == 0)
+		return 1;
+	max = sv->admit.max_running_per_source != -1 ?
+	    sv->admit.max_running_per_source :
+	    conf->admit.max_running_per_source;
+	quota_count(src, &queued, &running);
+	return max <= 0 || running < (unsigned)max;
 }

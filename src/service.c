@@ -33,6 +33,8 @@ static const struct {
 	[ADMIT_TOKEN] = { ERR_TOKEN, REFUSE_TOKEN, "no right token for" },
 	[ADMIT_RATE] = { ERR_RATE, REFUSE_RATE, "over the rate limit of" },
 	[ADMIT_UNSIGNED] = { ERR_DENIED, REFUSE_SIGNATURE, "not signed for" },
+	[ADMIT_QUOTA] = { ERR_QUOTA, REFUSE_QUOTA,
+	    "max_queued_per_source jobs queued for" },
 	[ADMIT_BUSY] = { ERR_BUSY, REFUSE_BUSY, "busy" },
 	[ADMIT_QUEUE_FULL] = { ERR_QUEUE_FULL, REFUSE_QUEUE_FULL,
 	    "queue full for" },
@@ -115,6 +117,21 @@ token_ok(const struct config *conf, const struct service_call *call)
 	return token_listed(call->token, list);
 }
 
+/* Has CALL's source max_queued_per_source jobs queued already? */
+static int
+over_quota(const struct config *conf, const struct service_call *call)
+{
+	long long max = call->sv->admit.max_queued_per_source != -1 ?
+	    call->sv->admit.max_queued_per_source :
+	    conf->admit.max_queued_per_source;
+	unsigned  queued, running;
+
+	if (max <= 0)
+		return 0;
+	quota_count(rate_source(call->peer), &queued, &running);
+	return queued >= (unsigned)max;
+}
+
 /* Are max_queue jobs queued and running? */
 static int
 queue_full(const struct config *conf)
@@ -154,6 +171,8 @@ service_admit(const struct config *conf, struct service_call *call)
 		return refused(call, ADMIT_RATE);
 	if (strcmp(call->verb, "add") == 0 && queue_full(conf))
 		return refused(call, ADMIT_QUEUE_FULL);
+	if (strcmp(call->verb, "add") == 0 && over_quota(conf, call))
+		return refused(call, ADMIT_QUOTA);
 	return ADMIT_OK;
 }
 

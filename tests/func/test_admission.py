@@ -363,3 +363,55 @@ def test_client_token_and_udp_key(daemon_factory, tmp_path):
     assert r.returncode == 0, r
     assert bgs.wait_until(lambda: refused(d, "signature") == 1, 10)
     assert out.read_text() == "signed"
+
+
+# Quotas per source
+
+def jobs_gauge(d, state):
+    return stat_value(d, 'bgserviced_jobs{state="%s"}' % state)
+
+
+def add_from(d, source, service, data=b"x"):
+    return bgs.request_from(d.port, source, b"queue:add:%s:%s" % (service.encode(), data))
+
+
+def test_max_queued_per_source(daemon_factory, tmp_path):
+    gate = tmp_path / "gate"
+    d = daemon_factory(services={"wait": svc(
+        "while [ ! -e %s ]; do sleep 0.05; done; cat" % gate, timeout=60)},
+        limits={"max_jobs": 1}, extra={"max_queued_per_source": 2}).start()
+    ids = [add_from(d, "127.0.0.1", "wait") for _ in range(3)]
+    assert all(i.startswith(b"id:") for i in ids), ids
+    # One runs, two are queued: the source's quota is full.
+    assert bgs.wait_until(lambda: jobs_gauge(d, "queued") == 2 and
+                          jobs_gauge(d, "running") == 1, 15)
+    assert add_from(d, "127.0.0.1", "wait") == \
+        b"429: Too many jobs queued from your address\n"
+    # Another source can still queue.
+    other = add_from(d, "127.0.0.2", "wait")
+    assert other.startswith(b"id:"), other
+    assert refused(d, "quota") == 1
+    assert "(quota)" in d.log()
+    gate.write_text("go")
+    for i in ids + [other]:
+        assert bgs.job_get(d, i[3:].decode()) == b"x"
+    # Its jobs done, the source may queue again.
+    assert add_from(d, "127.0.0.1", "wait").startswith(b"id:")
+
+
+def test_max_running_per_source(daemon_factory, tmp_path):
+    gate = tmp_path / "gate"
+    d = daemon_factory(services={"wait": svc(
+        "while [ ! -e %s ]; do sleep 0.05; done; cat" % gate, timeout=60,
+        max_running_per_source=1)}, limits={"max_jobs": 4}).start()
+    a1, a2 = (add_from(d, "127.0.0.1", "wait")[3:].decode() for _ in range(2))
+    b1 = add_from(d, "127.0.0.2", "wait")[3:].decode()
+    # The first source runs one job at a time; the other is not held up.
+    assert bgs.wait_until(lambda: bgs.job_check(d, b1) == b"1", 15)
+    assert bgs.wait_until(lambda: bgs.job_check(d, a1) == b"1", 15)
+    time.sleep(0.5)     # room for a dispatch that should not happen
+    assert bgs.job_check(d, a2) == b"0"
+    assert jobs_gauge(d, "running") == 2
+    gate.write_text("go")
+    for i in (a1, a2, b1):
+        assert bgs.job_get(d, i) == b"x"
