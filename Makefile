@@ -30,7 +30,7 @@ PYTHON	?= /usr/bin/python3
 CC	?= cc
 CFLAGS	?= -O2 -g
 WFLAGS	 = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
-PKGS	 = libconfig libbsd-overlay
+PKGS	 = libconfig libbsd-overlay libsodium
 # The paths compiled in; $(B)/paths changes when they do, and everything
 # that includes them is built again (make install PREFIX=... after make).
 PATHDEFS = -DBGS_PATH_CONFIG='"$(SYSCONFDIR)/bgserviced.conf"' \
@@ -50,12 +50,14 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/runner.c \
-	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c
+	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c \
+	   src/refuse.c src/rate.c src/udpsign.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: its connections (dial.c), the wire
 # (proto.c) and the client's configuration (config.c and what that needs).
-CLIENT_MODS = dial proto config charset log lookup net addr sig util child kids priv
+CLIENT_MODS = dial proto config charset log lookup net addr sig util child kids priv \
+	   udpsign
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:
@@ -66,7 +68,7 @@ UNIT_OBJS_test_net = addr
 UNIT_OBJS_test_spool = spool proto log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
 UNIT_OBJS_test_http = http page queue config lookup proto log net addr sig \
-	   spool stats child kids \
+	   spool stats refuse rate child kids \
 	   priv charset util
 
 B	 = build
@@ -76,6 +78,9 @@ CLIENT_OBJS = $(CLIENT_MODS:%=$(B)/obj/%.o)
 CLIENT_ASAN_OBJS = $(CLIENT_MODS:%=$(B)/asan/obj/%.o)
 UNIT_PROGS = $(UNIT_TESTS:%=$(B)/unit.d/%)
 HDRS	 = $(wildcard include/*.h)
+
+# A target whose recipe failed is removed, never left half written.
+.DELETE_ON_ERROR:
 
 all: $(B)/bgserviced $(B)/bgservice
 

@@ -16,8 +16,8 @@
  *    queued job's life: the queued jobs in order, the runners by pid, the
  *    children waiting for a job, retention.  Only the master reads the
  *    spool's FIFO and only the master signals its children.  It makes the
- *    shared mappings (stats.c's counters, slot.c's instance counts) before
- *    it forks anything.
+ *    shared mappings (stats.c's counters, slot.c's instance counts,
+ *    rate.c's token buckets) before it forks anything.
  *  - A connection child (conn.c) owns one caller's socket and the request
  *    buffer; it reads a copy of the master's configuration as it was at
  *    fork.  It admits the caller and runs a service through service.c,
@@ -34,7 +34,9 @@
  * touches them: each file published whole, the first result wins), the
  * counters (stats.c, atomic adds; with them the status page's rings of
  * recent runs and of the last failed jobs, which page.c reads in the
- * child serving the page) and the instance counts (slot.c, taken
+ * child serving the page), the rate buckets and each source's job
+ * counts (rate.c: the buckets under a lock, the counts written by the
+ * master alone) and the instance counts (slot.c, taken
  * and given back atomically; the master gives back a dead holder's).
  *
  * Following a call: server.c accepts and forks; conn.c reads the request
@@ -88,6 +90,29 @@ struct cidr {
 struct allow {
 	struct cidr *cidrs;
 	size_t	     n; /* 0: everybody */
+};
+
+/* Most requests a second of rate and source_rate, and of a burst. */
+#define RATE_MAX 1000000
+
+/* Longest admission token (characters ! to ~, no space). */
+#define TOKEN_MAX 128
+
+/*
+ * Admission beyond the allow lists, global and per service (see
+ * bgserviced.conf(5) and SECURITY in bgserviced(8)).  In a service, a
+ * member left unset (NULL, -1) takes the global value.
+ */
+struct admit_conf {
+	char	**tokens;	   /* NULL-ended secrets, one required */
+	int	  allow_untokened; /* callers presenting none let in */
+	long long rate,
+	    burst; /* requests a second to a service; 0: no limit */
+	long long source_rate, source_burst; /* ... from one source */
+	char	 *udp_key;    /* HMAC-SHA-256 key of signed datagrams */
+	int	  udp_signed; /* unsigned datagrams dropped */
+	long long max_queued_per_source;  /* a source's jobs queued */
+	long long max_running_per_source; /* ... and running at once */
 };
 
 /* One entry of the listen list: an IP address and port, or a UNIX path. */
@@ -152,20 +177,21 @@ struct ident {
 };
 
 struct service {
-	char	       name[SERVICE_NAME_MAX + 1];
-	char	     **argv;	/* NULL-terminated, argv[0] absolute */
-	int	       timeout; /* seconds, 0: none */
-	int	       tcp;	/* reachable by stream calls and jobs */
-	int	       udp;	/* reachable by datagrams */
-	char	      *charset; /* what the command speaks; NULL: UTF-8 */
-	struct ident   id;	/* run as this user; none: ours */
-	int	       spool_writable; /* may run as the spool's owner */
-	int	       nice;	       /* the nice value it runs at */
-	int	       max_instances;  /* runs at once, 0: no limit */
-	char	     **env;	       /* extra "NAME=value", NULL-ended */
-	struct rlimits rlim;
-	struct allow   allow; /* callers let in; none: all */
-	int	       line;  /* where it was configured */
+	char		  name[SERVICE_NAME_MAX + 1];
+	char		**argv;	   /* NULL-terminated, argv[0] absolute */
+	int		  timeout; /* seconds, 0: none */
+	int		  tcp;	   /* reachable by stream calls and jobs */
+	int		  udp;	   /* reachable by datagrams */
+	char		 *charset; /* what the command speaks; NULL: UTF-8 */
+	struct ident	  id;	   /* run as this user; none: ours */
+	int		  spool_writable; /* may run as the spool's owner */
+	int		  nice;		  /* the nice value it runs at */
+	int		  max_instances;  /* runs at once, 0: no limit */
+	char		**env;		  /* extra "NAME=value", NULL-ended */
+	struct rlimits	  rlim;
+	struct allow	  allow; /* callers let in; none: all */
+	struct admit_conf admit; /* tokens, signatures, rates, quotas */
+	int		  line;	 /* where it was configured */
 };
 
 struct config {
@@ -178,6 +204,7 @@ struct config {
 	size_t		    nlistens;
 	struct limits	    limits;
 	struct allow	    allow;    /* callers let in; none: all */
+	struct admit_conf   admit;    /* the services' defaults */
 	struct metrics_conf metrics;  /* the HTTP metrics listener */
 	struct ident	    id;	      /* the daemon's own, after binding */
 	struct service	   *services; /* sorted by name */

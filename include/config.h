@@ -26,6 +26,8 @@ struct client_target {
 	char  *udpurl;
 	char **hosts; /* "hosts", instead of tcpurl: spread over */
 	size_t nhosts;
+	char  *token;	/* presented on framed requests */
+	char  *udp_key; /* signs datagrams */
 };
 
 struct client_conf {
@@ -40,5 +42,7 @@ void		    config_client_free(struct client_conf *);
 char *const	   *config_client_urls(const struct client_conf *,
 	   const char *service, int udp, size_t *n);
 char *const *config_client_stream(const struct client_target *, size_t *n);
+const char  *config_client_secret(const struct client_conf *,
+     const char *service, int udp_key);
 
 #endif /* CONFIG_H */

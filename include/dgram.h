@@ -16,6 +16,7 @@ struct dgram {
 	const char *data; /* in dgram.c's buffer, until the next */
 	size_t	    len;
 	struct peer peer;
+	int	    signed_ok; /* its signature was checked, and good */
 };
 
 /* What dgram_recv() found on the socket. */

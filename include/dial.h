@@ -21,6 +21,6 @@ void dial_init(int timeout);
 int  dial_try(const char *url, int type, char *why, size_t whylen);
 int  dial(const char *url, int type);
 int  dial_request(int fd, const char *where, enum proto_verb, const char *arg,
-     const char *data, size_t len, struct buf *out);
+     const char *token, const char *data, size_t len, struct buf *out);
 
 #endif /* DIAL_H */

@@ -29,6 +29,7 @@ struct peer {
 	char			local_ip[64];
 	char			local_port[8];
 	struct sockaddr_storage addr; /* the caller, for allow lists */
+	uid_t			uid;  /* a UNIX-domain caller's, or -1 */
 };
 
 /* Adds its sockets to a set being opened; see net_listeners_open(). */

@@ -77,6 +77,7 @@ enum proto_err {
 	ERR_HEADER_INCOMPLETE,	/* 400 the header never ended */
 	ERR_PAYLOAD_INCOMPLETE, /* 400 fewer bytes than LENGTH */
 	ERR_CUT,		/* 400 more arrived after the end by silence */
+	ERR_TOKEN,		/* 401 tokens: none presented, or wrong */
 	ERR_DENIED,		/* 403 allow says no */
 	ERR_NO_JOB,		/* 404 unknown job id */
 	ERR_NOT_TCP,		/* 405 the service is udp only */
@@ -85,6 +86,8 @@ enum proto_err {
 	ERR_JOB_CANCELLED,	/* 410 a cancelled job's result */
 	ERR_TOO_LARGE,		/* 413 max_request */
 	ERR_TOO_MANY,		/* 429 max_per_source */
+	ERR_RATE,		/* 429 rate, source_rate: with a retry */
+	ERR_QUOTA,		/* 429 max_queued_per_source */
 	ERR_INTERNAL,		/* 500 no handler for a verb */
 	ERR_CANNOT_WAIT,	/* 500 queue:get cannot wait */
 	ERR_CANNOT_LIST,	/* 500 queue:list cannot read the spool */
@@ -114,9 +117,13 @@ enum proto_scan {
 	SCAN_COMPLETE, /* a whole request (or a bad header): answer */
 };
 
+/* The word of a framed header that presents a token: token=SECRET. */
+#define TOKEN_WORD "token="
+
 struct request {
 	enum proto_verb verb;
-	int		framed; /* arrived in the framed form */
+	int		framed;		      /* arrived in the framed form */
+	char		token[TOKEN_MAX + 1]; /* presented, or "" */
 	char		service[SERVICE_NAME_MAX + 1];
 	char		id[JOB_ID_MAX + 1];
 	const char     *data; /* points into the request buffer */
@@ -175,6 +182,8 @@ size_t proto_error(char *buf, size_t size, int framed, enum proto_err);
 size_t proto_error_text(char *buf, size_t size, int framed, int code,
     const char *text);
 size_t proto_frame_header(char *buf, size_t size, int code, size_t length);
+size_t proto_error_retry(char *buf, size_t size, int framed, enum proto_err,
+    int retry);
 const char *proto_helo_answer(enum proto_verb);
 size_t proto_id_answer(char *buf, size_t size, int framed, const char *id);
 size_t proto_state_answer(char *buf, size_t size, int state);
@@ -187,6 +196,8 @@ size_t proto_info_format(char *buf, size_t size, const struct proto_info *);
 /* Client side: requests. */
 int proto_frame_request(char *buf, size_t size, enum proto_verb,
     const char *arg, size_t length);
+int proto_frame_request_token(char *buf, size_t size, enum proto_verb,
+    const char *arg, size_t length, const char *token);
 int proto_datagram_head(char *buf, size_t size, const char *service);
 /* Client side: answers. */
 int proto_answer_code(const char *buf, size_t len);

@@ -25,7 +25,9 @@
 #define NOTE_WAIT 'W' /* a child waits for the job; its pid */
 #define NOTE_DONE 'D' /* the job was cancelled: stop its runner */
 #define NOTE_ARG  (1 + JOB_ID_MAX)
-#define NOTE_LEN  (NOTE_ARG + SERVICE_NAME_MAX + 1)
+/* ... and its source's key (rate_source()), 16 hex digits: quotas. */
+#define NOTE_SRC (NOTE_ARG + SERVICE_NAME_MAX + 1)
+#define NOTE_LEN (NOTE_SRC + 16 + 1)
 
 /* How waiting for a job ended. */
 enum queue_wait {

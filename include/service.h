@@ -18,6 +18,10 @@ enum admit {
 	ADMIT_UNKNOWN,	  /* no such service: 400 */
 	ADMIT_TRANSPORT,  /* not offered over this transport: 405 */
 	ADMIT_DENIED,	  /* the caller is not in its allow list: 403 */
+	ADMIT_TOKEN,	  /* its tokens: none presented, or a wrong one: 401 */
+	ADMIT_RATE,	  /* over rate or source_rate: 429, retry */
+	ADMIT_UNSIGNED,	  /* a datagram unsigned, but udp_signed */
+	ADMIT_QUOTA,	  /* max_queued_per_source jobs queued: 429 */
 	ADMIT_BUSY,	  /* all of its max_instances run: 503 */
 	ADMIT_QUEUE_FULL, /* max_queue jobs queued and running: 503 */
 };
@@ -28,13 +32,16 @@ struct service_call {
 	const char	  *name; /* the service asked for */
 	const char	  *who;	 /* the caller, for the log and title */
 	const struct peer *peer;
-	int		   dgram;  /* arrived as a datagram */
-	const char	  *job_id; /* a queued job's run */
+	int		   dgram;     /* arrived as a datagram */
+	int		   signed_ok; /* ... with a good signature */
+	const char	  *job_id;    /* a queued job's run */
 	const char	  *data;
 	size_t		   len;
+	const char	  *token; /* presented, or NULL */
 	/* Filled in: */
-	const struct service *sv;   /* by service_admit() */
-	int		      code; /* by service_run(): 200, or an error */
+	const struct service *sv;    /* by service_admit() */
+	int		      retry; /* by service_admit(): ADMIT_RATE's s */
+	int		      code;  /* by service_run(): 200, or an error */
 	char		      why[256]; /* ... and its text */
 	/*
 	 * Called with an instance held, just before the service starts;

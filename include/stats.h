@@ -9,6 +9,7 @@
 
 #include "bgserviced.h"
 #include "proto.h"
+#include "refuse.h"
 #include "util.h"
 
 #define STATS_SERVICES 256 /* services counted one by one */
@@ -74,15 +75,16 @@ struct stats_failed {
 };
 
 struct stats {
-	int64_t		     started;	     /* time(3) the daemon started */
-	uint64_t	     connections;    /* accepted stream connections */
-	uint64_t	     accept_pauses;  /* accept(2) out of descriptors */
-	uint64_t	     datagrams;	     /* received datagrams */
-	uint64_t	     refused_denied; /* not in an allow list */
-	uint64_t	     refused_per_source; /* over max_per_source */
-	uint64_t	     refused_busy;	/* max_instances / max_queue */
-	uint64_t	     dropped_datagrams; /* not run */
-	uint64_t	     requests;		/* requests parsed */
+	int64_t		     started;	    /* time(3) the daemon started */
+	uint64_t	     connections;   /* accepted stream connections */
+	uint64_t	     accept_pauses; /* accept(2) out of descriptors */
+	uint64_t	     datagrams;	    /* received datagrams */
+	uint64_t	     refused[REFUSE_COUNT]; /* by reason */
+	int64_t		     refuse_log_sec;	    /* refuse.c's window */
+	uint32_t	     refuse_log_lines;	    /* ... lines in it */
+	uint64_t	     refuse_log_skipped;    /* ... and not logged */
+	uint64_t	     dropped_datagrams;	    /* not run */
+	uint64_t	     requests;		    /* requests parsed */
 	uint64_t	     bad_requests; /* answered 4xx before running */
 	uint64_t	     request_timeouts;	/* 408 */
 	uint64_t	     request_too_large; /* 413 */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bgserviced.h"
@@ -26,6 +27,7 @@
 #include "dial.h"
 #include "pathnames.h"
 #include "proto.h"
+#include "udpsign.h"
 #include "util.h"
 
 #define DEFAULT_HOST "127.0.0.1:12341"
@@ -34,6 +36,7 @@
 static const char	  *host;	/* -H or $BGSERVICE_HOST: wins */
 static const char	  *charset;	/* -C: the local charset */
 static const char	  *job_service; /* -s: whose daemon has the jobs */
+static const char	  *token;	/* -K: the token to present */
 static struct client_conf *cconf;	/* the client's configuration */
 static const char *const   default_hosts[] = { DEFAULT_HOST };
 
@@ -43,8 +46,8 @@ static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 	    "usage: bgservice [-hV] [-C charset] [-c file] [-H host:port] "
-	    "[-s service]\n"
-	    "                 [-t seconds] command ...\n"
+	    "[-K token]\n"
+	    "                 [-s service] [-t seconds] command ...\n"
 	    "commands:\n"
 	    "  call SERVICE [DATA]  run SERVICE with DATA (or stdin), print "
 	    "its output\n"
@@ -150,7 +153,9 @@ call_any(const char *service, enum proto_verb verb, const char *arg,
 
 	urls = targets(service, 0, &n);
 	fd = connect_any(urls, n, SOCK_STREAM, &where);
-	return dial_request(fd, where, verb, arg, data->data, data->len, ans);
+	return dial_request(fd, where, verb, arg,
+	    token != NULL ? token : config_client_secret(cconf, service, 0),
+	    data->data, data->len, ans);
 }
 
 /* Does the daemon at URL answer that it is NODE? */
@@ -163,7 +168,7 @@ is_node(const char *url, const char *node)
 
 	if ((fd = dial_try(url, SOCK_STREAM, why, sizeof(why))) == -1)
 		return 0;
-	r = dial_request(fd, url, VERB_NODE, NULL, NULL, 0, &ans) ==
+	r = dial_request(fd, url, VERB_NODE, NULL, NULL, NULL, 0, &ans) ==
 		PROTO_DONE &&
 	    ans.len == strlen(node) && memcmp(ans.data, node, ans.len) == 0;
 	buf_free(&ans);
@@ -204,7 +209,7 @@ job_ask(const char *const *urls, size_t n, enum proto_verb verb,
 		    -1)
 			continue;
 		ans->len = 0;
-		code = dial_request(fd, urls[i], verb, id, NULL, 0, ans);
+		code = dial_request(fd, urls[i], verb, id, NULL, NULL, 0, ans);
 		if (code != proto_err_code(ERR_NO_JOB))
 			break;
 	}
@@ -379,6 +384,27 @@ cmd_add(int argc, char *argv[])
 	return code;
 }
 
+/*
+ * With a udp_key for SERVICE in the configuration, begin DGRAM with the
+ * signature of DATA ("!sig TIME MAC\n", bgserviced(8)).
+ */
+static int
+dgram_sign(const char *service, const struct buf *data, struct buf *dgram)
+{
+	const char *key = config_client_secret(cconf, service, 1);
+	char	    head[UDPSIGN_HEAD + 1];
+	int	    n;
+
+	if (key == NULL)
+		return 0;
+	if ((n = udpsign_make(head, sizeof(head), key, service, data->data,
+		 data->len, time(NULL))) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return buf_append(dgram, head, n);
+}
+
 /* A datagram "SERVICE:DATA": fire and forget. */
 static int
 cmd_send(int argc, char *argv[])
@@ -396,7 +422,8 @@ cmd_send(int argc, char *argv[])
 	if ((hlen = proto_datagram_head(head, sizeof(head), argv[1])) == -1)
 		errx(EXIT_USAGE, "%s: not a service name", argv[1]);
 	read_data(argc, argv, 2, &data);
-	if (buf_append(&dgram, head, hlen) == -1 ||
+	if (dgram_sign(argv[1], &data, &dgram) == -1 ||
+	    buf_append(&dgram, head, hlen) == -1 ||
 	    buf_append(&dgram, data.data, data.len) == -1)
 		err(EXIT_TEMP, "malloc");
 	if (dgram.len > DGRAM_MAX)
@@ -482,7 +509,7 @@ ping_one(const char *url)
 		warnx("%s", why);
 		return EXIT_TEMP;
 	}
-	code = dial_request(fd, url, VERB_HELO, NULL, NULL, 0, &ans);
+	code = dial_request(fd, url, VERB_HELO, NULL, NULL, NULL, 0, &ans);
 	if (code == PROTO_DONE && proto_is_helo_answer(ans.data, ans.len)) {
 		printf("%s is alive\n", url);
 		code = 0;
@@ -568,7 +595,7 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 	host = getenv("BGSERVICE_HOST");
-	while ((ch = getopt(argc, argv, "+C:c:H:hs:t:V")) != -1) {
+	while ((ch = getopt(argc, argv, "+C:c:H:hK:s:t:V")) != -1) {
 		switch (ch) {
 		case 'C':
 			charset = optarg;
@@ -578,6 +605,9 @@ main(int argc, char *argv[])
 			break;
 		case 'H':
 			host = optarg;
+			break;
+		case 'K':
+			token = optarg;
 			break;
 		case 's':
 			job_service = optarg;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,9 @@ prepare_or_exit(struct config *conf)
 	struct pidfh *pfh;
 
 	pfh = pidfile_or_exit(conf);
+	/* Tokens and signatures are checked with libsodium's functions. */
+	if (sodium_init() == -1)
+		errx(1, "not started: libsodium cannot be initialised");
 	if (spool_volatile(conf->spool_dir))
 		warnx("warning: spool %s is on a tmpfs: queued jobs are lost "
 		      "at reboot; set spool_dir to a lasting place such as "

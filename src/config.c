@@ -39,7 +39,9 @@ struct cfgctx {
 
 static const char *const root_keys[] = { "pidfile", "spool_dir", "listen",
 	"limits", "services", "allow", "user", "group", "log", "metrics",
-	"node", NULL };
+	"node", "tokens", "allow_untokened", "rate", "burst", "source_rate",
+	"source_burst", "udp_key", "udp_signed", "max_queued_per_source",
+	"max_running_per_source", NULL };
 static const char *const limit_keys[] = { "max_connections", "max_request",
 	"request_timeout", "request_idle_ms", "request_idle_fixed", "max_jobs",
 	"job_retention", "max_output", "kill_grace", "max_per_source",
@@ -50,7 +52,9 @@ static const char *const metrics_keys[] = { "address", "port", "allow", NULL };
 static const char *const service_keys[] = { "command", "timeout", "tcp", "udp",
 	"charset", "user", "group", "nice", "env", "allow", "rlimit_cpu",
 	"rlimit_as", "rlimit_nofile", "rlimit_nproc", "rlimit_fsize",
-	"max_instances", "spool_writable", NULL };
+	"max_instances", "spool_writable", "tokens", "allow_untokened", "rate",
+	"burst", "source_rate", "source_burst", "udp_key", "udp_signed",
+	"max_queued_per_source", "max_running_per_source", NULL };
 
 static int cfg_error(struct cfgctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -272,6 +276,91 @@ parse_allow(struct cfgctx *ctx, const config_setting_t *g, struct allow *a)
 			    "prefix such as \"192.0.2.0/24\" or \"::1\"");
 	}
 	return 0;
+}
+
+/* A token: 1 to TOKEN_MAX characters from ! to ~ (a word of a header). */
+static int
+token_valid(const char *t)
+{
+	size_t i, n = strlen(t);
+
+	if (n == 0 || n > TOKEN_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (t[i] < '!' || t[i] > '~')
+			return 0;
+	return 1;
+}
+
+/* "tokens": a list of secrets, one of which a caller must present. */
+static int
+parse_tokens(struct cfgctx *ctx, const config_setting_t *g, char ***out)
+{
+	const config_setting_t *s, *e;
+	int			i, n;
+
+	if ((s = config_setting_get_member(g, "tokens")) == NULL)
+		return 0;
+	if ((!config_setting_is_array(s) && !config_setting_is_list(s)) ||
+	    (n = config_setting_length(s)) == 0)
+		return cfg_error(ctx, s,
+		    "'tokens' must be a list of strings [ \"secret\" ]");
+	if ((*out = calloc(n + 1, sizeof(**out))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    !token_valid(config_setting_get_string(e)))
+			return cfg_error(ctx, e,
+			    "'tokens': a token is 1 to %d characters, "
+			    "printable, no space",
+			    TOKEN_MAX);
+		if (((*out)[i] = strdup(config_setting_get_string(e))) == NULL)
+			return cfg_error(ctx, e, "out of memory");
+	}
+	return 0;
+}
+
+/* Admission keys of the top level or of a service (struct admit_conf). */
+static int
+parse_admit(struct cfgctx *ctx, const config_setting_t *g,
+    struct admit_conf *a)
+{
+	if (parse_tokens(ctx, g, &a->tokens) == -1 ||
+	    cfg_bool(ctx, g, "allow_untokened", &a->allow_untokened) == -1 ||
+	    cfg_int(ctx, g, "rate", 0, RATE_MAX, &a->rate) == -1 ||
+	    cfg_int(ctx, g, "burst", 0, RATE_MAX, &a->burst) == -1 ||
+	    cfg_int(ctx, g, "source_rate", 0, RATE_MAX, &a->source_rate) ==
+		-1 ||
+	    cfg_int(ctx, g, "source_burst", 0, RATE_MAX, &a->source_burst) ==
+		-1 ||
+	    cfg_string(ctx, g, "udp_key", &a->udp_key) == -1 ||
+	    cfg_bool(ctx, g, "udp_signed", &a->udp_signed) == -1 ||
+	    cfg_int(ctx, g, "max_queued_per_source", 0, RATE_MAX,
+		&a->max_queued_per_source) == -1 ||
+	    cfg_int(ctx, g, "max_running_per_source", 0, RATE_MAX,
+		&a->max_running_per_source) == -1)
+		return -1;
+	if (a->udp_key != NULL && strlen(a->udp_key) < 16)
+		return cfg_error(ctx, config_setting_get_member(g, "udp_key"),
+		    "'udp_key' must be at least 16 characters");
+	return 0;
+}
+
+static void
+admit_free(struct admit_conf *a)
+{
+	char **t;
+
+	for (t = a->tokens; t != NULL && *t != NULL; t++) {
+		explicit_bzero(*t, strlen(*t));
+		free(*t);
+	}
+	free(a->tokens);
+	if (a->udp_key != NULL) {
+		explicit_bzero(a->udp_key, strlen(a->udp_key));
+		free(a->udp_key);
+	}
 }
 
 /* The allow_uid and allow_gid lists hold numbers, or user and group names. */
@@ -847,6 +936,12 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 		    "{ command = [...]; }",
 		    name);
 	sv->tcp = sv->udp = 1;
+	sv->admit.allow_untokened = -1;
+	sv->admit.rate = sv->admit.burst = -1;
+	sv->admit.source_rate = sv->admit.source_burst = -1;
+	sv->admit.udp_signed = -1;
+	sv->admit.max_queued_per_source = sv->admit.max_running_per_source =
+	    -1;
 	if (cfg_known_keys(ctx, g, service_keys, "a service") == -1 ||
 	    parse_command(ctx, g, sv) == -1 ||
 	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1 ||
@@ -859,6 +954,7 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	    parse_env(ctx, g, sv) == -1 ||
 	    parse_rlimits(ctx, g, &sv->rlim) == -1 ||
 	    parse_allow(ctx, g, &sv->allow) == -1 ||
+	    parse_admit(ctx, g, &sv->admit) == -1 ||
 	    parse_user(ctx, g, &sv->id) == -1)
 		return -1;
 	sv->timeout = timeout;
@@ -1057,6 +1153,7 @@ config_parse(struct cfgctx *ctx, config_t *cf, struct config *c)
 	    parse_limits(ctx, root, &c->limits) == -1 ||
 	    parse_listen(ctx, root, c) == -1 ||
 	    parse_allow(ctx, root, &c->allow) == -1 ||
+	    parse_admit(ctx, root, &c->admit) == -1 ||
 	    parse_metrics(ctx, root, c) == -1 ||
 	    parse_user(ctx, root, &c->id) == -1 ||
 	    parse_services(ctx, root, c) == -1)
@@ -1122,6 +1219,7 @@ config_free(struct config *c)
 		free(c->listens[i].allow_gid);
 	}
 	free(c->allow.cidrs);
+	admit_free(&c->admit);
 	free(c->log);
 	free(c->metrics.address);
 	free(c->metrics.allow.cidrs);
@@ -1136,6 +1234,7 @@ config_free(struct config *c)
 		free(c->services[i].id.user);
 		free(c->services[i].id.groups);
 		free(c->services[i].allow.cidrs);
+		admit_free(&c->services[i].admit);
 		for (a = c->services[i].env; a != NULL && *a != NULL; a++)
 			free(*a);
 		free(c->services[i].env);
@@ -1148,7 +1247,8 @@ config_free(struct config *c)
 }
 
 static const char *const client_keys[] = { "default", "services", NULL };
-static const char *const target_keys[] = { "tcpurl", "udpurl", "hosts", NULL };
+static const char *const target_keys[] = { "tcpurl", "udpurl", "hosts",
+	"token", "udp_key", NULL };
 
 /* "hosts": the daemons a service is spread over, [ "host:port", ... ]. */
 static int
@@ -1199,8 +1299,14 @@ parse_target(struct cfgctx *ctx, const config_setting_t *g,
 		-1 ||
 	    cfg_string(ctx, g, "tcpurl", &t->tcpurl) == -1 ||
 	    cfg_string(ctx, g, "udpurl", &t->udpurl) == -1 ||
-	    parse_hosts(ctx, g, t) == -1)
+	    parse_hosts(ctx, g, t) == -1 ||
+	    cfg_string(ctx, g, "token", &t->token) == -1 ||
+	    cfg_string(ctx, g, "udp_key", &t->udp_key) == -1)
 		return -1;
+	if (t->token != NULL && !token_valid(t->token))
+		return cfg_error(ctx, config_setting_get_member(g, "token"),
+		    "'token' is 1 to %d characters, printable, no space",
+		    TOKEN_MAX);
 	return 0;
 }
 
@@ -1270,6 +1376,8 @@ target_free(struct client_target *t)
 	free(t->name);
 	free(t->tcpurl);
 	free(t->udpurl);
+	free(t->token);
+	free(t->udp_key);
 }
 
 void
@@ -1325,6 +1433,24 @@ config_client_urls(const struct client_conf *cc, const char *service, int udp,
 	if (t != NULL && (urls = config_client_stream(t, n), *n > 0))
 		return urls;
 	return config_client_stream(&cc->dflt, n);
+}
+
+/* SERVICE's token (UDP_KEY: its datagram key), else the default's. */
+const char *
+config_client_secret(const struct client_conf *cc, const char *service,
+    int udp_key)
+{
+	size_t i;
+
+	if (cc == NULL)
+		return NULL;
+	for (i = 0; service != NULL && i < cc->nservices; i++)
+		if (strcmp(cc->services[i].name, service) == 0 &&
+		    (udp_key ? cc->services[i].udp_key :
+			       cc->services[i].token) != NULL)
+			return udp_key ? cc->services[i].udp_key :
+					 cc->services[i].token;
+	return udp_key ? cc->dflt.udp_key : cc->dflt.token;
 }
 
 static int

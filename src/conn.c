@@ -173,13 +173,25 @@ call_init(struct service_call *call, struct conn *c, const struct request *req)
 	call->peer = c->peer;
 	call->data = req->data;
 	call->len = req->datalen;
+	call->token = req->token[0] != '\0' ? req->token : NULL;
 }
 
-/* Answer a caller refused for WHY. */
+/* Answer a caller refused for WHY (CALL: when to retry, if it says). */
 static void
-conn_refuse(struct conn *c, const struct request *req, enum admit why)
+conn_refuse(struct conn *c, const struct request *req, enum admit why,
+    const struct service_call *call)
 {
-	conn_error(c, req->framed, service_refusal(why));
+	char   msg[256];
+	size_t len;
+
+	if (why != ADMIT_RATE || call == NULL) {
+		conn_error(c, req->framed, service_refusal(why));
+		return;
+	}
+	STATS_INC(bad_requests);
+	len = proto_error_retry(msg, sizeof(msg), req->framed,
+	    service_refusal(why), call->retry);
+	conn_write(c, msg, len);
 }
 
 /* Whether CALL's caller may use the service; else answer why not. */
@@ -190,7 +202,7 @@ admitted(struct conn *c, const struct request *req, struct service_call *call)
 
 	if ((why = service_admit(c->conf, call)) == ADMIT_OK)
 		return 1;
-	conn_refuse(c, req, why);
+	conn_refuse(c, req, why, call);
 	return 0;
 }
 
@@ -220,7 +232,7 @@ handle_send(struct conn *c, const struct request *req)
 	if (!admitted(c, req, &call))
 		return;
 	if (service_run(c->conf, &call, &res) != RUN_DONE) {
-		conn_refuse(c, req, ADMIT_BUSY);
+		conn_refuse(c, req, ADMIT_BUSY, NULL);
 		return;
 	}
 	child_result_free(&res);
@@ -236,7 +248,7 @@ handle_call(struct conn *c, const struct request *req)
 	if (refuse_cut(c, req) || !admitted(c, req, &call))
 		return;
 	if (service_run(c->conf, &call, &res) != RUN_DONE) {
-		conn_refuse(c, req, ADMIT_BUSY);
+		conn_refuse(c, req, ADMIT_BUSY, NULL);
 		return;
 	}
 	if (refuse_cut(c, req)) {
@@ -524,12 +536,12 @@ read_ended(struct conn *c, enum read_end how)
 		return 1;
 	case READ_TIMEOUT:
 		STATS_INC(request_timeouts);
-		log_info("%s: request timed out", c->who);
+		refuse_log(REFUSE_TIMEOUT, "%s: request timed out", c->who);
 		conn_error(c, framed, ERR_TIMEOUT);
 		return 0;
 	case READ_TOOBIG:
 		STATS_INC(request_too_large);
-		log_info("%s: request too large", c->who);
+		refuse_log(REFUSE_TOO_LARGE, "%s: request too large", c->who);
 		conn_error(c, framed, ERR_TOO_LARGE);
 		return 0;
 	default: /* closed, or broken */

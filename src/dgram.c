@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -22,10 +23,36 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "refuse.h"
 #include "service.h"
 #include "stats.h"
+#include "udpsign.h"
 
 #define DGRAM_MAX 65535
+
+/*
+ * Check the signature of D, if it has one: 0 when it has none or a good
+ * one (then D is moved past it), -1 when it was dropped.
+ */
+static int
+dgram_signature(const struct config *conf, struct dgram *d)
+{
+	static const char *const why[] = { [UDPSIGN_BAD] = "bad signature",
+		[UDPSIGN_STALE] = "signed outside its time window",
+		[UDPSIGN_REPLAYED] = "replayed" };
+	enum udpsign		 s;
+
+	d->signed_ok = 0;
+	s = udpsign_check(conf, &d->data, &d->len, time(NULL));
+	if (s == UDPSIGN_NONE || s == UDPSIGN_OK) {
+		d->signed_ok = s == UDPSIGN_OK;
+		return 0;
+	}
+	refuse_log(REFUSE_SIGNATURE, "udp %s:%s: dropped: %s", d->peer.ip,
+	    d->peer.port, why[s]);
+	STATS_INC(dropped_datagrams);
+	return -1;
+}
 
 /*
  * Receive one datagram from L into D.  DGRAM_RUN: D is to be run (its
@@ -50,21 +77,21 @@ dgram_recv(struct listener *l, const struct config *conf, struct dgram *d)
 	net_peer(l->fd, l->family, &ss, &d->peer);
 	d->peer.transport = "udp";
 	if (!addr_allowed(&conf->allow, &ss)) {
-		log_info("udp %s:%s: dropped: not allowed", d->peer.ip,
-		    d->peer.port);
-		STATS_INC(refused_denied);
+		refuse_log(REFUSE_DENIED, "udp %s:%s: dropped: not allowed",
+		    d->peer.ip, d->peer.port);
 		STATS_INC(dropped_datagrams);
 		return DGRAM_NEXT;
 	}
 	if ((size_t)n > conf->limits.max_request) {
-		log_info("udp %s:%s: dropped: %zd bytes exceed max_request",
+		refuse_log(REFUSE_TOO_LARGE,
+		    "udp %s:%s: dropped: %zd bytes exceed max_request",
 		    d->peer.ip, d->peer.port, n);
 		STATS_INC(dropped_datagrams);
 		return DGRAM_NEXT;
 	}
 	d->data = dgram;
 	d->len = n;
-	return DGRAM_RUN;
+	return dgram_signature(conf, d) == 0 ? DGRAM_RUN : DGRAM_NEXT;
 }
 
 /*
@@ -91,6 +118,7 @@ dgram_run(const struct config *conf, const struct dgram *d)
 	call.who = who;
 	call.peer = &d->peer;
 	call.dgram = 1;
+	call.signed_ok = d->signed_ok;
 	call.data = req.data;
 	call.len = req.datalen;
 	if (service_admit(conf, &call) != ADMIT_OK)

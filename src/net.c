@@ -488,9 +488,15 @@ net_peer(int fd, int family, const struct sockaddr_storage *addr,
 	struct sockaddr_storage local;
 	socklen_t		len = sizeof(local);
 
+	struct ucred cred;
+	socklen_t    clen = sizeof(cred);
+
 	memset(p, 0, sizeof(*p));
+	p->uid = (uid_t)-1;
 	if (family == AF_UNIX) {
 		p->transport = "unix";
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+			p->uid = cred.uid;
 		return;
 	}
 	p->transport = "tcp";

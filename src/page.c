@@ -462,19 +462,15 @@ failed_jobs(struct html *h)
 static void
 refusals(struct html *h)
 {
-	put(h,
-	    "<h2>Refusals</h2>\n<table id=\"refusals\">\n"
-	    "<tr><th>Not allowed (denied)</th><td class=\"n denied\">%llu"
-	    "</td></tr>\n<tr><th>Over max_per_source (per_source)</th>"
-	    "<td class=\"n per_source\">%llu</td></tr>\n<tr><th>Busy: "
-	    "max_instances, max_queue (busy)</th><td class=\"n busy\">%llu"
-	    "</td></tr>\n</table>\n",
-	    (unsigned long long)__atomic_load_n(&stats->refused_denied,
-		__ATOMIC_RELAXED),
-	    (unsigned long long)__atomic_load_n(&stats->refused_per_source,
-		__ATOMIC_RELAXED),
-	    (unsigned long long)__atomic_load_n(&stats->refused_busy,
-		__ATOMIC_RELAXED));
+	int r;
+
+	put(h, "<h2>Refusals</h2>\n<table id=\"refusals\">\n");
+	for (r = 0; r < REFUSE_COUNT; r++)
+		put(h, "<tr><th>%s</th><td class=\"n %s\">%llu</td></tr>\n",
+		    refuse_name(r), refuse_name(r),
+		    (unsigned long long)__atomic_load_n(&stats->refused[r],
+			__ATOMIC_RELAXED));
+	put(h, "</table>\n");
 }
 
 /* The status page, for the daemon configured by CONF.  0, or -1. */

@@ -8,7 +8,7 @@
  *	queue:info:id:ID | queue:cancel:id:ID | queue:list
  *
  * Framed form (several requests per connection):
- *	"!" VERB [SP ARG] [SP LENGTH] LF PAYLOAD
+ *	"!" VERB [SP ARG] [SP LENGTH] [SP "token=" TOKEN] LF PAYLOAD
  * ("!node" is framed only: the daemon's node name, empty if none)
  * answered by
  *	"!" CODE SP LENGTH LF PAYLOAD
@@ -54,6 +54,7 @@ static const struct {
 	{ ERR_HEADER_INCOMPLETE, 400, "Incomplete framed request header" },
 	{ ERR_PAYLOAD_INCOMPLETE, 400, "Incomplete payload" },
 	{ ERR_CUT, 400, "Request cut: more data arrived after it ended" },
+	{ ERR_TOKEN, 401, "Token missing or wrong" },
 	{ ERR_DENIED, 403, "Access denied" },
 	{ ERR_NO_JOB, 404, "Unknown job id" },
 	{ ERR_NOT_TCP, 405, "Service is not available over tcp" },
@@ -62,6 +63,8 @@ static const struct {
 	{ ERR_JOB_CANCELLED, 410, "Job cancelled" },
 	{ ERR_TOO_LARGE, 413, "Request too large" },
 	{ ERR_TOO_MANY, 429, "Too many connections from your address" },
+	{ ERR_RATE, 429, "Too many requests" },
+	{ ERR_QUOTA, 429, "Too many jobs queued from your address" },
 	{ ERR_INTERNAL, 500, "Internal error" },
 	{ ERR_CANNOT_WAIT, 500, "Cannot wait for the job" },
 	{ ERR_CANNOT_LIST, 500, "Cannot list the spool" },
@@ -361,10 +364,10 @@ parse_length(const char *s, size_t len, size_t *out)
 
 /*
  * Split a framed header line (without "!" and the line end) into at most
- * three words.  Returns the number of words, or -1 if there are more.
+ * four words.  Returns the number of words, or -1 if there are more.
  */
 static int
-split_words(const char *s, size_t len, const char *w[3], size_t wl[3])
+split_words(const char *s, size_t len, const char *w[4], size_t wl[4])
 {
 	size_t i = 0;
 	int    n = 0;
@@ -374,7 +377,7 @@ split_words(const char *s, size_t len, const char *w[3], size_t wl[3])
 			i++;
 		if (i == len)
 			return n;
-		if (n == 3)
+		if (n == 4)
 			return -1;
 		w[n] = s + i;
 		while (i < len && s[i] != ' ')
@@ -396,6 +399,26 @@ find_framed_verb(const char *w, size_t wl)
 }
 
 /*
+ * A last word "token=SECRET" of the N words of a header is the token
+ * presented: copied to REQ, and the word no longer counted.  Returns the
+ * words left, or -1 for a token that is empty or too long.
+ */
+static int
+take_token(const char *w[4], size_t wl[4], int n, struct request *req)
+{
+	size_t plen = strlen(TOKEN_WORD), tlen;
+
+	if (n < 2 || !has_prefix(w[n - 1], wl[n - 1], TOKEN_WORD))
+		return n;
+	tlen = wl[n - 1] - plen;
+	if (tlen == 0 || tlen > TOKEN_MAX)
+		return -1;
+	memcpy(req->token, w[n - 1] + plen, tlen);
+	req->token[tlen] = '\0';
+	return n - 1;
+}
+
+/*
  * Parse a framed header (buf[0] == '!', ending before the LF at HLEN).
  * Fills the request's verb and argument and *LENGTH, the payload's.
  */
@@ -404,14 +427,15 @@ parse_frame_header(const char *buf, size_t hlen, struct request *req,
     size_t *length)
 {
 	const struct verb_desc *vd;
-	const char	       *w[3];
-	size_t			wl[3];
+	const char	       *w[4];
+	size_t			wl[4];
 	int			n;
 
 	*length = 0;
 	if (hlen > 0 && buf[hlen - 1] == '\r')
 		hlen--;
-	if ((n = split_words(buf + 1, hlen - 1, w, wl)) < 1)
+	if ((n = split_words(buf + 1, hlen - 1, w, wl)) < 1 ||
+	    (n = take_token(w, wl, n, req)) < 1)
 		return ERR_BAD_HEADER;
 	if ((vd = find_framed_verb(w[0], wl[0])) == NULL)
 		return ERR_UNKNOWN_REQUEST;
@@ -681,6 +705,30 @@ proto_error(char *buf, size_t size, int framed, enum proto_err e)
 	    proto_err_text(e));
 }
 
+/*
+ * An error answer that says after how many seconds, RETRY, a request
+ * will be admitted: in the text, and framed also as a last word
+ * "retry=RETRY" of the header.
+ */
+size_t
+proto_error_retry(char *buf, size_t size, int framed, enum proto_err e,
+    int retry)
+{
+	char text[128];
+	int  t, r;
+
+	t = snprintf(text, sizeof(text), "%s: retry after %d s",
+	    proto_err_text(e), retry);
+	if (t < 0 || (size_t)t >= sizeof(text))
+		return 0;
+	if (!framed)
+		r = snprintf(buf, size, "%03d: %s\n", proto_err_code(e), text);
+	else
+		r = snprintf(buf, size, "%c%03d %d retry=%d\n%s", FRAME_MARK,
+		    proto_err_code(e), t, retry, text);
+	return r < 0 || (size_t)r >= size ? 0 : (size_t)r;
+}
+
 size_t
 proto_frame_header(char *buf, size_t size, int code, size_t length)
 {
@@ -814,15 +862,20 @@ int
 proto_frame_request(char *buf, size_t size, enum proto_verb verb,
     const char *arg, size_t length)
 {
+	return proto_frame_request_token(buf, size, verb, arg, length, NULL);
+}
+
+/* The same, presenting TOKEN (NULL: none). */
+int
+proto_frame_request_token(char *buf, size_t size, enum proto_verb verb,
+    const char *arg, size_t length, const char *token)
+{
 	const char *name = proto_verb_name(verb);
 	int	    r;
 
-	if (arg != NULL)
-		r = snprintf(buf, size, "%c%s %s %zu\n", FRAME_MARK, name, arg,
-		    length);
-	else
-		r = snprintf(buf, size, "%c%s %zu\n", FRAME_MARK, name,
-		    length);
+	r = snprintf(buf, size, "%c%s%s%s %zu%s%s\n", FRAME_MARK, name,
+	    arg != NULL ? " " : "", arg != NULL ? arg : "", length,
+	    token != NULL ? " " TOKEN_WORD : "", token != NULL ? token : "");
 	if (r < 0 || (size_t)r >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -883,14 +936,14 @@ int
 proto_parse_frame_answer(const char *buf, size_t len, int *code,
     size_t *length)
 {
-	const char *nl, *sp;
+	const char *nl, *sp, *end;
 	size_t	    hlen;
 
 	if (len == 0 || buf[0] != FRAME_MARK)
 		return -1;
-	/* A header is at most "!NNN " and 10 digits and a newline. */
+	/* "!NNN ", 10 digits, " retry=" and 10 digits, a newline. */
 	if ((nl = memchr(buf, '\n', len)) == NULL)
-		return len < 16 ? 0 : -1;
+		return len < 34 ? 0 : -1;
 	hlen = nl - buf;
 	if (hlen < 6 || (sp = memchr(buf, ' ', hlen)) != buf + 4)
 		return -1;
@@ -898,7 +951,10 @@ proto_parse_frame_answer(const char *buf, size_t len, int *code,
 	    !isdigit((unsigned char)buf[2]) || !isdigit((unsigned char)buf[3]))
 		return -1;
 	*code = (buf[1] - '0') * 100 + (buf[2] - '0') * 10 + (buf[3] - '0');
-	if (parse_length(sp + 1, nl - sp - 1, length) == -1)
+	/* Words after the length, such as retry=N, are fields to skip. */
+	if ((end = memchr(sp + 1, ' ', nl - sp - 1)) == NULL)
+		end = nl;
+	if (parse_length(sp + 1, end - sp - 1, length) == -1)
 		return -1;
 	return (int)hlen + 1;
 }

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "queue.h"
+#include "rate.h"
 #include "sig.h"
 #include "stats.h"
 
@@ -45,7 +46,7 @@ queue_child(pid_t master)
  * read it: the next one will scan the spool), -1 on error.
  */
 static int
-notify_send(int kind, const char *id, const char *arg)
+notify_send(int kind, const char *id, const char *arg, uint64_t src)
 {
 	char		note[NOTE_LEN];
 	struct pollfd	pfd;
@@ -56,6 +57,7 @@ notify_send(int kind, const char *id, const char *arg)
 	note[0] = kind;
 	memcpy(note + 1, id, strnlen(id, JOB_ID_MAX));
 	strlcpy(note + NOTE_ARG, arg, SERVICE_NAME_MAX + 1);
+	snprintf(note + NOTE_SRC, 17, "%016llx", (unsigned long long)src);
 	note[NOTE_LEN - 1] = '\n';
 	for (;;) {
 		if ((n = write(spool_notify_fd(), note, sizeof(note))) ==
@@ -92,7 +94,7 @@ queue_add(const struct service *sv, const char *node, const struct peer *peer,
 		log_warn("queue: cannot spool a job");
 		return -1;
 	}
-	switch (notify_send(NOTE_ADD, id, sv->name)) {
+	switch (notify_send(NOTE_ADD, id, sv->name, rate_source(peer))) {
 	case -1:
 		log_warn("queue: cannot notify the master of job %s", id);
 		(void)spool_remove(id);
@@ -129,7 +131,7 @@ queue_wait_done(const char *id)
 	for (;;) {
 		sig_wake = 0;
 		/* Ask first, then look: no end can slip in between. */
-		if ((sent = notify_send(NOTE_WAIT, id, me)) != 0) {
+		if ((sent = notify_send(NOTE_WAIT, id, me, 0)) != 0) {
 			if (sent == -1)
 				log_warn("queue: cannot notify the master");
 			w = sent == 1 ? WAIT_STOPPING : WAIT_FAILED;
@@ -236,6 +238,6 @@ queue_cancel(const char *id)
 		return ERR_CANNOT_CANCEL;
 	}
 	/* The master stops its runner and wakes its waiters. */
-	(void)notify_send(NOTE_DONE, id, "");
+	(void)notify_send(NOTE_DONE, id, "", 0);
 	return ERR_NONE;
 }

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "rate.h"
 #include "runner.h"
 #include "sched.h"
 #include "slot.h"
@@ -39,16 +40,18 @@
 
 struct qjob {
 	TAILQ_ENTRY(qjob) entry;
-	char id[JOB_ID_MAX + 1];
-	char service[SERVICE_NAME_MAX + 1];
+	char	 id[JOB_ID_MAX + 1];
+	char	 service[SERVICE_NAME_MAX + 1];
+	uint64_t src; /* its source, for quotas; 0: unknown */
 };
 
 /* A runner, by pid. */
 struct runner {
 	RB_ENTRY(runner) entry;
-	pid_t pid;
-	char  id[JOB_ID_MAX + 1];
-	char  service[SERVICE_NAME_MAX + 1];
+	pid_t	 pid;
+	char	 id[JOB_ID_MAX + 1];
+	char	 service[SERVICE_NAME_MAX + 1];
+	uint64_t src;
 };
 
 /* A connection child waiting for a job. */
@@ -97,7 +100,7 @@ static struct sched {
 static void stuck(const char *, const char *);
 
 static void
-pending_insert(const char *id, const char *service, int head)
+pending_insert(const char *id, const char *service, int head, uint64_t src)
 {
 	struct qjob *j;
 
@@ -105,6 +108,8 @@ pending_insert(const char *id, const char *service, int head)
 		fatal("malloc");
 	strlcpy(j->id, id, sizeof(j->id));
 	strlcpy(j->service, service, sizeof(j->service));
+	j->src = src;
+	quota_note(src, 1, 0);
 	if (head)
 		TAILQ_INSERT_HEAD(&q.pending, j, entry);
 	else
@@ -134,7 +139,7 @@ grow(void *a, size_t *cap, size_t n, size_t size)
 static void
 recovered(const char *id, const char *service)
 {
-	pending_insert(id, service, 0);
+	pending_insert(id, service, 0, 0);
 	q.recovered =
 	    grow(q.recovered, &q.reccap, q.nrecovered, sizeof(*q.recovered));
 	strlcpy(q.recovered[q.nrecovered++], id, sizeof(*q.recovered));
@@ -240,12 +245,14 @@ note_read(char *note, int (*ours)(pid_t))
 	memcpy(id, note + 1, len);
 	id[len] = '\0';
 	note[NOTE_LEN - 1] = '\0';
+	note[NOTE_SRC - 1] = '\0'; /* ends the service's name */
 	switch (note[0]) {
 	case NOTE_ADD:
 		if (q.nrecovered == 0 ||
 		    bsearch(id, q.recovered, q.nrecovered,
 			sizeof(*q.recovered), id_cmp) == NULL)
-			pending_insert(id, note + NOTE_ARG, 0);
+			pending_insert(id, note + NOTE_ARG, 0,
+			    strtoull(note + NOTE_SRC, NULL, 16));
 		break;
 	case NOTE_WAIT:
 		waiter_add(id, (pid_t)strtol(note + NOTE_ARG, NULL, 10), ours);
@@ -336,6 +343,8 @@ runner_fork(const struct config *conf, const struct qjob *j)
 		r->pid = pid;
 		strlcpy(r->id, j->id, sizeof(r->id));
 		strlcpy(r->service, j->service, sizeof(r->service));
+		r->src = j->src;
+		quota_note(j->src, -1, 1);
 		RB_INSERT(runners, &q.runners, r);
 		q.nrunners++;
 		return 0;
@@ -359,7 +368,8 @@ sched_dispatch(const struct config *conf)
 	     j != NULL && q.nrunners < (size_t)conf->limits.max_jobs;
 	     j = next) {
 		next = TAILQ_NEXT(j, entry);
-		if (!instance_free(conf, j->service))
+		if (!instance_free(conf, j->service) ||
+		    !quota_may_run(conf, j->service, j->src))
 			continue;
 		if (runner_fork(conf, j) == -1)
 			return; /* try again at the next event */
@@ -453,7 +463,7 @@ runner_ended(struct runner *r, int status, const struct config *conf)
 	if ((code == RUNNER_BUSY || code == RUNNER_RETRY) &&
 	    spool_state(r->id) == JOB_QUEUED) {
 		/* Lost its instance to a call, or the spool is full. */
-		pending_insert(r->id, r->service, 1);
+		pending_insert(r->id, r->service, 1, r->src);
 		if (code == RUNNER_RETRY)
 			retry_later();
 		return;
@@ -485,6 +495,7 @@ sched_reaped(pid_t pid, int status, const struct config *conf)
 	}
 	RB_REMOVE(runners, &q.runners, r);
 	q.nrunners--;
+	quota_note(r->src, 0, -1);
 	runner_ended(r, status, conf);
 	free(r);
 	return 1;

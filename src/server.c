@@ -33,6 +33,8 @@
 #include "priv.h"
 #include "proto.h"
 #include "queue.h"
+#include "rate.h"
+#include "refuse.h"
 #include "sched.h"
 #include "server.h"
 #include "service.h"
@@ -120,7 +122,7 @@ kids_from(const struct sockaddr_storage *ss)
  */
 static void
 refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
-    enum proto_err e, const char *why)
+    enum proto_err e, enum refuse_reason reason, const char *why)
 {
 	struct peer peer;
 	char	    line[256];
@@ -135,10 +137,10 @@ refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
 	(void)shutdown(fd, SHUT_WR);
 	net_peer(fd, l->family, ss, &peer);
 	if (l->family == AF_UNIX)
-		log_info("%s: refused a caller: %s", l->name, why);
+		refuse_log(reason, "%s: refused a caller: %s", l->name, why);
 	else
-		log_info("%s: refused %s:%s: %s", l->name, peer.ip, peer.port,
-		    why);
+		refuse_log(reason, "%s: refused %s:%s: %s", l->name, peer.ip,
+		    peer.port, why);
 	if (srv.nlinger == LINGER_MAX || set_nonblock(fd, 1) == -1) {
 		close(fd);
 		return;
@@ -320,14 +322,15 @@ accept_admit(int fd, const struct listener *l,
 			&srv.conf->metrics.allow :
 			&srv.conf->allow,
 		    ss)) {
-		STATS_INC(refused_denied);
-		refuse(fd, l, ss, ERR_DENIED, "not allowed");
+		refuse(fd, l, ss, ERR_DENIED,
+		    l->family == AF_UNIX ? REFUSE_CREDENTIALS : REFUSE_DENIED,
+		    "not allowed");
 		return 0;
 	}
 	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
 	    kids_from(ss) >= srv.conf->limits.max_per_source) {
-		STATS_INC(refused_per_source);
-		refuse(fd, l, ss, ERR_TOO_MANY, "max_per_source reached");
+		refuse(fd, l, ss, ERR_TOO_MANY, REFUSE_PER_SOURCE,
+		    "max_per_source reached");
 		return 0;
 	}
 	return 1;
@@ -454,7 +457,7 @@ server_init(struct config *conf, struct pidfh *pfh)
 
 	srv.conf = conf;
 	srv.pfh = pfh;
-	if (stats_init() == -1 || slot_init() == -1) {
+	if (stats_init() == -1 || slot_init() == -1 || rate_init() == -1) {
 		log_warn("mmap");
 		return -1;
 	}

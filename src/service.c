@@ -7,25 +7,37 @@
  * with; a queued job was admitted when it was added, and its run only
  * takes an instance.  The run itself is child.c's.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "log.h"
+#include "rate.h"
+#include "refuse.h"
 #include "service.h"
 #include "slot.h"
 #include "stats.h"
 
 static const struct {
-	enum proto_err err; /* the caller's answer */
-	const char    *log; /* the log's, with the service's name */
+	enum proto_err	   err;	   /* the caller's answer */
+	enum refuse_reason reason; /* counted as; REFUSE_COUNT: not */
+	const char	  *log;	   /* the log's, with the service's name */
 } refusals[] = {
-	[ADMIT_OK] = { ERR_NONE, "" },
-	[ADMIT_UNKNOWN] = { ERR_UNKNOWN_REQUEST, "unknown service" },
-	[ADMIT_TRANSPORT] = { ERR_NOT_TCP, "not available over" },
-	[ADMIT_DENIED] = { ERR_DENIED, "not allowed to use" },
-	[ADMIT_BUSY] = { ERR_BUSY, "busy" },
-	[ADMIT_QUEUE_FULL] = { ERR_QUEUE_FULL, "queue full for" },
+	[ADMIT_OK] = { ERR_NONE, REFUSE_COUNT, "" },
+	[ADMIT_UNKNOWN] = { ERR_UNKNOWN_REQUEST, REFUSE_COUNT,
+	    "unknown service" },
+	[ADMIT_TRANSPORT] = { ERR_NOT_TCP, REFUSE_COUNT,
+	    "not available over" },
+	[ADMIT_DENIED] = { ERR_DENIED, REFUSE_DENIED, "not allowed to use" },
+	[ADMIT_TOKEN] = { ERR_TOKEN, REFUSE_TOKEN, "no right token for" },
+	[ADMIT_RATE] = { ERR_RATE, REFUSE_RATE, "over the rate limit of" },
+	[ADMIT_UNSIGNED] = { ERR_DENIED, REFUSE_SIGNATURE, "not signed for" },
+	[ADMIT_QUOTA] = { ERR_QUOTA, REFUSE_QUOTA,
+	    "max_queued_per_source jobs queued for" },
+	[ADMIT_BUSY] = { ERR_BUSY, REFUSE_BUSY, "busy" },
+	[ADMIT_QUEUE_FULL] = { ERR_QUEUE_FULL, REFUSE_QUEUE_FULL,
+	    "queue full for" },
 };
 
 /* The answer to a caller refused for WHY. */
@@ -41,24 +53,83 @@ refused(struct service_call *call, enum admit why)
 {
 	const char *what = call->dgram ? "dropped" : "refused";
 
-	if (why == ADMIT_DENIED)
-		STATS_INC(refused_denied);
-	else if (why == ADMIT_BUSY || why == ADMIT_QUEUE_FULL)
-		STATS_INC(refused_busy);
 	if (call->dgram)
 		STATS_INC(dropped_datagrams);
 	if (why == ADMIT_TRANSPORT)
 		log_info("%s: %s %s: %s: service %s is not available over %s",
 		    call->who, call->verb, call->name, what, call->name,
 		    call->dgram ? "udp" : "tcp");
+	else if (why == ADMIT_UNKNOWN)
+		log_info("%s: %s %s: %s: unknown service %s", call->who,
+		    call->verb, call->name, what, call->name);
 	else if (why == ADMIT_BUSY)
-		log_info("%s: %s %s: %s: service %s busy, %d running",
+		refuse_log(REFUSE_BUSY,
+		    "%s: %s %s: %s: service %s busy, %d "
+		    "running",
 		    call->who, call->verb, call->name, what, call->name,
 		    call->sv->max_instances);
 	else
-		log_info("%s: %s %s: %s: %s %s", call->who, call->verb,
-		    call->name, what, refusals[why].log, call->name);
+		refuse_log(refusals[why].reason, "%s: %s %s: %s: %s %s",
+		    call->who, call->verb, call->name, what, refusals[why].log,
+		    call->name);
 	return why;
+}
+
+/* Is TOKEN one of LIST?  Every entry is compared, each in constant time. */
+static int
+token_listed(const char *token, char *const *list)
+{
+	unsigned char a[TOKEN_MAX + 1], b[TOKEN_MAX + 1];
+	int	      found = 0;
+
+	memset(a, 0, sizeof(a));
+	strlcpy((char *)a, token, sizeof(a));
+	for (; *list != NULL; list++) {
+		memset(b, 0, sizeof(b));
+		strlcpy((char *)b, *list, sizeof(b));
+		found |= sodium_memcmp(a, b, sizeof(a)) == 0;
+	}
+	sodium_memzero(a, sizeof(a));
+	sodium_memzero(b, sizeof(b));
+	return found;
+}
+
+/*
+ * Does CALL present a token its service requires (the service's tokens,
+ * else the global ones)?  With none presented, allow_untokened decides.
+ */
+static int
+token_ok(const struct config *conf, const struct service_call *call)
+{
+	const struct admit_conf *a = &call->sv->admit;
+	char *const		*list;
+	int			 untokened;
+
+	list = a->tokens != NULL ? a->tokens : conf->admit.tokens;
+	if (list == NULL || call->signed_ok)
+		return 1;
+	if (call->token == NULL) {
+		untokened = a->allow_untokened != -1 ?
+		    a->allow_untokened :
+		    conf->admit.allow_untokened;
+		return untokened == 1;
+	}
+	return token_listed(call->token, list);
+}
+
+/* Has CALL's source max_queued_per_source jobs queued already? */
+static int
+over_quota(const struct config *conf, const struct service_call *call)
+{
+	long long max = call->sv->admit.max_queued_per_source != -1 ?
+	    call->sv->admit.max_queued_per_source :
+	    conf->admit.max_queued_per_source;
+	unsigned  queued, running;
+
+	if (max <= 0)
+		return 0;
+	quota_count(rate_source(call->peer), &queued, &running);
+	return queued >= (unsigned)max;
 }
 
 /* Are max_queue jobs queued and running? */
@@ -90,8 +161,18 @@ service_admit(const struct config *conf, struct service_call *call)
 	if (call->peer->ip[0] != '\0' &&
 	    !addr_allowed(&sv->allow, &call->peer->addr))
 		return refused(call, ADMIT_DENIED);
+	if (call->dgram && !call->signed_ok &&
+	    (sv->admit.udp_signed != -1 ? sv->admit.udp_signed :
+					  conf->admit.udp_signed) == 1)
+		return refused(call, ADMIT_UNSIGNED);
+	if (!token_ok(conf, call))
+		return refused(call, ADMIT_TOKEN);
+	if (rate_take(conf, sv, call->peer, &call->retry) == -1)
+		return refused(call, ADMIT_RATE);
 	if (strcmp(call->verb, "add") == 0 && queue_full(conf))
 		return refused(call, ADMIT_QUEUE_FULL);
+	if (strcmp(call->verb, "add") == 0 && over_quota(conf, call))
+		return refused(call, ADMIT_QUOTA);
 	return ADMIT_OK;
 }
 

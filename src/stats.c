@@ -542,6 +542,23 @@ format_services(struct buf *b)
 	return 0;
 }
 
+/* Callers refused, one sample a reason. */
+static int
+format_refused(struct buf *b)
+{
+	char labels[64];
+	int  r;
+
+	for (r = 0; r < REFUSE_COUNT; r++) {
+		snprintf(labels, sizeof(labels), "{reason=\"%s\"}",
+		    refuse_name((enum refuse_reason)r));
+		COUNTER("refused_total",
+		    r == 0 ? "Callers refused, by reason." : NULL, labels,
+		    get(&stats->refused[r]));
+	}
+	return 0;
+}
+
 /* The whole set, in Prometheus' text exposition format. */
 int
 stats_format(struct buf *b, size_t jobs_done)
@@ -558,12 +575,8 @@ stats_format(struct buf *b, size_t jobs_done)
 	    "Pauses in accepting connections, "
 	    "out of descriptors or memory.",
 	    "", get(&stats->accept_pauses));
-	COUNTER("refused_total", "Callers refused, by reason.",
-	    "{reason=\"denied\"}", get(&stats->refused_denied));
-	COUNTER("refused_total", NULL, "{reason=\"per_source\"}",
-	    get(&stats->refused_per_source));
-	COUNTER("refused_total", NULL, "{reason=\"busy\"}",
-	    get(&stats->refused_busy));
+	if (format_refused(b) == -1)
+		return -1;
 	COUNTER("datagrams_dropped_total", "Datagrams not run.", "",
 	    get(&stats->dropped_datagrams));
 	COUNTER("requests_total", "Requests received.", "",

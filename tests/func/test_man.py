@@ -198,6 +198,9 @@ def sample(place, key, kind, tmp):
         ("service", "user"): bgs.ME, ("service", "group"): MY_GROUP,
         ("service", "env"): ["FOO=bar"],
         ("service", "allow"): ["127.0.0.1"],
+        ("root", "tokens"): ["s3cret"], ("service", "tokens"): ["s3cret"],
+        ("root", "udp_key"): "0123456789abcdef",
+        ("service", "udp_key"): "0123456789abcdef",
     }
     if (place, key) in by_key:
         return by_key[(place, key)]
@@ -390,6 +393,7 @@ def running(tmp_path_factory):
         "big": svc("head -c 8192 /dev/zero"),
         "busy": svc("exec sleep 1", max_instances=1),
         "hang": svc("exec sleep 30", timeout=0),
+        "tokened": {"command": ["/bin/cat"], "tokens": ["s3cret"]},
     }, extra={"metrics": {"address": "127.0.0.1", "port": bgs.free_port()}})
     d.settings["listen"][0]["udp"] = True
     d.write_config()
@@ -449,6 +453,8 @@ def provoke(d, code):
     """Make the daemon answer CODE; its answer."""
     if code == 400:
         return d.call("nosuch")
+    if code == 401:
+        return d.call("tokened")
     if code == 403:
         return d.call("denied")
     if code == 404:
@@ -524,7 +530,7 @@ def per_source_refusal(d):
 
 
 # The codes provoke() knows how to make the daemon answer.
-PROVOKED = {400, 403, 404, 405, 408, 409, 410, 413, 415, 429, 500, 502, 503,
+PROVOKED = {400, 401, 403, 404, 405, 408, 409, 410, 413, 415, 429, 500, 502, 503,
             504, 507}
 
 

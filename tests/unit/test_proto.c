@@ -328,9 +328,10 @@ TEST(error_lines)
 
 TEST(frame_answers_round_trip)
 {
-	char   buf[64];
-	size_t len;
-	int    code, h;
+	struct request req;
+	char	       buf[64];
+	size_t	       len;
+	int	       code, h;
 
 	proto_frame_header(buf, sizeof(buf), 200, 12345);
 	CHECK_STR(buf, "!200 12345\n");
@@ -339,11 +340,29 @@ TEST(frame_answers_round_trip)
 	CHECK(proto_parse_frame_answer("!200 1", 6, &code, &len) == 0);
 	CHECK(proto_parse_frame_answer("HELLO\n", 6, &code, &len) == -1);
 	/* No newline where a header must have ended: not an answer. */
-	CHECK(proto_parse_frame_answer("!200 1234567890123", 18, &code,
-		  &len) == -1);
+	CHECK(proto_parse_frame_answer("!429 12 retry=1234567890123456789", 34,
+		  &code, &len) == -1);
 	CHECK(
 	    proto_frame_request(buf, sizeof(buf), VERB_CALL, "upper", 3) > 0);
 	CHECK_STR(buf, "!call upper 3\n");
+	/* A token as the header's last word; a retry as the answer's. */
+	CHECK(proto_frame_request_token(buf, sizeof(buf), VERB_CALL, "upper",
+		  3, "s3cret") > 0);
+	CHECK_STR(buf, "!call upper 3 token=s3cret\n");
+	CHECK(proto_parse("!call upper 3 token=s3cret\nabc", 30, &req) ==
+	    ERR_NONE);
+	CHECK_STR(req.token, "s3cret");
+	CHECK_STR(req.service, "upper");
+	CHECK(req.datalen == 3);
+	CHECK(proto_parse("!call upper token=\n", 19, &req) == ERR_BAD_HEADER);
+	CHECK(proto_parse("!call upper 3 4 token=x\n", 24, &req) ==
+	    ERR_BAD_HEADER);
+	proto_error_retry(buf, sizeof(buf), 1, ERR_RATE, 3);
+	CHECK_STR(buf, "!429 34 retry=3\nToo many requests: retry after 3 s");
+	CHECK(proto_parse_frame_answer(buf, strlen(buf), &code, &len) == 16);
+	CHECK(code == 429 && len == 34);
+	proto_error_retry(buf, sizeof(buf), 0, ERR_RATE, 3);
+	CHECK_STR(buf, "429: Too many requests: retry after 3 s\n");
 }
 
 TEST(error_table_codes_and_texts)

@@ -13,8 +13,8 @@
 #include "spool.h"
 #include "unit.h"
 
-static const struct peer nobody = { "tcp", "127.0.0.1", "4000", "", "",
-	{ 0 } };
+static const struct peer nobody = { "tcp", "127.0.0.1", "4000", "", "", { 0 },
+	(uid_t)-1 };
 
 static void
 open_spool(void)

@@ -22,7 +22,11 @@ pass=0
 fail=0
 found=" "
 for t in "$dir"/test_*; do
-	[ -x "$t" ] || continue
+	if [ ! -x "$t" ]; then
+		echo "not ok - $t is not an executable: its build failed"
+		fail=$((fail + 1))
+		continue
+	fi
 	names=$("$t" -l) || exit 1
 	mine=
 	if [ "$want" != "  " ]; then
