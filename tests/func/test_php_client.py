@@ -335,6 +335,19 @@ echo json_encode([caught(fn() => B::TCPCall('nosuch', 'x')),
         ["none", "STILL FINE"]]
 
 
+def test_rate_limited_call_is_a_429_exception(daemon_factory, tmp_path):
+    # A framed 429 carries "retry=N" after its length: still an answer.
+    d = daemon_factory(services={"upper": {"command": ["/usr/bin/tr", "a-z", "A-Z"],
+                                           "source_rate": 1, "source_burst": 1}}).start()
+    out = php(tmp_path, ini_for(d), """
+echo json_encode([caught(fn() => B::TCPCall('upper', 'x')),
+    caught(fn() => B::TCPCall('upper', 'y'))]);
+""")
+    assert out[0] == ["none", "X"]
+    assert out[1][:2] == [SVC_ERROR, 429], out
+    assert out[1][2].startswith("Too many requests: retry after "), out
+
+
 def test_refused_by_the_master_is_an_exception(daemon_factory, tmp_path):
     # The master refuses in the original form, even a framed caller.
     d = daemon_factory(extra={"allow": ["127.0.0.2"]})

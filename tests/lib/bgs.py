@@ -394,7 +394,7 @@ def read_framed(s):
         b = s.recv(1)
         assert b, "connection closed in a framed header: %r" % head
         head += b
-    m = re.match(rb"^!(\d{3}) (\d+)\n$", head)
+    m = re.match(rb"^!(\d{3}) (\d+)( [a-z]+=\S*)*\n$", head)
     assert m, "bad framed answer header %r" % head
     payload = recv_exact(s, int(m.group(2)))
     assert len(payload) == int(m.group(2)), "short framed payload"

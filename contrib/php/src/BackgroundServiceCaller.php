@@ -266,7 +266,9 @@ class BackgroundServiceCaller
     {
         static::setTimeout($fp, $deadline);
         $head = fgets($fp, 300);
-        if (is_string($head) && preg_match('/^!(\d{3}) (\d{1,10})\n\z/D', $head, $m)) {
+        // Words after the length (retry=N on a 429) say more; the text
+        // of the answer says the same for a person.
+        if (is_string($head) && preg_match('/^!(\d{3}) (\d{1,10})( [a-z]+=[!-~]*)*\n\z/D', $head, $m)) {
             return [(int)$m[1], static::readExact($fp, (int)$m[2], $deadline)];
         }
         if (is_string($head) && preg_match('/^([45]\d\d): (.*)\n\z/D', $head, $m)) {
