@@ -314,8 +314,9 @@ def test_signed_datagrams(daemon_factory, tmp_path):
     # A service that does not ask for signatures still takes unsigned
     # datagrams; a signed one there needs a key to check it by.
     send(b"open:plain")
-    assert bgs.wait_until(lambda: "plain" in out.read_text(), 10)
-    assert out.read_text() == "good\nplain\n"
+    # The service writes the data, then a newline: wait for both.
+    assert bgs.wait_until(lambda: out.read_text() == "good\nplain\n", 10), \
+        out.read_text()
     assert KEY.decode() not in d.log()
     assert d.request(b"stats").find(KEY) == -1
 
