@@ -21,6 +21,7 @@ void dial_init(int timeout);
 int  dial_try(const char *url, int type, char *why, size_t whylen);
 int  dial(const char *url, int type);
 int  dial_request(int fd, const char *where, enum proto_verb, const char *arg,
-     const char *token, const char *data, size_t len, struct buf *out);
+     const char *token, const struct job_opts *, const char *data, size_t len,
+     struct buf *out);
 
 #endif /* DIAL_H */

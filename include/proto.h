@@ -39,7 +39,10 @@
 #define FRAME_MARK '!'
 
 /* Longest framed header line, terminator included. */
-#define FRAME_HEADER_MAX 256
+#define FRAME_HEADER_MAX 1024
+
+/* Most words in a framed header: verb, argument, length and options. */
+#define FRAME_WORDS_MAX 12
 
 enum proto_verb {
 	VERB_CALL,    /* SERVICE:DATA, run and answer the output */
@@ -120,12 +123,39 @@ enum proto_scan {
 /* The word of a framed header that presents a token: token=SECRET. */
 #define TOKEN_WORD "token="
 
+/* An idempotency key: 1 to JOB_KEY_MAX characters, none a space. */
+#define JOB_KEY_MAX 64
+/* Most jobs a job can wait for. */
+#define JOB_AFTER_MAX 8
+/* Bounds of a job's priority. */
+#define JOB_PRIORITY_MAX 1000000
+/* Longest delay= (ten years) and latest at= (9999-12-31), seconds. */
+#define JOB_DELAY_MAX 315360000LL
+#define JOB_AT_MAX    253402300799LL
+
+/*
+ * A job's options, from the words of a framed add's header (after the
+ * length, in any order): priority=N, delay=SECONDS, at=EPOCH, key=KEY,
+ * after=ID[,ID...].  An original-form add has none: the service's
+ * defaults apply.
+ */
+struct job_opts {
+	int	  has_priority;
+	int	  priority; /* higher runs first */
+	long long delay;    /* seconds from the add, 0: none */
+	long long at;	    /* eligible from this epoch second, 0: none */
+	char	  key[JOB_KEY_MAX + 1]; /* "" if none */
+	int	  nafter;		/* jobs it waits for */
+	char	  after[JOB_AFTER_MAX][JOB_ID_MAX + 1];
+};
+
 struct request {
 	enum proto_verb verb;
 	int		framed;		      /* arrived in the framed form */
 	char		token[TOKEN_MAX + 1]; /* presented, or "" */
 	char		service[SERVICE_NAME_MAX + 1];
 	char		id[JOB_ID_MAX + 1];
+	struct job_opts opts; /* queue:add's, framed */
 	const char     *data; /* points into the request buffer */
 	size_t		datalen;
 	size_t		length; /* bytes of the buffer it used */
@@ -198,6 +228,9 @@ int proto_frame_request(char *buf, size_t size, enum proto_verb,
     const char *arg, size_t length);
 int proto_frame_request_token(char *buf, size_t size, enum proto_verb,
     const char *arg, size_t length, const char *token);
+int proto_frame_request_opts(char *buf, size_t size, enum proto_verb,
+    const char *arg, size_t length, const char *token,
+    const struct job_opts *);
 int proto_datagram_head(char *buf, size_t size, const char *service);
 /* Client side: answers. */
 int proto_answer_code(const char *buf, size_t len);

@@ -39,7 +39,7 @@ enum queue_wait {
 
 void queue_child(pid_t master);
 int  queue_add(const struct service *, const char *node, const struct peer *,
-     const char *data, size_t len, char *id);
+     const struct job_opts *, const char *data, size_t len, char *id);
 enum job_state	queue_state(const char *id);
 enum queue_wait queue_wait_done(const char *id);
 int		queue_result(const char *id, struct job_result *);

@@ -38,7 +38,13 @@ struct job_req {
 	char		transport[8];
 	char		ip[64];
 	char		port[8];
-	struct buf	data;
+	/* Its options (0 and "" when none were given): */
+	int	   priority;
+	time_t	   not_before; /* eligible from this epoch second */
+	char	   key[JOB_KEY_MAX + 1];
+	int	   nafter; /* the jobs it waits for */
+	char	   after[JOB_AFTER_MAX][JOB_ID_MAX + 1];
+	struct buf data;
 };
 
 /* A job's outcome. */
@@ -59,7 +65,7 @@ int  spool_lock(const char **why);
 void spool_close(void);
 void spool_child(void);
 int  spool_add(const char *service, const char *node, const struct peer *,
-     const char *data, size_t len, char *id);
+     const struct job_opts *, const char *data, size_t len, char *id);
 int  spool_load_req(const char *id, struct job_req *);
 void spool_req_free(struct job_req *);
 enum job_state spool_state(const char *id);

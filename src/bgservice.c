@@ -38,6 +38,7 @@ static const char	  *charset;	/* -C: the local charset */
 static const char	  *job_service; /* -s: whose daemon has the jobs */
 static const char	  *token;	/* -K: the token to present */
 static struct client_conf *cconf;	/* the client's configuration */
+static struct job_opts	   add_opts;	/* add's options (-p -d -a -k -w) */
 static const char *const   default_hosts[] = { DEFAULT_HOST };
 
 static int write_out(const char *, size_t);
@@ -155,7 +156,7 @@ call_any(const char *service, enum proto_verb verb, const char *arg,
 	fd = connect_any(urls, n, SOCK_STREAM, &where);
 	return dial_request(fd, where, verb, arg,
 	    token != NULL ? token : config_client_secret(cconf, service, 0),
-	    data->data, data->len, ans);
+	    verb == VERB_QADD ? &add_opts : NULL, data->data, data->len, ans);
 }
 
 /* Does the daemon at URL answer that it is NODE? */
@@ -168,8 +169,8 @@ is_node(const char *url, const char *node)
 
 	if ((fd = dial_try(url, SOCK_STREAM, why, sizeof(why))) == -1)
 		return 0;
-	r = dial_request(fd, url, VERB_NODE, NULL, NULL, NULL, 0, &ans) ==
-		PROTO_DONE &&
+	r = dial_request(fd, url, VERB_NODE, NULL, NULL, NULL, NULL, 0,
+		&ans) == PROTO_DONE &&
 	    ans.len == strlen(node) && memcmp(ans.data, node, ans.len) == 0;
 	buf_free(&ans);
 	return r;
@@ -209,7 +210,8 @@ job_ask(const char *const *urls, size_t n, enum proto_verb verb,
 		    -1)
 			continue;
 		ans->len = 0;
-		code = dial_request(fd, urls[i], verb, id, NULL, NULL, 0, ans);
+		code = dial_request(fd, urls[i], verb, id, NULL, NULL, NULL, 0,
+		    ans);
 		if (code != proto_err_code(ERR_NO_JOB))
 			break;
 	}
@@ -509,7 +511,8 @@ ping_one(const char *url)
 		warnx("%s", why);
 		return EXIT_TEMP;
 	}
-	code = dial_request(fd, url, VERB_HELO, NULL, NULL, NULL, 0, &ans);
+	code =
+	    dial_request(fd, url, VERB_HELO, NULL, NULL, NULL, NULL, 0, &ans);
 	if (code == PROTO_DONE && proto_is_helo_answer(ans.data, ans.len)) {
 		printf("%s is alive\n", url);
 		code = 0;

@@ -269,8 +269,8 @@ handle_qadd(struct conn *c, const struct request *req)
 	call_init(&call, c, req);
 	if (refuse_cut(c, req) || !admitted(c, req, &call))
 		return;
-	if (queue_add(call.sv, c->conf->node, c->peer, req->data, req->datalen,
-		id) == -1) {
+	if (queue_add(call.sv, c->conf->node, c->peer, &req->opts, req->data,
+		req->datalen, id) == -1) {
 		conn_error(c, req->framed, ERR_CANNOT_QUEUE);
 		return;
 	}

@@ -209,22 +209,23 @@ send_all(int fd, const char *data, size_t len)
 }
 
 /*
- * Send one framed request on FD, connected to WHERE, presenting TOKEN if
- * not NULL, and read its framed answer into OUT; close FD.  Returns the
- * answer's code.
+ * Send one framed request on FD, connected to WHERE, with the job options
+ * OPTS and presenting TOKEN (each NULL: none), and read its framed answer
+ * into OUT; close FD.  Returns the answer's code.
  */
 int
 dial_request(int fd, const char *where, enum proto_verb verb, const char *arg,
-    const char *token, const char *data, size_t len, struct buf *out)
+    const char *token, const struct job_opts *opts, const char *data,
+    size_t len, struct buf *out)
 {
 	char	hdr[FRAME_HEADER_MAX];
 	int	hlen, code = 0;
 	size_t	plen = 0;
 	ssize_t n;
 
-	if ((hlen = proto_frame_request_token(hdr, sizeof(hdr), verb, arg, len,
-		 token)) == -1)
-		errx(EXIT_USAGE, "%s: argument too long",
+	if ((hlen = proto_frame_request_opts(hdr, sizeof(hdr), verb, arg, len,
+		 token, opts)) == -1)
+		errx(EXIT_USAGE, "%s: arguments too long",
 		    proto_verb_name(verb));
 	send_all(fd, hdr, hlen);
 	send_all(fd, data, len);

@@ -8,7 +8,9 @@
  *	queue:info:id:ID | queue:cancel:id:ID | queue:list
  *
  * Framed form (several requests per connection):
- *	"!" VERB [SP ARG] [SP LENGTH] [SP "token=" TOKEN] LF PAYLOAD
+ *	"!" VERB [SP ARG] [SP LENGTH] *(SP NAME "=" VALUE) LF PAYLOAD
+ * (options: token= on any request; priority=, delay=, at=, key= and
+ * after= on an add, see struct job_opts)
  * ("!node" is framed only: the daemon's node name, empty if none)
  * answered by
  *	"!" CODE SP LENGTH LF PAYLOAD
@@ -364,10 +366,11 @@ parse_length(const char *s, size_t len, size_t *out)
 
 /*
  * Split a framed header line (without "!" and the line end) into at most
- * four words.  Returns the number of words, or -1 if there are more.
+ * FRAME_WORDS_MAX words.  Returns the number of words, or -1 if there
+ * are more.
  */
 static int
-split_words(const char *s, size_t len, const char *w[4], size_t wl[4])
+split_words(const char *s, size_t len, const char **w, size_t *wl)
 {
 	size_t i = 0;
 	int    n = 0;
@@ -377,7 +380,7 @@ split_words(const char *s, size_t len, const char *w[4], size_t wl[4])
 			i++;
 		if (i == len)
 			return n;
-		if (n == 4)
+		if (n == FRAME_WORDS_MAX)
 			return -1;
 		w[n] = s + i;
 		while (i < len && s[i] != ' ')
@@ -398,48 +401,157 @@ find_framed_verb(const char *w, size_t wl)
 	return NULL;
 }
 
+/* A decimal integer of LEN bytes at S within [LO, HI] into *OUT. */
+static int
+parse_int(const char *s, size_t len, long long lo, long long hi,
+    long long *out)
+{
+	long long v = 0;
+	size_t	  i = s[0] == '-';
+
+	if (len == i || len - i > 18)
+		return -1;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (s[0] == '-')
+		v = -v;
+	if (v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /*
- * A last word "token=SECRET" of the N words of a header is the token
- * presented: copied to REQ, and the word no longer counted.  Returns the
- * words left, or -1 for a token that is empty or too long.
+ * A word's value of LEN bytes at S into DST (SIZE bytes).  GRAPH: only
+ * printable ASCII (a key); a token may hold any byte but a space.
  */
 static int
-take_token(const char *w[4], size_t wl[4], int n, struct request *req)
+copy_value(char *dst, size_t size, const char *s, size_t len, int graph)
 {
-	size_t plen = strlen(TOKEN_WORD), tlen;
+	size_t i;
 
-	if (n < 2 || !has_prefix(w[n - 1], wl[n - 1], TOKEN_WORD))
-		return n;
-	tlen = wl[n - 1] - plen;
-	if (tlen == 0 || tlen > TOKEN_MAX)
+	if (len >= size)
 		return -1;
-	memcpy(req->token, w[n - 1] + plen, tlen);
-	req->token[tlen] = '\0';
-	return n - 1;
+	for (i = 0; graph && i < len; i++)
+		if (!isgraph((unsigned char)s[i]))
+			return -1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+/* after=ID[,ID...]: the jobs a job waits for. */
+static int
+parse_after(const char *s, size_t len, struct job_opts *o)
+{
+	size_t i = 0, j;
+
+	while (i <= len) {
+		for (j = i; j < len && s[j] != ','; j++)
+			continue;
+		if (o->nafter == JOB_AFTER_MAX ||
+		    !proto_valid_id(s + i, j - i))
+			return -1;
+		memcpy(o->after[o->nafter], s + i, j - i);
+		o->after[o->nafter++][j - i] = '\0';
+		i = j + 1;
+	}
+	return 0;
+}
+
+/*
+ * One option word NAME=VALUE of a framed header into REQ, whose verb is
+ * known.  token= is any request's; the others a queue:add's only.
+ * Returns -1 for a name that is none, a value that is bad, or a word
+ * given twice (SEEN has a bit per name).
+ */
+static int
+take_option(const char *w, size_t wl, struct request *req, unsigned *seen)
+{
+	static const char *const names[] = { "token", "priority", "delay",
+		"at", "key", "after" };
+	const char		*eq = memchr(w, '=', wl), *v = eq + 1;
+	size_t			 vl = wl - (size_t)(v - w), i;
+	struct job_opts		*o = &req->opts;
+	long long		 x;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (equals(w, (size_t)(eq - w), names[i]))
+			break;
+	if (i == sizeof(names) / sizeof(names[0]) || (*seen & 1u << i) ||
+	    vl == 0 || (i > 0 && req->verb != VERB_QADD))
+		return -1;
+	*seen |= 1u << i;
+	switch (i) {
+	case 0:
+		return copy_value(req->token, sizeof(req->token), v, vl, 0);
+	case 1:
+		o->has_priority = 1;
+		if (parse_int(v, vl, -JOB_PRIORITY_MAX, JOB_PRIORITY_MAX, &x))
+			return -1;
+		o->priority = (int)x;
+		return 0;
+	case 2:
+		return parse_int(v, vl, 0, JOB_DELAY_MAX, &o->delay);
+	case 3:
+		return parse_int(v, vl, 1, JOB_AT_MAX, &o->at);
+	case 4:
+		return copy_value(o->key, sizeof(o->key), v, vl, 1);
+	default:
+		return parse_after(v, vl, o);
+	}
+}
+
+/*
+ * The option words of a header, those from the first with an '=' on, into
+ * REQ.  Returns the words before them, or -1 for a bad option or a word
+ * without '=' after one.
+ */
+static int
+take_options(const char **w, size_t *wl, int n, struct request *req)
+{
+	unsigned seen = 0;
+	int	 first = n, i;
+
+	for (i = 1; i < n; i++)
+		if (memchr(w[i], '=', wl[i]) != NULL) {
+			first = i;
+			break;
+		}
+	for (i = first; i < n; i++)
+		if (memchr(w[i], '=', wl[i]) == NULL ||
+		    take_option(w[i], wl[i], req, &seen) == -1)
+			return -1;
+	return first;
 }
 
 /*
  * Parse a framed header (buf[0] == '!', ending before the LF at HLEN).
- * Fills the request's verb and argument and *LENGTH, the payload's.
+ * Fills the request's verb, argument and options and *LENGTH, the
+ * payload's.
  */
 static enum proto_err
 parse_frame_header(const char *buf, size_t hlen, struct request *req,
     size_t *length)
 {
 	const struct verb_desc *vd;
-	const char	       *w[4];
-	size_t			wl[4];
+	const char	       *w[FRAME_WORDS_MAX];
+	size_t			wl[FRAME_WORDS_MAX];
 	int			n;
 
 	*length = 0;
 	if (hlen > 0 && buf[hlen - 1] == '\r')
 		hlen--;
-	if ((n = split_words(buf + 1, hlen - 1, w, wl)) < 1 ||
-	    (n = take_token(w, wl, n, req)) < 1)
+	if ((n = split_words(buf + 1, hlen - 1, w, wl)) < 1)
 		return ERR_BAD_HEADER;
 	if ((vd = find_framed_verb(w[0], wl[0])) == NULL)
 		return ERR_UNKNOWN_REQUEST;
 	req->verb = vd->verb;
+	if ((n = take_options(w, wl, n, req)) < 1)
+		return ERR_BAD_HEADER;
 	if (n > 1 + (vd->arg != 0) + 1 || n < 1 + (vd->arg != 0))
 		return ERR_BAD_HEADER;
 	if (n == 2 + (vd->arg != 0) &&
@@ -870,17 +982,83 @@ int
 proto_frame_request_token(char *buf, size_t size, enum proto_verb verb,
     const char *arg, size_t length, const char *token)
 {
-	const char *name = proto_verb_name(verb);
-	int	    r;
+	return proto_frame_request_opts(buf, size, verb, arg, length, token,
+	    NULL);
+}
 
-	r = snprintf(buf, size, "%c%s%s%s %zu%s%s\n", FRAME_MARK, name,
-	    arg != NULL ? " " : "", arg != NULL ? arg : "", length,
-	    token != NULL ? " " TOKEN_WORD : "", token != NULL ? token : "");
-	if (r < 0 || (size_t)r >= size) {
+/* Append one " NAME=VALUE" option word to the header in BUF at *LEN. */
+static void
+add_word(char *buf, size_t size, size_t *len, const char *name,
+    const char *value)
+{
+	int r;
+
+	if (*len >= size)
+		return;
+	r = snprintf(buf + *len, size - *len, " %s=%s", name, value);
+	*len += r < 0 ? size : (size_t)r;
+}
+
+/* The option words of O (NULL: none) after the header in BUF at *LEN. */
+static void
+add_opts(char *buf, size_t size, size_t *len, const struct job_opts *o)
+{
+	char num[24], after[JOB_AFTER_MAX * (JOB_ID_MAX + 1)];
+	int  i;
+
+	if (o == NULL)
+		return;
+	if (o->has_priority) {
+		snprintf(num, sizeof(num), "%d", o->priority);
+		add_word(buf, size, len, "priority", num);
+	}
+	if (o->delay > 0) {
+		snprintf(num, sizeof(num), "%lld", o->delay);
+		add_word(buf, size, len, "delay", num);
+	}
+	if (o->at > 0) {
+		snprintf(num, sizeof(num), "%lld", o->at);
+		add_word(buf, size, len, "at", num);
+	}
+	if (o->key[0] != '\0')
+		add_word(buf, size, len, "key", o->key);
+	after[0] = '\0';
+	for (i = 0; i < o->nafter; i++) {
+		if (i > 0)
+			strlcat(after, ",", sizeof(after));
+		strlcat(after, o->after[i], sizeof(after));
+	}
+	if (o->nafter > 0)
+		add_word(buf, size, len, "after", after);
+}
+
+/*
+ * The header of a framed request for VERB with the options O (NULL:
+ * none) and presenting TOKEN (NULL: none).  Returns its length, or -1
+ * (ENAMETOOLONG) if it does not fit SIZE.
+ */
+int
+proto_frame_request_opts(char *buf, size_t size, enum proto_verb verb,
+    const char *arg, size_t length, const char *token,
+    const struct job_opts *o)
+{
+	size_t len;
+	int    r;
+
+	r = snprintf(buf, size, "%c%s%s%s %zu", FRAME_MARK,
+	    proto_verb_name(verb), arg != NULL ? " " : "",
+	    arg != NULL ? arg : "", length);
+	len = r < 0 ? size : (size_t)r;
+	add_opts(buf, size, &len, o);
+	if (token != NULL)
+		add_word(buf, size, &len, "token", token);
+	if (len + 1 >= size || len + 1 > FRAME_HEADER_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return r;
+	buf[len++] = '\n';
+	buf[len] = '\0';
+	return (int)len;
 }
 
 /*

@@ -79,8 +79,8 @@ notify_send(int kind, const char *id, const char *arg, uint64_t src)
 }
 
 /*
- * Queue a job of SV (its caller admitted), its id tagged with NODE
- * ("": none), and tell the master.  The id
+ * Queue a job of SV (its caller admitted) with the options OPTS, its id
+ * tagged with NODE ("": none), and tell the master.  The id
  * is answered only once the note is in the FIFO, where this master or,
  * if it dies first, the next one reads it, or when no master holds the
  * spool, so that the next one finds the job when it scans the spool.
@@ -88,9 +88,9 @@ notify_send(int kind, const char *id, const char *arg, uint64_t src)
  */
 int
 queue_add(const struct service *sv, const char *node, const struct peer *peer,
-    const char *data, size_t len, char *id)
+    const struct job_opts *opts, const char *data, size_t len, char *id)
 {
-	if (spool_add(sv->name, node, peer, data, len, id) == -1) {
+	if (spool_add(sv->name, node, peer, opts, data, len, id) == -1) {
 		log_warn("queue: cannot spool a job");
 		return -1;
 	}

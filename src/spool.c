@@ -310,26 +310,54 @@ ts_parse(const char *s, struct timespec *ts)
 	ts->tv_nsec = *end == '.' ? strtol(end + 1, NULL, 10) : 0;
 }
 
+/* The header lines of a job's options O (NULL: none) at NOW. */
+static void
+opts_format(char *buf, size_t size, const struct job_opts *o,
+    const struct timespec *now)
+{
+	long long due;
+	size_t	  len;
+	int	  i;
+
+	buf[0] = '\0';
+	if (o == NULL)
+		return;
+	due = o->at > 0 ? o->at : o->delay > 0 ? now->tv_sec + o->delay : 0;
+	snprintf(buf, size, "priority %d\nnot_before %lld\n", o->priority,
+	    due);
+	if (o->key[0] != '\0') {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "key %s\n", o->key);
+	}
+	for (i = 0; i < o->nafter; i++) {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%s%s",
+		    i == 0 ? "after " : ",", o->after[i],
+		    i == o->nafter - 1 ? "\n" : "");
+	}
+}
+
 /*
  * Queue a new job: a random id (tagged with NODE unless it is NULL or
- * ""), its request published.  Writes the id into ID (JOB_ID_MAX + 1
- * bytes).
+ * ""), its request published with its options O (NULL: none; see
+ * struct job_req).  Writes the id into ID (JOB_ID_MAX + 1 bytes).
  */
 int
 spool_add(const char *service, const char *node, const struct peer *peer,
-    const char *data, size_t len, char *id)
+    const struct job_opts *o, const char *data, size_t len, char *id)
 {
 	struct timespec now;
 	uint64_t	r;
-	char		hdr[512], when[32], name[64];
+	char		hdr[1024], opts[512], when[32], name[64];
 	int		hlen, tries;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	ts_format(when, sizeof(when), &now);
+	opts_format(opts, sizeof(opts), o, &now);
 	hlen = snprintf(hdr, sizeof(hdr),
 	    "service %s\nsubmitted %s\n"
-	    "transport %s\nip %s\nport %s\nlength %zu\n\n",
-	    service, when, peer->transport, peer->ip, peer->port, len);
+	    "transport %s\nip %s\nport %s\n%slength %zu\n\n",
+	    service, when, peer->transport, peer->ip, peer->port, opts, len);
 	for (tries = 0; tries < 8; tries++) {
 		arc4random_buf(&r, sizeof(r));
 		if (proto_make_id(id, JOB_ID_MAX + 1, node, r) == -1)
@@ -341,6 +369,28 @@ spool_add(const char *service, const char *node, const struct peer *peer,
 			return -1;
 	}
 	return -1;
+}
+
+/* The options of a request file's header into REQ (absent: none). */
+static void
+parse_opts(const struct buf *b, struct job_req *req)
+{
+	char v[JOB_AFTER_MAX * (JOB_ID_MAX + 1) + 1], *p, *comma;
+
+	if (header_get(b->data, b->len, "priority", v, sizeof(v)) == 0)
+		req->priority = (int)strtol(v, NULL, 10);
+	if (header_get(b->data, b->len, "not_before", v, sizeof(v)) == 0)
+		req->not_before = strtoll(v, NULL, 10);
+	header_get(b->data, b->len, "key", req->key, sizeof(req->key));
+	if (header_get(b->data, b->len, "after", v, sizeof(v)) == -1)
+		return;
+	for (p = v; *p != '\0' && req->nafter < JOB_AFTER_MAX; p = comma + 1) {
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma = '\0';
+		strlcpy(req->after[req->nafter++], p, JOB_ID_MAX + 1);
+		if (comma == NULL)
+			break;
+	}
 }
 
 /*
@@ -368,6 +418,7 @@ parse_req(const char *id, const struct buf *b, struct job_req *req, int whole)
 	    sizeof(req->transport));
 	header_get(b->data, b->len, "ip", req->ip, sizeof(req->ip));
 	header_get(b->data, b->len, "port", req->port, sizeof(req->port));
+	parse_opts(b, req);
 	if (whole &&
 	    header_get(b->data, b->len, "length", v, sizeof(v)) == 0) {
 		len = strtoull(v, NULL, 10);

@@ -365,6 +365,62 @@ TEST(frame_answers_round_trip)
 	CHECK_STR(buf, "429: Too many requests: retry after 3 s\n");
 }
 
+/* The option words of a framed add, both ways. */
+TEST(add_options_parse_and_format)
+{
+	const char *a = "0123456789abcdef", *b = "web1____-0123456789abcdef";
+	struct job_opts o;
+	struct request	req;
+	char		buf[FRAME_HEADER_MAX];
+	int		n;
+
+	memset(&o, 0, sizeof(o));
+	o.has_priority = 1;
+	o.priority = -5;
+	o.delay = 30;
+	o.at = 1900000000;
+	strcpy(o.key, "order-42");
+	o.nafter = 2;
+	strcpy(o.after[0], a);
+	strcpy(o.after[1], b);
+	n = proto_frame_request_opts(buf, sizeof(buf), VERB_QADD, "tr", 2, "t",
+	    &o);
+	CHECK_STR(buf,
+	    "!add tr 2 priority=-5 delay=30 at=1900000000 "
+	    "key=order-42 after=0123456789abcdef,"
+	    "web1____-0123456789abcdef token=t\n");
+	CHECK(proto_parse(buf, (size_t)n + 2, &req) == ERR_NONE);
+	CHECK(req.verb == VERB_QADD && req.datalen == 2);
+	CHECK(req.opts.has_priority && req.opts.priority == -5);
+	CHECK(req.opts.delay == 30 && req.opts.at == 1900000000);
+	CHECK_STR(req.opts.key, "order-42");
+	CHECK(req.opts.nafter == 2);
+	CHECK_STR(req.opts.after[1], b);
+	CHECK_STR(req.token, "t");
+	/* Options in any order after the length; none on the original. */
+	CHECK(proto_parse("!add tr key=k 0\n", 16, &req) == ERR_BAD_HEADER);
+	CHECK(
+	    proto_parse("!add tr 0 key=k priority=1\n", 27, &req) == ERR_NONE);
+	CHECK(req.opts.priority == 1 && !strcmp(req.opts.key, "k"));
+	CHECK(proto_parse("queue:add:tr:x", 14, &req) == ERR_NONE);
+	CHECK(!req.opts.has_priority && req.opts.key[0] == '\0');
+	/* Bad values, unknown names, repeats, options on other verbs. */
+	CHECK(
+	    proto_parse("!add tr 0 priority=x\n", 21, &req) == ERR_BAD_HEADER);
+	CHECK(proto_parse("!add tr 0 priority=1000001\n", 27, &req) ==
+	    ERR_BAD_HEADER);
+	CHECK(proto_parse("!add tr 0 delay=-1\n", 19, &req) == ERR_BAD_HEADER);
+	CHECK(proto_parse("!add tr 0 at=0\n", 15, &req) == ERR_BAD_HEADER);
+	CHECK(
+	    proto_parse("!add tr 0 after=0123\n", 21, &req) == ERR_BAD_HEADER);
+	CHECK(
+	    proto_parse("!add tr 0 colour=red\n", 21, &req) == ERR_BAD_HEADER);
+	CHECK(proto_parse("!add tr 0 key=a key=b\n", 22, &req) ==
+	    ERR_BAD_HEADER);
+	CHECK(proto_parse("!call tr 0 priority=1\n", 22, &req) ==
+	    ERR_BAD_HEADER);
+}
+
 TEST(error_table_codes_and_texts)
 {
 	int e, code;

@@ -91,7 +91,8 @@ TEST(spool_add_then_load_is_byte_exact)
 	char		  id[JOB_ID_MAX + 1];
 
 	open_spool();
-	CHECK(spool_add("svc", NULL, &nobody, data, sizeof(data), id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, data, sizeof(data), id) ==
+	    0);
 	CHECK(proto_valid_id(id, strlen(id)));
 	CHECK(spool_state(id) == JOB_QUEUED);
 	CHECK(spool_load_req(id, &req) == 0);
@@ -103,6 +104,43 @@ TEST(spool_add_then_load_is_byte_exact)
 	CHECK(spool_state("0123456789abcdef") == JOB_NONE);
 }
 
+TEST(spool_keeps_a_jobs_options)
+{
+	struct job_opts o;
+	struct job_req	req;
+	char		id[JOB_ID_MAX + 1];
+	time_t		now = time(NULL);
+
+	open_spool();
+	memset(&o, 0, sizeof(o));
+	o.priority = 7;
+	o.delay = 60;
+	strcpy(o.key, "k-1");
+	o.nafter = 2;
+	strcpy(o.after[0], "0123456789abcdef");
+	strcpy(o.after[1], "fedcba9876543210");
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, id) == 0);
+	CHECK(spool_load_req(id, &req) == 0);
+	CHECK(req.priority == 7);
+	CHECK(req.not_before >= now + 60 && req.not_before <= time(NULL) + 60);
+	CHECK_STR(req.key, "k-1");
+	CHECK(req.nafter == 2);
+	CHECK_STR(req.after[1], "fedcba9876543210");
+	CHECK(req.data.len == 1 && req.data.data[0] == 'x');
+	spool_req_free(&req);
+	/* at= wins over delay=; no options read as none. */
+	o.at = 2000000000;
+	o.nafter = 0;
+	CHECK(spool_add("svc", NULL, &nobody, &o, "y", 1, id) == 0);
+	CHECK(spool_load_req(id, &req) == 0);
+	CHECK(req.not_before == 2000000000 && req.nafter == 0);
+	spool_req_free(&req);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "z", 1, id) == 0);
+	CHECK(spool_load_req(id, &req) == 0);
+	CHECK(req.priority == 0 && req.not_before == 0 && req.key[0] == 0);
+	spool_req_free(&req);
+}
+
 TEST(spool_node_ids_are_jobs_like_any)
 {
 	struct job_req req;
@@ -111,9 +149,9 @@ TEST(spool_node_ids_are_jobs_like_any)
 	time_t	       next;
 
 	open_spool();
-	CHECK(spool_add("svc", "n1", &nobody, "x", 1, id) == 0);
+	CHECK(spool_add("svc", "n1", &nobody, NULL, "x", 1, id) == 0);
 	CHECK(strlen(id) == JOB_ID_MAX && strncmp(id, "n1______-", 9) == 0);
-	CHECK(spool_add("svc", NULL, &nobody, "y", 1, plain) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "y", 1, plain) == 0);
 	CHECK(strlen(plain) == JOB_ID_HEX);
 	CHECK(spool_state(id) == JOB_QUEUED);
 	CHECK(spool_load_req(id, &req) == 0);
@@ -133,7 +171,7 @@ TEST(spool_a_result_is_written_once)
 	char		  id[JOB_ID_MAX + 1];
 
 	open_spool();
-	CHECK(spool_add("svc", NULL, &nobody, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "x", 1, id) == 0);
 	CHECK(spool_mark_running(id, getpid()) == 0);
 	CHECK(spool_state(id) == JOB_RUNNING);
 	CHECK(spool_runner(id) == getpid());
@@ -158,11 +196,11 @@ TEST(spool_recovery_queues_in_order_and_ends_what_ran)
 	time_t		  next;
 
 	open_spool();
-	CHECK(spool_add("svc", NULL, &nobody, "1", 1, a) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "1", 1, a) == 0);
 	usleep(2000);
-	CHECK(spool_add("svc", NULL, &nobody, "2", 1, b) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "2", 1, b) == 0);
 	usleep(2000);
-	CHECK(spool_add("svc", NULL, &nobody, "3", 1, c) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "3", 1, c) == 0);
 	CHECK(spool_mark_running(b, 1) == 0); /* a crash while it ran */
 	spit(".tmp-0123456789abcdef.req-1", "half", 4); /* a torn write */
 	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
@@ -184,8 +222,8 @@ TEST(spool_retention_expires_finished_jobs)
 	time_t		  next;
 
 	open_spool();
-	CHECK(spool_add("svc", NULL, &nobody, "x", 1, id) == 0);
-	CHECK(spool_add("svc", NULL, &nobody, "y", 1, kept) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "y", 1, kept) == 0);
 	result(&r, 200, "done");
 	CHECK(spool_finish(id, &r) == 0);
 	spool_result_free(&r);
@@ -204,8 +242,8 @@ TEST(spool_request_cut_at_any_byte_never_loads_short)
 	size_t		  len, k;
 
 	open_spool();
-	CHECK(
-	    spool_add("svc", NULL, &nobody, data, sizeof(data) - 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, data, sizeof(data) - 1,
+		  id) == 0);
 	snprintf(file, sizeof(file), "%s.req", id);
 	len = slurp(file, whole, sizeof(whole));
 	for (k = 0; k < len; k++) {
@@ -228,7 +266,7 @@ TEST(spool_cancel_marked_then_removed)
 	char id[JOB_ID_MAX + 1];
 
 	open_spool();
-	CHECK(spool_add("svc", NULL, &nobody, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "x", 1, id) == 0);
 	CHECK(!spool_cancelled(id));
 	CHECK(spool_cancel_mark(id) == 0);
 	CHECK(spool_cancelled(id));
@@ -253,7 +291,7 @@ TEST(spool_result_cut_in_its_header_never_loads)
 	size_t		  len, hdr, k;
 
 	open_spool();
-	CHECK(spool_add("svc", NULL, &nobody, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "x", 1, id) == 0);
 	result(&r, 200, "the output");
 	CHECK(spool_finish(id, &r) == 0);
 	spool_result_free(&r);
@@ -281,9 +319,9 @@ TEST(spool_recovery_removes_unreadable_jobs_and_leftovers)
 	time_t		  next;
 
 	open_spool();
-	CHECK(spool_add("svc", NULL, &nobody, "bad", 3, bad) == 0);
-	CHECK(spool_add("svc", NULL, &nobody, "good", 4, good) == 0);
-	CHECK(spool_add("svc", NULL, &nobody, "gone", 4, gone) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "bad", 3, bad) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "good", 4, good) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "gone", 4, gone) == 0);
 	/* A request cut inside its header, under its final name. */
 	snprintf(file, sizeof(file), "%s.req", bad);
 	len = slurp(file, whole, sizeof(whole));
