@@ -33,7 +33,8 @@ int ms_until(long long deadline);
 struct timespec *ms_timespec(struct timespec *, int ms);
 
 /* write(2) all of it, retrying on EINTR; -1 on error. */
-int write_all(int fd, const void *, size_t);
-int set_nonblock(int fd, int on);
+int   write_all(int fd, const void *, size_t);
+int   set_nonblock(int fd, int on);
+void *shm_alloc(size_t);
 
 #endif /* UTIL_H */

@@ -10,7 +10,6 @@
  * the source: an IPv4 address, the /64 of an IPv6 address, or the uid of
  * a UNIX-domain caller.
  */
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -25,6 +24,7 @@
 #include "config.h"
 #include "net.h"
 #include "rate.h"
+#include "util.h"
 
 #define RATE_SERVICES 512  /* service buckets */
 #define RATE_SOURCES  8192 /* (service, source) buckets */
@@ -55,13 +55,8 @@ static struct rate_table *rt;
 int
 rate_init(void)
 {
-	void *p;
-
-	p = mmap(NULL, sizeof(*rt), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	if ((rt = shm_alloc(sizeof(*rt))) == NULL)
 		return -1;
-	rt = p;
 	randombytes_buf(rt->hashkey, sizeof(rt->hashkey));
 	return 0;
 }

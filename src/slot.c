@@ -9,12 +9,12 @@
  * is counted but not recorded, and one whose holder dies is not given
  * back.
  */
-#include <sys/mman.h>
 
 #include <string.h>
 #include <unistd.h>
 
 #include "slot.h"
+#include "util.h"
 
 #define SLOT_SERVICES 256  /* services counted; more share none */
 #define SLOT_HOLDERS  4096 /* processes holding an instance */
@@ -36,14 +36,7 @@ static struct slot_table *slots;
 int
 slot_init(void)
 {
-	void *p;
-
-	p = mmap(NULL, sizeof(*slots), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	slots = p; /* anonymous memory comes zeroed */
-	return 0;
+	return (slots = shm_alloc(sizeof(*slots))) == NULL ? -1 : 0;
 }
 
 static int

@@ -4,7 +4,6 @@
  * counts into the same place with atomic additions; only the master
  * writes the service names and the gauges.
  */
-#include <sys/mman.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -25,13 +24,8 @@ struct stats *stats;
 int
 stats_init(void)
 {
-	void *p;
-
-	p = mmap(NULL, sizeof(*stats), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	if ((stats = shm_alloc(sizeof(*stats))) == NULL)
 		return -1;
-	stats = p; /* anonymous memory comes zeroed */
 	stats->started = time(NULL);
 	strlcpy(stats->services[0].name, "other", sizeof(stats->services[0]));
 	stats->nservices = 1;

@@ -1,6 +1,8 @@
 /*
  * util.c: byte buffers, clocks and plain I/O helpers.
  */
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -144,4 +146,18 @@ set_nonblock(int fd, int on)
 		return -1;
 	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
 	return fcntl(fd, F_SETFL, fl);
+}
+
+/*
+ * SIZE bytes of zeroed memory shared with every process forked after:
+ * the master's tables that its children update.  NULL (errno) if none.
+ */
+void *
+shm_alloc(size_t size)
+{
+	void *p;
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
