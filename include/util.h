@@ -11,6 +11,7 @@
 
 /* The least room buf_read() makes before reading. */
 #define BUF_READ_MIN 4096
+#define BUF_READ_LOW 512 /* grow when less is free */
 
 /* A growable byte buffer. */
 struct buf {

@@ -37,8 +37,10 @@ buf_reserve(struct buf *b, size_t more)
 
 /*
  * One read(2) of at most MAX bytes (0: no bound) from FD onto the end of B.
- * The buffer grows by doubling from one page, so that a small request
- * touches one page, not a large fixed reserve.  Returns read(2)'s value.
+ * The buffer grows by doubling from one page once less than BUF_READ_LOW
+ * bytes are free, so that a small request or answer touches one page, not
+ * a large fixed reserve (each page a forked child touches first costs it
+ * a page fault).  Returns read(2)'s value.
  */
 ssize_t
 buf_read(struct buf *b, int fd, size_t max)
@@ -46,7 +48,7 @@ buf_read(struct buf *b, int fd, size_t max)
 	size_t	room;
 	ssize_t n;
 
-	if (b->size - b->len < BUF_READ_MIN &&
+	if (b->size - b->len < BUF_READ_LOW &&
 	    buf_reserve(b, b->size > BUF_READ_MIN ? b->size : BUF_READ_MIN) ==
 		-1)
 		return -1;
