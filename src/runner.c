@@ -186,6 +186,20 @@ attempt_count(struct service_call *call)
 }
 
 /*
+ * The attempt T counted for job ID did not start: take it back (a first
+ * one always can be, even on a full disk: its .try is removed).
+ */
+static void
+attempt_uncount(const char *id, struct job_try *t)
+{
+	t->attempts--;
+	if (spool_save_try(id, t) == -1)
+		log_warn("job %s: its attempt %d, which did not start, stays "
+			 "counted",
+		    id, t->attempts + 1);
+}
+
+/*
  * Claim CALL's job, with an instance of its service held: mark it
  * running.  -1, and the runner's exit status in the claim, if the job
  * is not to run.
@@ -206,6 +220,7 @@ job_claim(struct service_call *call)
 			log_warn("job %s: cannot mark it running, will retry",
 			    id);
 			cl->status = RUNNER_RETRY;
+			attempt_uncount(id, &cl->t);
 		}
 		return -1;
 	}

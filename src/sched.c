@@ -381,11 +381,9 @@ sched_dispatch(const struct config *conf)
 		if (!instance_free(conf, j->service) ||
 		    !quota_may_run(conf, j->service, j->src))
 			continue;
-		pending_take(j);
-		if (runner_fork(conf, j) == -1) {
-			pending_put_back(j);
-			return; /* try again at the next event */
-		}
+		if (runner_fork(conf, j) == -1)
+			return;	 /* try again at the next event */
+		pending_take(j); /* the runner's now (the child's is lost) */
 	}
 }
 

@@ -507,6 +507,8 @@ spool_state(const char *id)
 	return JOB_QUEUED;
 }
 
+static int unlink_job(const char *, const char *);
+
 /* Job ID's result says it failed: neither done well nor cancelled. */
 static int
 done_failed(const char *id)
@@ -556,12 +558,18 @@ spool_load_try(const char *id, struct job_try *t)
 	return r;
 }
 
-/* Publish job ID's attempts T whole, in place of the last ones. */
+/*
+ * Publish job ID's attempts T whole, in place of the last ones; none
+ * (attempts 0) removes them, which takes no room on a full disk.
+ */
 int
 spool_save_try(const char *id, const struct job_try *t)
 {
 	char hdr[128], name[64];
 	int  hlen;
+
+	if (t->attempts == 0)
+		return unlink_job(id, ".try");
 
 	hlen = snprintf(hdr, sizeof(hdr),
 	    "attempts %d\nmax %d\nnot_before %lld.%03lld\n\n", t->attempts,

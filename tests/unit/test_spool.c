@@ -240,8 +240,13 @@ TEST(spool_counts_attempts_and_keeps_the_next_due_time)
 	t.attempts = 3; /* replaced whole, never appended */
 	CHECK(spool_save_try(id, &t) == 0);
 	CHECK(spool_load_try(id, &t) == 0 && t.attempts == 3);
-	CHECK(spool_remove(id) == 0);
-	CHECK(access("spool/", F_OK) == 0);
+	t.attempts = 0; /* none: removed, which a full disk allows */
+	CHECK(spool_save_try(id, &t) == 0);
+	CHECK(spool_load_try(id, &t) == 0 && t.attempts == 0 && t.max == 0);
+	t.attempts = 1;
+	CHECK(spool_save_try(id, &t) == 0);
+	CHECK(spool_remove(id) == 0); /* its attempts go with it */
+	CHECK(access("spool/", F_OK) == 0 && spool_state(id) == JOB_NONE);
 	CHECK(spool_load_try(id, &t) == 0 && t.attempts == 0);
 }
 
