@@ -13,8 +13,9 @@
  *  - The master (server.c) owns the configuration, the listening sockets
  *    (net.c), its children (a connection's or a datagram's, by pid, with
  *    the caller's address for max_per_source) and, through sched.c, every
- *    queued job's life: the queued jobs in order, the runners by pid, the
- *    children waiting for a job, retention.  Only the master reads the
+ *    queued job's life: the queued jobs in order (pending.c: priority,
+ *    ageing, due times), the runners by pid, the children waiting for a
+ *    job, retention.  Only the master reads the
  *    spool's FIFO and only the master signals its children.  It makes the
  *    shared mappings (stats.c's counters, slot.c's instance counts,
  *    rate.c's token buckets) before it forks anything.
@@ -26,7 +27,8 @@
  *    is asked of the master there.
  *  - A datagram child (dgram.c) is a connection child with no answer.
  *  - A runner (runner.c) owns one job while it runs: it claims it in the
- *    spool, runs its service through service.c, publishes the result.
+ *    spool, counts the attempt there, runs its service through service.c,
+ *    publishes the result or, with attempts left, has it queued again.
  *  - A service's process (child.c) owns nothing of ours: its stdin, stdout
  *    and stderr are pipes to the child that started it.
  *
@@ -75,7 +77,17 @@
 #define DEF_JOB_RETENTION   3600
 #define DEF_MAX_OUTPUT	    (16 * 1048576)
 #define DEF_SERVICE_TIMEOUT 60
-#define DEF_KILL_GRACE	    2
+/* A job's retries (bgserviced.conf(5), retries): defaults and bounds. */
+#define DEF_RETRY_DELAY	  10
+#define DEF_RETRY_BACKOFF 2.0
+#define RETRIES_MAX	  100
+#define RETRY_BACKOFF_MAX 100.0
+/* Which failed attempts are tried again (retry_on). */
+#define RETRY_ON_EXIT	 0x1 /* "exit": it exited non-zero */
+#define RETRY_ON_SIGNAL	 0x2 /* "signal": a signal killed it */
+#define RETRY_ON_TIMEOUT 0x4 /* "timeout": it ran out of time */
+#define RETRY_ON_ALL	 0x7
+#define DEF_KILL_GRACE	 2
 /* max_per_source unset: max_connections / DEF_PER_SOURCE_SHARE. */
 #define DEF_PER_SOURCE_SHARE 2
 #define DEF_MAX_QUEUE	     100000
@@ -189,9 +201,14 @@ struct service {
 	int		  max_instances;  /* runs at once, 0: no limit */
 	char		**env;		  /* extra "NAME=value", NULL-ended */
 	struct rlimits	  rlim;
-	struct allow	  allow; /* callers let in; none: all */
-	struct admit_conf admit; /* tokens, signatures, rates, quotas */
-	int		  line;	 /* where it was configured */
+	struct allow	  allow;       /* callers let in; none: all */
+	struct admit_conf admit;       /* tokens, signatures, rates, quotas */
+	int		  priority;    /* its jobs' default priority */
+	int		  retries;     /* attempts after the first */
+	int		  retry_delay; /* seconds before the first retry */
+	double retry_backoff; /* each next retry waits so much longer */
+	int    retry_on;      /* RETRY_ON_ bits */
+	int    line;	      /* where it was configured */
 };
 
 struct config {

@@ -12,6 +12,6 @@
 
 int page_escape(struct buf *, const char *);
 int page_status(struct buf *, const struct config *);
-int page_job(struct buf *, const char *id);
+int page_job(struct buf *, const struct config *, const char *id);
 
 #endif /* PAGE_H */

@@ -57,6 +57,7 @@ enum proto_verb {
 	VERB_STATS,   /* stats */
 	VERB_SEND,    /* framed only: run, answer nothing but 202 */
 	VERB_NODE,    /* framed only: the daemon's node name */
+	VERB_QRETRY,  /* queue:retry:id:ID, a failed job queued again */
 };
 
 /* The codes of a framed answer that is not an error. */
@@ -87,6 +88,7 @@ enum proto_err {
 	ERR_TIMEOUT,		/* 408 request_timeout */
 	ERR_JOB_DONE,		/* 409 cancel of a finished job */
 	ERR_JOB_CANCELLED,	/* 410 a cancelled job's result */
+	ERR_JOB_NOT_FAILED,	/* 409 retry of a job that has not failed */
 	ERR_TOO_LARGE,		/* 413 max_request */
 	ERR_TOO_MANY,		/* 429 max_per_source */
 	ERR_RATE,		/* 429 rate, source_rate: with a retry */
@@ -144,6 +146,7 @@ struct job_opts {
 	int	  priority; /* higher runs first */
 	long long delay;    /* seconds from the add, 0: none */
 	long long at;	    /* eligible from this epoch second, 0: none */
+	long long due_ms;   /* queue_add's: at or delay in epoch ms, 0: none */
 	char	  key[JOB_KEY_MAX + 1]; /* "" if none */
 	int	  nafter;		/* jobs it waits for */
 	char	  after[JOB_AFTER_MAX][JOB_ID_MAX + 1];
@@ -165,7 +168,9 @@ struct request {
 struct proto_info {
 	const char     *id;
 	const char     *service;
-	int		state; /* 0 queued, 1 running, 2 done */
+	int		state;	  /* 0 queued, 1 running, 2 done, 3 failed */
+	int		attempts; /* made so far */
+	int		attempts_max; /* most allowed: 1 + retries */
 	struct timespec submitted;
 	int		has_result; /* done and its result was read */
 	struct timespec started, ended;

@@ -21,13 +21,17 @@
  * to JOB_ID_MAX), an argument padded with NULs, '\n'.  Notes of one size, written whole (< PIPE_BUF): reads never split
  * them.
  */
-#define NOTE_ADD  'A' /* a job was queued; the argument: its service */
-#define NOTE_WAIT 'W' /* a child waits for the job; its pid */
-#define NOTE_DONE 'D' /* the job was cancelled: stop its runner */
-#define NOTE_ARG  (1 + JOB_ID_MAX)
+#define NOTE_ADD   'A' /* a job was queued; the argument: its service */
+#define NOTE_RETRY 'R' /* a failed job was queued again; as NOTE_ADD */
+#define NOTE_WAIT  'W' /* a child waits for the job; its pid */
+#define NOTE_DONE  'D' /* the job was cancelled: stop its runner */
+#define NOTE_ARG   (1 + JOB_ID_MAX)
 /* ... and its source's key (rate_source()), 16 hex digits: quotas. */
 #define NOTE_SRC (NOTE_ARG + SERVICE_NAME_MAX + 1)
-#define NOTE_LEN (NOTE_SRC + 16 + 1)
+/* ... its priority, in decimal, and when it is due (epoch ms, 0: now). */
+#define NOTE_PRIO (NOTE_SRC + 16 + 1)
+#define NOTE_DUE  (NOTE_PRIO + 11 + 1)
+#define NOTE_LEN  (NOTE_DUE + 16 + 1)
 
 /* How waiting for a job ended. */
 enum queue_wait {
@@ -43,8 +47,9 @@ int  queue_add(const struct service *, const char *node, const struct peer *,
 enum job_state	queue_state(const char *id);
 enum queue_wait queue_wait_done(const char *id);
 int		queue_result(const char *id, struct job_result *);
-int		queue_info(const char *id, struct buf *);
-enum proto_err	queue_cancel(const char *id);
-int		queue_list(struct buf *);
+int	       queue_info(const struct config *, const char *id, struct buf *);
+enum proto_err queue_cancel(const char *id);
+enum proto_err queue_retry(const char *id);
+int	       queue_list(struct buf *);
 
 #endif /* QUEUE_H */

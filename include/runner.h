@@ -13,6 +13,8 @@
 #define RUNNER_BUSY 75
 /* ... and one that could not write the spool (full, EIO) exits so. */
 #define RUNNER_RETRY 74
+/* ... and one whose attempt failed or stopped with attempts left. */
+#define RUNNER_AGAIN 73
 
 int runner_main(const struct config *, const char *id, pid_t master);
 

@@ -28,6 +28,8 @@ enum job_state {
 	JOB_QUEUED = 0,
 	JOB_RUNNING = 1,
 	JOB_DONE = 2,
+	JOB_FAILED =
+	    3, /* done without success, not cancelled: a dead letter */
 };
 
 /* A job's request, as queue:add received it. */
@@ -40,7 +42,7 @@ struct job_req {
 	char		port[8];
 	/* Its options (0 and "" when none were given): */
 	int	   priority;
-	time_t	   not_before; /* eligible from this epoch second */
+	long long  not_before_ms; /* eligible from then (epoch ms), 0: now */
 	char	   key[JOB_KEY_MAX + 1];
 	int	   nafter; /* the jobs it waits for */
 	char	   after[JOB_AFTER_MAX][JOB_ID_MAX + 1];
@@ -60,6 +62,16 @@ struct job_result {
 	struct buf	out;	     /* the output, when code is 200 */
 };
 
+/*
+ * A job's attempts (ID.try): how many were started (each counted before
+ * its service starts), how many are allowed, and when the next may start.
+ */
+struct job_try {
+	int	  attempts;
+	int	  max;		 /* 1 + the service's retries; 0: not known */
+	long long not_before_ms; /* the next attempt's earliest (epoch ms) */
+};
+
 int  spool_open(const char *dir, uid_t, gid_t, const char **why);
 int  spool_lock(const char **why);
 void spool_close(void);
@@ -69,6 +81,11 @@ int  spool_add(const char *service, const char *node, const struct peer *,
 int  spool_load_req(const char *id, struct job_req *);
 void spool_req_free(struct job_req *);
 enum job_state spool_state(const char *id);
+enum job_state spool_state_full(const char *id);
+int	       spool_load_try(const char *id, struct job_try *);
+int	       spool_save_try(const char *id, const struct job_try *);
+int	       spool_requeue(const char *id);
+int	       spool_retry(const char *id);
 int	       spool_mark_running(const char *id, pid_t pid);
 int	       spool_run_done(const char *id, const struct job_result *);
 pid_t	       spool_runner(const char *id);
@@ -84,8 +101,10 @@ int  spool_notify_fd(void);
 int  spool_locked(void);
 
 /* Recovery and retention (the master). */
-typedef void (*spool_queued_fn)(const char *id, const char *service);
-int    spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
+typedef void (*spool_queued_fn)(const char *id, const char *service,
+    int priority, long long due_ms);
+typedef void (*spool_stuck_fn)(const char *id, const char *service);
+int    spool_recover(spool_queued_fn queued, spool_stuck_fn stuck,
        time_t *next_expiry, int retention);
 int    spool_finish_stopped(const char *id);
 int    spool_expire(int retention, time_t *next_expiry);

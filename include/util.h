@@ -28,6 +28,8 @@ void	buf_free(struct buf *);
 
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
+/* The wall clock (CLOCK_REALTIME) in milliseconds since the epoch. */
+long long wall_ms(void);
 /* Milliseconds left until DEADLINE (never negative), for poll(2). */
 int ms_until(long long deadline);
 /* A struct timespec for ppoll(2) from milliseconds, NULL when < 0. */

@@ -53,11 +53,13 @@ static void __attribute__((noreturn)) usage(void)
 	    "  call SERVICE [DATA]  run SERVICE with DATA (or stdin), print "
 	    "its output\n"
 	    "  send SERVICE [DATA]  run SERVICE with DATA over UDP, no answer\n"
-	    "  add SERVICE [DATA]   queue a job, print its id\n"
+	    "  add [-p PRIORITY] [-d SECONDS | -a EPOCH] SERVICE [DATA]\n"
+	    "                       queue a job, print its id\n"
 	    "  status ID            print 0 (queued), 1 (running) or 2 (done)\n"
 	    "  get ID               wait for the job, print its output\n"
 	    "  info ID              the job's state, exit status and times\n"
 	    "  cancel ID            cancel a queued or running job\n"
+	    "  retry ID             queue a failed job again\n"
 	    "  jobs                 list the jobs in the spool\n"
 	    "  stats                print the daemon's counters\n"
 	    "  ping                 check that the daemon answers\n");
@@ -365,12 +367,56 @@ job_verb(enum proto_verb verb, int argc, char *argv[], enum print_as how)
 	return code;
 }
 
+/* A number of add's option -CH, MIN to MAX. */
+static long long
+opt_number(int ch, long long min, long long max)
+{
+	const char *errstr;
+	long long   v = strtonum(optarg, min, max, &errstr);
+
+	if (errstr != NULL)
+		errx(EXIT_USAGE, "-%c %s: %s", ch, optarg, errstr);
+	return v;
+}
+
+/* add's options into add_opts; the arguments left. */
+static int
+add_options(int argc, char *argv[])
+{
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "+a:d:p:")) != -1) {
+		switch (ch) {
+		case 'a':
+			add_opts.at = opt_number(ch, 1, JOB_AT_MAX);
+			break;
+		case 'd':
+			add_opts.delay = opt_number(ch, 0, JOB_DELAY_MAX);
+			break;
+		case 'p':
+			add_opts.priority = opt_number(ch, -JOB_PRIORITY_MAX,
+			    JOB_PRIORITY_MAX);
+			add_opts.has_priority = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (add_opts.at > 0 && add_opts.delay > 0)
+		errx(EXIT_USAGE, "-a and -d exclude each other");
+	return optind - 1;
+}
+
 static int
 cmd_add(int argc, char *argv[])
 {
 	struct buf data = { 0 }, ans = { 0 };
-	int	   code;
+	int	   code, skip;
 
+	skip = add_options(argc, argv);
+	argc -= skip;
+	argv += skip;
 	if (argc < 2 || argc > 3)
 		usage();
 	read_data(argc, argv, 2, &data);
@@ -470,6 +516,12 @@ cmd_cancel(int argc, char *argv[])
 	return job_verb(VERB_QCANCEL, argc, argv, PRINT_NOTHING);
 }
 
+static int
+cmd_retry(int argc, char *argv[])
+{
+	return job_verb(VERB_QRETRY, argc, argv, PRINT_LINE);
+}
+
 /* A verb with no argument: print the answer as it is. */
 static int
 plain_verb(enum proto_verb verb, int argc)
@@ -555,6 +607,7 @@ static const struct {
 	{ "get", cmd_get },
 	{ "info", cmd_info },
 	{ "cancel", cmd_cancel },
+	{ "retry", cmd_retry },
 	{ "jobs", cmd_jobs },
 	{ "stats", cmd_stats },
 	{ "ping", cmd_ping },

@@ -54,7 +54,8 @@ static const char *const service_keys[] = { "command", "timeout", "tcp", "udp",
 	"rlimit_as", "rlimit_nofile", "rlimit_nproc", "rlimit_fsize",
 	"max_instances", "spool_writable", "tokens", "allow_untokened", "rate",
 	"burst", "source_rate", "source_burst", "udp_key", "udp_signed",
-	"max_queued_per_source", "max_running_per_source", NULL };
+	"max_queued_per_source", "max_running_per_source", "priority",
+	"retries", "retry_delay", "retry_backoff", "retry_on", NULL };
 
 static int cfg_error(struct cfgctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -911,6 +912,72 @@ service_charset(struct cfgctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
+/* retry_on: a list of "exit", "signal", "timeout". */
+static int
+parse_retry_on(struct cfgctx *ctx, const config_setting_t *g,
+    struct service *sv)
+{
+	static const char *const names[] = { "exit", "signal", "timeout" };
+	const config_setting_t	*s, *e;
+	const char		*v;
+	int			 i, k, n;
+
+	sv->retry_on = RETRY_ON_ALL;
+	if ((s = config_setting_get_member(g, "retry_on")) == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return cfg_error(ctx, s,
+		    "'retry_on' must be a list of \"exit\", \"signal\", "
+		    "\"timeout\"");
+	sv->retry_on = 0;
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		v = config_setting_get_string(e);
+		for (k = 0; k < 3 && (v == NULL || strcmp(v, names[k]) != 0);
+		     k++)
+			;
+		if (k == 3)
+			return cfg_error(ctx, e,
+			    "retry_on: '%s' is not \"exit\", \"signal\" "
+			    "or \"timeout\"",
+			    v != NULL ? v : "?");
+		sv->retry_on |= 1 << k;
+	}
+	return 0;
+}
+
+/* A service's job scheduling: priority, retries and their backoff. */
+static int
+parse_retry(struct cfgctx *ctx, const config_setting_t *g, struct service *sv)
+{
+	const config_setting_t *s;
+	long long		prio = 0, retries = 0, delay = DEF_RETRY_DELAY;
+
+	sv->retry_backoff = DEF_RETRY_BACKOFF;
+	if (cfg_int(ctx, g, "priority", -JOB_PRIORITY_MAX, JOB_PRIORITY_MAX,
+		&prio) == -1 ||
+	    cfg_int(ctx, g, "retries", 0, RETRIES_MAX, &retries) == -1 ||
+	    cfg_int(ctx, g, "retry_delay", 0, 86400, &delay) == -1 ||
+	    parse_retry_on(ctx, g, sv) == -1)
+		return -1;
+	sv->priority = prio;
+	sv->retries = retries;
+	sv->retry_delay = delay;
+	if ((s = config_setting_get_member(g, "retry_backoff")) == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_FLOAT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT)
+		return cfg_error(ctx, s, "'retry_backoff' must be a number");
+	sv->retry_backoff = config_setting_get_float(s);
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		sv->retry_backoff = config_setting_get_int(s);
+	if (sv->retry_backoff < 1 || sv->retry_backoff > RETRY_BACKOFF_MAX)
+		return cfg_error(ctx, s, "'retry_backoff' must be 1 to %g",
+		    RETRY_BACKOFF_MAX);
+	return 0;
+}
+
 static int
 parse_service(struct cfgctx *ctx, const config_setting_t *g,
     struct service *sv)
@@ -955,7 +1022,7 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	    parse_rlimits(ctx, g, &sv->rlim) == -1 ||
 	    parse_allow(ctx, g, &sv->allow) == -1 ||
 	    parse_admit(ctx, g, &sv->admit) == -1 ||
-	    parse_user(ctx, g, &sv->id) == -1)
+	    parse_retry(ctx, g, sv) == -1 || parse_user(ctx, g, &sv->id) == -1)
 		return -1;
 	sv->timeout = timeout;
 	sv->nice = nice;

@@ -67,6 +67,7 @@ static void handle_qget(struct conn *, const struct request *);
 static void handle_qinfo(struct conn *, const struct request *);
 static void handle_qcancel(struct conn *, const struct request *);
 static void handle_qlist(struct conn *, const struct request *);
+static void handle_qretry(struct conn *, const struct request *);
 static void handle_stats(struct conn *, const struct request *);
 static void handle_node(struct conn *, const struct request *);
 
@@ -84,6 +85,7 @@ static const struct {
 	{ VERB_QINFO, handle_qinfo },
 	{ VERB_QCANCEL, handle_qcancel },
 	{ VERB_QLIST, handle_qlist },
+	{ VERB_QRETRY, handle_qretry },
 	{ VERB_STATS, handle_stats },
 	{ VERB_NODE, handle_node },
 };
@@ -335,7 +337,7 @@ handle_qinfo(struct conn *c, const struct request *req)
 {
 	struct buf out = { 0 };
 
-	if (queue_info(req->id, &out) != 0)
+	if (queue_info(c->conf, req->id, &out) != 0)
 		conn_error(c, req->framed, ERR_NO_JOB);
 	else
 		conn_answer(c, req, PROTO_DONE, out.data, out.len);
@@ -354,6 +356,22 @@ handle_qcancel(struct conn *c, const struct request *req)
 	}
 	log_info("%s: cancel: job %s cancelled", c->who, req->id);
 	conn_answer(c, req, PROTO_DONE, ans, strlen(ans));
+}
+
+/* A failed job queued again: answered with its id, as queue:add is. */
+static void
+handle_qretry(struct conn *c, const struct request *req)
+{
+	char	       ans[PROTO_ANSWER_MAX];
+	enum proto_err e;
+
+	if ((e = queue_retry(req->id)) != ERR_NONE) {
+		conn_error(c, req->framed, e);
+		return;
+	}
+	log_info("%s: retry: job %s queued again", c->who, req->id);
+	conn_answer(c, req, PROTO_DONE, ans,
+	    proto_id_answer(ans, sizeof(ans), req->framed, req->id));
 }
 
 static void

@@ -397,7 +397,7 @@ http_answer(int fd, const char *who, const struct config *conf,
 	else if (r->route == HTTP_PAGE)
 		rc = page_status(&out, conf);
 	else
-		rc = page_job(&out, r->job);
+		rc = page_job(&out, conf, r->job);
 	if (rc == 0)
 		http_ok(fd, who, r, &out);
 	else if (r->route == HTTP_JOB && errno == ENOENT)

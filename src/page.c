@@ -383,9 +383,11 @@ queue_counts(size_t count[3], long long *oldest)
 			break;
 		if (sscanf(p, "%25s %15s %64s %lld", id, state, sv, &t) != 4)
 			continue;
-		for (k = 0; k < 3 && strcmp(state, proto_state_name(k)) != 0;
+		for (k = 0; k < 4 && strcmp(state, proto_state_name(k)) != 0;
 		     k++)
 			;
+		if (k == JOB_FAILED)
+			k = JOB_DONE;
 		if (k < 3)
 			count[k]++;
 		if (k == JOB_QUEUED && (*oldest == -1 || t < *oldest))
@@ -500,14 +502,14 @@ page_status(struct buf *b, const struct config *conf)
  * ENOENT when there is no such job).
  */
 int
-page_job(struct buf *b, const char *id)
+page_job(struct buf *b, const struct config *conf, const char *id)
 {
 	struct html h = { b, 0 };
 	struct buf  info = { 0 };
 	const char *p, *nl, *sp;
 	char	    key[64], value[PROTO_INFO_MAX];
 
-	if (queue_state(id) == JOB_NONE || queue_info(id, &info) == -1) {
+	if (queue_state(id) == JOB_NONE || queue_info(conf, id, &info) == -1) {
 		buf_free(&info);
 		errno = ENOENT;
 		return -1;

@@ -63,6 +63,7 @@ static const struct {
 	{ ERR_TIMEOUT, 408, "Request timeout" },
 	{ ERR_JOB_DONE, 409, "Job already done" },
 	{ ERR_JOB_CANCELLED, 410, "Job cancelled" },
+	{ ERR_JOB_NOT_FAILED, 409, "Job has not failed" },
 	{ ERR_TOO_LARGE, 413, "Request too large" },
 	{ ERR_TOO_MANY, 429, "Too many connections from your address" },
 	{ ERR_RATE, 429, "Too many requests" },
@@ -101,8 +102,12 @@ static const struct {
 static const char *const reserved_names[] = { "helo", "hello", "queue",
 	"stats", NULL };
 
-/* The queue:check digits and the words of info and list, by state. */
-static const char *const state_names[] = { "queued", "running", "done" };
+/*
+ * The words of info and list, by state; the queue:check digits are the
+ * first three (a failed job is done: 2).
+ */
+static const char *const state_names[] = { "queued", "running", "done",
+	"failed" };
 #define NSTATES (sizeof(state_names) / sizeof(state_names[0]))
 
 struct verb_desc {
@@ -125,6 +130,7 @@ static const struct verb_desc verbs[] = {
 	{ "cancel", "cancel", VERB_QCANCEL, 2 },
 	{ "list", "list", VERB_QLIST, 0 },
 	{ "node", NULL, VERB_NODE, 0 },
+	{ "retry", "retry", VERB_QRETRY, 2 },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -873,7 +879,7 @@ proto_state_answer(char *buf, size_t size, int state)
 {
 	int r;
 
-	r = snprintf(buf, size, "%d", state);
+	r = snprintf(buf, size, "%d", state > 2 ? 2 : state);
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
 }
 
@@ -884,7 +890,7 @@ proto_cancel_answer(void)
 	return CANCEL_ANSWER;
 }
 
-/* "queued", "running" or "done". */
+/* "queued", "running", "done" or "failed". */
 const char *
 proto_state_name(int state)
 {
@@ -934,9 +940,10 @@ proto_info_format(char *buf, size_t size, const struct proto_info *in)
 	if (!in->has_result)
 		r = snprintf(buf, size,
 		    "id %s\nservice %s\nstate %s\n"
-		    "status %d\nsubmitted %s\n",
+		    "status %d\nsubmitted %s\nattempts %d/%d\n",
 		    in->id, in->service, proto_state_name(in->state),
-		    in->state, t1);
+		    in->state > 2 ? 2 : in->state, t1, in->attempts,
+		    in->attempts_max);
 	else {
 		ts_iso(t2, sizeof(t2), &in->started);
 		ts_iso(t3, sizeof(t3), &in->ended);
@@ -945,12 +952,12 @@ proto_info_format(char *buf, size_t size, const struct proto_info *in)
 		    "status %d\nsubmitted %s\nstarted %s\nended %s\n"
 		    "runtime_ms %lld\nresult %s\ncode %d\nmessage %s\n"
 		    "output_bytes %zu\ncpu_user_ms %lld\ncpu_sys_ms %lld\n"
-		    "max_rss_kib %ld\n",
+		    "max_rss_kib %ld\nattempts %d/%d\n",
 		    in->id, in->service, proto_state_name(in->state),
-		    in->state, t1, t2, t3, in->ms, in->how, in->code,
-		    in->code == PROTO_DONE ? "-" : in->message,
+		    in->state > 2 ? 2 : in->state, t1, t2, t3, in->ms, in->how,
+		    in->code, in->code == PROTO_DONE ? "-" : in->message,
 		    in->output_bytes, in->cpu_user_ms, in->cpu_sys_ms,
-		    in->max_rss_kib);
+		    in->max_rss_kib, in->attempts, in->attempts_max);
 	}
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
 }

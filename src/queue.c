@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "queue.h"
 #include "rate.h"
@@ -46,7 +47,8 @@ queue_child(pid_t master)
  * read it: the next one will scan the spool), -1 on error.
  */
 static int
-notify_send(int kind, const char *id, const char *arg, uint64_t src)
+notify_send(int kind, const char *id, const char *arg, uint64_t src, int prio,
+    long long due_ms)
 {
 	char		note[NOTE_LEN];
 	struct pollfd	pfd;
@@ -58,6 +60,8 @@ notify_send(int kind, const char *id, const char *arg, uint64_t src)
 	memcpy(note + 1, id, strnlen(id, JOB_ID_MAX));
 	strlcpy(note + NOTE_ARG, arg, SERVICE_NAME_MAX + 1);
 	snprintf(note + NOTE_SRC, 17, "%016llx", (unsigned long long)src);
+	snprintf(note + NOTE_PRIO, 12, "%d", prio);
+	snprintf(note + NOTE_DUE, 17, "%016llx", (unsigned long long)due_ms);
 	note[NOTE_LEN - 1] = '\n';
 	for (;;) {
 		if ((n = write(spool_notify_fd(), note, sizeof(note))) ==
@@ -90,11 +94,20 @@ int
 queue_add(const struct service *sv, const char *node, const struct peer *peer,
     const struct job_opts *opts, const char *data, size_t len, char *id)
 {
-	if (spool_add(sv->name, node, peer, opts, data, len, id) == -1) {
+	struct job_opts o = *opts;
+
+	if (!o.has_priority)
+		o.priority = sv->priority;
+	o.has_priority = 1;
+	o.due_ms = o.at > 0 ? o.at * 1000 :
+	    o.delay > 0	    ? wall_ms() + o.delay * 1000 :
+			      0;
+	if (spool_add(sv->name, node, peer, &o, data, len, id) == -1) {
 		log_warn("queue: cannot spool a job");
 		return -1;
 	}
-	switch (notify_send(NOTE_ADD, id, sv->name, rate_source(peer))) {
+	switch (notify_send(NOTE_ADD, id, sv->name, rate_source(peer),
+	    o.priority, o.due_ms)) {
 	case -1:
 		log_warn("queue: cannot notify the master of job %s", id);
 		(void)spool_remove(id);
@@ -131,7 +144,7 @@ queue_wait_done(const char *id)
 	for (;;) {
 		sig_wake = 0;
 		/* Ask first, then look: no end can slip in between. */
-		if ((sent = notify_send(NOTE_WAIT, id, me, 0)) != 0) {
+		if ((sent = notify_send(NOTE_WAIT, id, me, 0, 0, 0)) != 0) {
 			if (sent == -1)
 				log_warn("queue: cannot notify the master");
 			w = sent == 1 ? WAIT_STOPPING : WAIT_FAILED;
@@ -174,9 +187,28 @@ queue_list(struct buf *out)
 	return spool_list(out);
 }
 
+/*
+ * Job ID's attempts made and allowed: those its .try says, else none of
+ * as many as its service now allows.
+ */
+static void
+info_attempts(const struct config *conf, const char *id, const char *service,
+    struct proto_info *in)
+{
+	const struct service *sv = config_service(conf, service);
+	struct job_try	      t;
+
+	if (spool_load_try(id, &t) == -1)
+		memset(&t, 0, sizeof(t));
+	in->attempts = t.attempts;
+	in->attempts_max = t.max > 0 ? t.max :
+	    sv != NULL		     ? 1 + sv->retries :
+				       1;
+}
+
 /* queue:info about job ID, formatted by proto.c.  Returns 0, or -1. */
 int
-queue_info(const char *id, struct buf *out)
+queue_info(const struct config *conf, const char *id, struct buf *out)
 {
 	struct proto_info in;
 	struct job_req	  req;
@@ -193,6 +225,7 @@ queue_info(const char *id, struct buf *out)
 	in.service = req.service;
 	in.state = st;
 	in.submitted = req.submitted;
+	info_attempts(conf, id, req.service, &in);
 	if (st == JOB_DONE && spool_load_result(id, &res) == 0) {
 		in.has_result = 1;
 		in.started = res.started;
@@ -205,6 +238,9 @@ queue_info(const char *id, struct buf *out)
 		in.cpu_user_ms = res.cpu_user_ms;
 		in.cpu_sys_ms = res.cpu_sys_ms;
 		in.max_rss_kib = res.max_rss_kib;
+		if (res.code != PROTO_DONE &&
+		    res.code != proto_err_code(ERR_JOB_CANCELLED))
+			in.state = JOB_FAILED;
 	}
 	r = buf_append(out, text, proto_info_format(text, sizeof(text), &in));
 	if (in.has_result)
@@ -238,6 +274,35 @@ queue_cancel(const char *id)
 		return ERR_CANNOT_CANCEL;
 	}
 	/* The master stops its runner and wakes its waiters. */
-	(void)notify_send(NOTE_DONE, id, "", 0);
+	(void)notify_send(NOTE_DONE, id, "", 0, 0, 0);
+	return ERR_NONE;
+}
+
+/*
+ * Queue the failed job ID again, its attempts counted afresh (a dead
+ * letter retried by hand), and tell the master.  Returns ERR_NONE, or the
+ * error to answer.
+ */
+enum proto_err
+queue_retry(const char *id)
+{
+	struct job_req req;
+	enum job_state st;
+
+	if ((st = spool_state_full(id)) == JOB_NONE ||
+	    spool_load_req(id, &req) == -1)
+		return ERR_NO_JOB;
+	if (st != JOB_FAILED) {
+		spool_req_free(&req);
+		return ERR_JOB_NOT_FAILED;
+	}
+	if (spool_retry(id) == -1) {
+		log_warn("job %s: cannot queue it again", id);
+		spool_req_free(&req);
+		return ERR_CANNOT_QUEUE;
+	}
+	if (notify_send(NOTE_RETRY, id, req.service, 0, req.priority, 0) == -1)
+		log_warn("queue: cannot notify the master of job %s", id);
+	spool_req_free(&req);
 	return ERR_NONE;
 }

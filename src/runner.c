@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,9 +140,64 @@ job_load(const char *id, struct job_req *req)
 
 /* What a runner that claims its job is told: its exit status if not. */
 struct claim {
-	pid_t master;
-	int   status;
+	pid_t	       master;
+	int	       status;
+	struct job_try t; /* the attempt it counted */
 };
+
+/* The longest wait before a retry, in milliseconds (a week). */
+#define RETRY_WAIT_MAX (7 * 86400000.0)
+
+/*
+ * Count the attempt CALL's job is about to make, durably, before it
+ * starts: a crash from here on counts it.  -1 (the runner's exit status
+ * in the claim) if it is not to run: its attempts were all made (the
+ * last one died with the daemon before its service started).
+ */
+static int
+attempt_count(struct service_call *call)
+{
+	struct claim *cl = call->arg;
+	const char   *id = call->job_id;
+
+	if (spool_load_try(id, &cl->t) == -1) {
+		log_warn("job %s: cannot read its attempts, will retry", id);
+		cl->status = RUNNER_RETRY;
+		return -1;
+	}
+	cl->t.max = 1 + call->sv->retries;
+	if (cl->t.attempts >= cl->t.max) {
+		log_info("job %s: its %d attempts were made", id,
+		    cl->t.attempts);
+		if (spool_finish_now(id, ERR_JOB_INTERRUPTED, "interrupted") ==
+			-1 &&
+		    errno != EEXIST)
+			cl->status = RUNNER_RETRY;
+		return -1;
+	}
+	cl->t.attempts++;
+	cl->t.not_before_ms = 0;
+	if (spool_save_try(id, &cl->t) == -1) {
+		log_warn("job %s: cannot count its attempt, will retry", id);
+		cl->status = RUNNER_RETRY;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The attempt T counted for job ID did not start: take it back (a first
+ * one always can be, even on a full disk: its .try is removed).
+ */
+static void
+attempt_uncount(const char *id, struct job_try *t)
+{
+	t->attempts--;
+	if (spool_save_try(id, t) == -1)
+		log_warn("job %s: its attempt %d, which did not start, stays "
+			 "counted",
+		    id, t->attempts + 1);
+}
 
 /*
  * Claim CALL's job, with an instance of its service held: mark it
@@ -157,11 +213,14 @@ job_claim(struct service_call *call)
 	cl->status = 0;
 	if (getppid() != cl->master)
 		return -1; /* it died meanwhile: the next one runs it */
+	if (spool_state(id) != JOB_QUEUED || attempt_count(call) == -1)
+		return -1;
 	if (spool_mark_running(id, getpid()) == -1) {
 		if (errno != EEXIST) { /* EEXIST: started before */
 			log_warn("job %s: cannot mark it running, will retry",
 			    id);
 			cl->status = RUNNER_RETRY;
+			attempt_uncount(id, &cl->t);
 		}
 		return -1;
 	}
@@ -191,6 +250,64 @@ job_orphan(const char *id, const char *service, pid_t master)
 	return 0;
 }
 
+/* Which retry_on outcome RUN was (RETRY_ON_ bits), 0: none of them. */
+static int
+retry_kind(const struct run_result *run)
+{
+	if (!run->spawned || run->overflow || run->bad_input ||
+	    run->bad_output)
+		return 0;
+	if (run->timed_out)
+		return RETRY_ON_TIMEOUT;
+	if (WIFSIGNALED(run->status))
+		return RETRY_ON_SIGNAL;
+	if (WIFEXITED(run->status) && WEXITSTATUS(run->status) != 0)
+		return RETRY_ON_EXIT;
+	return 0;
+}
+
+/*
+ * Is CALL's job, whose attempt ended as RUN and JR say, to be tried
+ * again?  Stopped with the daemon, with attempts left, it is, at once
+ * (its .run stays: the master, or the next start, queues it).  Failed
+ * as its service's retry_on says, with attempts left, it is, after
+ * retry_delay * retry_backoff^(attempts - 1) seconds, give or take 10%
+ * (arc4random), written in its .try.  0 if so.
+ */
+static int
+attempt_again(struct service_call *call, const struct run_result *run,
+    const struct job_result *jr)
+{
+	struct claim	     *cl = call->arg;
+	const struct service *sv = call->sv;
+	double		      wait = sv->retry_delay * 1000.0;
+	int		      i;
+
+	if (jr->code == PROTO_DONE || cl->t.attempts >= cl->t.max ||
+	    (run->cancelled && spool_cancelled(call->job_id)))
+		return -1;
+	if (run->cancelled) {
+		log_info("job %s: attempt %d of %d stopped, to run again",
+		    call->job_id, cl->t.attempts, cl->t.max);
+		return 0;
+	}
+	if ((retry_kind(run) & sv->retry_on) == 0)
+		return -1;
+	for (i = 1; i < cl->t.attempts && wait < RETRY_WAIT_MAX; i++)
+		wait *= sv->retry_backoff;
+	wait *= 0.9 + arc4random_uniform(2001) / 10000.0;
+	cl->t.not_before_ms = wall_ms() +
+	    (long long)(wait < RETRY_WAIT_MAX ? wait : RETRY_WAIT_MAX);
+	if (spool_save_try(call->job_id, &cl->t) == -1) {
+		log_warn("job %s: cannot queue it again", call->job_id);
+		return -1;
+	}
+	log_info("job %s: attempt %d of %d failed (%s), next in %lld ms",
+	    call->job_id, cl->t.attempts, cl->t.max, jr->how,
+	    cl->t.not_before_ms - wall_ms());
+	return 0;
+}
+
 /* Run the service of CALL's job and publish its result. */
 static int
 job_execute(const struct config *conf, struct service_call *call)
@@ -208,6 +325,10 @@ job_execute(const struct config *conf, struct service_call *call)
 		break;
 	}
 	result_from_run(call, &run, &jr);
+	if (attempt_again(call, &run, &jr) == 0) {
+		child_result_free(&run);
+		return RUNNER_AGAIN;
+	}
 	(void)publish_result(call->job_id, &jr, !run.cancelled);
 	if (jr.code != PROTO_DONE &&
 	    jr.code != proto_err_code(ERR_JOB_CANCELLED))
@@ -229,7 +350,7 @@ int
 runner_main(const struct config *conf, const char *id, pid_t master)
 {
 	struct service_call call;
-	struct claim	    cl = { master, 0 };
+	struct claim	    cl = { .master = master };
 	struct job_req	    req;
 	struct peer	    peer;
 	char		    who[JOB_ID_MAX + 8];

@@ -28,30 +28,23 @@
 #include "child.h"
 #include "config.h"
 #include "log.h"
+#include "pending.h"
 #include "queue.h"
 #include "rate.h"
 #include "runner.h"
 #include "sched.h"
+#include "sig.h"
 #include "slot.h"
 
 /* Backoff between tries to write a full spool, in milliseconds. */
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 
-struct qjob {
-	TAILQ_ENTRY(qjob) entry;
-	char	 id[JOB_ID_MAX + 1];
-	char	 service[SERVICE_NAME_MAX + 1];
-	uint64_t src; /* its source, for quotas; 0: unknown */
-};
-
-/* A runner, by pid. */
+/* A runner, by pid, and the job it runs (out of the queue meanwhile). */
 struct runner {
 	RB_ENTRY(runner) entry;
-	pid_t	 pid;
-	char	 id[JOB_ID_MAX + 1];
-	char	 service[SERVICE_NAME_MAX + 1];
-	uint64_t src;
+	pid_t	     pid;
+	struct qjob *job;
 };
 
 /* A connection child waiting for a job. */
@@ -79,8 +72,6 @@ RB_GENERATE_INTERNAL(runners, runner, entry, runner_cmp,
     __attribute__((unused)) static)
 
 static struct sched {
-	TAILQ_HEAD(, qjob) pending;
-	size_t	       npending;
 	struct runners runners;
 	size_t	       nrunners;
 	struct waiter *waiters;
@@ -93,28 +84,18 @@ static struct sched {
 	long long	   retry_at; /* no runner started before (ms) */
 	int		   retry_ms; /* the current backoff */
 } q = {
-	.pending = TAILQ_HEAD_INITIALIZER(q.pending),
 	.runners = RB_INITIALIZER(&q.runners),
 };
 
 static void stuck(const char *, const char *);
 
+/* Queue job ID (see pending.c), counted against its source's quota. */
 static void
-pending_insert(const char *id, const char *service, int head, uint64_t src)
+pending_insert(const char *id, const char *service, uint64_t src, int prio,
+    long long due_ms)
 {
-	struct qjob *j;
-
-	if ((j = malloc(sizeof(*j))) == NULL)
-		fatal("malloc");
-	strlcpy(j->id, id, sizeof(j->id));
-	strlcpy(j->service, service, sizeof(j->service));
-	j->src = src;
 	quota_note(src, 1, 0);
-	if (head)
-		TAILQ_INSERT_HEAD(&q.pending, j, entry);
-	else
-		TAILQ_INSERT_TAIL(&q.pending, j, entry);
-	q.npending++;
+	(void)pending_add(id, service, src, prio, due_ms);
 }
 
 static int
@@ -137,9 +118,9 @@ grow(void *a, size_t *cap, size_t n, size_t size)
 
 /* A queued job the start-up scan found: queue it, remember its id. */
 static void
-recovered(const char *id, const char *service)
+recovered(const char *id, const char *service, int prio, long long due_ms)
 {
-	pending_insert(id, service, 0, 0);
+	pending_insert(id, service, 0, prio, due_ms);
 	q.recovered =
 	    grow(q.recovered, &q.reccap, q.nrecovered, sizeof(*q.recovered));
 	strlcpy(q.recovered[q.nrecovered++], id, sizeof(*q.recovered));
@@ -162,8 +143,8 @@ sched_init(const struct config *conf)
 		return -1;
 	if (q.nrecovered > 1)
 		qsort(q.recovered, q.nrecovered, sizeof(*q.recovered), id_cmp);
-	if (q.npending > 0)
-		log_info("spool: %zu queued jobs recovered", q.npending);
+	if (pending_count() > 0)
+		log_info("spool: %zu queued jobs recovered", pending_count());
 	return 0;
 }
 
@@ -227,8 +208,38 @@ runner_stop(const char *id)
 	struct runner *r;
 
 	RB_FOREACH(r, runners, &q.runners)
-	if (strcmp(r->id, id) == 0)
+	if (strcmp(r->job->id, id) == 0)
 		(void)kill(r->pid, SIGTERM);
+}
+
+/* Is job ID queued or running? */
+static int
+job_known(const char *id)
+{
+	struct runner *r;
+
+	RB_FOREACH(r, runners, &q.runners)
+	if (strcmp(r->job->id, id) == 0)
+		return 1;
+	return pending_known(id);
+}
+
+/* A note of a job added (or retried, RETRY): queue it. */
+static void
+note_add(const char *id, const char *note, int retry)
+{
+	uint64_t  src = strtoull(note + NOTE_SRC, NULL, 16);
+	int	  prio = (int)strtol(note + NOTE_PRIO, NULL, 10);
+	long long due = (long long)strtoull(note + NOTE_DUE, NULL, 16);
+
+	if (prio < -JOB_PRIORITY_MAX || prio > JOB_PRIORITY_MAX)
+		prio = 0;
+	if (retry ? job_known(id) :
+		    q.nrecovered > 0 &&
+		    bsearch(id, q.recovered, q.nrecovered,
+			sizeof(*q.recovered), id_cmp) != NULL)
+		return; /* found by the scan at start, or queued already */
+	pending_insert(id, note + NOTE_ARG, src, prio, due);
 }
 
 /* One note, NOTE_LEN bytes. */
@@ -246,13 +257,11 @@ note_read(char *note, int (*ours)(pid_t))
 	id[len] = '\0';
 	note[NOTE_LEN - 1] = '\0';
 	note[NOTE_SRC - 1] = '\0'; /* ends the service's name */
+	note[NOTE_PRIO - 1] = note[NOTE_DUE - 1] = '\0';
 	switch (note[0]) {
 	case NOTE_ADD:
-		if (q.nrecovered == 0 ||
-		    bsearch(id, q.recovered, q.nrecovered,
-			sizeof(*q.recovered), id_cmp) == NULL)
-			pending_insert(id, note + NOTE_ARG, 0,
-			    strtoull(note + NOTE_SRC, NULL, 16));
+	case NOTE_RETRY:
+		note_add(id, note, note[0] == NOTE_RETRY);
 		break;
 	case NOTE_WAIT:
 		waiter_add(id, (pid_t)strtol(note + NOTE_ARG, NULL, 10), ours);
@@ -313,13 +322,13 @@ instance_free(const struct config *conf, const char *service)
 	    sv->max_instances == 0)
 		return 1;
 	RB_FOREACH(r, runners, &q.runners)
-	mine += strcmp(r->service, service) == 0;
+	mine += strcmp(r->job->service, service) == 0;
 	return mine < sv->max_instances && !slot_full(sv);
 }
 
-/* Fork a runner for job J; -1 if it cannot be now. */
+/* Fork a runner for job J, taken from the queue; -1 if it cannot be now. */
 static int
-runner_fork(const struct config *conf, const struct qjob *j)
+runner_fork(const struct config *conf, struct qjob *j)
 {
 	struct runner *r;
 	char	       id[JOB_ID_MAX + 1];
@@ -341,9 +350,7 @@ runner_fork(const struct config *conf, const struct qjob *j)
 		_exit(runner_main(conf, id, master));
 	default:
 		r->pid = pid;
-		strlcpy(r->id, j->id, sizeof(r->id));
-		strlcpy(r->service, j->service, sizeof(r->service));
-		r->src = j->src;
+		r->job = j;
 		quota_note(j->src, -1, 1);
 		RB_INSERT(runners, &q.runners, r);
 		q.nrunners++;
@@ -352,30 +359,31 @@ runner_fork(const struct config *conf, const struct qjob *j)
 }
 
 /*
- * Fork runners for queued jobs while slots are free: the oldest job whose
- * service has an instance free goes first, so a busy service holds up
- * only its own jobs.
+ * Fork runners for queued jobs while slots are free: the jobs that are
+ * due, in their order (pending.c: priority, ageing, arrival); one whose
+ * service has no instance free, or whose source is at its quota, is
+ * passed over, so that it holds up only its own kind.  Each job started
+ * costs O(log n), each passed over O(1).
  */
 void
 sched_dispatch(const struct config *conf)
 {
 	struct qjob *j, *next;
 
+	pending_promote(); /* whatever else waits: due is due */
 	if (q.retry_at != 0 && now_ms() < q.retry_at)
 		return; /* the spool could not be written */
 	q.retry_at = 0;
-	for (j = TAILQ_FIRST(&q.pending);
+	for (j = pending_first();
 	     j != NULL && q.nrunners < (size_t)conf->limits.max_jobs;
 	     j = next) {
-		next = TAILQ_NEXT(j, entry);
+		next = pending_next(j);
 		if (!instance_free(conf, j->service) ||
 		    !quota_may_run(conf, j->service, j->src))
 			continue;
 		if (runner_fork(conf, j) == -1)
-			return; /* try again at the next event */
-		TAILQ_REMOVE(&q.pending, j, entry);
-		q.npending--;
-		free(j);
+			return;	 /* try again at the next event */
+		pending_take(j); /* the runner's now (the child's is lost) */
 	}
 }
 
@@ -453,29 +461,64 @@ unfinished_retry(void)
 	free(u);
 }
 
-/* Runner R ended with STATUS: see that its job has a result. */
-static void
+/*
+ * Job J's attempt ended with attempts left (RUNNER_AGAIN), its state ST:
+ * queue it again, due when its .try says.  When the daemon stops, its
+ * .run stays, and the next start queues it.  1 if done so.
+ */
+static int
+attempt_again(struct qjob *j, enum job_state st)
+{
+	struct job_try t;
+
+	if (st == JOB_RUNNING && sig_term)
+		return 1;
+	if (st != JOB_RUNNING && st != JOB_QUEUED)
+		return 0; /* cancelled meanwhile */
+	if (st == JOB_RUNNING && spool_requeue(j->id) == -1) {
+		log_warn("job %s: cannot queue it again", j->id);
+		return 0;
+	}
+	if (spool_load_try(j->id, &t) == -1)
+		t.not_before_ms = 0;
+	quota_note(j->src, 1, 0);
+	pending_again(j, t.not_before_ms);
+	return 1;
+}
+
+/*
+ * Runner R ended with STATUS: see that its job has a result, or is
+ * queued again.  Returns 1 if the job is queued again (the queue owns
+ * it).
+ */
+static int
 runner_ended(struct runner *r, int status, const struct config *conf)
 {
-	int    code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	time_t t;
+	struct qjob   *j = r->job;
+	int	       code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	enum job_state st = spool_state(j->id);
+	time_t	       t;
 
 	if ((code == RUNNER_BUSY || code == RUNNER_RETRY) &&
-	    spool_state(r->id) == JOB_QUEUED) {
+	    st == JOB_QUEUED) {
 		/* Lost its instance to a call, or the spool is full. */
-		pending_insert(r->id, r->service, 1, r->src);
+		quota_note(j->src, 1, 0);
+		pending_put_back(j);
 		if (code == RUNNER_RETRY)
 			retry_later();
-		return;
+		return 1;
 	}
+	if (code == RUNNER_AGAIN && attempt_again(j, st))
+		return st != JOB_RUNNING || !sig_term;
 	if (code == 0)
 		q.retry_ms = 0;
-	if (spool_state(r->id) == JOB_RUNNING || code != 0)
-		finish_failed(r->id, r->service, 1);
-	waiters_wake(r->id);
+	if (st == JOB_RUNNING || code != 0)
+		finish_failed(j->id, j->service, 1);
+	waiters_wake(j->id);
 	t = time(NULL) + conf->limits.job_retention;
 	if (q.next_expiry == 0 || t < q.next_expiry)
 		q.next_expiry = t;
+	return 0;
 }
 
 /*
@@ -495,21 +538,23 @@ sched_reaped(pid_t pid, int status, const struct config *conf)
 	}
 	RB_REMOVE(runners, &q.runners, r);
 	q.nrunners--;
-	quota_note(r->src, 0, -1);
-	runner_ended(r, status, conf);
+	quota_note(r->job->src, 0, -1);
+	if (!runner_ended(r, status, conf))
+		free(r->job);
 	free(r);
 	return 1;
 }
 
 /*
- * Milliseconds until the next finished job expires or the spool is to be
- * tried again, -1 for neither.
+ * Milliseconds until the next finished job expires, a waiting job is due
+ * or the spool is to be tried again, -1 for none: the master sleeps
+ * until then.
  */
 int
 sched_timeout_ms(void)
 {
 	time_t now;
-	int    ms = -1;
+	int    ms = -1, due;
 
 	if (q.next_expiry != 0) {
 		now = time(NULL);
@@ -520,6 +565,8 @@ sched_timeout_ms(void)
 	}
 	if (q.retry_at != 0 && (ms == -1 || ms_until(q.retry_at) < ms))
 		ms = ms_until(q.retry_at);
+	if ((due = pending_timeout_ms()) != -1 && (ms == -1 || due < ms))
+		ms = due;
 	if (q.nunfinished > 0 && q.retry_at == 0)
 		ms = 0; /* due, and sched_dispatch() cleared it */
 	return ms;
@@ -549,7 +596,7 @@ sched_tick(const struct config *conf)
 size_t
 sched_pending(void)
 {
-	return q.npending;
+	return pending_count();
 }
 
 size_t
@@ -571,21 +618,17 @@ sched_signal(int sig)
 void
 sched_free(void)
 {
-	struct qjob   *j;
 	struct runner *r;
 
-	while ((j = TAILQ_FIRST(&q.pending)) != NULL) {
-		TAILQ_REMOVE(&q.pending, j, entry);
-		free(j);
-	}
+	pending_free();
 	while ((r = RB_MIN(runners, &q.runners)) != NULL) {
 		RB_REMOVE(runners, &q.runners, r);
+		free(r->job);
 		free(r);
 	}
 	free(q.waiters);
 	free(q.recovered);
 	free(q.unfinished);
 	memset(&q, 0, sizeof(q));
-	TAILQ_INIT(&q.pending);
 	RB_INIT(&q.runners);
 }

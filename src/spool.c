@@ -42,7 +42,8 @@ static int  lock_fd = -1;
 static int  notify_fd = -1; /* the FIFO, see spool_notify_open() */
 static char spool_path[PATH_MAX];
 
-static const char *const suffixes[] = { ".req", ".run", ".cancel", ".done" };
+static const char *const suffixes[] = { ".req", ".run", ".cancel", ".done",
+	".try" };
 
 /*
  * Is the object of ST fit to be trusted as WHAT, owned by UID?  A
@@ -310,6 +311,20 @@ ts_parse(const char *s, struct timespec *ts)
 	ts->tv_nsec = *end == '.' ? strtol(end + 1, NULL, 10) : 0;
 }
 
+/* When a job of options O added at NOW is due, epoch ms; 0: at once. */
+static long long
+opts_due(const struct job_opts *o, const struct timespec *now)
+{
+	if (o->due_ms > 0)
+		return o->due_ms;
+	if (o->at > 0)
+		return o->at * 1000;
+	if (o->delay > 0)
+		return (now->tv_sec + o->delay) * 1000LL +
+		    now->tv_nsec / 1000000;
+	return 0;
+}
+
 /* The header lines of a job's options O (NULL: none) at NOW. */
 static void
 opts_format(char *buf, size_t size, const struct job_opts *o,
@@ -322,9 +337,9 @@ opts_format(char *buf, size_t size, const struct job_opts *o,
 	buf[0] = '\0';
 	if (o == NULL)
 		return;
-	due = o->at > 0 ? o->at : o->delay > 0 ? now->tv_sec + o->delay : 0;
-	snprintf(buf, size, "priority %d\nnot_before %lld\n", o->priority,
-	    due);
+	due = opts_due(o, now);
+	snprintf(buf, size, "priority %d\nnot_before %lld.%03lld\n",
+	    o->priority, due / 1000, due % 1000);
 	if (o->key[0] != '\0') {
 		len = strlen(buf);
 		snprintf(buf + len, size - len, "key %s\n", o->key);
@@ -335,6 +350,22 @@ opts_format(char *buf, size_t size, const struct job_opts *o,
 		    i == 0 ? "after " : ",", o->after[i],
 		    i == o->nafter - 1 ? "\n" : "");
 	}
+}
+
+/* "SECONDS[.MMM]" in milliseconds. */
+static long long
+ms_parse(const char *v)
+{
+	char	 *end;
+	long long ms = strtoll(v, &end, 10) * 1000;
+	int	  i, scale = 100;
+
+	if (*end == '.')
+		for (i = 1; i <= 3 && end[i] >= '0' && end[i] <= '9'; i++) {
+			ms += (end[i] - '0') * scale;
+			scale /= 10;
+		}
+	return ms;
 }
 
 /*
@@ -380,7 +411,7 @@ parse_opts(const struct buf *b, struct job_req *req)
 	if (header_get(b->data, b->len, "priority", v, sizeof(v)) == 0)
 		req->priority = (int)strtol(v, NULL, 10);
 	if (header_get(b->data, b->len, "not_before", v, sizeof(v)) == 0)
-		req->not_before = strtoll(v, NULL, 10);
+		req->not_before_ms = ms_parse(v);
 	header_get(b->data, b->len, "key", req->key, sizeof(req->key));
 	if (header_get(b->data, b->len, "after", v, sizeof(v)) == -1)
 		return;
@@ -474,6 +505,115 @@ spool_state(const char *id)
 	if (exists(id, ".run"))
 		return JOB_RUNNING;
 	return JOB_QUEUED;
+}
+
+static int unlink_job(const char *, const char *);
+
+/* Job ID's result says it failed: neither done well nor cancelled. */
+static int
+done_failed(const char *id)
+{
+	struct buf b = { 0 };
+	char	   name[64], v[16];
+	int	   code = PROTO_DONE;
+
+	job_file(name, sizeof(name), id, ".done");
+	if (read_file(name, &b, HEADER_MAX) == 0 &&
+	    header_get(b.data, b.len, "code", v, sizeof(v)) == 0)
+		code = atoi(v);
+	buf_free(&b);
+	return code != PROTO_DONE && code != proto_err_code(ERR_JOB_CANCELLED);
+}
+
+/* As spool_state(), a failed job JOB_FAILED (it reads the result). */
+enum job_state
+spool_state_full(const char *id)
+{
+	enum job_state st = spool_state(id);
+
+	return st == JOB_DONE && done_failed(id) ? JOB_FAILED : st;
+}
+
+/* Job ID's attempts into T; none yet (no ID.try) reads as zeros. */
+int
+spool_load_try(const char *id, struct job_try *t)
+{
+	struct buf b = { 0 };
+	char	   name[64], v[32];
+	int	   r = 0;
+
+	memset(t, 0, sizeof(*t));
+	job_file(name, sizeof(name), id, ".try");
+	if (read_file(name, &b, HEADER_MAX) == -1)
+		r = errno == ENOENT ? 0 : -1;
+	else {
+		if (header_get(b.data, b.len, "attempts", v, sizeof(v)) == 0)
+			t->attempts = atoi(v);
+		if (header_get(b.data, b.len, "max", v, sizeof(v)) == 0)
+			t->max = atoi(v);
+		if (header_get(b.data, b.len, "not_before", v, sizeof(v)) == 0)
+			t->not_before_ms = ms_parse(v);
+	}
+	buf_free(&b);
+	return r;
+}
+
+/*
+ * Publish job ID's attempts T whole, in place of the last ones; none
+ * (attempts 0) removes them, which takes no room on a full disk.
+ */
+int
+spool_save_try(const char *id, const struct job_try *t)
+{
+	char hdr[128], name[64];
+	int  hlen;
+
+	if (t->attempts == 0)
+		return unlink_job(id, ".try");
+
+	hlen = snprintf(hdr, sizeof(hdr),
+	    "attempts %d\nmax %d\nnot_before %lld.%03lld\n\n", t->attempts,
+	    t->max, t->not_before_ms / 1000, t->not_before_ms % 1000);
+	job_file(name, sizeof(name), id, ".try");
+	return publish(name, hdr, hlen, "", 0, 0);
+}
+
+/* Unlink job ID's file of SUFFIX; a missing one is no error. */
+static int
+unlink_job(const char *id, const char *suffix)
+{
+	char name[64];
+
+	job_file(name, sizeof(name), id, suffix);
+	return unlinkat(spool_fd, name, 0) == -1 && errno != ENOENT ? -1 : 0;
+}
+
+/* Job ID, whose attempt ended, is queued again (its ID.try says when). */
+int
+spool_requeue(const char *id)
+{
+	if (unlink_job(id, ".run") == -1)
+		return -1;
+	if (fsync(spool_fd) == -1)
+		log_warn("spool: fsync of the directory after %s.run", id);
+	return 0;
+}
+
+/*
+ * A failed job ID queued again by hand, its attempts counted afresh: its
+ * attempts and run go first, durably, its result last, so that a crash
+ * leaves it failed or queued with none of its old attempts.
+ */
+int
+spool_retry(const char *id)
+{
+	if (unlink_job(id, ".try") == -1 || unlink_job(id, ".run") == -1 ||
+	    unlink_job(id, ".cancel") == -1 || fsync(spool_fd) == -1 ||
+	    unlink_job(id, ".done") == -1)
+		return -1;
+	if (fsync(spool_fd) == -1)
+		log_warn("spool: fsync of the directory after %s.done", id);
+	return 0;
 }
 
 /*
@@ -765,6 +905,8 @@ struct queued {
 	char		id[JOB_ID_MAX + 1];
 	char		service[SERVICE_NAME_MAX + 1];
 	struct timespec submitted;
+	int		priority;
+	long long	due_ms;
 };
 
 static int
@@ -818,11 +960,11 @@ spool_finish_stopped(const char *id)
 
 /* What the start-up scan of the spool gathers. */
 struct recovery {
-	struct queued  *q; /* the queued jobs */
-	size_t		n, cap;
-	spool_queued_fn stuck;
-	time_t	       *next_expiry;
-	int		retention;
+	struct queued *q; /* the queued jobs */
+	size_t	       n, cap;
+	spool_stuck_fn stuck;
+	time_t	      *next_expiry;
+	int	       retention;
 };
 
 /* Note job ID, queued, in RC; an unreadable one is removed. */
@@ -831,6 +973,7 @@ recover_queued(struct recovery *rc, const char *id)
 {
 	struct queued *nq;
 	struct job_req req;
+	struct job_try t;
 	struct buf     b = { 0 };
 	char	       name[64];
 
@@ -851,7 +994,39 @@ recover_queued(struct recovery *rc, const char *id)
 	}
 	strlcpy(rc->q[rc->n].id, id, sizeof(rc->q->id));
 	strlcpy(rc->q[rc->n].service, req.service, sizeof(rc->q->service));
+	rc->q[rc->n].priority = req.priority;
+	if (spool_load_try(id, &t) == -1)
+		t.not_before_ms = 0;
+	rc->q[rc->n].due_ms = t.not_before_ms > req.not_before_ms ?
+	    t.not_before_ms :
+	    req.not_before_ms;
 	rc->q[rc->n++].submitted = req.submitted;
+}
+
+/*
+ * Job ID was running when the daemon stopped, its service stopped before
+ * it ended (its .run says nothing of an end).  With attempts left, the
+ * one it was in counted, it is queued again: 1 if so.
+ */
+static int
+recover_attempt(const char *id)
+{
+	struct job_try t;
+	struct buf     b = { 0 };
+	char	       name[64], v[16];
+	int	       ended;
+
+	job_file(name, sizeof(name), id, ".run");
+	ended = read_file(name, &b, HEADER_MAX) == 0 &&
+	    header_get(b.data, b.len, "done", v, sizeof(v)) == 0;
+	buf_free(&b);
+	if (ended || spool_load_try(id, &t) == -1 || t.max == 0 ||
+	    t.attempts >= t.max || spool_requeue(id) == -1)
+		return 0;
+	log_info("job %s was running when the daemon stopped: attempt %d of "
+		 "%d counted, queued again",
+	    id, t.attempts, t.max);
+	return 1;
 }
 
 /* One entry NAME of the spool at start. */
@@ -875,6 +1050,10 @@ recover_entry(struct recovery *rc, const char *name)
 	}
 	switch (spool_state(id)) {
 	case JOB_RUNNING:
+		if (recover_attempt(id)) {
+			recover_queued(rc, id);
+			break;
+		}
 		if (spool_finish_stopped(id) == -1) {
 			rc->stuck(id, NULL);
 			break;
@@ -889,6 +1068,7 @@ recover_entry(struct recovery *rc, const char *name)
 		recover_queued(rc, id);
 		break;
 	case JOB_NONE:
+	case JOB_FAILED:
 		break;
 	}
 }
@@ -900,7 +1080,7 @@ recover_entry(struct recovery *rc, const char *name)
  * the next expiry of a finished job.
  */
 int
-spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
+spool_recover(spool_queued_fn queued, spool_stuck_fn stuck,
     time_t *next_expiry, int retention)
 {
 	struct recovery rc = { NULL, 0, 0, stuck, next_expiry, retention };
@@ -917,7 +1097,8 @@ spool_recover(spool_queued_fn queued, spool_queued_fn stuck,
 	if (rc.n > 1)
 		qsort(rc.q, rc.n, sizeof(*rc.q), queued_cmp);
 	for (i = 0; i < rc.n; i++)
-		queued(rc.q[i].id, rc.q[i].service);
+		queued(rc.q[i].id, rc.q[i].service, rc.q[i].priority,
+		    rc.q[i].due_ms);
 	free(rc.q);
 	return 0;
 }
@@ -979,7 +1160,7 @@ spool_list(struct buf *out)
 		job_file(name, sizeof(name), id, ".req");
 		if (read_file(name, &b, HEADER_MAX) == 0 &&
 		    parse_req(id, &b, &req, 0) == 0 &&
-		    (st = spool_state(id)) != JOB_NONE) {
+		    (st = spool_state_full(id)) != JOB_NONE) {
 			n = proto_list_line(line, sizeof(line), id, st,
 			    req.service, (long long)req.submitted.tv_sec);
 			if (n > 0 && buf_append(out, line, n) == -1) {

@@ -201,6 +201,8 @@ def sample(place, key, kind, tmp):
         ("root", "tokens"): ["s3cret"], ("service", "tokens"): ["s3cret"],
         ("root", "udp_key"): "0123456789abcdef",
         ("service", "udp_key"): "0123456789abcdef",
+        ("service", "retry_backoff"): 1.5,
+        ("service", "retry_on"): ["exit", "timeout"],
     }
     if (place, key) in by_key:
         return by_key[(place, key)]

@@ -224,7 +224,7 @@ def test_job_page_in_a_browser(daemon_factory, tmp_path):
     job = root.one("table", id="job")
     shown = {r.one("th").text(): r.one("td").text() for r in job.find("tr")}
     assert shown == info
-    assert shown["code"] == "502" and shown["state"] == "done"
+    assert shown["code"] == "502" and shown["state"] == "failed"
     root = dom(tmp_path, d, "/jobs/" + queued)
     assert root.one("td", class_="state").text() == "queued"
     assert d.request(b"queue:cancel:id:" + running.encode()) == b"cancelled"

@@ -228,7 +228,9 @@ def test_info(daemon_factory):
     get(d, jid)
     info = bgs.job_info(d, jid)
     assert info["id"] == jid and info["service"] == "fail"
-    assert info["state"] == "done" and info["status"] == "2"
+    # It did not succeed, and has no attempts left: failed, done (2).
+    assert info["state"] == "failed" and info["status"] == "2"
+    assert info["attempts"] == "1/1"
     assert info["result"] == "exit 7" and info["code"] == "502"
     assert info["message"] == "Service fail failed with exit status 7"
     assert int(info["runtime_ms"]) >= 150

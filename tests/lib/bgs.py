@@ -184,6 +184,8 @@ def lc(value, indent=0):
     if isinstance(value, int):
         # libconfig reads an integer beyond 32 bits whole only with an L.
         return str(value) + ("L" if not -2**31 <= value < 2**31 else "")
+    if isinstance(value, float):
+        return repr(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, (list, tuple)):

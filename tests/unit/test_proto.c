@@ -530,6 +530,9 @@ TEST(answer_ids_and_digits)
 	CHECK_STR(buf, "1");
 	proto_state_answer(buf, sizeof(buf), 2);
 	CHECK_STR(buf, "2");
+	/* A failed job is done for queue:check. */
+	proto_state_answer(buf, sizeof(buf), 3);
+	CHECK_STR(buf, "2");
 }
 
 TEST(answer_helo_cancel_words)
@@ -544,6 +547,7 @@ TEST(answer_helo_cancel_words)
 	CHECK_STR(proto_state_name(0), "queued");
 	CHECK_STR(proto_state_name(1), "running");
 	CHECK_STR(proto_state_name(2), "done");
+	CHECK_STR(proto_state_name(3), "failed");
 }
 
 TEST(answer_list_lines)
@@ -569,10 +573,11 @@ TEST(answer_info_queued_and_done)
 	in.state = 0;
 	in.submitted.tv_sec = 1700000000;
 	in.submitted.tv_nsec = 123456789;
+	in.attempts_max = 4;
 	n = proto_info_format(buf, sizeof(buf), &in);
 	CHECK_STR(buf,
 	    "id 0123456789abcdef\nservice upper\nstate queued\n"
-	    "status 0\nsubmitted 2023-11-14T22:13:20.123Z\n");
+	    "status 0\nsubmitted 2023-11-14T22:13:20.123Z\nattempts 0/4\n");
 	CHECK(n == strlen(buf));
 
 	in.state = 2;
@@ -588,6 +593,7 @@ TEST(answer_info_queued_and_done)
 	in.cpu_user_ms = 210;
 	in.cpu_sys_ms = 31;
 	in.max_rss_kib = 52340;
+	in.attempts = 3;
 	proto_info_format(buf, sizeof(buf), &in);
 	CHECK_STR(buf,
 	    "id 0123456789abcdef\nservice upper\nstate done\n"
@@ -595,7 +601,8 @@ TEST(answer_info_queued_and_done)
 	    "started 2023-11-14T22:13:21.000Z\n"
 	    "ended 2023-11-14T22:13:22.005Z\nruntime_ms 1005\n"
 	    "result exit 0\ncode 200\nmessage -\noutput_bytes 6\n"
-	    "cpu_user_ms 210\ncpu_sys_ms 31\nmax_rss_kib 52340\n");
+	    "cpu_user_ms 210\ncpu_sys_ms 31\nmax_rss_kib 52340\n"
+	    "attempts 3/4\n");
 
 	in.code = 410;
 	in.how = "cancelled";
@@ -607,6 +614,11 @@ TEST(answer_info_queued_and_done)
 	CHECK(strstr(buf,
 		  "\nresult cancelled\ncode 410\n"
 		  "message Job cancelled\noutput_bytes 0\n") != NULL);
+
+	in.state = 3; /* failed: a dead letter, status 2 like any done job */
+	in.code = 502;
+	proto_info_format(buf, sizeof(buf), &in);
+	CHECK(strstr(buf, "\nstate failed\nstatus 2\n") != NULL);
 }
 
 TEST(client_requests_byte_for_byte)

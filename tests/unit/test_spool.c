@@ -28,10 +28,15 @@ open_spool(void)
 static char queued_ids[8][JOB_ID_MAX + 1];
 static int  nqueued, nstuck;
 
+static long long queued_due[8];
+
 static void
-on_queued(const char *id, const char *service)
+on_queued(const char *id, const char *service, int prio, long long due_ms)
 {
+	(void)prio;
 	CHECK_STR(service, "svc");
+	if (nqueued < 8)
+		queued_due[nqueued] = due_ms;
 	if (nqueued < 8)
 		strlcpy(queued_ids[nqueued], id, sizeof(queued_ids[0]));
 	nqueued++;
@@ -122,7 +127,8 @@ TEST(spool_keeps_a_jobs_options)
 	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, id) == 0);
 	CHECK(spool_load_req(id, &req) == 0);
 	CHECK(req.priority == 7);
-	CHECK(req.not_before >= now + 60 && req.not_before <= time(NULL) + 60);
+	CHECK(req.not_before_ms >= (now + 60) * 1000 &&
+	    req.not_before_ms <= (time(NULL) + 61) * 1000);
 	CHECK_STR(req.key, "k-1");
 	CHECK(req.nafter == 2);
 	CHECK_STR(req.after[1], "fedcba9876543210");
@@ -133,11 +139,11 @@ TEST(spool_keeps_a_jobs_options)
 	o.nafter = 0;
 	CHECK(spool_add("svc", NULL, &nobody, &o, "y", 1, id) == 0);
 	CHECK(spool_load_req(id, &req) == 0);
-	CHECK(req.not_before == 2000000000 && req.nafter == 0);
+	CHECK(req.not_before_ms == 2000000000000LL && req.nafter == 0);
 	spool_req_free(&req);
 	CHECK(spool_add("svc", NULL, &nobody, NULL, "z", 1, id) == 0);
 	CHECK(spool_load_req(id, &req) == 0);
-	CHECK(req.priority == 0 && req.not_before == 0 && req.key[0] == 0);
+	CHECK(req.priority == 0 && req.not_before_ms == 0 && req.key[0] == 0);
 	spool_req_free(&req);
 }
 
@@ -213,6 +219,83 @@ TEST(spool_recovery_queues_in_order_and_ends_what_ran)
 	spool_result_free(&got);
 	CHECK(access("spool/.tmp-0123456789abcdef.req-1", F_OK) == -1);
 	CHECK(next > time(NULL));
+}
+
+TEST(spool_counts_attempts_and_keeps_the_next_due_time)
+{
+	struct job_try t = { 0 };
+	char	       id[JOB_ID_MAX + 1];
+
+	open_spool();
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "x", 1, id) == 0);
+	CHECK(spool_load_try(id, &t) == 0 && t.attempts == 0 && t.max == 0);
+	t.attempts = 2;
+	t.max = 3;
+	t.not_before_ms = 1764312345678LL;
+	CHECK(spool_save_try(id, &t) == 0);
+	memset(&t, 0, sizeof(t));
+	CHECK(spool_load_try(id, &t) == 0);
+	CHECK(t.attempts == 2 && t.max == 3);
+	CHECK(t.not_before_ms == 1764312345678LL);
+	t.attempts = 3; /* replaced whole, never appended */
+	CHECK(spool_save_try(id, &t) == 0);
+	CHECK(spool_load_try(id, &t) == 0 && t.attempts == 3);
+	t.attempts = 0; /* none: removed, which a full disk allows */
+	CHECK(spool_save_try(id, &t) == 0);
+	CHECK(spool_load_try(id, &t) == 0 && t.attempts == 0 && t.max == 0);
+	t.attempts = 1;
+	CHECK(spool_save_try(id, &t) == 0);
+	CHECK(spool_remove(id) == 0); /* its attempts go with it */
+	CHECK(access("spool/", F_OK) == 0 && spool_state(id) == JOB_NONE);
+	CHECK(spool_load_try(id, &t) == 0 && t.attempts == 0);
+}
+
+TEST(spool_recovery_requeues_an_attempt_with_attempts_left)
+{
+	struct job_try t = { 2, 3, 0 };
+	char	       a[JOB_ID_MAX + 1], b[JOB_ID_MAX + 1];
+	time_t	       next;
+
+	open_spool();
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "1", 1, a) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "2", 1, b) == 0);
+	t.not_before_ms = 4000000000000LL; /* a retry's backoff, kept */
+	CHECK(spool_save_try(a, &t) == 0);
+	CHECK(spool_mark_running(a, 1) == 0); /* killed in attempt 2 of 3 */
+	t.attempts = 3;
+	CHECK(spool_save_try(b, &t) == 0);
+	CHECK(spool_mark_running(b, 1) == 0); /* ... in its last attempt */
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(nqueued == 1 && nstuck == 0);
+	CHECK_STR(queued_ids[0], a);
+	CHECK(queued_due[0] == 4000000000000LL);
+	CHECK(spool_state(a) == JOB_QUEUED);
+	CHECK(spool_load_try(a, &t) == 0 && t.attempts == 2); /* not reset */
+	CHECK(spool_state_full(b) == JOB_FAILED);
+}
+
+TEST(spool_a_failed_job_is_retried_afresh)
+{
+	struct job_result r;
+	struct job_try	  t = { 3, 3, 0 };
+	char		  id[JOB_ID_MAX + 1], ok[JOB_ID_MAX + 1];
+
+	open_spool();
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "x", 1, id) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "y", 1, ok) == 0);
+	CHECK(spool_save_try(id, &t) == 0);
+	CHECK(spool_mark_running(id, 1) == 0);
+	result(&r, 502, NULL);
+	CHECK(spool_finish(id, &r) == 0);
+	CHECK(
+	    spool_state(id) == JOB_DONE && spool_state_full(id) == JOB_FAILED);
+	r.code = 200;
+	CHECK(spool_finish(ok, &r) == 0);
+	CHECK(spool_state_full(ok) == JOB_DONE);
+	CHECK(spool_finish_now(ok, ERR_JOB_CANCELLED, "cancelled") == -1);
+	CHECK(spool_retry(id) == 0);
+	CHECK(spool_state_full(id) == JOB_QUEUED);
+	CHECK(spool_load_try(id, &t) == 0 && t.attempts == 0);
 }
 
 TEST(spool_retention_expires_finished_jobs)
