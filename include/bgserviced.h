@@ -13,8 +13,9 @@
  *  - The master (server.c) owns the configuration, the listening sockets
  *    (net.c), its children (a connection's or a datagram's, by pid, with
  *    the caller's address for max_per_source) and, through sched.c, every
- *    queued job's life: the queued jobs in order, the runners by pid, the
- *    children waiting for a job, retention.  Only the master reads the
+ *    queued job's life: the queued jobs in order, those waiting for
+ *    others (deps.c), the runners by pid, the children waiting for a job,
+ *    retention.  Only the master reads the
  *    spool's FIFO and only the master signals its children.  It makes the
  *    shared mappings (stats.c's counters, slot.c's instance counts,
  *    rate.c's token buckets) before it forks anything.
@@ -26,7 +27,8 @@
  *    is asked of the master there.
  *  - A datagram child (dgram.c) is a connection child with no answer.
  *  - A runner (runner.c) owns one job while it runs: it claims it in the
- *    spool, runs its service through service.c, publishes the result.
+ *    spool, runs its service through service.c, publishes the result,
+ *    then runs the service's on_done (hook.c).
  *  - A service's process (child.c) owns nothing of ours: its stdin, stdout
  *    and stderr are pipes to the child that started it.
  *
@@ -189,9 +191,11 @@ struct service {
 	int		  max_instances;  /* runs at once, 0: no limit */
 	char		**env;		  /* extra "NAME=value", NULL-ended */
 	struct rlimits	  rlim;
-	struct allow	  allow; /* callers let in; none: all */
-	struct admit_conf admit; /* tokens, signatures, rates, quotas */
-	int		  line;	 /* where it was configured */
+	struct allow	  allow;	/* callers let in; none: all */
+	struct admit_conf admit;	/* tokens, signatures, rates, quotas */
+	char		**on_done;	/* run after a job, NULL: none */
+	int		  on_done_when; /* enum hook_when (hook.h) */
+	int		  line;		/* where it was configured */
 };
 
 struct config {

@@ -21,10 +21,11 @@
  * to JOB_ID_MAX), an argument padded with NULs, '\n'.  Notes of one size, written whole (< PIPE_BUF): reads never split
  * them.
  */
-#define NOTE_ADD  'A' /* a job was queued; the argument: its service */
-#define NOTE_WAIT 'W' /* a child waits for the job; its pid */
-#define NOTE_DONE 'D' /* the job was cancelled: stop its runner */
-#define NOTE_ARG  (1 + JOB_ID_MAX)
+#define NOTE_ADD   'A' /* a job was queued; the argument: its service */
+#define NOTE_AFTER 'B' /* ... one that waits for others (deps.c) */
+#define NOTE_WAIT  'W' /* a child waits for the job; its pid */
+#define NOTE_DONE  'D' /* the job was cancelled: stop its runner */
+#define NOTE_ARG   (1 + JOB_ID_MAX)
 /* ... and its source's key (rate_source()), 16 hex digits: quotas. */
 #define NOTE_SRC (NOTE_ARG + SERVICE_NAME_MAX + 1)
 #define NOTE_LEN (NOTE_SRC + 16 + 1)

@@ -80,7 +80,8 @@ notify_send(int kind, const char *id, const char *arg, uint64_t src)
 
 /*
  * Queue a job of SV (its caller admitted) with the options OPTS, its id
- * tagged with NODE ("": none), and tell the master.  The id
+ * tagged with NODE ("": none), and tell the master; or, when a job of SV
+ * has OPTS's key, answer that job's id instead (spool_add()).  The id
  * is answered only once the note is in the FIFO, where this master or,
  * if it dies first, the next one reads it, or when no master holds the
  * spool, so that the next one finds the job when it scans the spool.
@@ -90,11 +91,19 @@ int
 queue_add(const struct service *sv, const char *node, const struct peer *peer,
     const struct job_opts *opts, const char *data, size_t len, char *id)
 {
-	if (spool_add(sv->name, node, peer, opts, data, len, id) == -1) {
+	int r;
+
+	if ((r = spool_add(sv->name, node, peer, opts, data, len, id)) == -1) {
 		log_warn("queue: cannot spool a job");
 		return -1;
 	}
-	switch (notify_send(NOTE_ADD, id, sv->name, rate_source(peer))) {
+	if (r == 1) {
+		log_info("job %s: has the key %s: no new job", id, opts->key);
+		return 0;
+	}
+	switch (notify_send(opts != NULL && opts->nafter > 0 ? NOTE_AFTER :
+							       NOTE_ADD,
+	    id, sv->name, rate_source(peer))) {
 	case -1:
 		log_warn("queue: cannot notify the master of job %s", id);
 		(void)spool_remove(id);
@@ -183,7 +192,8 @@ queue_info(const char *id, struct buf *out)
 	struct job_result res;
 	enum job_state	  st;
 	char		  text[PROTO_INFO_MAX];
-	int		  r;
+	char		  after[JOB_AFTER_MAX * (JOB_ID_MAX + 1)];
+	int		  r, i;
 
 	if ((st = spool_state(id)) == JOB_NONE ||
 	    spool_load_req(id, &req) == -1)
@@ -193,6 +203,11 @@ queue_info(const char *id, struct buf *out)
 	in.service = req.service;
 	in.state = st;
 	in.submitted = req.submitted;
+	in.key = req.key;
+	for (after[0] = '\0', i = 0; i < req.nafter; i++)
+		snprintf(after + strlen(after), sizeof(after) - strlen(after),
+		    "%s%s", i > 0 ? "," : "", req.after[i]);
+	in.after = after;
 	if (st == JOB_DONE && spool_load_result(id, &res) == 0) {
 		in.has_result = 1;
 		in.started = res.started;

@@ -27,6 +27,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "deps.h"
 #include "log.h"
 #include "queue.h"
 #include "rate.h"
@@ -135,11 +136,22 @@ grow(void *a, size_t *cap, size_t n, size_t size)
 	return a;
 }
 
-/* A queued job the start-up scan found: queue it, remember its id. */
+/* A job that waited for others may run now (deps.c). */
+static void
+released(const char *id, const char *service, uint64_t src)
+{
+	pending_insert(id, service, 0, src);
+}
+
+/*
+ * A queued job the start-up scan found: queue it, or hold it while it
+ * waits for others; remember its id.
+ */
 static void
 recovered(const char *id, const char *service)
 {
-	pending_insert(id, service, 0, 0);
+	if (!deps_hold(id, service, 0))
+		pending_insert(id, service, 0, 0);
 	q.recovered =
 	    grow(q.recovered, &q.reccap, q.nrecovered, sizeof(*q.recovered));
 	strlcpy(q.recovered[q.nrecovered++], id, sizeof(*q.recovered));
@@ -173,11 +185,16 @@ sched_notify_fd(void)
 	return spool_notify_fd();
 }
 
-/* Wake the children waiting for job ID. */
+/*
+ * Job ID is done: wake the children waiting for it, and queue the jobs
+ * that waited for it and may run now.
+ */
 static void
 waiters_wake(const char *id)
 {
 	size_t i = q.nwaiters;
+
+	deps_ended(id, released);
 
 	while (i-- > 0)
 		if (strcmp(q.waiters[i].id, id) == 0) {
@@ -231,6 +248,14 @@ runner_stop(const char *id)
 		(void)kill(r->pid, SIGTERM);
 }
 
+/* Job ID of SERVICE was added (AFTER: it waits for others). */
+static void
+job_added(const char *id, int after, const char *service, uint64_t src)
+{
+	if (!after || !deps_hold(id, service, src))
+		pending_insert(id, service, 0, src);
+}
+
 /* One note, NOTE_LEN bytes. */
 static void
 note_read(char *note, int (*ours)(pid_t))
@@ -248,10 +273,11 @@ note_read(char *note, int (*ours)(pid_t))
 	note[NOTE_SRC - 1] = '\0'; /* ends the service's name */
 	switch (note[0]) {
 	case NOTE_ADD:
+	case NOTE_AFTER:
 		if (q.nrecovered == 0 ||
 		    bsearch(id, q.recovered, q.nrecovered,
 			sizeof(*q.recovered), id_cmp) == NULL)
-			pending_insert(id, note + NOTE_ARG, 0,
+			job_added(id, note[0] == NOTE_AFTER, note + NOTE_ARG,
 			    strtoull(note + NOTE_SRC, NULL, 16));
 		break;
 	case NOTE_WAIT:
@@ -546,10 +572,11 @@ sched_tick(const struct config *conf)
 	}
 }
 
+/* The jobs queued, those waiting for others included. */
 size_t
 sched_pending(void)
 {
-	return q.npending;
+	return q.npending + deps_blocked();
 }
 
 size_t
@@ -582,6 +609,7 @@ sched_free(void)
 		RB_REMOVE(runners, &q.runners, r);
 		free(r);
 	}
+	deps_free();
 	free(q.waiters);
 	free(q.recovered);
 	free(q.unfinished);
