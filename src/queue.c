@@ -183,6 +183,20 @@ queue_list(struct buf *out)
 	return spool_list(out);
 }
 
+/* The jobs REQ waits for, "ID,ID", in BUF. */
+static const char *
+after_list(char *buf, size_t size, const struct job_req *req)
+{
+	size_t len = 0;
+	int    i;
+
+	buf[0] = '\0';
+	for (i = 0; i < req->nafter && len < size; i++)
+		len += snprintf(buf + len, size - len, "%s%s",
+		    i > 0 ? "," : "", req->after[i]);
+	return buf;
+}
+
 /* queue:info about job ID, formatted by proto.c.  Returns 0, or -1. */
 int
 queue_info(const char *id, struct buf *out)
@@ -193,7 +207,7 @@ queue_info(const char *id, struct buf *out)
 	enum job_state	  st;
 	char		  text[PROTO_INFO_MAX];
 	char		  after[JOB_AFTER_MAX * (JOB_ID_MAX + 1)];
-	int		  r, i;
+	int		  r;
 
 	if ((st = spool_state(id)) == JOB_NONE ||
 	    spool_load_req(id, &req) == -1)
@@ -204,10 +218,7 @@ queue_info(const char *id, struct buf *out)
 	in.state = st;
 	in.submitted = req.submitted;
 	in.key = req.key;
-	for (after[0] = '\0', i = 0; i < req.nafter; i++)
-		snprintf(after + strlen(after), sizeof(after) - strlen(after),
-		    "%s%s", i > 0 ? "," : "", req.after[i]);
-	in.after = after;
+	in.after = after_list(after, sizeof(after), &req);
 	if (st == JOB_DONE && spool_load_result(id, &res) == 0) {
 		in.has_result = 1;
 		in.started = res.started;

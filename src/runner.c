@@ -211,6 +211,8 @@ job_dep_failed(const struct config *conf, const struct service *sv,
 		log_warn("job %s: cannot mark it running, will retry", id);
 		return RUNNER_RETRY;
 	}
+	if (spool_state(id) == JOB_DONE) /* cancelled meanwhile */
+		return 0;
 	memset(&jr, 0, sizeof(jr));
 	jr.code = proto_err_code(ERR_DEP_FAILED);
 	strlcpy(jr.how, "dependency", sizeof(jr.how));
