@@ -261,6 +261,7 @@ def hook_daemon(daemon_factory, hook_dir):
         "onfail": dict(svc("cat"), on_done_when="failure", **common),
         "broken": dict(svc("cat"), user="nobody", on_done=[str(hook)],
                        env=["HOOK_EXIT=7"]),
+        "hang": dict(svc("echo started; exec sleep 300", timeout=0), **common),
     }).start()
     return d, out
 
@@ -297,6 +298,18 @@ def test_on_done_when_failure_and_a_dependency_failure(daemon_factory, hook_dir)
         ("failed", "500", "dependency", "")
     assert (out / (failed + ".in")).read_bytes() == b""
     assert not (out / (good + ".env")).exists()  # it succeeded
+
+
+def test_on_done_after_a_cancel_while_running(daemon_factory, hook_dir):
+    d, out = hook_daemon(daemon_factory, hook_dir)
+    jid = add(d, "hang")
+    assert wait_state(d, jid, b"1")
+    assert d.request(b"queue:cancel:id:" + jid.encode()) == b"cancelled"
+    # The runner's SIGTERM stopped the service, not the hook after it.
+    assert bgs.wait_until(lambda: (out / (jid + ".in")).exists(), 10)
+    env = hook_env(out / (jid + ".env"))
+    assert (env["state"], env["code"], env["result"]) == ("cancelled", "410", "cancelled")
+    assert d.wait_log("job %s: on_done of hang ok" % jid)
 
 
 def test_a_failing_on_done_is_logged_and_changes_nothing(daemon_factory, hook_dir):
