@@ -14,9 +14,9 @@
  *    (net.c), its children (a connection's or a datagram's, by pid, with
  *    the caller's address for max_per_source) and, through sched.c, every
  *    queued job's life: the queued jobs in order (pending.c: priority,
- *    ageing, due times), the runners by pid, the children waiting for a
- *    job, retention.  Only the master reads the
- *    spool's FIFO and only the master signals its children.  It makes the
+ *    ageing, due times), those waiting for others (deps.c), the runners
+ *    by pid, the children waiting for a job, retention.  Only the master
+ *    reads the spool's FIFO and only the master signals its children.  It makes the
  *    shared mappings (stats.c's counters, slot.c's instance counts,
  *    rate.c's token buckets) before it forks anything.
  *  - A connection child (conn.c) owns one caller's socket and the request
@@ -28,7 +28,8 @@
  *  - A datagram child (dgram.c) is a connection child with no answer.
  *  - A runner (runner.c) owns one job while it runs: it claims it in the
  *    spool, counts the attempt there, runs its service through service.c,
- *    publishes the result or, with attempts left, has it queued again.
+ *    publishes the result or, with attempts left, has it queued again;
+ *    after the last attempt it runs the service's on_done (hook.c).
  *  - A service's process (child.c) owns nothing of ours: its stdin, stdout
  *    and stderr are pipes to the child that started it.
  *
@@ -206,9 +207,11 @@ struct service {
 	int		  priority;    /* its jobs' default priority */
 	int		  retries;     /* attempts after the first */
 	int		  retry_delay; /* seconds before the first retry */
-	double retry_backoff; /* each next retry waits so much longer */
-	int    retry_on;      /* RETRY_ON_ bits */
-	int    line;	      /* where it was configured */
+	double		  retry_backoff; /* each retry waits so much longer */
+	int		  retry_on;	 /* RETRY_ON_ bits */
+	char		**on_done;	 /* run after a job, NULL: none */
+	int		  on_done_when;	 /* enum hook_when (hook.h) */
+	int		  line;		 /* where it was configured */
 };
 
 struct config {

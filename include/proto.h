@@ -84,6 +84,7 @@ enum proto_err {
 	ERR_TOKEN,		/* 401 tokens: none presented, or wrong */
 	ERR_DENIED,		/* 403 allow says no */
 	ERR_NO_JOB,		/* 404 unknown job id */
+	ERR_DEP_UNKNOWN,	/* 404 after= names an unknown job id */
 	ERR_NOT_TCP,		/* 405 the service is udp only */
 	ERR_TIMEOUT,		/* 408 request_timeout */
 	ERR_JOB_DONE,		/* 409 cancel of a finished job */
@@ -102,6 +103,7 @@ enum proto_err {
 	ERR_JOB_FAILED,		/* 500 a runner ended without a result */
 	ERR_JOB_UNREADABLE,	/* 500 a job's request file is damaged */
 	ERR_JOB_UNSTORED,	/* 500 ran, but its result was lost */
+	ERR_DEP_FAILED,		/* 500 a job it waited for did not succeed */
 	ERR_BUSY,		/* 503 max_instances all running */
 	ERR_QUEUE_FULL,		/* 503 max_queue */
 	ERR_SHUTDOWN,		/* 503 the daemon stops */
@@ -182,10 +184,12 @@ struct proto_info {
 	long long	cpu_user_ms; /* the service's CPU time */
 	long long	cpu_sys_ms;
 	long		max_rss_kib; /* its peak RSS */
+	const char     *key;	     /* its idempotency key, "": none */
+	const char     *after;	     /* "ID,ID": the jobs it waits for */
 };
 
 /* Room for any answer of proto_info_format(). */
-#define PROTO_INFO_MAX 1024
+#define PROTO_INFO_MAX 1536
 /* Room for any answer of proto_id_answer() or proto_state_answer(). */
 #define PROTO_ANSWER_MAX 48
 

@@ -5,7 +5,9 @@
  * by which process), ID.done holds its result.  Each file is published
  * whole: written to a temp file, fsync'ed, linked into place (the first
  * writer wins: a result is never overwritten), the directory fsync'ed.
- * A crash at any instant leaves each job absent or whole.
+ * A crash at any instant leaves each job absent or whole.  A job added
+ * with an idempotency key has a key file naming it while its request
+ * exists (see spool_add()).
  *
  * Trust: the spool belongs to the user the daemon runs as.  It is opened
  * once, checked (a directory of that user's that no one else may write,
@@ -79,6 +81,7 @@ void spool_child(void);
 int  spool_add(const char *service, const char *node, const struct peer *,
      const struct job_opts *, const char *data, size_t len, char *id);
 int  spool_load_req(const char *id, struct job_req *);
+int  spool_load_head(const char *id, struct job_req *);
 void spool_req_free(struct job_req *);
 enum job_state spool_state(const char *id);
 enum job_state spool_state_full(const char *id);
@@ -92,6 +95,7 @@ pid_t	       spool_runner(const char *id);
 int	       spool_finish(const char *id, const struct job_result *);
 int  spool_finish_now(const char *id, enum proto_err, const char *how);
 int  spool_load_result(const char *id, struct job_result *);
+int  spool_result_code(const char *id);
 void spool_result_free(struct job_result *);
 int  spool_cancel_mark(const char *id);
 int  spool_cancelled(const char *id);

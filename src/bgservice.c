@@ -53,14 +53,16 @@ static void __attribute__((noreturn)) usage(void)
 	    "  call SERVICE [DATA]  run SERVICE with DATA (or stdin), print "
 	    "its output\n"
 	    "  send SERVICE [DATA]  run SERVICE with DATA over UDP, no answer\n"
-	    "  add [-p PRIORITY] [-d SECONDS | -a EPOCH] SERVICE [DATA]\n"
+	    "  add [-p PRIORITY] [-d SECONDS | -a EPOCH] [-k KEY] [-w ID,...]\n"
+	    "      SERVICE [DATA]\n"
 	    "                       queue a job, print its id\n"
 	    "  status ID            print 0 (queued), 1 (running) or 2 (done)\n"
 	    "  get ID               wait for the job, print its output\n"
 	    "  info ID              the job's state, exit status and times\n"
 	    "  cancel ID            cancel a queued or running job\n"
 	    "  retry ID             queue a failed job again\n"
-	    "  jobs                 list the jobs in the spool\n"
+	    "  jobs [-S state] [-s service]\n"
+	    "                       list the jobs in the spool, oldest first\n"
 	    "  stats                print the daemon's counters\n"
 	    "  ping                 check that the daemon answers\n");
 	exit(EXIT_USAGE);
@@ -379,6 +381,42 @@ opt_number(int ch, long long min, long long max)
 	return v;
 }
 
+/* -w ID,...: the jobs the new job waits for, into add_opts. */
+static void
+add_after(const char *list)
+{
+	const char *p = list;
+	size_t	    len;
+
+	for (;;) {
+		len = strcspn(p, ",");
+		if (add_opts.nafter == JOB_AFTER_MAX)
+			errx(EXIT_USAGE, "-w: %d jobs at most", JOB_AFTER_MAX);
+		if (!proto_valid_id(p, len))
+			errx(EXIT_USAGE, "-w %s: not a list of job ids", list);
+		memcpy(add_opts.after[add_opts.nafter], p, len);
+		add_opts.after[add_opts.nafter++][len] = '\0';
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+}
+
+/* -k KEY: any printable characters but a space. */
+static void
+add_key(const char *key)
+{
+	const char *p;
+
+	if (key[0] == '\0' ||
+	    strlcpy(add_opts.key, key, sizeof(add_opts.key)) >=
+		sizeof(add_opts.key))
+		errx(EXIT_USAGE, "-k: 1 to %d characters", JOB_KEY_MAX);
+	for (p = key; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~')
+			errx(EXIT_USAGE, "-k: printable characters, no space");
+}
+
 /* add's options into add_opts; the arguments left. */
 static int
 add_options(int argc, char *argv[])
@@ -386,7 +424,7 @@ add_options(int argc, char *argv[])
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "+a:d:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "+a:d:k:p:w:")) != -1) {
 		switch (ch) {
 		case 'a':
 			add_opts.at = opt_number(ch, 1, JOB_AT_MAX);
@@ -394,10 +432,16 @@ add_options(int argc, char *argv[])
 		case 'd':
 			add_opts.delay = opt_number(ch, 0, JOB_DELAY_MAX);
 			break;
+		case 'k':
+			add_key(optarg);
+			break;
 		case 'p':
 			add_opts.priority = opt_number(ch, -JOB_PRIORITY_MAX,
 			    JOB_PRIORITY_MAX);
 			add_opts.has_priority = 1;
+			break;
+		case 'w':
+			add_after(optarg);
 			break;
 		default:
 			usage();
@@ -537,11 +581,147 @@ plain_verb(enum proto_verb verb, int argc)
 	return code;
 }
 
+/* One job of the list: "ID STATE SERVICE SUBMITTED" (more words: kept). */
+struct job_line {
+	char	  id[JOB_ID_MAX + 1];
+	char	  state[16];
+	char	  service[SERVICE_NAME_MAX + 1];
+	long long submitted;
+};
+
+static int
+job_line_cmp(const void *a, const void *b)
+{
+	const struct job_line *x = a, *y = b;
+
+	if (x->submitted != y->submitted)
+		return x->submitted < y->submitted ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/*
+ * The jobs of the list ANS in STATE and of SERVICE (each NULL: any),
+ * oldest first, into *JOBS; how many.
+ */
+static size_t
+jobs_parse(const struct buf *ans, const char *state, const char *service,
+    struct job_line **jobs)
+{
+	struct job_line j, *all = NULL, *grown;
+	const char     *p = ans->data, *end = ans->data + ans->len, *nl;
+	char		line[256];
+	size_t		n = 0, cap = 0;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
+		if (sscanf(line, "%25s %15s %64s %lld", j.id, j.state,
+			j.service, &j.submitted) != 4 ||
+		    (state != NULL && strcmp(j.state, state) != 0) ||
+		    (service != NULL && strcmp(j.service, service) != 0))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((grown = reallocarray(all, cap, sizeof(*all))) ==
+			    NULL)
+				err(EXIT_TEMP, "malloc");
+			all = grown;
+		}
+		all[n++] = j;
+	}
+	if (n > 1)
+		qsort(all, n, sizeof(*all), job_line_cmp);
+	*jobs = all;
+	return n;
+}
+
+/* How long ago T was, NOW being now: "12s", "3m", "5h", "2d". */
+static void
+ago(char *buf, size_t size, long long t, time_t now)
+{
+	long long d = now > t ? now - t : 0;
+
+	if (d < 60)
+		snprintf(buf, size, "%llds ago", d);
+	else if (d < 3600)
+		snprintf(buf, size, "%lldm ago", d / 60);
+	else if (d < 86400)
+		snprintf(buf, size, "%lldh ago", d / 3600);
+	else
+		snprintf(buf, size, "%lldd ago", d / 86400);
+}
+
+/* The table of jobs: a header, then one line each, times local. */
+static void
+jobs_print(const struct job_line *jobs, size_t n)
+{
+	char	  when[32], age[32];
+	struct tm tm;
+	time_t	  now = time(NULL), t;
+	size_t	  i;
+	int	  idw = 16, svw = 7, w;
+
+	for (i = 0; i < n; i++) {
+		if ((w = (int)strlen(jobs[i].id)) > idw)
+			idw = w;
+		if ((w = (int)strlen(jobs[i].service)) > svw)
+			svw = w;
+	}
+	printf("%-*s  %-9s  %-*s  %-19s  %s\n", idw, "ID", "STATE", svw,
+	    "SERVICE", "SUBMITTED", "AGE");
+	for (i = 0; i < n; i++) {
+		t = (time_t)jobs[i].submitted;
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm) ==
+			0)
+			snprintf(when, sizeof(when), "%lld",
+			    jobs[i].submitted);
+		ago(age, sizeof(age), jobs[i].submitted, now);
+		printf("%-*s  %-9s  %-*s  %-19s  %s\n", idw, jobs[i].id,
+		    jobs[i].state, svw, jobs[i].service, when, age);
+	}
+}
+
+/* The states a job can be listed in. */
+static const char *const job_states[] = { "queued", "running", "done",
+	"failed", "cancelled", NULL };
+
+/* jobs [-S STATE] [-s SERVICE]: the spool's jobs as a table. */
 static int
 cmd_jobs(int argc, char *argv[])
 {
-	(void)argv;
-	return plain_verb(VERB_QLIST, argc);
+	struct buf	 ans = { 0 }, none = { 0 };
+	struct job_line *jobs;
+	const char	*state = NULL, *service = NULL;
+	size_t		 n, i;
+	int		 ch, code;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "+S:s:")) != -1) {
+		if (ch == 'S')
+			state = optarg;
+		else if (ch == 's')
+			service = optarg;
+		else
+			usage();
+	}
+	for (i = 0; state != NULL && job_states[i] != NULL &&
+	     strcmp(state, job_states[i]) != 0;
+	     i++)
+		;
+	if (argc != optind || (state != NULL && job_states[i] == NULL))
+		usage();
+	code = call_any(service, VERB_QLIST, NULL, &none, &ans);
+	if (code != PROTO_DONE)
+		return finish(code, &ans);
+	n = jobs_parse(&ans, state, service, &jobs);
+	jobs_print(jobs, n);
+	free(jobs);
+	buf_free(&ans);
+	if (fflush(stdout) == EOF)
+		err(EXIT_TEMP, "stdout");
+	return 0;
 }
 
 static int

@@ -55,7 +55,8 @@ static const char *const service_keys[] = { "command", "timeout", "tcp", "udp",
 	"max_instances", "spool_writable", "tokens", "allow_untokened", "rate",
 	"burst", "source_rate", "source_burst", "udp_key", "udp_signed",
 	"max_queued_per_source", "max_running_per_source", "priority",
-	"retries", "retry_delay", "retry_backoff", "retry_on", NULL };
+	"retries", "retry_delay", "retry_backoff", "retry_on", "on_done",
+	"on_done_when", NULL };
 
 static int cfg_error(struct cfgctx *ctx, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -792,49 +793,78 @@ parse_metrics(struct cfgctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/*
+ * KEY = [ "/path/to/program", "arg", ... ] of service SV into *ARGV;
+ * absent: NULL, unless it is REQUIRED.
+ */
 static int
-parse_command(struct cfgctx *ctx, const config_setting_t *g,
-    struct service *sv)
+parse_argv(struct cfgctx *ctx, const config_setting_t *g,
+    const struct service *sv, const char *key, int required, char ***argv)
 {
 	const config_setting_t *s, *e;
 	struct stat		st;
 	int			i, n;
 
-	if ((s = config_setting_get_member(g, "command")) == NULL)
-		return cfg_error(ctx, g, "service '%s' has no 'command'",
-		    sv->name);
+	if ((s = config_setting_get_member(g, key)) == NULL)
+		return required ? cfg_error(ctx, g, "service '%s' has no '%s'",
+				      sv->name, key) :
+				  0;
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return cfg_error(ctx, s,
-		    "'command' must be an array of "
-		    "strings [ \"/path/to/program\", \"arg\", ... ]");
+		    "'%s' must be an array of "
+		    "strings [ \"/path/to/program\", \"arg\", ... ]",
+		    key);
 	if ((n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s, "'command' is empty");
-	if ((sv->argv = calloc(n + 1, sizeof(char *))) == NULL)
+		return cfg_error(ctx, s, "'%s' is empty", key);
+	if ((*argv = calloc(n + 1, sizeof(char *))) == NULL)
 		return cfg_error(ctx, s, "out of memory");
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return cfg_error(ctx, e,
-			    "'command' must hold only "
-			    "strings");
-		if ((sv->argv[i] = strdup(config_setting_get_string(e))) ==
+			return cfg_error(ctx, e, "'%s' must hold only strings",
+			    key);
+		if (((*argv)[i] = strdup(config_setting_get_string(e))) ==
 		    NULL)
 			return cfg_error(ctx, e, "out of memory");
 	}
-	if (sv->argv[0][0] != '/')
+	if ((*argv)[0][0] != '/')
 		return cfg_error(ctx, s,
-		    "service '%s': command '%s' is not "
-		    "an absolute path",
-		    sv->name, sv->argv[0]);
-	if (access(sv->argv[0], X_OK) == -1)
-		return cfg_error(ctx, s, "service '%s': command '%s': %s",
-		    sv->name, sv->argv[0], strerror(errno));
-	if (stat(sv->argv[0], &st) == -1 || !S_ISREG(st.st_mode))
+		    "service '%s': %s '%s' is not an absolute path", sv->name,
+		    key, (*argv)[0]);
+	if (access((*argv)[0], X_OK) == -1)
+		return cfg_error(ctx, s, "service '%s': %s '%s': %s", sv->name,
+		    key, (*argv)[0], strerror(errno));
+	if (stat((*argv)[0], &st) == -1 || !S_ISREG(st.st_mode))
 		return cfg_error(ctx, s,
-		    "service '%s': command '%s' is not "
-		    "a regular file",
-		    sv->name, sv->argv[0]);
+		    "service '%s': %s '%s' is not a regular file", sv->name,
+		    key, (*argv)[0]);
 	return 0;
+}
+
+/* on_done_when = "always" | "success" | "failure". */
+static int
+parse_on_done_when(struct cfgctx *ctx, const config_setting_t *g,
+    struct service *sv)
+{
+	static const char *const words[] = { "always", "success", "failure",
+		NULL };
+	const config_setting_t	*s;
+	const char		*v;
+	int			 i;
+
+	if ((s = config_setting_get_member(g, "on_done_when")) == NULL)
+		return 0;
+	v = config_setting_type(s) == CONFIG_TYPE_STRING ?
+	    config_setting_get_string(s) :
+	    "";
+	for (i = 0; words[i] != NULL; i++)
+		if (strcmp(v, words[i]) == 0) {
+			sv->on_done_when = i; /* enum hook_when's order */
+			return 0;
+		}
+	return cfg_error(ctx, s,
+	    "'on_done_when' must be \"always\", \"success\" or "
+	    "\"failure\"");
 }
 
 /* env = [ "NAME=value", ... ]: added to the small environment. */
@@ -1010,7 +1040,9 @@ parse_service(struct cfgctx *ctx, const config_setting_t *g,
 	sv->admit.max_queued_per_source = sv->admit.max_running_per_source =
 	    -1;
 	if (cfg_known_keys(ctx, g, service_keys, "a service") == -1 ||
-	    parse_command(ctx, g, sv) == -1 ||
+	    parse_argv(ctx, g, sv, "command", 1, &sv->argv) == -1 ||
+	    parse_argv(ctx, g, sv, "on_done", 0, &sv->on_done) == -1 ||
+	    parse_on_done_when(ctx, g, sv) == -1 ||
 	    cfg_int(ctx, g, "timeout", 0, 86400 * 7, &timeout) == -1 ||
 	    cfg_bool(ctx, g, "tcp", &sv->tcp) == -1 ||
 	    cfg_bool(ctx, g, "udp", &sv->udp) == -1 ||
@@ -1297,6 +1329,9 @@ config_free(struct config *c)
 		for (a = c->services[i].argv; a != NULL && *a != NULL; a++)
 			free(*a);
 		free(c->services[i].argv);
+		for (a = c->services[i].on_done; a != NULL && *a != NULL; a++)
+			free(*a);
+		free(c->services[i].on_done);
 		free(c->services[i].charset);
 		free(c->services[i].id.user);
 		free(c->services[i].id.groups);

@@ -21,6 +21,7 @@
 #include "child.h"
 #include "config.h"
 #include "conn.h"
+#include "deps.h"
 #include "log.h"
 #include "proto.h"
 #include "queue.h"
@@ -262,6 +263,23 @@ handle_call(struct conn *c, const struct request *req)
 	child_result_free(&res);
 }
 
+/* Refuse an add that waits for a job the spool does not hold. */
+static int
+refuse_unknown_dep(struct conn *c, const struct request *req)
+{
+	const char *dep;
+	char	    text[128];
+
+	if ((dep = deps_unknown(&req->opts)) == NULL)
+		return 0;
+	log_info("%s: add %s: refused: unknown dependency %s", c->who,
+	    req->service, dep);
+	snprintf(text, sizeof(text), "%s: %s", proto_err_text(ERR_DEP_UNKNOWN),
+	    dep);
+	conn_fail(c, req->framed, proto_err_code(ERR_DEP_UNKNOWN), text);
+	return 1;
+}
+
 static void
 handle_qadd(struct conn *c, const struct request *req)
 {
@@ -269,7 +287,8 @@ handle_qadd(struct conn *c, const struct request *req)
 	char		    id[JOB_ID_MAX + 1], ans[PROTO_ANSWER_MAX];
 
 	call_init(&call, c, req);
-	if (refuse_cut(c, req) || !admitted(c, req, &call))
+	if (refuse_cut(c, req) || !admitted(c, req, &call) ||
+	    refuse_unknown_dep(c, req))
 		return;
 	if (queue_add(call.sv, c->conf->node, c->peer, &req->opts, req->data,
 		req->datalen, id) == -1) {

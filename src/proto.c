@@ -59,6 +59,7 @@ static const struct {
 	{ ERR_TOKEN, 401, "Token missing or wrong" },
 	{ ERR_DENIED, 403, "Access denied" },
 	{ ERR_NO_JOB, 404, "Unknown job id" },
+	{ ERR_DEP_UNKNOWN, 404, "Unknown dependency" },
 	{ ERR_NOT_TCP, 405, "Service is not available over tcp" },
 	{ ERR_TIMEOUT, 408, "Request timeout" },
 	{ ERR_JOB_DONE, 409, "Job already done" },
@@ -79,6 +80,7 @@ static const struct {
 	{ ERR_JOB_UNSTORED, 500,
 	    "Job done, but its result could not be "
 	    "stored" },
+	{ ERR_DEP_FAILED, 500, "Dependency failed" },
 	{ ERR_BUSY, 503, "Service busy" },
 	{ ERR_QUEUE_FULL, 503, "Queue full" },
 	{ ERR_SHUTDOWN, 503, "The daemon is shutting down" },
@@ -926,9 +928,24 @@ ts_iso(char *buf, size_t size, const struct timespec *ts)
 	    (int)(ts->tv_nsec / 1000000 % 1000));
 }
 
+/* The lines of queue:info for a job's key and dependencies, if any. */
+static int
+info_options(char *buf, size_t size, const struct proto_info *in)
+{
+	int r = 0, n;
+
+	if (in->key != NULL && in->key[0] != '\0' &&
+	    (r = snprintf(buf, size, "key %s\n", in->key)) < 0)
+		return 0;
+	if ((size_t)r >= size || in->after == NULL || in->after[0] == '\0')
+		return r;
+	n = snprintf(buf + r, size - r, "after %s\n", in->after);
+	return n < 0 ? r : r + n;
+}
+
 /*
  * The answer to queue:info: "key value" lines, those of the result only
- * once the job is done.
+ * once the job is done; then the job's key and dependencies.
  */
 size_t
 proto_info_format(char *buf, size_t size, const struct proto_info *in)
@@ -959,6 +976,8 @@ proto_info_format(char *buf, size_t size, const struct proto_info *in)
 		    in->output_bytes, in->cpu_user_ms, in->cpu_sys_ms,
 		    in->max_rss_kib, in->attempts, in->attempts_max);
 	}
+	if (r >= 0 && (size_t)r < size)
+		r += info_options(buf + r, size - r, in);
 	return r < 0 ? 0 : (size_t)r < size ? (size_t)r : size - 1;
 }
 

@@ -84,7 +84,8 @@ notify_send(int kind, const char *id, const char *arg, uint64_t src, int prio,
 
 /*
  * Queue a job of SV (its caller admitted) with the options OPTS, its id
- * tagged with NODE ("": none), and tell the master.  The id
+ * tagged with NODE ("": none), and tell the master; or, when a job of SV
+ * has OPTS's key, answer that job's id instead (spool_add()).  The id
  * is answered only once the note is in the FIFO, where this master or,
  * if it dies first, the next one reads it, or when no master holds the
  * spool, so that the next one finds the job when it scans the spool.
@@ -95,6 +96,7 @@ queue_add(const struct service *sv, const char *node, const struct peer *peer,
     const struct job_opts *opts, const char *data, size_t len, char *id)
 {
 	struct job_opts o = *opts;
+	int		r;
 
 	if (!o.has_priority)
 		o.priority = sv->priority;
@@ -102,12 +104,16 @@ queue_add(const struct service *sv, const char *node, const struct peer *peer,
 	o.due_ms = o.at > 0 ? o.at * 1000 :
 	    o.delay > 0	    ? wall_ms() + o.delay * 1000 :
 			      0;
-	if (spool_add(sv->name, node, peer, &o, data, len, id) == -1) {
+	if ((r = spool_add(sv->name, node, peer, &o, data, len, id)) == -1) {
 		log_warn("queue: cannot spool a job");
 		return -1;
 	}
-	switch (notify_send(NOTE_ADD, id, sv->name, rate_source(peer),
-	    o.priority, o.due_ms)) {
+	if (r == 1) {
+		log_info("job %s: has the key %s: no new job", id, o.key);
+		return 0;
+	}
+	switch (notify_send(o.nafter > 0 ? NOTE_AFTER : NOTE_ADD, id, sv->name,
+	    rate_source(peer), o.priority, o.due_ms)) {
 	case -1:
 		log_warn("queue: cannot notify the master of job %s", id);
 		(void)spool_remove(id);
@@ -206,6 +212,20 @@ info_attempts(const struct config *conf, const char *id, const char *service,
 				       1;
 }
 
+/* The jobs REQ waits for, "ID,ID", in BUF. */
+static const char *
+after_list(char *buf, size_t size, const struct job_req *req)
+{
+	size_t len = 0;
+	int    i;
+
+	buf[0] = '\0';
+	for (i = 0; i < req->nafter && len < size; i++)
+		len += snprintf(buf + len, size - len, "%s%s",
+		    i > 0 ? "," : "", req->after[i]);
+	return buf;
+}
+
 /* queue:info about job ID, formatted by proto.c.  Returns 0, or -1. */
 int
 queue_info(const struct config *conf, const char *id, struct buf *out)
@@ -215,6 +235,7 @@ queue_info(const struct config *conf, const char *id, struct buf *out)
 	struct job_result res;
 	enum job_state	  st;
 	char		  text[PROTO_INFO_MAX];
+	char		  after[JOB_AFTER_MAX * (JOB_ID_MAX + 1)];
 	int		  r;
 
 	if ((st = spool_state(id)) == JOB_NONE ||
@@ -226,6 +247,8 @@ queue_info(const struct config *conf, const char *id, struct buf *out)
 	in.state = st;
 	in.submitted = req.submitted;
 	info_attempts(conf, id, req.service, &in);
+	in.key = req.key;
+	in.after = after_list(after, sizeof(after), &req);
 	if (st == JOB_DONE && spool_load_result(id, &res) == 0) {
 		in.has_result = 1;
 		in.started = res.started;

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "deps.h"
+#include "hook.h"
 #include "log.h"
 #include "runner.h"
 #include "service.h"
@@ -308,6 +310,39 @@ attempt_again(struct service_call *call, const struct run_result *run,
 	return 0;
 }
 
+/*
+ * Job ID of SV waits for a job that did not succeed (WHY says which):
+ * publish that as its result, without running it, then run on_done.
+ */
+static int
+job_dep_failed(const struct config *conf, const struct service *sv,
+    const char *id, const char *why, pid_t master)
+{
+	struct job_result jr;
+
+	if (getppid() != master)
+		return 0;
+	if (spool_mark_running(id, getpid()) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		log_warn("job %s: cannot mark it running, will retry", id);
+		return RUNNER_RETRY;
+	}
+	if (spool_state(id) == JOB_DONE) /* cancelled meanwhile */
+		return 0;
+	memset(&jr, 0, sizeof(jr));
+	jr.code = proto_err_code(ERR_DEP_FAILED);
+	strlcpy(jr.how, "dependency", sizeof(jr.how));
+	strlcpy(jr.message, why, sizeof(jr.message));
+	clock_gettime(CLOCK_REALTIME, &jr.ended);
+	jr.started = jr.ended;
+	log_info("job %s: %s", id, why);
+	stats_job_failed(id, sv->name, jr.code, jr.message);
+	if (publish_result(id, &jr, 1) == 0)
+		hook_done(conf, sv, id, &jr, NULL);
+	return 0;
+}
+
 /* Run the service of CALL's job and publish its result. */
 static int
 job_execute(const struct config *conf, struct service_call *call)
@@ -329,7 +364,8 @@ job_execute(const struct config *conf, struct service_call *call)
 		child_result_free(&run);
 		return RUNNER_AGAIN;
 	}
-	(void)publish_result(call->job_id, &jr, !run.cancelled);
+	if (publish_result(call->job_id, &jr, !run.cancelled) == 0)
+		hook_done(conf, call->sv, call->job_id, &jr, &run.out);
 	if (jr.code != PROTO_DONE &&
 	    jr.code != proto_err_code(ERR_JOB_CANCELLED))
 		stats_job_failed(call->job_id, call->sv->name, jr.code,
@@ -353,7 +389,7 @@ runner_main(const struct config *conf, const char *id, pid_t master)
 	struct claim	    cl = { .master = master };
 	struct job_req	    req;
 	struct peer	    peer;
-	char		    who[JOB_ID_MAX + 8];
+	char		    who[JOB_ID_MAX + 8], why[256];
 	int		    r;
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -379,6 +415,8 @@ runner_main(const struct config *conf, const char *id, pid_t master)
 	call.judge = judge_stopped;
 	if ((call.sv = config_service(conf, req.service)) == NULL)
 		r = job_orphan(id, req.service, master);
+	else if (deps_failed(&req, why, sizeof(why)))
+		r = job_dep_failed(conf, call.sv, id, why, master);
 	else
 		r = job_execute(conf, &call);
 	spool_req_free(&req);

@@ -27,6 +27,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "deps.h"
 #include "log.h"
 #include "pending.h"
 #include "queue.h"
@@ -116,11 +117,23 @@ grow(void *a, size_t *cap, size_t n, size_t size)
 	return a;
 }
 
-/* A queued job the start-up scan found: queue it, remember its id. */
+/* A job that waited for others may run now (deps.c). */
+static void
+released(const char *id, const char *service, uint64_t src, int prio,
+    long long due_ms)
+{
+	pending_insert(id, service, src, prio, due_ms);
+}
+
+/*
+ * A queued job the start-up scan found: queue it, or hold it while it
+ * waits for others; remember its id.
+ */
 static void
 recovered(const char *id, const char *service, int prio, long long due_ms)
 {
-	pending_insert(id, service, 0, prio, due_ms);
+	if (!deps_hold(id, service, 0))
+		pending_insert(id, service, 0, prio, due_ms);
 	q.recovered =
 	    grow(q.recovered, &q.reccap, q.nrecovered, sizeof(*q.recovered));
 	strlcpy(q.recovered[q.nrecovered++], id, sizeof(*q.recovered));
@@ -154,11 +167,16 @@ sched_notify_fd(void)
 	return spool_notify_fd();
 }
 
-/* Wake the children waiting for job ID. */
+/*
+ * Job ID is done: wake the children waiting for it, and queue the jobs
+ * that waited for it and may run now.
+ */
 static void
 waiters_wake(const char *id)
 {
 	size_t i = q.nwaiters;
+
+	deps_ended(id, released);
 
 	while (i-- > 0)
 		if (strcmp(q.waiters[i].id, id) == 0) {
@@ -224,9 +242,12 @@ job_known(const char *id)
 	return pending_known(id);
 }
 
-/* A note of a job added (or retried, RETRY): queue it. */
+/*
+ * A note of a job added (KIND NOTE_ADD, or NOTE_AFTER: it waits for
+ * others) or retried (NOTE_RETRY): queue it, or hold it while it waits.
+ */
 static void
-note_add(const char *id, const char *note, int retry)
+note_add(const char *id, const char *note, int kind)
 {
 	uint64_t  src = strtoull(note + NOTE_SRC, NULL, 16);
 	int	  prio = (int)strtol(note + NOTE_PRIO, NULL, 10);
@@ -234,11 +255,13 @@ note_add(const char *id, const char *note, int retry)
 
 	if (prio < -JOB_PRIORITY_MAX || prio > JOB_PRIORITY_MAX)
 		prio = 0;
-	if (retry ? job_known(id) :
-		    q.nrecovered > 0 &&
+	if (kind == NOTE_RETRY ? job_known(id) :
+				 q.nrecovered > 0 &&
 		    bsearch(id, q.recovered, q.nrecovered,
 			sizeof(*q.recovered), id_cmp) != NULL)
 		return; /* found by the scan at start, or queued already */
+	if (kind == NOTE_AFTER && deps_hold(id, note + NOTE_ARG, src))
+		return;
 	pending_insert(id, note + NOTE_ARG, src, prio, due);
 }
 
@@ -261,7 +284,8 @@ note_read(char *note, int (*ours)(pid_t))
 	switch (note[0]) {
 	case NOTE_ADD:
 	case NOTE_RETRY:
-		note_add(id, note, note[0] == NOTE_RETRY);
+	case NOTE_AFTER:
+		note_add(id, note, note[0]);
 		break;
 	case NOTE_WAIT:
 		waiter_add(id, (pid_t)strtol(note + NOTE_ARG, NULL, 10), ours);
@@ -593,10 +617,11 @@ sched_tick(const struct config *conf)
 	}
 }
 
+/* The jobs queued, those waiting for others included. */
 size_t
 sched_pending(void)
 {
-	return pending_count();
+	return pending_count() + deps_blocked();
 }
 
 size_t
@@ -626,6 +651,7 @@ sched_free(void)
 		free(r->job);
 		free(r);
 	}
+	deps_free();
 	free(q.waiters);
 	free(q.recovered);
 	free(q.unfinished);

@@ -7,6 +7,7 @@
  *	ID.run		the runner's pid and start time
  *	ID.cancel	a cancel was asked for while it ran
  *	ID.done		the result: header lines, a blank line, the output
+ *	key-HASH	an idempotency key's job: its id (see spool_add())
  *	.tmp-*		files being written; removed at start
  *	notify		the FIFO children tell the master of jobs on
  *	lock		flock(2)ed by the daemon that owns the spool
@@ -22,6 +23,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@
 #define RUN_RESERVE	 256 /* room kept in ID.run for spool_run_done() */
 #define NOTIFY_NAME	 "notify"
 #define NOTIFY_PIPE_SIZE (1 << 20)
+#define KEY_PREFIX	 "key-"
+#define KEY_HASH	 16 /* bytes of a key's hash: 32 hex digits */
 
 static int  spool_fd = -1; /* the directory */
 static int  lock_fd = -1;
@@ -369,18 +373,53 @@ ms_parse(const char *v)
 }
 
 /*
+ * Publish the request HDR + DATA of a new job under a random id (tagged
+ * with NODE unless it is NULL or ""), written into ID.  KEYNAME, if not
+ * NULL, is the job's key file, made to name it first.
+ */
+static int
+add_new(const char *node, const char *hdr, size_t hlen, const char *data,
+    size_t len, const char *keyname, char *id)
+{
+	uint64_t r;
+	char	 name[64];
+	int	 tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		arc4random_buf(&r, sizeof(r));
+		if (proto_make_id(id, JOB_ID_MAX + 1, node, r) == -1)
+			return -1;
+		if (keyname != NULL &&
+		    publish(keyname, id, strlen(id), "", 0, 0) == -1)
+			return -1;
+		job_file(name, sizeof(name), id, ".req");
+		if (publish(name, hdr, hlen, data, len, 1) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	if (keyname != NULL)
+		(void)unlinkat(spool_fd, keyname, 0);
+	return -1;
+}
+
+static int add_keyed(const char *service, const char *key, const char *node,
+    const char *hdr, size_t hlen, const char *data, size_t len, char *id);
+
+/*
  * Queue a new job: a random id (tagged with NODE unless it is NULL or
  * ""), its request published with its options O (NULL: none; see
- * struct job_req).  Writes the id into ID (JOB_ID_MAX + 1 bytes).
+ * struct job_req).  Writes the id into ID (JOB_ID_MAX + 1 bytes) and
+ * returns 0; or, when O has a key that a job of SERVICE in the spool
+ * holds, writes that job's id and returns 1.
  */
 int
 spool_add(const char *service, const char *node, const struct peer *peer,
     const struct job_opts *o, const char *data, size_t len, char *id)
 {
 	struct timespec now;
-	uint64_t	r;
-	char		hdr[1024], opts[512], when[32], name[64];
-	int		hlen, tries;
+	char		hdr[1024], opts[512], when[32];
+	int		hlen;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	ts_format(when, sizeof(when), &now);
@@ -389,17 +428,10 @@ spool_add(const char *service, const char *node, const struct peer *peer,
 	    "service %s\nsubmitted %s\n"
 	    "transport %s\nip %s\nport %s\n%slength %zu\n\n",
 	    service, when, peer->transport, peer->ip, peer->port, opts, len);
-	for (tries = 0; tries < 8; tries++) {
-		arc4random_buf(&r, sizeof(r));
-		if (proto_make_id(id, JOB_ID_MAX + 1, node, r) == -1)
-			return -1;
-		job_file(name, sizeof(name), id, ".req");
-		if (publish(name, hdr, hlen, data, len, 1) == 0)
-			return 0;
-		if (errno != EEXIST)
-			return -1;
-	}
-	return -1;
+	if (o != NULL && o->key[0] != '\0')
+		return add_keyed(service, o->key, node, hdr, hlen, data, len,
+		    id);
+	return add_new(node, hdr, hlen, data, len, NULL, id);
 }
 
 /* The options of a request file's header into REQ (absent: none). */
@@ -477,6 +509,21 @@ spool_load_req(const char *id, struct job_req *req)
 	buf_consume(&b, body - b.data);
 	req->data = b;
 	return 0;
+}
+
+/* Job ID's request header only (REQ->data stays empty). */
+int
+spool_load_head(const char *id, struct job_req *req)
+{
+	struct buf b = { 0 };
+	char	   name[64];
+	int	   r;
+
+	job_file(name, sizeof(name), id, ".req");
+	r = read_file(name, &b, HEADER_MAX) == -1 ? -1 :
+						    parse_req(id, &b, req, 0);
+	buf_free(&b);
+	return r;
 }
 
 void
@@ -746,6 +793,22 @@ fail:
 	return -1;
 }
 
+/* The code of job ID's result (200: it succeeded), or -1 if none. */
+int
+spool_result_code(const char *id)
+{
+	struct buf b = { 0 };
+	char	   name[64], v[16];
+	int	   code = -1;
+
+	job_file(name, sizeof(name), id, ".done");
+	if (read_file(name, &b, HEADER_MAX) == 0 &&
+	    header_get(b.data, b.len, "code", v, sizeof(v)) == 0)
+		code = atoi(v);
+	buf_free(&b);
+	return code;
+}
+
 void
 spool_result_free(struct job_result *res)
 {
@@ -773,7 +836,12 @@ spool_cancelled(const char *id)
 	return exists(id, ".cancel");
 }
 
-/* Remove a job: its request first, so that it is gone at once. */
+static void key_release(const char *id);
+
+/*
+ * Remove a job: its key first, then its request, so that it is gone at
+ * once.
+ */
 int
 spool_remove(const char *id)
 {
@@ -781,6 +849,7 @@ spool_remove(const char *id)
 	size_t i;
 	int    r = 0;
 
+	key_release(id);
 	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		job_file(name, sizeof(name), id, suffixes[i]);
 		if (unlinkat(spool_fd, name, 0) == -1 && errno != ENOENT)
@@ -958,6 +1027,8 @@ spool_finish_stopped(const char *id)
 	return 0;
 }
 
+static void key_recover(const char *name);
+
 /* What the start-up scan of the spool gathers. */
 struct recovery {
 	struct queued *q; /* the queued jobs */
@@ -1039,6 +1110,10 @@ recover_entry(struct recovery *rc, const char *name)
 
 	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
 		unlinkat(spool_fd, name, 0);
+		return;
+	}
+	if (strncmp(name, KEY_PREFIX, strlen(KEY_PREFIX)) == 0) {
+		key_recover(name);
 		return;
 	}
 	if ((sfx = name_suffix(name, id)) == NULL)
@@ -1227,4 +1302,120 @@ spool_finish_now(const char *id, enum proto_err e, const char *how)
 	clock_gettime(CLOCK_REALTIME, &jr.ended);
 	jr.started = jr.ended;
 	return spool_finish(id, &jr);
+}
+
+/*
+ * Idempotency keys.  The job of service S that has key K is named by the
+ * file KEY_PREFIX + the hex of a BLAKE2b hash of "S\0K", which holds its
+ * id: made (replacing a stale one) before the job's request is published,
+ * removed before it is.  A key file whose job the spool does not hold is
+ * stale: as if absent, and removed at start.  Adds with a key, removals
+ * and recovery look at key files under an exclusive flock(2) of the
+ * spool directory (a descriptor of their own, never shared by a fork), so
+ * that two adds with one key at the same instant make one job.
+ */
+static void
+key_file(char *buf, size_t size, const char *service, const char *key)
+{
+	crypto_generichash_state st;
+	unsigned char		 h[KEY_HASH];
+	char			 hex[2 * KEY_HASH + 1];
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)service,
+	    strlen(service) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)key,
+	    strlen(key));
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(buf, size, KEY_PREFIX "%s", hex);
+}
+
+/* Take the key files' lock: a descriptor to close, or -1. */
+static int
+keys_lock(void)
+{
+	int fd;
+
+	if ((fd = openat(spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return -1;
+	while (flock(fd, LOCK_EX) == -1)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+/* The id key file NAME holds into ID, if the spool holds that job: 0. */
+static int
+key_holder(const char *name, char *id)
+{
+	struct buf b = { 0 };
+	int	   r = -1;
+
+	if (read_file(name, &b, JOB_ID_MAX + 1) == 0 && b.len > 0 &&
+	    b.len <= JOB_ID_MAX && proto_valid_id(b.data, b.len)) {
+		memcpy(id, b.data, b.len);
+		id[b.len] = '\0';
+		r = exists(id, ".req") ? 0 : -1;
+	}
+	buf_free(&b);
+	return r;
+}
+
+/*
+ * A new job of SERVICE with KEY (see spool_add()), unless a job of the
+ * spool has it: then 1 and its id in ID.
+ */
+static int
+add_keyed(const char *service, const char *key, const char *node,
+    const char *hdr, size_t hlen, const char *data, size_t len, char *id)
+{
+	char name[64];
+	int  lk, r;
+
+	key_file(name, sizeof(name), service, key);
+	if ((lk = keys_lock()) == -1)
+		return -1;
+	if (key_holder(name, id) == 0)
+		r = 1;
+	else
+		r = add_new(node, hdr, hlen, data, len, name, id);
+	close(lk);
+	return r;
+}
+
+/* Job ID is being removed: remove its key file, if it holds its key. */
+static void
+key_release(const char *id)
+{
+	struct job_req req;
+	char	       name[64], held[JOB_ID_MAX + 1];
+	int	       lk;
+
+	if (spool_load_head(id, &req) == -1 || req.key[0] == '\0')
+		return;
+	key_file(name, sizeof(name), req.service, req.key);
+	if ((lk = keys_lock()) == -1)
+		return;
+	if (key_holder(name, held) == 0 && strcmp(held, id) == 0 &&
+	    unlinkat(spool_fd, name, 0) == -1)
+		log_warn("spool: %s", name);
+	close(lk);
+}
+
+/* At start: remove the key file NAME if it is stale. */
+static void
+key_recover(const char *name)
+{
+	char id[JOB_ID_MAX + 1];
+	int  lk;
+
+	if ((lk = keys_lock()) == -1)
+		return;
+	if (key_holder(name, id) == -1)
+		(void)unlinkat(spool_fd, name, 0);
+	close(lk);
 }

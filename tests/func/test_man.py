@@ -143,7 +143,8 @@ def accepted_letters(prog):
 @pytest.mark.parametrize("prog,name", [("bgserviced", "bgserviced.8"),
                                        ("bgservice", "bgservice.1")])
 def test_every_option_described(prog, name):
-    desc = section(page(name), "DESCRIPTION")
+    # The commands' own options (add -k, jobs -S) follow, in their list.
+    desc = section(page(name), "DESCRIPTION").split("The commands are:")[0]
     assert set(items(desc, "Fl")) == accepted_letters(prog)
 
 
@@ -197,6 +198,8 @@ def sample(place, key, kind, tmp):
         ("service", "charset"): "ISO-8859-1",
         ("service", "user"): bgs.ME, ("service", "group"): MY_GROUP,
         ("service", "env"): ["FOO=bar"],
+        ("service", "on_done"): ["/bin/true"],
+        ("service", "on_done_when"): "failure",
         ("service", "allow"): ["127.0.0.1"],
         ("root", "tokens"): ["s3cret"], ("service", "tokens"): ["s3cret"],
         ("root", "udp_key"): "0123456789abcdef",
@@ -588,7 +591,7 @@ def client_commands():
     desc = section(page("bgservice.1"), "DESCRIPTION")
     out = {}
     for m in re.finditer(r"^\.It Cm (\S+)(.*)$", desc, re.M):
-        args = re.sub(r"Op Ar \w+", "", m.group(2))
+        args = re.sub(r"Oo .*? Oc|Op Ar \w+", "", m.group(2))  # options too
         out[m.group(1)] = len(re.findall(r"\bAr \w+", args))
     assert "call" in out and out["call"] == 1, out
     return out

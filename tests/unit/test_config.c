@@ -190,6 +190,39 @@ TEST(config_command_checks)
 	    "Permission denied");
 }
 
+#define ROOT "user = \"root\"; spool_writable = true;"
+
+TEST(config_on_done)
+{
+	struct config *c;
+	char	       err[1024];
+
+	c = load(LISTEN "services = { a = { command = [\"/bin/cat\"];\n"
+			"on_done = [\"/bin/sh\", \"-c\", \"cat\"];\n"
+			"on_done_when = \"failure\"; " ROOT " };\n"
+			"b = { command = [\"/bin/cat\"]; " ROOT " }; };\n",
+	    err, sizeof(err));
+	if (c == NULL)
+		fprintf(stderr, "%s\n", err);
+	CHECK(c != NULL);
+	CHECK_STR(c->services[0].on_done[2], "cat");
+	CHECK(c->services[0].on_done[3] == NULL);
+	CHECK(c->services[0].on_done_when == 2); /* HOOK_FAILURE */
+	CHECK(c->services[1].on_done == NULL);
+	CHECK(c->services[1].on_done_when == 0); /* HOOK_ALWAYS */
+	config_free(c);
+	check_fails(LISTEN "services = { a = { command = [\"/bin/cat\"];\n"
+			   "on_done = [\"cat\"]; }; };\n",
+	    "t.conf:3: service 'a': on_done 'cat' is not an absolute path");
+	check_fails(LISTEN "services = { a = { command = [\"/bin/cat\"];\n"
+			   "on_done = []; }; };\n",
+	    "'on_done' is empty");
+	check_fails(LISTEN "services = { a = { command = [\"/bin/cat\"];\n"
+			   "on_done_when = \"sometimes\"; }; };\n",
+	    "t.conf:3: 'on_done_when' must be \"always\", \"success\" or "
+	    "\"failure\"");
+}
+
 TEST(config_names)
 {
 	check_fails(LISTEN "services = { helo = { command = [\"/bin/cat\"]; "

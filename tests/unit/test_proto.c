@@ -619,6 +619,18 @@ TEST(answer_info_queued_and_done)
 	in.code = 502;
 	proto_info_format(buf, sizeof(buf), &in);
 	CHECK(strstr(buf, "\nstate failed\nstatus 2\n") != NULL);
+	/* A job's key and dependencies come last, when it has them. */
+	in.key = "order-17";
+	in.after = "";
+	n = proto_info_format(buf, sizeof(buf), &in);
+	CHECK(n > 13 && strcmp(buf + n - 13, "key order-17\n") == 0);
+	in.key = "";
+	in.after = "0123456789abcdef,fedcba9876543210";
+	n = proto_info_format(buf, sizeof(buf), &in);
+	CHECK(strstr(buf, "\nkey ") == NULL);
+	CHECK(n > 40 &&
+	    strcmp(buf + n - 40,
+		"after 0123456789abcdef,fedcba9876543210\n") == 0);
 }
 
 TEST(client_requests_byte_for_byte)

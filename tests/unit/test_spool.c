@@ -4,6 +4,9 @@
  * a crash left, retention, and files cut short at any byte.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +140,7 @@ TEST(spool_keeps_a_jobs_options)
 	/* at= wins over delay=; no options read as none. */
 	o.at = 2000000000;
 	o.nafter = 0;
+	o.key[0] = '\0';
 	CHECK(spool_add("svc", NULL, &nobody, &o, "y", 1, id) == 0);
 	CHECK(spool_load_req(id, &req) == 0);
 	CHECK(req.not_before_ms == 2000000000000LL && req.nafter == 0);
@@ -424,4 +428,135 @@ TEST(spool_recovery_removes_unreadable_jobs_and_leftovers)
 	snprintf(file, sizeof(file), "spool/%s.done", gone);
 	CHECK(access(file, F_OK) == -1);
 	CHECK(next == 0); /* nothing finished is left to expire */
+}
+
+/* How many key files the spool holds. */
+static int
+key_files(void)
+{
+	struct dirent *de;
+	DIR	      *d;
+	int	       n = 0;
+
+	CHECK((d = opendir("spool")) != NULL);
+	while ((de = readdir(d)) != NULL)
+		n += strncmp(de->d_name, "key-", 4) == 0;
+	closedir(d);
+	return n;
+}
+
+static void
+keyed(struct job_opts *o, const char *key)
+{
+	memset(o, 0, sizeof(*o));
+	strlcpy(o->key, key, sizeof(o->key));
+}
+
+TEST(spool_key_names_one_job_per_service_and_key)
+{
+	struct job_opts o;
+	char		a[JOB_ID_MAX + 1], b[JOB_ID_MAX + 1];
+	char		c[JOB_ID_MAX + 1], d[JOB_ID_MAX + 1];
+
+	open_spool();
+	keyed(&o, "order-17");
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, a) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, &o, "y", 1, b) == 1);
+	CHECK_STR(b, a);
+	CHECK(spool_add("other", NULL, &nobody, &o, "x", 1, c) == 0);
+	CHECK(strcmp(c, a) != 0);
+	keyed(&o, "order-18");
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, d) == 0);
+	CHECK(strcmp(d, a) != 0 && strcmp(d, c) != 0);
+	CHECK(key_files() == 3);
+	/* Removed, the job gives its key up; the others keep theirs. */
+	CHECK(spool_remove(a) == 0);
+	CHECK(key_files() == 2);
+	keyed(&o, "order-17");
+	CHECK(spool_add("svc", NULL, &nobody, &o, "z", 1, b) == 0);
+	CHECK(strcmp(b, a) != 0);
+	CHECK(spool_add("other", NULL, &nobody, &o, "x", 1, d) == 1);
+	CHECK_STR(d, c);
+}
+
+TEST(spool_key_of_an_expired_job_makes_a_new_one)
+{
+	struct job_opts	  o;
+	struct job_result r;
+	char		  a[JOB_ID_MAX + 1], b[JOB_ID_MAX + 1];
+	time_t		  next;
+
+	open_spool();
+	keyed(&o, "k");
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, a) == 0);
+	result(&r, 200, "done");
+	CHECK(spool_finish(a, &r) == 0);
+	spool_result_free(&r);
+	/* Done but kept: the key still answers the job. */
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, b) == 1);
+	CHECK_STR(b, a);
+	sleep(1);
+	CHECK(spool_expire(0, &next) == 1);
+	CHECK(key_files() == 0);
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, b) == 0);
+	CHECK(strcmp(b, a) != 0);
+}
+
+TEST(spool_key_files_left_stale_are_ignored_and_recovered)
+{
+	struct job_opts o;
+	char		a[JOB_ID_MAX + 1], b[JOB_ID_MAX + 1], file[64];
+	time_t		next;
+
+	open_spool();
+	keyed(&o, "k");
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, a) == 0);
+	/* A crash after the key file, before the request: as if absent. */
+	snprintf(file, sizeof(file), "spool/%s.req", a);
+	CHECK(unlink(file) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, b) == 0);
+	CHECK(strcmp(b, a) != 0);
+	CHECK(key_files() == 1);
+	/* Stale again, and removed by the start-up scan. */
+	snprintf(file, sizeof(file), "spool/%s.req", b);
+	CHECK(unlink(file) == 0);
+	spit("key-00000000000000000000000000000000", "garbage", 7);
+	CHECK(key_files() == 2);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(key_files() == 0 && nqueued == 0);
+}
+
+TEST(spool_key_racing_adds_make_one_job)
+{
+	struct job_opts o;
+	struct buf	list = { 0 };
+	char		ids[8][JOB_ID_MAX + 1];
+	int		p[8][2], i, st, r;
+	pid_t		pid[8];
+
+	open_spool();
+	keyed(&o, "race");
+	for (i = 0; i < 8; i++) {
+		CHECK(pipe(p[i]) == 0);
+		CHECK((pid[i] = fork()) != -1);
+		if (pid[i] == 0) {
+			r = spool_add("svc", NULL, &nobody, &o, "x", 1,
+			    ids[i]);
+			_exit(r == -1 ||
+			    write(p[i][1], ids[i], JOB_ID_MAX + 1) !=
+				JOB_ID_MAX + 1);
+		}
+		close(p[i][1]);
+	}
+	for (i = 0; i < 8; i++) {
+		CHECK(waitpid(pid[i], &st, 0) == pid[i]);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		CHECK(read(p[i][0], ids[i], JOB_ID_MAX + 1) == JOB_ID_MAX + 1);
+		close(p[i][0]);
+		CHECK_STR(ids[i], ids[0]);
+	}
+	CHECK(spool_list(&list) == 0);
+	CHECK(memchr(list.data, '\n', list.len) == list.data + list.len - 1);
+	buf_free(&list);
+	CHECK(key_files() == 1);
 }

@@ -1,0 +1,33 @@
+/*
+ * deps.h: jobs that wait for others (after=ID,... on a framed add).
+ *
+ * A connection child refuses an add that names a job the spool does not
+ * hold.  The master (sched.c) keeps a job whose dependencies are not all
+ * done apart from the queued jobs, never dispatched, and looks at it
+ * again each time a job ends; the job's runner runs it only if all its
+ * dependencies succeeded, or else publishes that it failed.
+ */
+#ifndef DEPS_H
+#define DEPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "spool.h"
+
+/* What the master does with a job whose dependencies are all done. */
+typedef void (*deps_release_fn)(const char *id, const char *service,
+    uint64_t src, int priority, long long due_ms);
+
+/* A connection child. */
+const char *deps_unknown(const struct job_opts *);
+/* The master. */
+int    deps_hold(const char *id, const char *service, uint64_t src);
+void   deps_ended(const char *id, deps_release_fn);
+size_t deps_blocked(void);
+void   deps_free(void);
+/* A runner. */
+int deps_failed(const struct job_req *, char *why, size_t size);
+
+#endif /* DEPS_H */
