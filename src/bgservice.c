@@ -683,9 +683,12 @@ jobs_print(const struct job_line *jobs, size_t n)
 	}
 }
 
-/* The states a job can be listed in. */
+/*
+ * The states a job can be listed in (a cancelled job is done: its result
+ * is the 410).
+ */
 static const char *const job_states[] = { "queued", "running", "done",
-	"failed", "cancelled", NULL };
+	"failed", NULL };
 
 /* jobs [-S STATE] [-s SERVICE]: the spool's jobs as a table. */
 static int

@@ -164,7 +164,7 @@ def test_a_failed_dependency_fails_the_rest_of_the_chain(daemon_factory, tmp_pat
     assert get(d, e) == b"500: Dependency failed: %s\n" % c.encode()
     assert get(d, b) == b"502: Service step failed with exit status 3\n"
     i = info(d, c)
-    assert (i["state"], i["code"], i["result"]) == ("done", "500", "dependency")
+    assert (i["state"], i["code"], i["result"]) == ("failed", "500", "dependency")
     assert i["message"] == "Dependency failed: " + b
     assert set(bgs.intervals(log)) == {"A", "B"}  # C and E never ran
 
