@@ -1029,8 +1029,9 @@ add_word(char *buf, size_t size, size_t *len, const char *name,
 static void
 add_opts(char *buf, size_t size, size_t *len, const struct job_opts *o)
 {
-	char num[24], after[JOB_AFTER_MAX * (JOB_ID_MAX + 1)];
-	int  i;
+	char   num[24], after[JOB_AFTER_MAX * (JOB_ID_MAX + 1)];
+	size_t alen;
+	int    i;
 
 	if (o == NULL)
 		return;
@@ -1048,12 +1049,9 @@ add_opts(char *buf, size_t size, size_t *len, const struct job_opts *o)
 	}
 	if (o->key[0] != '\0')
 		add_word(buf, size, len, "key", o->key);
-	after[0] = '\0';
-	for (i = 0; i < o->nafter; i++) {
-		if (i > 0)
-			strlcat(after, ",", sizeof(after));
-		strlcat(after, o->after[i], sizeof(after));
-	}
+	for (i = 0, alen = 0; i < o->nafter && alen < sizeof(after); i++)
+		alen += (size_t)snprintf(after + alen, sizeof(after) - alen,
+		    "%s%s", i > 0 ? "," : "", o->after[i]);
 	if (o->nafter > 0)
 		add_word(buf, size, len, "after", after);
 }

@@ -142,6 +142,7 @@ verb_arg(enum proto_verb v)
 	case VERB_QGET:
 	case VERB_QINFO:
 	case VERB_QCANCEL:
+	case VERB_QRETRY:
 		return 2;
 	case VERB_HELO:
 	case VERB_HELLO:
