@@ -115,24 +115,36 @@ kids_from(const struct sockaddr_storage *ss)
 }
 
 /*
- * Turn a connection away without forking: one error line (a fresh
- * socket's buffer always takes it), then linger: the master reads and
- * drops what the caller still sends for a moment, so that closing does
- * not reset the connection before the caller has read the line.
+ * Has the caller on FD sent all it will (what came is read and dropped)?
+ * Then closing cannot reset the connection.
+ */
+static int
+caller_done(int fd)
+{
+	char	sink[1024];
+	ssize_t n;
+	int	i;
+
+	for (i = 0; i < 4; i++)
+		if ((n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) <= 0)
+			return n == 0 || (errno != EAGAIN && errno != EINTR);
+	return 0;
+}
+
+/*
+ * Turn a connection away without forking: the answer LINE of LEN bytes
+ * (a fresh socket's buffer always takes it), then, unless the caller
+ * has sent all its request already, linger: the master reads and drops
+ * what the caller still sends for a moment, so that closing does not
+ * reset the connection before the caller has read the line.
  */
 static void
-refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
-    enum proto_err e, enum refuse_reason reason, const char *why)
+refuse_line(int fd, const struct listener *l,
+    const struct sockaddr_storage *ss, const char *line, size_t len,
+    enum refuse_reason reason, const char *why)
 {
 	struct peer peer;
-	char	    line[256];
-	size_t	    len;
 
-	if (l->http)
-		len = http_status(line, sizeof(line), proto_err_code(e),
-		    proto_err_text(e));
-	else
-		len = proto_error(line, sizeof(line), 0, e);
 	(void)!write(fd, line, len);
 	(void)shutdown(fd, SHUT_WR);
 	net_peer(fd, l->family, ss, &peer);
@@ -141,13 +153,62 @@ refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
 	else
 		refuse_log(reason, "%s: refused %s:%s: %s", l->name, peer.ip,
 		    peer.port, why);
-	if (srv.nlinger == LINGER_MAX || set_nonblock(fd, 1) == -1) {
+	if (caller_done(fd) || srv.nlinger == LINGER_MAX ||
+	    set_nonblock(fd, 1) == -1) {
 		close(fd);
 		return;
 	}
 	srv.linger[srv.nlinger].fd = fd;
 	srv.linger[srv.nlinger].until = now_ms() + LINGER_MS;
 	srv.nlinger++;
+}
+
+/* Turn a connection away with the error E, in the original form. */
+static void
+refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
+    enum proto_err e, enum refuse_reason reason, const char *why)
+{
+	char   line[256];
+	size_t len;
+
+	if (l->http)
+		len = http_status(line, sizeof(line), proto_err_code(e),
+		    proto_err_text(e));
+	else
+		len = proto_error(line, sizeof(line), 0, e);
+	refuse_line(fd, l, ss, line, len, reason, why);
+}
+
+/*
+ * Is the caller on FD, at SS, from a source over its source_rate of
+ * every service (rate.c), and has its request begun to come?  Then it
+ * is answered 429 with the seconds to wait before anything is forked,
+ * in the form its first byte says.  A request that has not begun yet is
+ * left to the child, which can wait for it.
+ */
+static int
+refuse_rate(int fd, const struct listener *l,
+    const struct sockaddr_storage *ss)
+{
+	struct peer peer;
+	char	    line[256], c;
+	size_t	    len;
+	int	    retry;
+
+	if (l->family == AF_UNIX)
+		net_peer(fd, l->family, ss, &peer);
+	else {
+		peer.addr = *ss;
+		peer.uid = (uid_t)-1;
+	}
+	if (!rate_over(&peer, &retry) ||
+	    recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+		return 0;
+	len = proto_error_retry(line, sizeof(line), c == FRAME_MARK, ERR_RATE,
+	    retry);
+	refuse_line(fd, l, ss, line, len, REFUSE_RATE,
+	    "over the source_rate of every service");
+	return 1;
 }
 
 static void
@@ -309,8 +370,8 @@ accept_failed(const struct listener *l, int error)
 }
 
 /*
- * May the caller on FD, at SS, be served on L (its allow list, and
- * max_per_source)?  If not, it is refused.
+ * May the caller on FD, at SS, be served on L (its allow list,
+ * max_per_source, and its source's rate limits)?  If not, it is refused.
  */
 static int
 accept_admit(int fd, const struct listener *l,
@@ -333,7 +394,7 @@ accept_admit(int fd, const struct listener *l,
 		    "max_per_source reached");
 		return 0;
 	}
-	return 1;
+	return l->http || !refuse_rate(fd, l, ss);
 }
 
 /* In the child forked for connection FD on L: serve it, and exit. */
@@ -435,6 +496,7 @@ server_reload(void)
 	srv.nls = nnls;
 	config_free(srv.conf);
 	srv.conf = nconf;
+	rate_configure(nconf);
 	log_info("configuration reloaded: %zu services, %zu sockets",
 	    srv.conf->nservices, srv.nls);
 }
@@ -463,6 +525,7 @@ server_init(struct config *conf, struct pidfh *pfh)
 	}
 	stats_services(conf);
 	slot_services(conf);
+	rate_configure(conf);
 	child_atfork(child_detach_master);
 	spool_owner(conf, &uid, &gid);
 	if (spool_open(conf->spool_dir, uid, gid, &why) == -1) {
