@@ -181,10 +181,12 @@ refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
 
 /*
  * Is the caller on FD, at SS, from a source over its source_rate of
- * every service (rate.c), and has its request begun to come?  Then it
- * is answered 429 with the seconds to wait before anything is forked,
- * in the form its first byte says.  A request that has not begun yet is
- * left to the child, which can wait for it.
+ * every service (rate.c)?  Then it is answered 429 with the seconds to
+ * wait, before anything is forked or read: framed if the first byte of
+ * a framed request has come already, else in the original form, which
+ * framed clients read too (as the master's other refusals).  Waiting
+ * for the first byte would cost the master, or a fork, what a flood
+ * must not.
  */
 static int
 refuse_rate(int fd, const struct listener *l,
@@ -193,7 +195,7 @@ refuse_rate(int fd, const struct listener *l,
 	struct peer peer;
 	char	    line[256], c;
 	size_t	    len;
-	int	    retry;
+	int	    retry, framed;
 
 	if (l->family == AF_UNIX)
 		net_peer(fd, l->family, ss, &peer);
@@ -201,11 +203,11 @@ refuse_rate(int fd, const struct listener *l,
 		peer.addr = *ss;
 		peer.uid = (uid_t)-1;
 	}
-	if (!rate_over(&peer, &retry) ||
-	    recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+	if (!rate_over(&peer, &retry))
 		return 0;
-	len = proto_error_retry(line, sizeof(line), c == FRAME_MARK, ERR_RATE,
-	    retry);
+	framed =
+	    recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && c == FRAME_MARK;
+	len = proto_error_retry(line, sizeof(line), framed, ERR_RATE, retry);
 	refuse_line(fd, l, ss, line, len, REFUSE_RATE,
 	    "over the source_rate of every service");
 	return 1;

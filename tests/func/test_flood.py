@@ -16,26 +16,30 @@ import bgs
 
 FLOODS = 10000        # requests from the flooding source
 FLOOD_WORKERS = 8     # of them in flight at once
-# A second at most: 200 times the source's limit, and ten seconds for
-# the whole flood, long enough to measure the other source's calls once
-# the flood's burst has run.
-FLOOD_RATE = 1000
+# A second at most: 500 times the source's limit, twenty seconds for the
+# whole flood, long enough to measure the other source's calls once the
+# flood's burst has run.  Each refused request still costs the master an
+# accept, a look at a bucket and one line (some 75 us of its CPU, most
+# of it the kernel's work for the connection): unpaced, this machine's
+# client makes 4,000 a second, and on two shared cores that alone, as
+# any process as busy would, moves the other caller's tail.
+FLOOD_RATE = 500
 FLOOD_SECONDS = 120   # the flood gives up after this long
-CALLS = 100           # calls of the other source, unloaded and flooded
+CALLS = 200           # calls of the other source, unloaded and flooded
 PACE = 0.01           # seconds between its calls
 # Every source may make BURST requests at once, then RATE a second: the
-# other source's 320 calls at most stay within its burst, so that it is
-# never refused, while the flood spends its burst first (400 calls run)
+# other source's 620 calls at most stay within its burst, so that it is
+# never refused, while the flood spends its burst first (700 calls run)
 # and is then over its limit for the rest.
-RATE = 5
-BURST = 400
+RATE = 1
+BURST = 700
 # The flooding process runs at this nice value: a flood comes from
 # another host, whose CPU is not this machine's.  Here the flooding
 # client shares two cores with the daemon and the measuring caller, and
 # at the same priority its own work (a thread always runnable) would
 # slow the measuring caller down as any busy process would, whatever the
 # daemon did; niced, it leaves them the CPU they need, and still sends
-# its 10,000 requests in a few seconds.  What the daemon does for each
+# its 10,000 requests at its pace.  What the daemon does for each
 # request, in the master and in the kernel, is measured in full.
 FLOOD_NICE = 10
 
@@ -167,8 +171,10 @@ def test_flood_leaves_other_source_p99(daemon_factory):
     assert counts["ok"] <= BURST + RATE * FLOOD_SECONDS, counts
     assert counts["other"] == 0 and counts["error"] == 0, counts
     assert refused_rate(d) == counts["rate"], counts
+    print("p99 %.2f ms flooded, %.2f ms unloaded (before %.2f ms)" % (
+        p99(flooded) * 1000, unloaded * 1000, before * 1000))
     # Measured while the flood went on, with enough calls for a p99.
-    assert len(flooded) >= 50, (len(flooded), counts)
+    assert len(flooded) >= 100, (len(flooded), counts)
     assert p99(flooded) <= 2 * unloaded, \
         "p99 %.2f ms flooded, %.2f ms unloaded (%d calls, flood %s)" % (
             p99(flooded) * 1000, unloaded * 1000, len(flooded), counts)
