@@ -67,6 +67,7 @@ UNIT_OBJS_test_proto = proto
 UNIT_OBJS_test_net = addr
 UNIT_OBJS_test_spool = spool proto log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
+UNIT_OBJS_test_rate = rate $(CLIENT_MODS)
 UNIT_OBJS_test_http = http page queue config lookup proto log net addr sig \
 	   spool stats refuse rate child kids \
 	   priv charset util
