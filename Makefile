@@ -51,7 +51,7 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/runner.c \
 	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c \
-	   src/refuse.c src/rate.c src/udpsign.c
+	   src/refuse.c src/rate.c src/udpsign.c src/turn.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: its connections (dial.c), the wire

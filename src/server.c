@@ -8,7 +8,7 @@
  * The listeners are net.c's, opened at start and on a reload.
  * At max_connections children it simply stops polling the listeners, as
  * tcpserver does: callers wait in the listen backlog instead of being
- * refused.
+ * refused.  What it turns away itself, before forking, turn.c answers.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,11 +41,10 @@
 #include "sig.h"
 #include "slot.h"
 #include "stats.h"
+#include "turn.h"
 
-#define ACCEPT_BATCH 16	  /* connections or datagrams per wakeup */
-#define LINGER_MAX   64	  /* refused sockets drained at once */
-#define LINGER_MS    1000 /* ... for at most this long */
-#define PAUSE_MS     100  /* no accept(2) for this long, out of fds */
+#define ACCEPT_BATCH 16	 /* connections or datagrams per wakeup */
+#define PAUSE_MS     100 /* no accept(2) for this long, out of fds */
 
 struct kid {
 	pid_t			pid;
@@ -60,13 +59,8 @@ static struct server {
 	size_t		 nls;
 	struct kid	*kids; /* every child: connections, datagrams, */
 	size_t		 nkids, kidcap; /* and job runners */
-	struct {			/* refused sockets, drained awhile */
-		int	  fd;
-		long long until;
-	} linger[LINGER_MAX];
-	size_t	  nlinger;
-	long long paused_until; /* out of descriptors: no accept */
-	unsigned  pauses;	/* ... how often, this episode */
+	long long	 paused_until;	/* out of descriptors: no accept */
+	unsigned	 pauses;	/* ... how often, this episode */
 } srv;
 
 static void
@@ -115,149 +109,14 @@ kids_from(const struct sockaddr_storage *ss)
 }
 
 /*
- * Has the caller on FD sent all it will (what came is read and dropped)?
- * Then closing cannot reset the connection.
- */
-static int
-caller_done(int fd)
-{
-	char	sink[1024];
-	ssize_t n;
-	int	i;
-
-	for (i = 0; i < 4; i++)
-		if ((n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) <= 0)
-			return n == 0 || (errno != EAGAIN && errno != EINTR);
-	return 0;
-}
-
-/*
- * Turn a connection away without forking: the answer LINE of LEN bytes
- * (a fresh socket's buffer always takes it), then, unless the caller
- * has sent all its request already, linger: the master reads and drops
- * what the caller still sends for a moment, so that closing does not
- * reset the connection before the caller has read the line.
- */
-static void
-refuse_line(int fd, const struct listener *l,
-    const struct sockaddr_storage *ss, const char *line, size_t len,
-    enum refuse_reason reason, const char *why)
-{
-	struct peer peer;
-
-	(void)!write(fd, line, len);
-	(void)shutdown(fd, SHUT_WR);
-	net_peer(fd, l->family, ss, &peer);
-	if (l->family == AF_UNIX)
-		refuse_log(reason, "%s: refused a caller: %s", l->name, why);
-	else
-		refuse_log(reason, "%s: refused %s:%s: %s", l->name, peer.ip,
-		    peer.port, why);
-	if (caller_done(fd) || srv.nlinger == LINGER_MAX ||
-	    set_nonblock(fd, 1) == -1) {
-		close(fd);
-		return;
-	}
-	srv.linger[srv.nlinger].fd = fd;
-	srv.linger[srv.nlinger].until = now_ms() + LINGER_MS;
-	srv.nlinger++;
-}
-
-/* Turn a connection away with the error E, in the original form. */
-static void
-refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
-    enum proto_err e, enum refuse_reason reason, const char *why)
-{
-	char   line[256];
-	size_t len;
-
-	if (l->http)
-		len = http_status(line, sizeof(line), proto_err_code(e),
-		    proto_err_text(e));
-	else
-		len = proto_error(line, sizeof(line), 0, e);
-	refuse_line(fd, l, ss, line, len, reason, why);
-}
-
-/*
- * Is the caller on FD, at SS, from a source over its source_rate of
- * every service (rate.c)?  Then it is answered 429 with the seconds to
- * wait, before anything is forked or read: framed if the first byte of
- * a framed request has come already, else in the original form, which
- * framed clients read too (as the master's other refusals).  Waiting
- * for the first byte would cost the master, or a fork, what a flood
- * must not.
- */
-static int
-refuse_rate(int fd, const struct listener *l,
-    const struct sockaddr_storage *ss)
-{
-	struct peer peer;
-	char	    line[256], c;
-	size_t	    len;
-	int	    retry, framed;
-
-	if (l->family == AF_UNIX)
-		net_peer(fd, l->family, ss, &peer);
-	else {
-		peer.addr = *ss;
-		peer.uid = (uid_t)-1;
-	}
-	if (!rate_over(&peer, &retry))
-		return 0;
-	framed =
-	    recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && c == FRAME_MARK;
-	len = proto_error_retry(line, sizeof(line), framed, ERR_RATE, retry);
-	refuse_line(fd, l, ss, line, len, REFUSE_RATE,
-	    "over the source_rate of every service");
-	return 1;
-}
-
-static void
-linger_close(size_t i)
-{
-	close(srv.linger[i].fd);
-	srv.linger[i] = srv.linger[--srv.nlinger];
-}
-
-/* Drain the lingering sockets that are readable, close finished ones. */
-static void
-linger_drain(const struct pollfd *pfd)
-{
-	char	sink[4096];
-	ssize_t n;
-	size_t	i = srv.nlinger;
-
-	while (i-- > 0) {
-		if (pfd[i].revents != 0) {
-			while ((n = read(srv.linger[i].fd, sink,
-				    sizeof(sink))) > 0)
-				;
-			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				linger_close(i);
-				continue;
-			}
-		}
-		if (now_ms() >= srv.linger[i].until)
-			linger_close(i);
-	}
-}
-
-/*
  * The ppoll timeout: the queue's next expiry, the next linger end or
  * the end of a pause in accepting.
  */
 static int
 loop_timeout(void)
 {
-	int    ms = sched_timeout_ms(), m;
-	size_t i;
+	int ms = turn_timeout(sched_timeout_ms()), m;
 
-	for (i = 0; i < srv.nlinger; i++) {
-		m = ms_until(srv.linger[i].until);
-		if (ms < 0 || m < ms)
-			ms = m;
-	}
 	if (srv.paused_until != 0) {
 		m = ms_until(srv.paused_until);
 		if (ms < 0 || m < ms)
@@ -281,7 +140,7 @@ accept_pause(const struct listener *l, int error)
 	if (srv.pauses++ == 0)
 		log_warnx("accept on %s: %s: pausing %d ms at a time until "
 			  "it works (%zu refused sockets lingering)",
-		    l->name, strerror(error), PAUSE_MS, srv.nlinger);
+		    l->name, strerror(error), PAUSE_MS, turn_lingering());
 }
 
 /* Nothing is waiting any more: a pause episode, if any, is over. */
@@ -385,18 +244,18 @@ accept_admit(int fd, const struct listener *l,
 			&srv.conf->metrics.allow :
 			&srv.conf->allow,
 		    ss)) {
-		refuse(fd, l, ss, ERR_DENIED,
+		turn_away(fd, l, ss, ERR_DENIED,
 		    l->family == AF_UNIX ? REFUSE_CREDENTIALS : REFUSE_DENIED,
 		    "not allowed");
 		return 0;
 	}
 	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
 	    kids_from(ss) >= srv.conf->limits.max_per_source) {
-		refuse(fd, l, ss, ERR_TOO_MANY, REFUSE_PER_SOURCE,
+		turn_away(fd, l, ss, ERR_TOO_MANY, REFUSE_PER_SOURCE,
 		    "max_per_source reached");
 		return 0;
 	}
-	return l->http || !refuse_rate(fd, l, ss);
+	return l->http || !turn_rate(fd, l, ss);
 }
 
 /* In the child forked for connection FD on L: serve it, and exit. */
@@ -608,8 +467,7 @@ server_stop(void)
 	size_t		i;
 
 	log_info("stopping: %zu children", srv.nkids + sched_running());
-	while (srv.nlinger > 0)
-		linger_close(0);
+	turn_close_all();
 	for (i = 0; i < srv.nls; i++)
 		net_close(&srv.ls[i]);
 	for (i = 0; i < srv.nkids; i++)
@@ -687,16 +545,15 @@ loop_show(void)
 static size_t
 loop_pollfds(struct pollfd **pfd, size_t *npfd)
 {
-	size_t i, n, nl = srv.nlinger;
+	size_t i, n, nl = turn_lingering();
 
-	if (LINGER_MAX + 1 + srv.nls > *npfd) {
-		*npfd = LINGER_MAX + 1 + srv.nls;
+	if (TURN_LINGER_MAX + 1 + srv.nls > *npfd) {
+		*npfd = TURN_LINGER_MAX + 1 + srv.nls;
 		free(*pfd);
 		if ((*pfd = calloc(*npfd, sizeof(**pfd))) == NULL)
 			fatal("calloc");
 	}
-	for (i = 0; i < nl; i++)
-		(*pfd)[i] = (struct pollfd){ srv.linger[i].fd, POLLIN, 0 };
+	turn_pollfds(*pfd);
 	(*pfd)[nl] = (struct pollfd){ sched_notify_fd(), POLLIN, 0 };
 	n = nl + 1;
 	if (room())
@@ -738,7 +595,7 @@ server_loop(void)
 		loop_signals();
 		sched_tick(srv.conf);
 		sched_dispatch(srv.conf);
-		nl = srv.nlinger;
+		nl = turn_lingering();
 		n = loop_pollfds(&pfd, &npfd);
 		loop_show();
 		if (ppoll(pfd, n, ms_timespec(&ts, loop_timeout()),
@@ -747,7 +604,7 @@ server_loop(void)
 				fatal("ppoll");
 			continue;
 		}
-		linger_drain(pfd);
+		turn_drain(pfd);
 		if (pfd[nl].revents & POLLIN)
 			sched_notify_read(kid_ours);
 		loop_accept(pfd, nl + 1, n);
