@@ -51,7 +51,8 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/pending.c src/runner.c \
 	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c \
-	   src/refuse.c src/rate.c src/udpsign.c src/deps.c src/hook.c
+	   src/refuse.c src/rate.c src/udpsign.c src/turn.c src/deps.c \
+	   src/hook.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: its connections (dial.c), the wire
@@ -67,6 +68,7 @@ UNIT_OBJS_test_proto = proto
 UNIT_OBJS_test_net = addr
 UNIT_OBJS_test_spool = spool proto log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
+UNIT_OBJS_test_rate = rate $(CLIENT_MODS)
 UNIT_OBJS_test_http = http page queue config lookup proto log net addr sig \
 	   spool stats refuse rate child kids \
 	   priv charset util

@@ -18,7 +18,9 @@
  *    by pid, the children waiting for a job, retention.  Only the master
  *    reads the spool's FIFO and only the master signals its children.  It makes the
  *    shared mappings (stats.c's counters, slot.c's instance counts,
- *    rate.c's token buckets) before it forks anything.
+ *    rate.c's token buckets) before it forks anything.  The callers it
+ *    turns away without forking, and their lingering sockets, are
+ *    turn.c's; it looks at rate.c's buckets there, but takes no token.
  *  - A connection child (conn.c) owns one caller's socket and the request
  *    buffer; it reads a copy of the master's configuration as it was at
  *    fork.  It admits the caller and runs a service through service.c,

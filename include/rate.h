@@ -7,6 +7,11 @@
  * and one bucket update, whatever the number of sources.  Sources are
  * tracked in a table of fixed size: a new one takes the place of the
  * least recently seen of its neighbourhood.
+ *
+ * The master checks before it forks, in O(1), whether a caller's source
+ * is over its source_rate of every stream service (rate_over(): it only
+ * looks, the child takes the token), once rate_configure() has been
+ * told the configuration it forks with.
  */
 #ifndef RATE_H
 #define RATE_H
@@ -15,9 +20,11 @@
 
 struct peer;
 
-int rate_init(void);
-int rate_take(const struct config *, const struct service *,
-    const struct peer *, int *retry);
+int  rate_init(void);
+int  rate_take(const struct config *, const struct service *,
+     const struct peer *, int *retry);
+void rate_configure(const struct config *);
+int  rate_over(const struct peer *, int *retry);
 
 /*
  * Quotas: the jobs of each source queued and running, counted by the

@@ -9,6 +9,16 @@
  * crypto_shorthash, with a key drawn at start) of the service's name and
  * the source: an IPv4 address, the /64 of an IPv6 address, or the uid of
  * a UNIX-domain caller.
+ *
+ * When every stream service has a source limit, each source also has a
+ * bucket for all of them together ("whole"), that holds the sum of their
+ * bursts and fills at the sum of their rates, and that every request
+ * admitted under one of them takes from as well.  It never holds less
+ * than the source's buckets of the services together, so when it is
+ * empty so are they all: the master then turns the source's connections
+ * away before it forks (rate_over()), and only peeks at the bucket,
+ * so that a request takes its one token once, in the child that admits
+ * it.
  */
 #include <sys/socket.h>
 
@@ -48,9 +58,15 @@ struct rate_table {
 	unsigned char hashkey[crypto_shorthash_KEYBYTES];
 	struct bucket services[RATE_SERVICES];
 	struct bucket sources[RATE_SOURCES];
+	struct bucket wholes[RATE_SOURCES]; /* a source, every service */
 };
 
 static struct rate_table *rt;
+
+/* The sums of the stream services' source limits; 0: one has none. */
+static struct {
+	long long rate, burst;
+} whole;
 
 int
 rate_init(void)
@@ -85,6 +101,16 @@ rate_lock(void)
 			return;
 		nanosleep(&pause, NULL);
 	}
+}
+
+/* Take the lock if it is free at once: the master never waits for it. */
+static int
+rate_trylock(void)
+{
+	int32_t was = 0;
+
+	return __atomic_compare_exchange_n(&rt->lock, &was, (int32_t)getpid(),
+	    0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
 static void
@@ -133,26 +159,51 @@ bucket_find(struct bucket *table, size_t n, uint64_t key)
 	return old;
 }
 
+/* KEY's bucket in TABLE of N, or NULL: never seen, or forgotten (full). */
+static const struct bucket *
+bucket_lookup(const struct bucket *table, size_t n, uint64_t key)
+{
+	size_t i;
+
+	for (i = 0; i < RATE_PROBE && table[(key + i) % n].key != 0; i++)
+		if (table[(key + i) % n].key == key)
+			return &table[(key + i) % n];
+	return NULL;
+}
+
+/* The thousandths of tokens in B at NOW (RATE a second, BURST at most). */
+static int64_t
+bucket_level(const struct bucket *b, int64_t now, long long rate,
+    long long burst)
+{
+	int64_t cap = (int64_t)burst * 1000, milli;
+
+	if (b->last == 0 || now - b->last > cap / rate + 1)
+		return cap;
+	milli = b->milli + (now - b->last) * rate;
+	return milli > cap ? cap : milli;
+}
+
+/* The seconds until a bucket at MILLI, filling at RATE, has a token. */
+static int
+bucket_retry(int64_t milli, long long rate)
+{
+	int64_t need = 1000 - milli; /* thousandths, at RATE per ms */
+	int	retry = (int)((need + rate * 1000 - 1) / (rate * 1000));
+
+	return retry < 1 ? 1 : retry;
+}
+
 /* Take a token from B (RATE a second, BURST at most); else *RETRY. */
 static int
 bucket_take(struct bucket *b, int64_t now, long long rate, long long burst,
     int *retry)
 {
-	int64_t cap = (int64_t)burst * 1000, need;
-
-	if (b->last == 0 || now - b->last > cap / rate + 1)
-		b->milli = cap;
-	else
-		b->milli += (now - b->last) * rate;
-	if (b->milli > cap)
-		b->milli = cap;
+	b->milli = bucket_level(b, now, rate, burst);
 	b->last = now;
 	if (b->milli >= 1000)
 		return 0;
-	need = 1000 - b->milli; /* thousandths, at RATE per ms */
-	*retry = (int)((need + rate * 1000 - 1) / (rate * 1000));
-	if (*retry < 1)
-		*retry = 1;
+	*retry = bucket_retry(b->milli, rate);
 	return -1;
 }
 
@@ -184,6 +235,31 @@ source_of(const struct peer *p, unsigned char src[16])
 	src[0] = 'u';
 	memcpy(src + 1, &p->uid, sizeof(p->uid));
 	return 1 + sizeof(p->uid);
+}
+
+/* The key of a source's own: the same in every process. */
+static uint64_t
+source_key(const unsigned char *src, size_t len)
+{
+	unsigned char out[8];
+	uint64_t      k;
+
+	crypto_shorthash(out, src, len, rt->hashkey);
+	memcpy(&k, out, sizeof(k));
+	return k == 0 ? 1 : k;
+}
+
+/* A request of the source SRC was admitted: one token of its whole. */
+static void
+whole_charge(const unsigned char *src, size_t len, int64_t now)
+{
+	struct bucket *w;
+
+	w = bucket_find(rt->wholes, RATE_SOURCES, source_key(src, len));
+	w->milli = bucket_level(w, now, whole.rate, whole.burst) - 1000;
+	if (w->milli < 0) /* forgotten, or a reload changed the sums */
+		w->milli = 0;
+	w->last = now;
 }
 
 /* A service's setting, else the global one. */
@@ -220,8 +296,11 @@ take_both(const struct config *conf, const struct service *sv,
 			return -1;
 		v->milli -= 1000;
 	}
-	if (s != NULL)
+	if (s != NULL) {
 		s->milli -= 1000;
+		if (whole.rate > 0 && sv->tcp)
+			whole_charge(src, len, now);
+	}
 	return 0;
 }
 
@@ -249,15 +328,67 @@ rate_take(const struct config *conf, const struct service *sv,
 uint64_t
 rate_source(const struct peer *p)
 {
-	unsigned char src[16], out[8];
+	unsigned char src[16];
 	size_t	      len = source_of(p, src);
-	uint64_t      k;
 
-	if (rt == NULL)
+	return rt == NULL ? 0 : source_key(src, len);
+}
+
+/*
+ * The master, for the configuration CONF it forks with from now on:
+ * the sums of the stream services' source limits, or none if one of
+ * them has no source limit (the master can then tell nothing).
+ */
+void
+rate_configure(const struct config *conf)
+{
+	const struct service *sv;
+	size_t		      i;
+
+	whole.rate = whole.burst = 0;
+	for (i = 0; i < conf->nservices; i++) {
+		sv = &conf->services[i];
+		if (!sv->tcp)
+			continue;
+		if (SETTING(conf, sv, source_rate) <= 0) {
+			whole.rate = whole.burst = 0;
+			return;
+		}
+		whole.rate += SETTING(conf, sv, source_rate);
+		whole.burst += BURST(conf, sv, source_rate, source_burst);
+	}
+}
+
+/*
+ * The master, before it forks for a connection from P: is P's source
+ * over its limit of every service (its whole bucket empty)?  Then 1,
+ * with *RETRY the seconds after which it may be admitted.  Only looks:
+ * a token is taken by the child that admits a request.  0 when it
+ * cannot tell at once: no source limit on some service, or the lock
+ * held by a child.
+ */
+int
+rate_over(const struct peer *p, int *retry)
+{
+	const struct bucket *w;
+	unsigned char	     src[16];
+	size_t		     len;
+	int64_t		     milli = 1000;
+
+	if (rt == NULL || whole.rate <= 0)
 		return 0;
-	crypto_shorthash(out, src, len, rt->hashkey);
-	memcpy(&k, out, sizeof(k));
-	return k == 0 ? 1 : k;
+	len = source_of(p, src);
+	if (!rate_trylock())
+		return 0;
+	w = bucket_lookup(rt->wholes, RATE_SOURCES, source_key(src, len));
+	if (w != NULL)
+		milli =
+		    bucket_level(w, now_ms_mono(), whole.rate, whole.burst);
+	rate_unlock();
+	if (milli >= 1000)
+		return 0;
+	*retry = bucket_retry(milli, whole.rate);
+	return 1;
 }
 
 /* SRC's entry; ADD: make one if none (NULL when its place is full). */

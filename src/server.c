@@ -8,7 +8,7 @@
  * The listeners are net.c's, opened at start and on a reload.
  * At max_connections children it simply stops polling the listeners, as
  * tcpserver does: callers wait in the listen backlog instead of being
- * refused.
+ * refused.  What it turns away itself, before forking, turn.c answers.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,11 +41,10 @@
 #include "sig.h"
 #include "slot.h"
 #include "stats.h"
+#include "turn.h"
 
-#define ACCEPT_BATCH 16	  /* connections or datagrams per wakeup */
-#define LINGER_MAX   64	  /* refused sockets drained at once */
-#define LINGER_MS    1000 /* ... for at most this long */
-#define PAUSE_MS     100  /* no accept(2) for this long, out of fds */
+#define ACCEPT_BATCH 16	 /* connections or datagrams per wakeup */
+#define PAUSE_MS     100 /* no accept(2) for this long, out of fds */
 
 struct kid {
 	pid_t			pid;
@@ -60,13 +59,8 @@ static struct server {
 	size_t		 nls;
 	struct kid	*kids; /* every child: connections, datagrams, */
 	size_t		 nkids, kidcap; /* and job runners */
-	struct {			/* refused sockets, drained awhile */
-		int	  fd;
-		long long until;
-	} linger[LINGER_MAX];
-	size_t	  nlinger;
-	long long paused_until; /* out of descriptors: no accept */
-	unsigned  pauses;	/* ... how often, this episode */
+	long long	 paused_until;	/* out of descriptors: no accept */
+	unsigned	 pauses;	/* ... how often, this episode */
 } srv;
 
 static void
@@ -115,86 +109,14 @@ kids_from(const struct sockaddr_storage *ss)
 }
 
 /*
- * Turn a connection away without forking: one error line (a fresh
- * socket's buffer always takes it), then linger: the master reads and
- * drops what the caller still sends for a moment, so that closing does
- * not reset the connection before the caller has read the line.
- */
-static void
-refuse(int fd, const struct listener *l, const struct sockaddr_storage *ss,
-    enum proto_err e, enum refuse_reason reason, const char *why)
-{
-	struct peer peer;
-	char	    line[256];
-	size_t	    len;
-
-	if (l->http)
-		len = http_status(line, sizeof(line), proto_err_code(e),
-		    proto_err_text(e));
-	else
-		len = proto_error(line, sizeof(line), 0, e);
-	(void)!write(fd, line, len);
-	(void)shutdown(fd, SHUT_WR);
-	net_peer(fd, l->family, ss, &peer);
-	if (l->family == AF_UNIX)
-		refuse_log(reason, "%s: refused a caller: %s", l->name, why);
-	else
-		refuse_log(reason, "%s: refused %s:%s: %s", l->name, peer.ip,
-		    peer.port, why);
-	if (srv.nlinger == LINGER_MAX || set_nonblock(fd, 1) == -1) {
-		close(fd);
-		return;
-	}
-	srv.linger[srv.nlinger].fd = fd;
-	srv.linger[srv.nlinger].until = now_ms() + LINGER_MS;
-	srv.nlinger++;
-}
-
-static void
-linger_close(size_t i)
-{
-	close(srv.linger[i].fd);
-	srv.linger[i] = srv.linger[--srv.nlinger];
-}
-
-/* Drain the lingering sockets that are readable, close finished ones. */
-static void
-linger_drain(const struct pollfd *pfd)
-{
-	char	sink[4096];
-	ssize_t n;
-	size_t	i = srv.nlinger;
-
-	while (i-- > 0) {
-		if (pfd[i].revents != 0) {
-			while ((n = read(srv.linger[i].fd, sink,
-				    sizeof(sink))) > 0)
-				;
-			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				linger_close(i);
-				continue;
-			}
-		}
-		if (now_ms() >= srv.linger[i].until)
-			linger_close(i);
-	}
-}
-
-/*
  * The ppoll timeout: the queue's next expiry, the next linger end or
  * the end of a pause in accepting.
  */
 static int
 loop_timeout(void)
 {
-	int    ms = sched_timeout_ms(), m;
-	size_t i;
+	int ms = turn_timeout(sched_timeout_ms()), m;
 
-	for (i = 0; i < srv.nlinger; i++) {
-		m = ms_until(srv.linger[i].until);
-		if (ms < 0 || m < ms)
-			ms = m;
-	}
 	if (srv.paused_until != 0) {
 		m = ms_until(srv.paused_until);
 		if (ms < 0 || m < ms)
@@ -218,7 +140,7 @@ accept_pause(const struct listener *l, int error)
 	if (srv.pauses++ == 0)
 		log_warnx("accept on %s: %s: pausing %d ms at a time until "
 			  "it works (%zu refused sockets lingering)",
-		    l->name, strerror(error), PAUSE_MS, srv.nlinger);
+		    l->name, strerror(error), PAUSE_MS, turn_lingering());
 }
 
 /* Nothing is waiting any more: a pause episode, if any, is over. */
@@ -309,8 +231,8 @@ accept_failed(const struct listener *l, int error)
 }
 
 /*
- * May the caller on FD, at SS, be served on L (its allow list, and
- * max_per_source)?  If not, it is refused.
+ * May the caller on FD, at SS, be served on L (its allow list,
+ * max_per_source, and its source's rate limits)?  If not, it is refused.
  */
 static int
 accept_admit(int fd, const struct listener *l,
@@ -322,18 +244,18 @@ accept_admit(int fd, const struct listener *l,
 			&srv.conf->metrics.allow :
 			&srv.conf->allow,
 		    ss)) {
-		refuse(fd, l, ss, ERR_DENIED,
+		turn_away(fd, l, ss, ERR_DENIED,
 		    l->family == AF_UNIX ? REFUSE_CREDENTIALS : REFUSE_DENIED,
 		    "not allowed");
 		return 0;
 	}
 	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
 	    kids_from(ss) >= srv.conf->limits.max_per_source) {
-		refuse(fd, l, ss, ERR_TOO_MANY, REFUSE_PER_SOURCE,
+		turn_away(fd, l, ss, ERR_TOO_MANY, REFUSE_PER_SOURCE,
 		    "max_per_source reached");
 		return 0;
 	}
-	return 1;
+	return l->http || !turn_rate(fd, l, ss);
 }
 
 /* In the child forked for connection FD on L: serve it, and exit. */
@@ -435,6 +357,7 @@ server_reload(void)
 	srv.nls = nnls;
 	config_free(srv.conf);
 	srv.conf = nconf;
+	rate_configure(nconf);
 	log_info("configuration reloaded: %zu services, %zu sockets",
 	    srv.conf->nservices, srv.nls);
 }
@@ -463,6 +386,7 @@ server_init(struct config *conf, struct pidfh *pfh)
 	}
 	stats_services(conf);
 	slot_services(conf);
+	rate_configure(conf);
 	child_atfork(child_detach_master);
 	spool_owner(conf, &uid, &gid);
 	if (spool_open(conf->spool_dir, uid, gid, &why) == -1) {
@@ -543,8 +467,7 @@ server_stop(void)
 	size_t		i;
 
 	log_info("stopping: %zu children", srv.nkids + sched_running());
-	while (srv.nlinger > 0)
-		linger_close(0);
+	turn_close_all();
 	for (i = 0; i < srv.nls; i++)
 		net_close(&srv.ls[i]);
 	for (i = 0; i < srv.nkids; i++)
@@ -622,16 +545,15 @@ loop_show(void)
 static size_t
 loop_pollfds(struct pollfd **pfd, size_t *npfd)
 {
-	size_t i, n, nl = srv.nlinger;
+	size_t i, n, nl = turn_lingering();
 
-	if (LINGER_MAX + 1 + srv.nls > *npfd) {
-		*npfd = LINGER_MAX + 1 + srv.nls;
+	if (TURN_LINGER_MAX + 1 + srv.nls > *npfd) {
+		*npfd = TURN_LINGER_MAX + 1 + srv.nls;
 		free(*pfd);
 		if ((*pfd = calloc(*npfd, sizeof(**pfd))) == NULL)
 			fatal("calloc");
 	}
-	for (i = 0; i < nl; i++)
-		(*pfd)[i] = (struct pollfd){ srv.linger[i].fd, POLLIN, 0 };
+	turn_pollfds(*pfd);
 	(*pfd)[nl] = (struct pollfd){ sched_notify_fd(), POLLIN, 0 };
 	n = nl + 1;
 	if (room())
@@ -673,7 +595,7 @@ server_loop(void)
 		loop_signals();
 		sched_tick(srv.conf);
 		sched_dispatch(srv.conf);
-		nl = srv.nlinger;
+		nl = turn_lingering();
 		n = loop_pollfds(&pfd, &npfd);
 		loop_show();
 		if (ppoll(pfd, n, ms_timespec(&ts, loop_timeout()),
@@ -682,7 +604,7 @@ server_loop(void)
 				fatal("ppoll");
 			continue;
 		}
-		linger_drain(pfd);
+		turn_drain(pfd);
 		if (pfd[nl].revents & POLLIN)
 			sched_notify_read(kid_ours);
 		loop_accept(pfd, nl + 1, n);

@@ -22,6 +22,7 @@
  * "queue:add:service:data" as "!add service LEN\ndata", header and
  * payload in one write; the connection is closed as soon as the framed
  * answer "!CODE LEN\npayload" is whole, and only code 200 is good.
+ * -K TOKEN presents TOKEN in every framed header (" token=TOKEN").
  * -N leaves the sending side open (as PHP's fsockopen callers do); -D
  * leaves Nagle's algorithm on (no TCP_NODELAY, as PHP's sockets have it).
  *
@@ -110,6 +111,7 @@ static const char	      *prefix; /* answer prefix */
 static int		       do_shutdown = 1;
 static int		       get_shutdown = 0;
 static int		       framed;
+static const char	      *token; /* -K */
 static int		       nodelay = 1;
 static double		       udp_rate;
 static const char	      *idfile;
@@ -133,7 +135,7 @@ usage(void)
 	    "               [-c conc] [-n count] [-t seconds] "
 	    "[-T conn_timeout] [-r request]\n"
 	    "               [-e expect | -P prefix | -A] [-i idfile] "
-	    "[-o outfile] [-R rate] [-G]\n");
+	    "[-o outfile] [-R rate] [-G] [-K token]\n");
 	exit(2);
 }
 
@@ -680,8 +682,9 @@ framed_make(void)
 	data = colon != NULL ? colon + 1 : "";
 	if (svclen == 0)
 		errx(2, "-F: no service name in %s", request);
-	if (asprintf(&wire, "!%s %.*s %zu\n%s", verb, (int)svclen, svc,
-		strlen(data), data) == -1)
+	if (asprintf(&wire, "!%s %.*s %zu%s%s\n%s", verb, (int)svclen, svc,
+		strlen(data), token != NULL ? " token=" : "",
+		token != NULL ? token : "", data) == -1)
 		err(2, NULL);
 	request = wire;
 }
@@ -733,8 +736,8 @@ main(int argc, char *argv[])
 	const char *addr = "127.0.0.1", *port = NULL;
 	int	    ch;
 
-	while ((ch = getopt(argc, argv, "a:Ac:De:FGi:m:n:No:p:P:r:R:t:T:")) !=
-	    -1) {
+	while ((ch = getopt(argc, argv,
+		    "a:Ac:De:FGi:K:m:n:No:p:P:r:R:t:T:")) != -1) {
 		switch (ch) {
 		case 'a':
 			addr = optarg;
@@ -759,6 +762,9 @@ main(int argc, char *argv[])
 			break;
 		case 'i':
 			idfile = optarg;
+			break;
+		case 'K':
+			token = optarg;
 			break;
 		case 'm':
 			if (strcmp(optarg, "call") == 0)

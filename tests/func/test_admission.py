@@ -210,8 +210,11 @@ def framed_head(d, header, payload=b""):
 
 
 def test_source_rate_slows_one_source_only(daemon_factory):
+    # (A service without source_rate: the master cannot tell a source
+    # over every limit, so the connection child answers; see below.)
     d = daemon_factory(services={"echo": {"command": ["/bin/cat"],
-                                          "source_rate": 1, "source_burst": 2}}).start()
+                                          "source_rate": 1, "source_burst": 2},
+                                 "free": {"command": ["/bin/cat"]}}).start()
     one = lambda: bgs.request_from(d.port, "127.0.0.1", b"echo:a")  # noqa: E731
     assert one() == b"a" and one() == b"a"
     over = one()
@@ -229,6 +232,34 @@ def test_source_rate_slows_one_source_only(daemon_factory):
     time.sleep(int(m.group(2)))
     assert one() == b"a"
     assert refused(d, "rate") == 2
+
+
+def test_source_over_every_limit_refused_by_master(daemon_factory):
+    d = daemon_factory(services={"echo": {"command": ["/bin/cat"]}},
+                       extra={"source_rate": 1, "source_burst": 2}).start()
+    one = lambda: bgs.request_from(d.port, "127.0.0.1", b"echo:a")  # noqa: E731
+    assert one() == b"a" and one() == b"a"
+    retry = retry_of(one())
+    assert 1 <= retry <= 2
+    assert d.wait_log("over the source_rate of every service (rate)")
+    # Whatever it asks: its stats too, while another source is served.
+    assert retry_of(d.request(b"stats")) >= 1
+    assert bgs.request_from(d.port, "127.0.0.2", b"echo:b") == b"b"
+    # Framed: the answer is framed if the master saw the header's first
+    # byte, else the original form's line; the seconds are in both.
+    head, text = framed_head(d, b"!call echo 1", b"x")
+    m = re.match(rb"^!429 (\d+) retry=(\d+)$", head)
+    if m:
+        assert int(m.group(1)) == len(text), (head, text)
+    else:
+        assert retry_of(head + b"\n" + text) >= 1
+    # The client reads either as a refusal that says when to retry.
+    r = d.run_client("call", "echo", input=b"x")
+    assert r.returncode != 0 and b"retry after" in r.stderr, r
+    time.sleep(retry)
+    assert one() == b"a"
+    assert stat_value(d, 'bgserviced_refused_total{reason="rate"}',
+                      "127.0.0.3") >= 4
 
 
 def test_service_rate_and_datagrams(daemon_factory, tmp_path):
