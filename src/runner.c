@@ -231,9 +231,13 @@ job_claim(struct service_call *call)
 	return 0;
 }
 
-/* Job ID's service is no longer configured: say so as its result. */
+/*
+ * Take job ID, as the runner of MASTER, to end it without running it:
+ * -1 once it is marked ours, else the runner's exit status (0: another
+ * has it, or the master is gone; RUNNER_RETRY: the spool failed).
+ */
 static int
-job_orphan(const char *id, const char *service, pid_t master)
+job_take(const char *id, pid_t master)
 {
 	if (getppid() != master)
 		return 0;
@@ -243,6 +247,17 @@ job_orphan(const char *id, const char *service, pid_t master)
 		log_warn("job %s: cannot mark it running, will retry", id);
 		return RUNNER_RETRY;
 	}
+	return -1;
+}
+
+/* Job ID's service is no longer configured: say so as its result. */
+static int
+job_orphan(const char *id, const char *service, pid_t master)
+{
+	int r;
+
+	if ((r = job_take(id, master)) != -1)
+		return r;
 	log_info("job %s: service %s is no longer configured", id, service);
 	stats_job_failed(id, service, proto_err_code(ERR_UNKNOWN_REQUEST),
 	    proto_err_text(ERR_UNKNOWN_REQUEST));
@@ -319,15 +334,10 @@ job_dep_failed(const struct config *conf, const struct service *sv,
     const char *id, const char *why, pid_t master)
 {
 	struct job_result jr;
+	int		  r;
 
-	if (getppid() != master)
-		return 0;
-	if (spool_mark_running(id, getpid()) == -1) {
-		if (errno == EEXIST)
-			return 0;
-		log_warn("job %s: cannot mark it running, will retry", id);
-		return RUNNER_RETRY;
-	}
+	if ((r = job_take(id, master)) != -1)
+		return r;
 	if (spool_state(id) == JOB_DONE) /* cancelled meanwhile */
 		return 0;
 	memset(&jr, 0, sizeof(jr));

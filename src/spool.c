@@ -713,20 +713,27 @@ spool_run_done(const char *id, const struct job_result *res)
 	return r;
 }
 
+/* The number KEY of job ID's file SUFFIX's header, or -1 if none. */
+static long long
+header_number(const char *id, const char *suffix, const char *key)
+{
+	struct buf b = { 0 };
+	char	   name[64], v[32];
+	long long  n = -1;
+
+	job_file(name, sizeof(name), id, suffix);
+	if (read_file(name, &b, HEADER_MAX) == 0 &&
+	    header_get(b.data, b.len, key, v, sizeof(v)) == 0)
+		n = strtoll(v, NULL, 10);
+	buf_free(&b);
+	return n;
+}
+
 /* The pid of the process running job ID, or -1. */
 pid_t
 spool_runner(const char *id)
 {
-	struct buf b = { 0 };
-	char	   name[64], v[32];
-	pid_t	   pid = -1;
-
-	job_file(name, sizeof(name), id, ".run");
-	if (read_file(name, &b, HEADER_MAX) == 0 &&
-	    header_get(b.data, b.len, "pid", v, sizeof(v)) == 0)
-		pid = (pid_t)strtol(v, NULL, 10);
-	buf_free(&b);
-	return pid;
+	return (pid_t)header_number(id, ".run", "pid");
 }
 
 /* Publish the result of job ID, unless one exists (EEXIST). */
@@ -797,16 +804,7 @@ fail:
 int
 spool_result_code(const char *id)
 {
-	struct buf b = { 0 };
-	char	   name[64], v[16];
-	int	   code = -1;
-
-	job_file(name, sizeof(name), id, ".done");
-	if (read_file(name, &b, HEADER_MAX) == 0 &&
-	    header_get(b.data, b.len, "code", v, sizeof(v)) == 0)
-		code = atoi(v);
-	buf_free(&b);
-	return code;
+	return (int)header_number(id, ".done", "code");
 }
 
 void
