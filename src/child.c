@@ -17,13 +17,14 @@
  *
  * Why pipes and a second process, measured (tests/bench/shapes.c, the
  * "Call path shapes" rows of make bench): starting the service with
- * vfork and relaying it costs about 8% more CPU per call than exec'ing
- * it in place as tcpserver does; memory files for stdin and stdout (one
- * wait, no relay) gained about one point of that, while giving up the
- * prompt max_output kill (a memfd grows until the service exits, and
- * RLIMIT_FSIZE would also cap every file the service writes).  So the
- * pipes stay; stdin is written before the first wait, and only our end
- * of it is non-blocking.
+ * vfork and relaying it costs more CPU per call than exec'ing it in
+ * place as tcpserver does (0.70 to 0.93 x exec's rate on the 2-core
+ * bench machine, depending on its load); memory files for stdin and
+ * stdout (one wait, no relay) came within a point or two of the pipes,
+ * while giving up the prompt max_output kill (a memfd grows until the
+ * service exits, and RLIMIT_FSIZE would also cap every file the service
+ * writes).  So the pipes stay; stdin is written before the first wait,
+ * and only our end of it is non-blocking.
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
