@@ -105,8 +105,9 @@ int  spool_notify_fd(void);
 int  spool_locked(void);
 
 /* Recovery and retention (the master). */
+/* A queued job found at start; WAITS: its request names jobs (after=). */
 typedef void (*spool_queued_fn)(const char *id, const char *service,
-    int priority, long long due_ms);
+    int priority, long long due_ms, int waits);
 typedef void (*spool_stuck_fn)(const char *id, const char *service);
 int    spool_recover(spool_queued_fn queued, spool_stuck_fn stuck,
        time_t *next_expiry, int retention);

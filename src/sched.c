@@ -127,12 +127,14 @@ released(const char *id, const char *service, uint64_t src, int prio,
 
 /*
  * A queued job the start-up scan found: queue it, or hold it while it
- * waits for others; remember its id.
+ * waits for others (WAITS: it names some; only then is its request read
+ * again); remember its id.
  */
 static void
-recovered(const char *id, const char *service, int prio, long long due_ms)
+recovered(const char *id, const char *service, int prio, long long due_ms,
+    int waits)
 {
-	if (!deps_hold(id, service, 0))
+	if (!waits || !deps_hold(id, service, 0))
 		pending_insert(id, service, 0, prio, due_ms);
 	q.recovered =
 	    grow(q.recovered, &q.reccap, q.nrecovered, sizeof(*q.recovered));

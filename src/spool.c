@@ -974,6 +974,7 @@ struct queued {
 	struct timespec submitted;
 	int		priority;
 	long long	due_ms;
+	int		waits; /* it names jobs to wait for */
 };
 
 static int
@@ -1064,6 +1065,7 @@ recover_queued(struct recovery *rc, const char *id)
 	strlcpy(rc->q[rc->n].id, id, sizeof(rc->q->id));
 	strlcpy(rc->q[rc->n].service, req.service, sizeof(rc->q->service));
 	rc->q[rc->n].priority = req.priority;
+	rc->q[rc->n].waits = req.nafter > 0;
 	if (spool_load_try(id, &t) == -1)
 		t.not_before_ms = 0;
 	rc->q[rc->n].due_ms = t.not_before_ms > req.not_before_ms ?
@@ -1171,7 +1173,7 @@ spool_recover(spool_queued_fn queued, spool_stuck_fn stuck,
 		qsort(rc.q, rc.n, sizeof(*rc.q), queued_cmp);
 	for (i = 0; i < rc.n; i++)
 		queued(rc.q[i].id, rc.q[i].service, rc.q[i].priority,
-		    rc.q[i].due_ms);
+		    rc.q[i].due_ms, rc.q[i].waits);
 	free(rc.q);
 	return 0;
 }

@@ -34,9 +34,11 @@ static int  nqueued, nstuck;
 static long long queued_due[8];
 
 static void
-on_queued(const char *id, const char *service, int prio, long long due_ms)
+on_queued(const char *id, const char *service, int prio, long long due_ms,
+    int waits)
 {
 	(void)prio;
+	(void)waits;
 	CHECK_STR(service, "svc");
 	if (nqueued < 8)
 		queued_due[nqueued] = due_ms;
