@@ -228,6 +228,7 @@ size_t proto_id_answer(char *buf, size_t size, int framed, const char *id);
 size_t proto_state_answer(char *buf, size_t size, int state);
 const char *proto_cancel_answer(void);
 const char *proto_state_name(int state);
+int	    proto_code_failed(int code);
 size_t	    proto_list_line(char *buf, size_t size, const char *id, int state,
 	 const char *service, long long submitted);
 size_t proto_info_format(char *buf, size_t size, const struct proto_info *);

@@ -23,11 +23,9 @@
 static const char *
 job_state(int code)
 {
-	if (code == PROTO_DONE)
-		return "done";
-	if (code == proto_err_code(ERR_JOB_CANCELLED))
-		return "cancelled";
-	return "failed";
+	if (proto_code_failed(code))
+		return "failed";
+	return code == PROTO_DONE ? "done" : "cancelled";
 }
 
 /*

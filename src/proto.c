@@ -900,6 +900,16 @@ proto_state_name(int state)
 						       "?";
 }
 
+/*
+ * Does a job whose result has CODE count as failed (a dead letter)?  Any
+ * end but success (200) and a cancel (410).
+ */
+int
+proto_code_failed(int code)
+{
+	return code != PROTO_DONE && code != proto_err_code(ERR_JOB_CANCELLED);
+}
+
 /* One line of the answer to queue:list: "ID STATE SERVICE SUBMITTED". */
 size_t
 proto_list_line(char *buf, size_t size, const char *id, int state,

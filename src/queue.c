@@ -261,8 +261,7 @@ queue_info(const struct config *conf, const char *id, struct buf *out)
 		in.cpu_user_ms = res.cpu_user_ms;
 		in.cpu_sys_ms = res.cpu_sys_ms;
 		in.max_rss_kib = res.max_rss_kib;
-		if (res.code != PROTO_DONE &&
-		    res.code != proto_err_code(ERR_JOB_CANCELLED))
+		if (proto_code_failed(res.code))
 			in.state = JOB_FAILED;
 	}
 	r = buf_append(out, text, proto_info_format(text, sizeof(text), &in));

@@ -376,8 +376,7 @@ job_execute(const struct config *conf, struct service_call *call)
 	}
 	if (publish_result(call->job_id, &jr, !run.cancelled) == 0)
 		hook_done(conf, call->sv, call->job_id, &jr, &run.out);
-	if (jr.code != PROTO_DONE &&
-	    jr.code != proto_err_code(ERR_JOB_CANCELLED))
+	if (proto_code_failed(jr.code))
 		stats_job_failed(call->job_id, call->sv->name, jr.code,
 		    jr.message);
 	child_result_free(&run);

@@ -557,28 +557,16 @@ spool_state(const char *id)
 static int unlink_job(const char *, const char *);
 
 /* Job ID's result says it failed: neither done well nor cancelled. */
-static int
-done_failed(const char *id)
-{
-	struct buf b = { 0 };
-	char	   name[64], v[16];
-	int	   code = PROTO_DONE;
-
-	job_file(name, sizeof(name), id, ".done");
-	if (read_file(name, &b, HEADER_MAX) == 0 &&
-	    header_get(b.data, b.len, "code", v, sizeof(v)) == 0)
-		code = atoi(v);
-	buf_free(&b);
-	return code != PROTO_DONE && code != proto_err_code(ERR_JOB_CANCELLED);
-}
-
 /* As spool_state(), a failed job JOB_FAILED (it reads the result). */
 enum job_state
 spool_state_full(const char *id)
 {
 	enum job_state st = spool_state(id);
+	int	       code;
 
-	return st == JOB_DONE && done_failed(id) ? JOB_FAILED : st;
+	if (st != JOB_DONE || (code = spool_result_code(id)) == -1)
+		return st;
+	return proto_code_failed(code) ? JOB_FAILED : st;
 }
 
 /* Job ID's attempts into T; none yet (no ID.try) reads as zeros. */
