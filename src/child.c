@@ -16,15 +16,19 @@
  * it left running is stopped the same way.
  *
  * Why pipes and a second process, measured (tests/bench/shapes.c, the
- * "Call path shapes" rows of make bench): starting the service with
- * vfork and relaying it costs more CPU per call than exec'ing it in
- * place as tcpserver does (0.70 to 0.93 x exec's rate on the 2-core
- * bench machine, depending on its load); memory files for stdin and
- * stdout (one wait, no relay) came within a point or two of the pipes,
- * while giving up the prompt max_output kill (a memfd grows until the
- * service exits, and RLIMIT_FSIZE would also cap every file the service
- * writes).  So the pipes stay; stdin is written before the first wait,
- * and only our end of it is non-blocking.
+ * "Call path shapes" section of make bench, and its "What each design
+ * gained or lost"): memory files for stdin and stdout (one wait, no
+ * relay) gain a few points of exec's rate at most, and give up the prompt
+ * max_output kill (a memfd grows until the service exits; RLIMIT_FSIZE
+ * would also cap every file the service writes), so the pipes stay.  Nor
+ * is the relay what makes a call dearer than tcpserver's: a patched
+ * connection child that exec'ed the service as soon as the request was
+ * admitted was no faster.  What costs is the connection child itself, a
+ * forked copy of the master faulting in the pages it touches before the
+ * service starts; only a master that reads requests and starts services
+ * itself (the "spawn" shape) is cheaper than tcpserver's fork and exec.
+ * Stdin is written before the first wait, and only our end of it is
+ * non-blocking.
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>

@@ -1,5 +1,5 @@
 /*
- * shapes: the CPU cost of three shapes a call path can take, without any
+ * shapes: the CPU cost of four shapes a call path can take, without any
  * daemon around them, so that what the shape itself costs can be told
  * from what bgserviced does besides (issue: calls as fast as tcpserver).
  *
@@ -15,7 +15,11 @@
  *		known);
  *   memfd	as relay, but cat's stdin and stdout are memory files: the
  *		child writes the data, waits once, and answers from the
- *		output file (the memfd design of the issue).
+ *		output file (the memfd design of the issue);
+ *   spawn	no process for the connection: the listener itself reads
+ *		the request, starts cat with vfork on memory files, waits
+ *		for it and answers from the output file (a master that
+ *		does the connection's I/O, and one exec per call).
  *
  * usage: shapes MODE CALLS
  * prints: MODE cpu_us=N minflt=N wall_us=N (per call; CPU and minor
@@ -23,6 +27,7 @@
  */
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -134,6 +139,35 @@ static void __attribute__((noreturn)) child_memfd(int s)
 	_exit(write(s, buf, n) == n ? 0 : 1);
 }
 
+/*
+ * The spawn shape, run by the listener: the request is read, cat runs on
+ * memory files and the answer goes from its output file to the socket.
+ */
+static void
+serve_spawn(int s)
+{
+	char	buf[ANSWER_ROOM];
+	int	in, out, status;
+	ssize_t n;
+	off_t	off = 0;
+	pid_t	pid;
+
+	if ((in = memfd_create("in", MFD_CLOEXEC)) == -1 ||
+	    (out = memfd_create("out", MFD_CLOEXEC)) == -1)
+		err(1, "memfd_create");
+	if ((n = read(s, buf, sizeof(buf))) > 0 && write(in, buf, n) != n)
+		err(1, "write");
+	lseek(in, 0, SEEK_SET);
+	pid = start_cat(in, out);
+	close(in);
+	if (waitpid(pid, &status, 0) == -1 || status != 0)
+		errx(1, "cat failed");
+	n = lseek(out, 0, SEEK_END);
+	if (n > 0 && sendfile(s, out, &off, n) != n)
+		err(1, "sendfile");
+	close(out);
+}
+
 /* One call through a socketpair; exits on a wrong answer. */
 static void
 call(void (*serve)(int))
@@ -144,6 +178,18 @@ call(void (*serve)(int))
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		err(1, "socketpair");
+	if (serve == NULL) {
+		if (write(sv[0], "hello", 5) != 5 ||
+		    shutdown(sv[0], SHUT_WR) == -1)
+			err(1, "write");
+		serve_spawn(sv[1]);
+		close(sv[1]);
+		if (read(sv[0], ans, sizeof(ans)) != 5 ||
+		    memcmp(ans, "hello", 5))
+			errx(1, "wrong answer");
+		close(sv[0]);
+		return;
+	}
 	if ((pid = fork()) == -1)
 		err(1, "fork");
 	if (pid == 0) {
@@ -167,14 +213,14 @@ main(int argc, char *argv[])
 		const char *name;
 		void (*serve)(int);
 	} modes[] = { { "exec", child_exec }, { "relay", child_relay },
-		{ "memfd", child_memfd } };
+		{ "memfd", child_memfd }, { "spawn", NULL } };
 	long   calls, i, f0, f1;
 	double c0, c1, t0;
 	char  *heap;
 	size_t m;
 
 	if (argc != 3 || (calls = strtol(argv[2], NULL, 10)) < 1)
-		errx(2, "usage: shapes exec|relay|memfd CALLS");
+		errx(2, "usage: shapes exec|relay|memfd|spawn CALLS");
 	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
 		if (strcmp(argv[1], modes[m].name) == 0)
 			break;
