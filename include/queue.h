@@ -40,13 +40,14 @@ enum queue_wait {
 	WAIT_GONE,     /* there is no such job (any more) */
 	WAIT_STOPPING, /* the daemon stops, or its master died */
 	WAIT_FAILED,   /* the master could not be asked */
+	WAIT_LEFT,     /* the caller hung up first */
 };
 
 void queue_child(pid_t master);
 int  queue_add(const struct service *, const char *node, const struct peer *,
      const struct job_opts *, const char *data, size_t len, char *id);
 enum job_state	queue_state(const char *id);
-enum queue_wait queue_wait_done(const char *id);
+enum queue_wait queue_wait_done(const char *id, int fd);
 int		queue_result(const char *id, struct job_result *);
 int	       queue_info(const struct config *, const char *id, struct buf *);
 enum proto_err queue_cancel(const char *id);

@@ -335,7 +335,7 @@ static void
 handle_qget(struct conn *c, const struct request *req)
 {
 	setproctitle("waiting for job %s for %s", req->id, c->who);
-	switch (queue_wait_done(req->id)) {
+	switch (queue_wait_done(req->id, c->fd)) {
 	case WAIT_DONE:
 		answer_result(c, req, req->id);
 		break;
@@ -347,6 +347,10 @@ handle_qget(struct conn *c, const struct request *req)
 		break;
 	case WAIT_FAILED:
 		conn_error(c, req->framed, ERR_CANNOT_WAIT);
+		break;
+	case WAIT_LEFT:
+		log_info("%s: get %s: the caller left while it waited", c->who,
+		    req->id);
 		break;
 	}
 }

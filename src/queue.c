@@ -5,10 +5,20 @@
  * the spool's FIFO; the id is answered only once the note is written.
  * A child waiting for a job tells the master its pid on the same FIFO
  * and sleeps until the master wakes it (SIGUSR2): no process polls, and
- * waiting costs no descriptor.  The master's side is sched.c.
+ * waiting costs no descriptor.  It also sleeps on its caller's socket
+ * for a hang-up only (no event asked, so that neither a request sent
+ * meanwhile nor a caller that shut down only its sending side, as
+ * nc -N does, wakes it): a caller that has gone ends the wait.  On TCP a
+ * caller that closed is told from one that half-closed only by the
+ * reset its kernel answers once its socket is gone, so the wait turns
+ * keepalive probes on (WAIT_KEEPIDLE).  The master's side is sched.c.
  */
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +34,11 @@
 #include "rate.h"
 #include "sig.h"
 #include "stats.h"
+
+/* Keepalive while a caller waits: probes after 30 s idle, 3 at 10 s. */
+#define WAIT_KEEPIDLE  30
+#define WAIT_KEEPINTVL 10
+#define WAIT_KEEPCNT   3
 
 static pid_t master_pid; /* the master's pid */
 
@@ -128,12 +143,45 @@ queue_add(const struct service *sv, const char *node, const struct peer *peer,
 }
 
 /*
+ * Probe the caller on FD while it waits, if FD is a TCP socket: a caller
+ * whose socket is gone then answers with a reset (see the top).
+ */
+static void
+wait_keepalive(int fd)
+{
+	int on = 1, idle = WAIT_KEEPIDLE, intvl = WAIT_KEEPINTVL;
+	int cnt = WAIT_KEEPCNT;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == -1)
+		return; /* not a socket of ours to probe: a UNIX socket */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/* Sleep until woken, stopped, or the caller on FD hangs up: 1 then. */
+static int
+wait_sleep(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = 0 };
+
+	while (!sig_wake && !sig_term) {
+		if (ppoll(&pfd, 1, NULL, &sig_waitmask) > 0 &&
+		    (pfd.revents & (POLLHUP | POLLERR)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Wait until job ID is done: ask the master to wake us, then look, then
  * sleep until woken; no process polls.  WAIT_STOPPING when the daemon
- * stops or the master died (no one is left to wake us).
+ * stops or the master died (no one is left to wake us), WAIT_LEFT when
+ * the caller on FD hangs up first.
  */
 enum queue_wait
-queue_wait_done(const char *id)
+queue_wait_done(const char *id, int fd)
 {
 	enum queue_wait w;
 	enum job_state	st;
@@ -146,6 +194,7 @@ queue_wait_done(const char *id)
 	}
 	if (getppid() != master_pid)
 		return WAIT_STOPPING; /* it died before the line above */
+	wait_keepalive(fd);
 	snprintf(me, sizeof(me), "%ld", (long)getpid());
 	for (;;) {
 		sig_wake = 0;
@@ -161,8 +210,10 @@ queue_wait_done(const char *id)
 			w = st == JOB_DONE ? WAIT_DONE : WAIT_GONE;
 			break;
 		}
-		while (!sig_wake && !sig_term)
-			(void)ppoll(NULL, 0, NULL, &sig_waitmask);
+		if (wait_sleep(fd)) {
+			w = WAIT_LEFT;
+			break;
+		}
 		if (sig_term) {
 			w = WAIT_STOPPING;
 			break;

@@ -3,6 +3,8 @@ kill -9, retention, cancel, waiting without CPU, the client's verbs."""
 import os
 import re
 import signal
+import socket
+import struct
 import threading
 import time
 
@@ -348,3 +350,60 @@ def test_client_queue_verbs(daemon_factory):
     assert r.returncode == 2 and b"404: Unknown job id" in r.stderr
     r = d.run_client("get", "nope")
     assert r.returncode == 2 and b"not a job id" in r.stderr
+
+
+def test_waiter_whose_caller_left_ends(daemon_factory, tmp_path):
+    """A queue:get whose caller hangs up stops waiting at once: on TCP
+    when the caller's kernel resets the connection, on a UNIX socket when
+    the caller closes it; its child is gone and the log says so.  A
+    caller that only shut down its sending side (nc -N), or that says
+    nothing more, still gets the answer when the job is done."""
+    gate = tmp_path / "gate"
+    sock = str(tmp_path / "bgs.sock")
+    d = daemon_factory(limits={"max_jobs": 1}, services={
+        "wait": svc("while [ ! -e %s ]; do sleep 0.05; done; cat" % gate,
+                    timeout=60)})
+    d.settings["listen"].append({"path": sock})
+    d.write_config()
+    d.start()
+    jid = add(d, "wait", b"done")
+    assert wait_state(d, jid, b"1")
+    # The job's runner only, once the children of the checks are gone.
+    assert bgs.wait_until(lambda: len(bgs.child_pids(d.pid)) == 1, 10)
+    runner = set(bgs.child_pids(d.pid))
+    req = b"queue:get:id:" + jid.encode()
+    for _ in range(4):                      # TCP, then a reset
+        s = d.connect()
+        s.sendall(req)
+        assert bgs.wait_until(
+            lambda: len(bgs.child_pids(d.pid)) == len(runner) + 1, 10), \
+            (runner, bgs.child_pids(d.pid), d.log()[-2000:])
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.close()
+    assert bgs.wait_until(lambda: os.path.exists(sock), 10)
+    with socket.socket(socket.AF_UNIX) as u:  # UNIX, then a close
+        u.settimeout(10)
+        u.connect(sock)
+        u.sendall(req)
+        assert bgs.wait_until(
+            lambda: len(bgs.child_pids(d.pid)) == len(runner) + 1, 10)
+    assert bgs.wait_until(
+        lambda: set(bgs.child_pids(d.pid)) == runner, 10), \
+        bgs.child_pids(d.pid)
+    assert bgs.wait_until(
+        lambda: d.log().count("the caller left while it waited") == 5, 10)
+    half = d.connect(timeout=30)
+    half.sendall(req)
+    half.shutdown(socket.SHUT_WR)
+    quiet = d.connect(timeout=30)
+    quiet.sendall(req)
+    assert bgs.wait_until(
+        lambda: len(bgs.child_pids(d.pid)) == len(runner) + 2, 10)
+    time.sleep(0.3)
+    assert len(bgs.child_pids(d.pid)) == len(runner) + 2
+    gate.write_text("go")
+    assert bgs.recv_all(half) == b"done"
+    assert bgs.recv_all(quiet) == b"done"
+    half.close()
+    quiet.close()
