@@ -143,8 +143,9 @@ queue_add(const struct service *sv, const char *node, const struct peer *peer,
 }
 
 /*
- * Probe the caller on FD while it waits, if FD is a TCP socket: a caller
- * whose socket is gone then answers with a reset (see the top).
+ * Probe the caller on FD while it waits: a TCP caller whose socket is
+ * gone then answers with a reset (see the top).  On a UNIX socket the
+ * TCP options fail, and nothing is needed: a close is a hang-up there.
  */
 static void
 wait_keepalive(int fd)
@@ -153,7 +154,7 @@ wait_keepalive(int fd)
 	int cnt = WAIT_KEEPCNT;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == -1)
-		return; /* not a socket of ours to probe: a UNIX socket */
+		return;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
 	    sizeof(intvl));
