@@ -20,19 +20,30 @@ qjob_cmp(const struct qjob *a, const struct qjob *b)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+static int
+qjob_id_cmp(const struct qjob *a, const struct qjob *b)
+{
+	return strcmp(a->id, b->id);
+}
+
 RB_HEAD(jobtree, qjob);
+RB_HEAD(idtree, qjob);
 /* libbsd's RB_GENERATE_STATIC needs a __unused it leaves undefined. */
 RB_GENERATE_INTERNAL(jobtree, qjob, entry, qjob_cmp,
+    __attribute__((unused)) static)
+RB_GENERATE_INTERNAL(idtree, qjob, byid, qjob_id_cmp,
     __attribute__((unused)) static)
 
 static struct {
 	struct jobtree ready;	/* may run: by run order */
 	struct jobtree delayed; /* waiting: by due time */
+	struct idtree  ids;	/* both, by id */
 	size_t	       n;
 	uint64_t       seq;
 	char	     **names; /* the services' names, interned */
 	size_t	       nnames;
-} p = { RB_INITIALIZER(&p.ready), RB_INITIALIZER(&p.delayed), 0, 0, NULL, 0 };
+} p = { RB_INITIALIZER(&p.ready), RB_INITIALIZER(&p.delayed),
+	RB_INITIALIZER(&p.ids), 0, 0, NULL, 0 };
 
 /* One copy of each service's name, kept while the master runs. */
 static const char *
@@ -51,21 +62,24 @@ intern(const char *name)
 	return p.names[p.nnames++];
 }
 
+/* Put J, its key set, in the tree it belongs to and in the one by id. */
+static void
+insert(struct qjob *j)
+{
+	RB_INSERT(jobtree, j->delayed ? &p.delayed : &p.ready, j);
+	RB_INSERT(idtree, &p.ids, j);
+	p.n++;
+}
+
 /* Place J, due at DUE_MS (0: now), in the tree it belongs to. */
 static void
 place(struct qjob *j, long long due_ms)
 {
 	long long now = wall_ms();
 
-	if (due_ms > now) {
-		j->delayed = 1;
-		j->key = due_ms;
-		RB_INSERT(jobtree, &p.delayed, j);
-		return;
-	}
-	j->delayed = 0;
-	j->key = now - j->priority * PENDING_AGE_MS;
-	RB_INSERT(jobtree, &p.ready, j);
+	j->delayed = due_ms > now;
+	j->key = j->delayed ? due_ms : now - j->priority * PENDING_AGE_MS;
+	insert(j);
 }
 
 /* Queue job ID of SERVICE from SRC, with PRIORITY, due at DUE_MS. */
@@ -83,7 +97,6 @@ pending_add(const char *id, const char *service, uint64_t src, int priority,
 	j->priority = priority;
 	j->seq = ++p.seq;
 	place(j, due_ms);
-	p.n++;
 	return j;
 }
 
@@ -91,8 +104,7 @@ pending_add(const char *id, const char *service, uint64_t src, int priority,
 void
 pending_put_back(struct qjob *j)
 {
-	RB_INSERT(jobtree, j->delayed ? &p.delayed : &p.ready, j);
-	p.n++;
+	insert(j);
 }
 
 /* J, taken to run, is to be tried again from DUE_MS (0: now). */
@@ -101,7 +113,6 @@ pending_again(struct qjob *j, long long due_ms)
 {
 	j->seq = ++p.seq;
 	place(j, due_ms);
-	p.n++;
 }
 
 /* The waiting jobs that are due now may run: ageing counts from then. */
@@ -132,27 +143,41 @@ pending_next(struct qjob *j)
 	return RB_NEXT(jobtree, &p.ready, j);
 }
 
-/* Take J (one that may run) out of the queue; the caller owns it. */
+/* Take J out of the queue; the caller owns it. */
 void
 pending_take(struct qjob *j)
 {
 	RB_REMOVE(jobtree, j->delayed ? &p.delayed : &p.ready, j);
+	RB_REMOVE(idtree, &p.ids, j);
 	p.n--;
 }
 
-/* Is job ID queued?  O(n): for the rare retry by hand. */
+static struct qjob *
+find(const char *id)
+{
+	struct qjob key = { .seq = 0 };
+
+	if (strlcpy(key.id, id, sizeof(key.id)) >= sizeof(key.id))
+		return NULL;
+	return RB_FIND(idtree, &p.ids, &key);
+}
+
+/* Is job ID queued? */
 int
 pending_known(const char *id)
 {
+	return find(id) != NULL;
+}
+
+/* Take job ID, cancelled, out of the queue: the caller owns it, if any. */
+struct qjob *
+pending_drop(const char *id)
+{
 	struct qjob *j;
 
-	RB_FOREACH(j, jobtree, &p.ready)
-	if (strcmp(j->id, id) == 0)
-		return 1;
-	RB_FOREACH(j, jobtree, &p.delayed)
-	if (strcmp(j->id, id) == 0)
-		return 1;
-	return 0;
+	if ((j = find(id)) != NULL)
+		pending_take(j);
+	return j;
 }
 
 /* Milliseconds until the next waiting job is due, -1 for none. */
@@ -188,6 +213,7 @@ pending_free(void)
 		RB_REMOVE(jobtree, &p.delayed, j);
 		free(j);
 	}
+	RB_INIT(&p.ids);
 	for (i = 0; i < p.nnames; i++)
 		free(p.names[i]);
 	free(p.names);

@@ -221,15 +221,24 @@ waiter_forget(pid_t pid)
 			q.waiters[i] = q.waiters[--q.nwaiters];
 }
 
-/* Job ID was cancelled: stop its runner, if it has one. */
+/*
+ * Job ID was cancelled: stop its runner, if it has one, or take it out of
+ * the queue, so that a job cancelled while it waits for its due time
+ * counts no more against max_queue and its source's quota.
+ */
 static void
-runner_stop(const char *id)
+job_cancelled(const char *id)
 {
 	struct runner *r;
+	struct qjob   *j;
 
 	RB_FOREACH(r, runners, &q.runners)
 	if (strcmp(r->job->id, id) == 0)
 		(void)kill(r->pid, SIGTERM);
+	if ((j = pending_drop(id)) != NULL) {
+		quota_note(j->src, -1, 0);
+		free(j);
+	}
 }
 
 /* Is job ID queued or running? */
@@ -293,7 +302,7 @@ note_read(char *note, int (*ours)(pid_t))
 		waiter_add(id, (pid_t)strtol(note + NOTE_ARG, NULL, 10), ours);
 		break;
 	case NOTE_DONE:
-		runner_stop(id);
+		job_cancelled(id);
 		waiters_wake(id);
 		break;
 	default:
@@ -536,6 +545,13 @@ runner_ended(struct runner *r, int status, const struct config *conf)
 	}
 	if (code == RUNNER_AGAIN && attempt_again(j, st))
 		return st != JOB_RUNNING || !sig_term;
+	if (code == 0 && st == JOB_QUEUED) {
+		/* Retried by hand once its result was out (during its
+		 * on_done hook, say): its note was ignored while we ran it. */
+		quota_note(j->src, 1, 0);
+		pending_again(j, 0);
+		return 1;
+	}
 	if (code == 0)
 		q.retry_ms = 0;
 	if (st == JOB_RUNNING || code != 0)

@@ -253,3 +253,52 @@ def test_kill9_in_attempt_two_of_three_counts_it(daemon_factory, tmp_path):
             (trial, info)
         assert 2 <= runs() <= 3, (trial, runs())
     assert re.search(r"attempt 2 of 3 (stopped|counted)", d.log()), d.log()
+
+
+def test_cancelled_delayed_jobs_free_their_place(daemon_factory):
+    """Jobs cancelled while they wait for their due time leave the queue
+    at once: they count no more against their source's
+    max_queued_per_source, nor against max_queue, before that time."""
+    d = daemon_factory(limits={"max_queue": 3}, services={
+        "s": {"command": ["/bin/cat"]}},
+        extra={"max_queued_per_source": 2}).start()
+
+    def add_from(source):
+        ans = bgs.request_from(d.port, source, b"!add s 1 delay=3600\nx")
+        head, _, body = ans.partition(b"\n")
+        return head, body.decode()
+
+    def cancel(jid):
+        assert d.request(b"queue:cancel:id:" + jid.encode()) == b"cancelled"
+
+    ids = [framed_add(d, "s", b"x", "delay=3600") for _ in range(2)]
+    assert framed(d, b"add s 1 delay=3600", b"x") == \
+        (429, b"Too many jobs queued from your address")
+    for jid in ids:
+        cancel(jid)
+    assert bgs.stat_value(d, 'bgserviced_jobs{state="queued"}') == 0
+    ids = [framed_add(d, "s", b"y", "delay=3600") for _ in range(2)]
+    head, other = add_from("127.0.0.2")
+    assert head == b"!200 16", head
+    assert add_from("127.0.0.2") == (b"!503 10", "Queue full")
+    cancel(ids[0])
+    head, _ = add_from("127.0.0.2")
+    assert head == b"!200 16", head
+    assert bgs.stat_value(d, 'bgserviced_jobs{state="queued"}') == 3
+
+
+def test_retried_while_its_hook_runs(daemon_factory, tmp_path):
+    """A failed job retried by hand while its on_done hook still runs (its
+    result is out, its runner not yet ended) runs again: the master does
+    not lose it."""
+    flag = tmp_path / "flag"
+    d = daemon_factory(services={"s": dict(
+        bgs.svc("if [ -e %s ]; then echo ok; else exit 1; fi" % flag),
+        on_done=["/bin/sleep", "2"])}).start()
+    jid = bgs.job_add(d, "s", b"")
+    assert bgs.job_wait_state(d, jid, b"2", 20)
+    assert bgs.job_info(d, jid)["state"] == "failed"
+    flag.write_text("")
+    assert d.request(b"queue:retry:id:" + jid.encode()) == b"id:" + jid.encode()
+    assert bgs.job_get(d, jid, timeout=20) == b"ok\n"
+    assert bgs.job_info(d, jid)["state"] == "done"
