@@ -217,6 +217,59 @@ cfg_abspath(struct cfgctx *ctx, const config_setting_t *group, const char *key,
 	return 0;
 }
 
+/*
+ * A list of strings, for cfg_strings(): its key, the complaints about a
+ * value that is not a list, and the check of each element.
+ */
+struct cfg_list {
+	const char *key;
+	const char *notlist; /* not an array or list: "'key' ..." */
+	const char *empty;   /* an empty list: "'key' ..."; NULL: fine */
+	int	    max;     /* the most elements; 0: no limit */
+	/*
+	 * Element I of the list, E, holding V (NULL: not a string), with the
+	 * caller's ARG: 0, or -1 with the complaint.  Refuses V NULL.
+	 */
+	int (*check)(struct cfgctx *ctx, const config_setting_t *e, int i,
+	    const char *v, void *arg);
+};
+
+/*
+ * L's key of G, an array or list of strings: each element passed to L's
+ * check with ARG, and copied into *OUT (NULL-terminated) unless OUT is
+ * NULL.  Returns how many elements (0: absent), or -1 with the complaint.
+ */
+static int
+cfg_strings(struct cfgctx *ctx, const config_setting_t *g,
+    const struct cfg_list *l, void *arg, char ***out)
+{
+	const config_setting_t *s, *e;
+	const char	       *v;
+	int			i, n;
+
+	if ((s = config_setting_get_member(g, l->key)) == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return cfg_error(ctx, s, "'%s' %s", l->key, l->notlist);
+	n = config_setting_length(s);
+	if (n == 0 && l->empty != NULL)
+		return cfg_error(ctx, s, "'%s' %s", l->key, l->empty);
+	if (l->max > 0 && n > l->max)
+		return cfg_error(ctx, s, "'%s' has more than %d entries",
+		    l->key, l->max);
+	if (out != NULL && (*out = calloc(n + 1, sizeof(**out))) == NULL)
+		return cfg_error(ctx, s, "out of memory");
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		v = config_setting_get_string(e);
+		if (l->check(ctx, e, i, v, arg) == -1)
+			return -1;
+		if (out != NULL && ((*out)[i] = strdup(v)) == NULL)
+			return cfg_error(ctx, e, "out of memory");
+	}
+	return n;
+}
+
 /* "192.0.2.0/24", "::1", "10.1.2.3": an address and a prefix length. */
 static int
 parse_cidr(const char *s, struct cidr *c)
@@ -248,36 +301,35 @@ parse_cidr(const char *s, struct cidr *c)
 	return 0;
 }
 
+/* An element of an allow list: the next prefix of the struct allow ARG. */
+static int
+allow_check(struct cfgctx *ctx, const config_setting_t *e, int i,
+    const char *v, void *arg)
+{
+	struct allow *a = arg;
+	struct cidr  *c;
+
+	if ((c = reallocarray(a->cidrs, i + 1, sizeof(*c))) == NULL)
+		return cfg_error(ctx, e, "out of memory");
+	a->cidrs = c;
+	if (v == NULL || parse_cidr(v, &c[i]) == -1)
+		return cfg_error(ctx, e,
+		    "'allow': not an address or "
+		    "prefix such as \"192.0.2.0/24\" or \"::1\"");
+	a->n = i + 1;
+	return 0;
+}
+
 /* An allow list: an array of address prefixes. */
 static int
 parse_allow(struct cfgctx *ctx, const config_setting_t *g, struct allow *a)
 {
-	const config_setting_t *s, *e;
-	int			i, n;
+	static const struct cfg_list list = { "allow",
+		"must be an array of addresses [ \"127.0.0.0/8\", \"::1\" ]",
+		"is empty: nobody could call; remove it to let everybody in",
+		0, allow_check };
 
-	if ((s = config_setting_get_member(g, "allow")) == NULL)
-		return 0;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return cfg_error(ctx, s,
-		    "'allow' must be an array of "
-		    "addresses [ \"127.0.0.0/8\", \"::1\" ]");
-	if ((n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s,
-		    "'allow' is empty: nobody could "
-		    "call; remove it to let everybody in");
-	if ((a->cidrs = calloc(n, sizeof(*a->cidrs))) == NULL)
-		return cfg_error(ctx, s, "out of memory");
-	a->n = n;
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, i);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-		    parse_cidr(config_setting_get_string(e), &a->cidrs[i]) ==
-			-1)
-			return cfg_error(ctx, e,
-			    "'allow': not an address or "
-			    "prefix such as \"192.0.2.0/24\" or \"::1\"");
-	}
-	return 0;
+	return cfg_strings(ctx, g, &list, a, NULL) == -1 ? -1 : 0;
 }
 
 /* A token: 1 to TOKEN_MAX characters from ! to ~ (a word of a header). */
@@ -294,33 +346,31 @@ token_valid(const char *t)
 	return 1;
 }
 
+/* An element of "tokens". */
+static int
+tokens_check(struct cfgctx *ctx, const config_setting_t *e, int i,
+    const char *v, void *arg)
+{
+	(void)i;
+	(void)arg;
+	if (v == NULL || !token_valid(v))
+		return cfg_error(ctx, e,
+		    "'tokens': a token is 1 to %d characters, "
+		    "printable, no space",
+		    TOKEN_MAX);
+	return 0;
+}
+
 /* "tokens": a list of secrets, one of which a caller must present. */
 static int
 parse_tokens(struct cfgctx *ctx, const config_setting_t *g, char ***out)
 {
-	const config_setting_t *s, *e;
-	int			i, n;
+	static const char	     want[] = "must be a list of strings "
+					      "[ \"secret\" ]";
+	static const struct cfg_list list = { "tokens", want, want, 0,
+		tokens_check };
 
-	if ((s = config_setting_get_member(g, "tokens")) == NULL)
-		return 0;
-	if ((!config_setting_is_array(s) && !config_setting_is_list(s)) ||
-	    (n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s,
-		    "'tokens' must be a list of strings [ \"secret\" ]");
-	if ((*out = calloc(n + 1, sizeof(**out))) == NULL)
-		return cfg_error(ctx, s, "out of memory");
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, i);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-		    !token_valid(config_setting_get_string(e)))
-			return cfg_error(ctx, e,
-			    "'tokens': a token is 1 to %d characters, "
-			    "printable, no space",
-			    TOKEN_MAX);
-		if (((*out)[i] = strdup(config_setting_get_string(e))) == NULL)
-			return cfg_error(ctx, e, "out of memory");
-	}
-	return 0;
+	return cfg_strings(ctx, g, &list, NULL, out) == -1 ? -1 : 0;
 }
 
 /* Admission keys of the top level or of a service (struct admit_conf). */
@@ -365,46 +415,53 @@ admit_free(struct admit_conf *a)
 	}
 }
 
+/* Where an allow_uid or allow_gid list goes, for ids_check(). */
+struct idlist {
+	const char    *key;
+	int	       groups; /* allow_gid: group names */
+	unsigned int **ids;
+	size_t	      *n;
+};
+
+/* An element of allow_uid or allow_gid: a number, or a user or group. */
+static int
+ids_check(struct cfgctx *ctx, const config_setting_t *e, int i, const char *v,
+    void *arg)
+{
+	struct idlist *l = arg;
+	unsigned int  *ids, id;
+	uid_t	       uid;
+	gid_t	       gid;
+
+	if (config_setting_type(e) == CONFIG_TYPE_INT &&
+	    config_setting_get_int(e) >= 0)
+		id = config_setting_get_int(e);
+	else if (v != NULL && !l->groups && lookup_user(v, &uid, &gid) == 0)
+		id = uid;
+	else if (v != NULL && l->groups && lookup_group(v, &gid) == 0)
+		id = gid;
+	else
+		return cfg_error(ctx, e, "'%s': unknown %s", l->key,
+		    l->groups ? "group" : "user");
+	if ((ids = reallocarray(*l->ids, i + 1, sizeof(*ids))) == NULL)
+		return cfg_error(ctx, e, "out of memory");
+	ids[i] = id;
+	*l->ids = ids;
+	*l->n = i + 1;
+	return 0;
+}
+
 /* The allow_uid and allow_gid lists hold numbers, or user and group names. */
 static int
 parse_ids(struct cfgctx *ctx, const config_setting_t *g, const char *key,
     int groups, unsigned int **out, size_t *nout)
 {
-	const config_setting_t *s, *e;
-	uid_t			uid;
-	gid_t			gid;
-	int			i, n;
+	struct idlist	ids = { key, groups, out, nout };
+	struct cfg_list list = { key, "must be an array",
+		"is empty: nobody could call; remove it to let everybody in",
+		0, ids_check };
 
-	if ((s = config_setting_get_member(g, key)) == NULL)
-		return 0;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return cfg_error(ctx, s, "'%s' must be an array", key);
-	if ((n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s,
-		    "'%s' is empty: nobody could call; "
-		    "remove it to let everybody in",
-		    key);
-	if ((*out = calloc(n, sizeof(**out))) == NULL)
-		return cfg_error(ctx, s, "out of memory");
-	*nout = n;
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, i);
-		if (config_setting_type(e) == CONFIG_TYPE_INT &&
-		    config_setting_get_int(e) >= 0)
-			(*out)[i] = config_setting_get_int(e);
-		else if (config_setting_type(e) == CONFIG_TYPE_STRING &&
-		    !groups &&
-		    lookup_user(config_setting_get_string(e), &uid, &gid) == 0)
-			(*out)[i] = uid;
-		else if (config_setting_type(e) == CONFIG_TYPE_STRING &&
-		    groups &&
-		    lookup_group(config_setting_get_string(e), &gid) == 0)
-			(*out)[i] = gid;
-		else
-			return cfg_error(ctx, e, "'%s': unknown %s", key,
-			    groups ? "group" : "user");
-	}
-	return 0;
+	return cfg_strings(ctx, g, &list, &ids, NULL) == -1 ? -1 : 0;
 }
 
 /*
@@ -793,6 +850,19 @@ parse_metrics(struct cfgctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/* An element of a command: a string. */
+static int
+argv_check(struct cfgctx *ctx, const config_setting_t *e, int i, const char *v,
+    void *arg)
+{
+	(void)i;
+	(void)arg;
+	if (v == NULL)
+		return cfg_error(ctx, e, "'%s' must hold only strings",
+		    config_setting_name(config_setting_parent(e)));
+	return 0;
+}
+
 /*
  * KEY = [ "/path/to/program", "arg", ... ] of service SV into *ARGV;
  * absent: NULL, unless it is REQUIRED.
@@ -801,32 +871,19 @@ static int
 parse_argv(struct cfgctx *ctx, const config_setting_t *g,
     const struct service *sv, const char *key, int required, char ***argv)
 {
-	const config_setting_t *s, *e;
+	const config_setting_t *s;
 	struct stat		st;
-	int			i, n;
+	struct cfg_list		list = { key,
+			"must be an array of strings "
+				"[ \"/path/to/program\", \"arg\", ... ]",
+			"is empty", 0, argv_check };
 
 	if ((s = config_setting_get_member(g, key)) == NULL)
 		return required ? cfg_error(ctx, g, "service '%s' has no '%s'",
 				      sv->name, key) :
 				  0;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return cfg_error(ctx, s,
-		    "'%s' must be an array of "
-		    "strings [ \"/path/to/program\", \"arg\", ... ]",
-		    key);
-	if ((n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s, "'%s' is empty", key);
-	if ((*argv = calloc(n + 1, sizeof(char *))) == NULL)
-		return cfg_error(ctx, s, "out of memory");
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, i);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return cfg_error(ctx, e, "'%s' must hold only strings",
-			    key);
-		if (((*argv)[i] = strdup(config_setting_get_string(e))) ==
-		    NULL)
-			return cfg_error(ctx, e, "out of memory");
-	}
+	if (cfg_strings(ctx, g, &list, NULL, argv) == -1)
+		return -1;
 	if ((*argv)[0][0] != '/')
 		return cfg_error(ctx, s,
 		    "service '%s': %s '%s' is not an absolute path", sv->name,
@@ -867,50 +924,40 @@ parse_on_done_when(struct cfgctx *ctx, const config_setting_t *g,
 	    "\"failure\"");
 }
 
+/* An element of env: "NAME=value", NAME not one of the daemon's BGS_. */
+static int
+env_check(struct cfgctx *ctx, const config_setting_t *e, int i, const char *v,
+    void *arg)
+{
+	size_t k;
+
+	(void)i;
+	(void)arg;
+	if (v == NULL)
+		v = "";
+	k = strcspn(v, "=");
+	if (v[k] != '=' || k == 0 ||
+	    strspn(v,
+		"ABCDEFGHIJKLMNOPQRSTUV"
+		"WXYZabcdefghijklmnopqrstuvwxyz0123456789_") != k ||
+	    (v[0] >= '0' && v[0] <= '9'))
+		return cfg_error(ctx, e, "'env': \"%s\" is not NAME=value", v);
+	if (strncmp(v, "BGS_", 4) == 0)
+		return cfg_error(ctx, e,
+		    "'env': BGS_ names are set "
+		    "by the daemon");
+	return 0;
+}
+
 /* env = [ "NAME=value", ... ]: added to the small environment. */
 static int
 parse_env(struct cfgctx *ctx, const config_setting_t *g, struct service *sv)
 {
-	const config_setting_t *s, *e;
-	const char	       *v;
-	size_t			k;
-	int			i, n;
+	static const struct cfg_list list = { "env",
+		"must be an array of \"NAME=value\" strings", NULL,
+		SERVICE_ENV_MAX, env_check };
 
-	if ((s = config_setting_get_member(g, "env")) == NULL)
-		return 0;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return cfg_error(ctx, s,
-		    "'env' must be an array of "
-		    "\"NAME=value\" strings");
-	n = config_setting_length(s);
-	if (n > SERVICE_ENV_MAX)
-		return cfg_error(ctx, s, "'env' has more than %d entries",
-		    SERVICE_ENV_MAX);
-	if ((sv->env = calloc(n + 1, sizeof(char *))) == NULL)
-		return cfg_error(ctx, s, "out of memory");
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, i);
-		v = config_setting_type(e) == CONFIG_TYPE_STRING ?
-		    config_setting_get_string(e) :
-		    "";
-		k = strcspn(v, "=");
-		if (v[k] != '=' || k == 0 ||
-		    strspn(v,
-			"ABCDEFGHIJKLMNOPQRSTUV"
-			"WXYZabcdefghijklmnopqrstuvwxyz0123456789_") != k ||
-		    (v[0] >= '0' && v[0] <= '9'))
-			return cfg_error(ctx, e,
-			    "'env': \"%s\" is not "
-			    "NAME=value",
-			    v);
-		if (strncmp(v, "BGS_", 4) == 0)
-			return cfg_error(ctx, e,
-			    "'env': BGS_ names are set "
-			    "by the daemon");
-		if ((sv->env[i] = strdup(v)) == NULL)
-			return cfg_error(ctx, e, "out of memory");
-	}
-	return 0;
+	return cfg_strings(ctx, g, &list, NULL, &sv->env) == -1 ? -1 : 0;
 }
 
 static int
@@ -942,38 +989,42 @@ service_charset(struct cfgctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
+/* An element of retry_on: one of the RETRY_ON_ bits of *ARG. */
+static int
+retry_on_check(struct cfgctx *ctx, const config_setting_t *e, int i,
+    const char *v, void *arg)
+{
+	static const char *const names[] = { "exit", "signal", "timeout" };
+	int			*bits = arg;
+	int			 k;
+
+	(void)i;
+	for (k = 0; k < 3 && (v == NULL || strcmp(v, names[k]) != 0); k++)
+		;
+	if (k == 3)
+		return cfg_error(ctx, e,
+		    "retry_on: '%s' is not \"exit\", \"signal\" "
+		    "or \"timeout\"",
+		    v != NULL ? v : "?");
+	*bits |= 1 << k;
+	return 0;
+}
+
 /* retry_on: a list of "exit", "signal", "timeout". */
 static int
 parse_retry_on(struct cfgctx *ctx, const config_setting_t *g,
     struct service *sv)
 {
-	static const char *const names[] = { "exit", "signal", "timeout" };
-	const config_setting_t	*s, *e;
-	const char		*v;
-	int			 i, k, n;
+	static const struct cfg_list list = { "retry_on",
+		"must be a list of \"exit\", \"signal\", \"timeout\"", NULL, 0,
+		retry_on_check };
+	int			     bits = 0;
 
 	sv->retry_on = RETRY_ON_ALL;
-	if ((s = config_setting_get_member(g, "retry_on")) == NULL)
-		return 0;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return cfg_error(ctx, s,
-		    "'retry_on' must be a list of \"exit\", \"signal\", "
-		    "\"timeout\"");
-	sv->retry_on = 0;
-	n = config_setting_length(s);
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, i);
-		v = config_setting_get_string(e);
-		for (k = 0; k < 3 && (v == NULL || strcmp(v, names[k]) != 0);
-		     k++)
-			;
-		if (k == 3)
-			return cfg_error(ctx, e,
-			    "retry_on: '%s' is not \"exit\", \"signal\" "
-			    "or \"timeout\"",
-			    v != NULL ? v : "?");
-		sv->retry_on |= 1 << k;
-	}
+	if (cfg_strings(ctx, g, &list, &bits, NULL) == -1)
+		return -1;
+	if (config_setting_get_member(g, "retry_on") != NULL)
+		sv->retry_on = bits;
 	return 0;
 }
 
@@ -1352,39 +1403,38 @@ static const char *const client_keys[] = { "default", "services", NULL };
 static const char *const target_keys[] = { "tcpurl", "udpurl", "hosts",
 	"token", "udp_key", NULL };
 
+/* An element of "hosts" in T (ARG), which has no tcpurl. */
+static int
+hosts_check(struct cfgctx *ctx, const config_setting_t *e, int i,
+    const char *v, void *arg)
+{
+	const struct client_target *t = arg;
+
+	if (i == 0 && t->tcpurl != NULL)
+		return cfg_error(ctx, config_setting_parent(e),
+		    "'hosts' and 'tcpurl' exclude "
+		    "each other");
+	if (v == NULL || *v == '\0')
+		return cfg_error(ctx, e,
+		    "'hosts': not an address "
+		    "\"host:port\"");
+	return 0;
+}
+
 /* "hosts": the daemons a service is spread over, [ "host:port", ... ]. */
 static int
 parse_hosts(struct cfgctx *ctx, const config_setting_t *g,
     struct client_target *t)
 {
-	const config_setting_t *s, *e;
-	int			i, n;
+	static const char	     want[] = "must be a list of addresses "
+					      "[ \"host:port\", ... ]";
+	static const struct cfg_list list = { "hosts", want, want, 0,
+		hosts_check };
+	int			     n;
 
-	if ((s = config_setting_get_member(g, "hosts")) == NULL)
-		return 0;
-	if ((!config_setting_is_array(s) && !config_setting_is_list(s)) ||
-	    (n = config_setting_length(s)) == 0)
-		return cfg_error(ctx, s,
-		    "'hosts' must be a list of "
-		    "addresses [ \"host:port\", ... ]");
-	if (t->tcpurl != NULL)
-		return cfg_error(ctx, s,
-		    "'hosts' and 'tcpurl' exclude "
-		    "each other");
-	if ((t->hosts = calloc(n, sizeof(*t->hosts))) == NULL)
-		return cfg_error(ctx, s, "out of memory");
+	if ((n = cfg_strings(ctx, g, &list, t, &t->hosts)) == -1)
+		return -1;
 	t->nhosts = n;
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, i);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-		    *config_setting_get_string(e) == '\0')
-			return cfg_error(ctx, e,
-			    "'hosts': not an address "
-			    "\"host:port\"");
-		if ((t->hosts[i] = strdup(config_setting_get_string(e))) ==
-		    NULL)
-			return cfg_error(ctx, e, "out of memory");
-	}
 	return 0;
 }
 
@@ -1470,10 +1520,10 @@ fail:
 static void
 target_free(struct client_target *t)
 {
-	size_t i;
+	char **h;
 
-	for (i = 0; i < t->nhosts; i++)
-		free(t->hosts[i]);
+	for (h = t->hosts; h != NULL && *h != NULL; h++)
+		free(*h);
 	free(t->hosts);
 	free(t->name);
 	free(t->tcpurl);
