@@ -193,11 +193,40 @@ check_spool_owner(struct cfgctx *ctx, const config_setting_t *root,
 }
 
 /*
+ * Not as root, nobody can be switched to: the users and groups of C are
+ * ignored, with a warning, as xinetd does.
+ */
+static void
+ids_ignore(struct cfgctx *ctx, struct config *c)
+{
+	struct service *sv;
+	size_t		i;
+
+	for (i = 0; i < c->nservices; i++) {
+		sv = &c->services[i];
+		if (sv->id.setids && sv->id.uid != geteuid())
+			fprintf(stderr,
+			    "bgserviced: %s:%d: not running "
+			    "as root: service '%s' runs as uid %ld, not "
+			    "as '%s'\n",
+			    ctx->file, sv->line, sv->name, (long)geteuid(),
+			    sv->id.user);
+		sv->id.setids = 0;
+	}
+	if (c->id.setids) {
+		fprintf(stderr,
+		    "bgserviced: %s: not running as root: 'user' "
+		    "%s ignored\n",
+		    ctx->file, c->id.user);
+		c->id.setids = 0;
+	}
+}
+
+/*
  * Who runs what.  As root, the daemon never runs a service as root by
  * default: each service names its user (user = "root" is the explicit
  * way), unless the daemon itself drops to a "user", whose identity the
- * services then keep.  Not as root, nobody can be switched to: user and
- * group are ignored, with a warning, as xinetd does.
+ * services then keep.  Not as root, ids_ignore().
  */
 static int
 check_identities(struct cfgctx *ctx, const config_setting_t *root,
@@ -205,21 +234,13 @@ check_identities(struct cfgctx *ctx, const config_setting_t *root,
 {
 	struct service *sv;
 	size_t		i;
-	int		root_user = geteuid() == 0;
 
+	if (geteuid() != 0) {
+		ids_ignore(ctx, c);
+		return check_spool_owner(ctx, root, c);
+	}
 	for (i = 0; i < c->nservices; i++) {
 		sv = &c->services[i];
-		if (!root_user) {
-			if (sv->id.setids && sv->id.uid != geteuid())
-				fprintf(stderr,
-				    "bgserviced: %s:%d: not running "
-				    "as root: service '%s' runs as uid %ld, not "
-				    "as '%s'\n",
-				    ctx->file, sv->line, sv->name,
-				    (long)geteuid(), sv->id.user);
-			sv->id.setids = 0;
-			continue;
-		}
 		if (c->id.setids && sv->id.setids &&
 		    (sv->id.uid != c->id.uid || sv->id.gid != c->id.gid))
 			return cfg_error(ctx, NULL,
@@ -233,13 +254,6 @@ check_identities(struct cfgctx *ctx, const config_setting_t *root,
 			    "would run as root: name its 'user' (user = "
 			    "\"root\" to mean it)",
 			    sv->name, sv->line);
-	}
-	if (!root_user && c->id.setids) {
-		fprintf(stderr,
-		    "bgserviced: %s: not running as root: 'user' "
-		    "%s ignored\n",
-		    ctx->file, c->id.user);
-		c->id.setids = 0;
 	}
 	return check_spool_owner(ctx, root, c);
 }
