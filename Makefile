@@ -46,7 +46,8 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
 # Every module but the two mains: the daemon links them all.
-LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
+LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
+	   src/cfgsvc.c src/cfgclient.c src/proto.c src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/pending.c src/runner.c \
@@ -56,9 +57,11 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/proto.c src/sig.c \
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: its connections (dial.c), the wire
-# (proto.c) and the client's configuration (config.c and what that needs).
-CLIENT_MODS = dial proto config charset log lookup net addr sig util child kids priv \
-	   udpsign
+# (proto.c) and the configuration (CONFIG_MODS: config.c and its parts,
+# udpsign.c calls config_service()) and what that needs.
+CONFIG_MODS = config cfg cfglisten cfgsvc cfgclient
+CLIENT_MODS = dial proto $(CONFIG_MODS) charset log lookup net addr sig util \
+	   child kids priv udpsign
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:
@@ -69,7 +72,8 @@ UNIT_OBJS_test_net = addr
 UNIT_OBJS_test_spool = spool proto log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
 UNIT_OBJS_test_rate = rate $(CLIENT_MODS)
-UNIT_OBJS_test_http = http page queue config lookup proto log net addr sig \
+UNIT_OBJS_test_http = http page queue config cfg cfglisten cfgsvc lookup \
+	   proto log net addr sig \
 	   spool stats refuse rate child kids \
 	   priv charset util
 

@@ -2,10 +2,10 @@
  * bgserviced.h: the core of bgserviced, and who owns what.
  *
  * The daemon's world is one struct config, read by config_load() from a
- * libconfig file and replaced whole on SIGHUP.  A config holds the
- * listeners to open, the global limits and the services, each of which
- * is a name bound to an argv array that is executed directly, never
- * through a shell.  Everything reachable from a struct config belongs to
+ * libconfig file (config.c, with cfglisten.c, cfgsvc.c and cfg.c) and
+ * replaced whole on SIGHUP.  A config holds the listeners to open, the
+ * global limits and the services, each of which is a name bound to an
+ * argv array that is executed directly, never through a shell.  Everything reachable from a struct config belongs to
  * it and is released by config_free().
  *
  * Processes, and the state each one owns:
