@@ -179,6 +179,14 @@ job_file(char *buf, size_t size, const char *id, const char *suffix)
 	snprintf(buf, size, "%s%s", id, suffix);
 }
 
+/* NAME changed in place: a failed sync of the directory is said, not undone. */
+static void
+dir_sync(const char *name)
+{
+	if (fsync(spool_fd) == -1)
+		log_warn("spool: fsync of the directory after %s", name);
+}
+
 /*
  * Make a new temp file for NAME, never through a link: a leftover of the
  * same name (a reused pid) is removed first, whatever it is.
@@ -235,9 +243,7 @@ publish(const char *name, const char *hdr, size_t hlen, const char *data,
 		errno = saved;
 		return -1;
 	}
-	/* It is in place: a failed sync of the name is said, not undone. */
-	if (fsync(spool_fd) == -1)
-		log_warn("spool: fsync of the directory after %s", name);
+	dir_sync(name);
 	return 0;
 }
 
@@ -542,6 +548,29 @@ exists(const char *id, const char *suffix)
 	return fstatat(spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* Unlink job ID's file of SUFFIX; a missing one is no error. */
+static int
+unlink_job(const char *id, const char *suffix)
+{
+	char name[64];
+
+	job_file(name, sizeof(name), id, suffix);
+	return unlinkat(spool_fd, name, 0) == -1 && errno != ENOENT ? -1 : 0;
+}
+
+/* As unlink_job(), then the directory synced (a failed sync is said). */
+static int
+unlink_synced(const char *id, const char *suffix)
+{
+	char name[64];
+
+	if (unlink_job(id, suffix) == -1)
+		return -1;
+	job_file(name, sizeof(name), id, suffix);
+	dir_sync(name);
+	return 0;
+}
+
 enum job_state
 spool_state(const char *id)
 {
@@ -553,8 +582,6 @@ spool_state(const char *id)
 		return JOB_RUNNING;
 	return JOB_QUEUED;
 }
-
-static int unlink_job(const char *, const char *);
 
 /* Job ID's result says it failed: neither done well nor cancelled. */
 /* As spool_state(), a failed job JOB_FAILED (it reads the result). */
@@ -613,25 +640,11 @@ spool_save_try(const char *id, const struct job_try *t)
 	return publish(name, hdr, hlen, "", 0, 0);
 }
 
-/* Unlink job ID's file of SUFFIX; a missing one is no error. */
-static int
-unlink_job(const char *id, const char *suffix)
-{
-	char name[64];
-
-	job_file(name, sizeof(name), id, suffix);
-	return unlinkat(spool_fd, name, 0) == -1 && errno != ENOENT ? -1 : 0;
-}
-
 /* Job ID, whose attempt ended, is queued again (its ID.try says when). */
 int
 spool_requeue(const char *id)
 {
-	if (unlink_job(id, ".run") == -1)
-		return -1;
-	if (fsync(spool_fd) == -1)
-		log_warn("spool: fsync of the directory after %s.run", id);
-	return 0;
+	return unlink_synced(id, ".run");
 }
 
 /*
@@ -643,12 +656,9 @@ int
 spool_retry(const char *id)
 {
 	if (unlink_job(id, ".try") == -1 || unlink_job(id, ".run") == -1 ||
-	    unlink_job(id, ".cancel") == -1 || fsync(spool_fd) == -1 ||
-	    unlink_job(id, ".done") == -1)
+	    unlink_job(id, ".cancel") == -1 || fsync(spool_fd) == -1)
 		return -1;
-	if (fsync(spool_fd) == -1)
-		log_warn("spool: fsync of the directory after %s.done", id);
-	return 0;
+	return unlink_synced(id, ".done");
 }
 
 /*
@@ -831,16 +841,13 @@ static void key_release(const char *id);
 int
 spool_remove(const char *id)
 {
-	char   name[64];
 	size_t i;
 	int    r = 0;
 
 	key_release(id);
-	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		job_file(name, sizeof(name), id, suffixes[i]);
-		if (unlinkat(spool_fd, name, 0) == -1 && errno != ENOENT)
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (unlink_job(id, suffixes[i]) == -1)
 			r = -1;
-	}
 	return r;
 }
 
@@ -908,17 +915,24 @@ spool_locked(void)
 }
 
 /*
- * A directory stream of the spool with an offset of its own (a dup(2) of
- * spool_fd would share, and keep, the offset of every earlier scan).
+ * A descriptor of the spool directory of its own: its offset and its
+ * flock(2) are not shared with spool_fd (a dup(2) would share, and keep,
+ * the offset of every earlier scan).
  */
+static int
+dir_open(void)
+{
+	return openat(spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* A directory stream of the spool with an offset of its own. */
 static DIR *
 spool_opendir(void)
 {
 	DIR *d;
 	int  fd;
 
-	if ((fd = openat(spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
+	if ((fd = dir_open()) == -1)
 		return NULL;
 	if ((d = fdopendir(fd)) == NULL)
 		close(fd);
@@ -956,6 +970,14 @@ done_expiry(const char *id, int retention)
 	return st.st_mtime + retention;
 }
 
+/* T (0: none) is when a finished job expires: note it if it is the next. */
+static void
+expiry_note(time_t *next, time_t t)
+{
+	if (t != 0 && (*next == 0 || t < *next))
+		*next = t;
+}
+
 struct queued {
 	char		id[JOB_ID_MAX + 1];
 	char		service[SERVICE_NAME_MAX + 1];
@@ -978,6 +1000,27 @@ queued_cmp(const void *a, const void *b)
 }
 
 /*
+ * Did job ID's runner note in ID.run that it ran to its end (see
+ * spool_run_done())?  Then 1, and how it ended into HOW (SIZE bytes; left
+ * as it is if ID.run does not say).
+ */
+static int
+run_ended(const char *id, char *how, size_t size)
+{
+	struct buf b = { 0 };
+	char	   name[64], v[16];
+	int	   ended;
+
+	job_file(name, sizeof(name), id, ".run");
+	ended = read_file(name, &b, HEADER_MAX) == 0 &&
+	    header_get(b.data, b.len, "done", v, sizeof(v)) == 0;
+	if (ended)
+		header_get(b.data, b.len, "how", how, size);
+	buf_free(&b);
+	return ended;
+}
+
+/*
  * A job found running at start: its runner died with the daemon, or ran
  * it to its end but could not store the result (spool_run_done()).
  * Publish the result that says which; 0 if done (or one exists).
@@ -985,27 +1028,14 @@ queued_cmp(const void *a, const void *b)
 int
 spool_finish_stopped(const char *id)
 {
-	struct job_result res;
-	struct buf	  b = { 0 };
-	enum proto_err	  e;
-	char		  name[64], v[16];
-	int		  done;
+	char how[64] = "done"; /* as struct job_result's */
+	int  done;
 
-	memset(&res, 0, sizeof(res));
-	job_file(name, sizeof(name), id, ".run");
-	done = read_file(name, &b, HEADER_MAX) == 0 &&
-	    header_get(b.data, b.len, "done", v, sizeof(v)) == 0;
-	e = done ? ERR_JOB_UNSTORED : ERR_JOB_INTERRUPTED;
-	res.code = proto_err_code(e);
-	if (!done ||
-	    header_get(b.data, b.len, "how", res.how, sizeof(res.how)) == -1)
-		strlcpy(res.how, done ? "done" : "interrupted",
-		    sizeof(res.how));
-	strlcpy(res.message, proto_err_text(e), sizeof(res.message));
-	buf_free(&b);
-	clock_gettime(CLOCK_REALTIME, &res.ended);
-	res.started = res.ended;
-	if (spool_finish(id, &res) == -1 && errno != EEXIST) {
+	if ((done = run_ended(id, how, sizeof(how))) == 0)
+		strlcpy(how, "interrupted", sizeof(how));
+	if (spool_finish_now(id, done ? ERR_JOB_UNSTORED : ERR_JOB_INTERRUPTED,
+		how) == -1 &&
+	    errno != EEXIST) {
 		log_warn("spool: job %s: cannot publish its result", id);
 		return -1;
 	}
@@ -1032,18 +1062,12 @@ recover_queued(struct recovery *rc, const char *id)
 	struct queued *nq;
 	struct job_req req;
 	struct job_try t;
-	struct buf     b = { 0 };
-	char	       name[64];
 
-	job_file(name, sizeof(name), id, ".req");
-	if (read_file(name, &b, HEADER_MAX) == -1 ||
-	    parse_req(id, &b, &req, 0) == -1) {
-		log_warnx("spool: %s: unreadable, removed", name);
-		buf_free(&b);
+	if (spool_load_head(id, &req) == -1) {
+		log_warnx("spool: %s.req: unreadable, removed", id);
 		spool_remove(id);
 		return;
 	}
-	buf_free(&b);
 	if (rc->n == rc->cap) {
 		rc->cap = rc->cap ? rc->cap * 2 : 64;
 		if ((nq = reallocarray(rc->q, rc->cap, sizeof(*nq))) == NULL)
@@ -1071,16 +1095,10 @@ static int
 recover_attempt(const char *id)
 {
 	struct job_try t;
-	struct buf     b = { 0 };
-	char	       name[64], v[16];
-	int	       ended;
+	char	       how[64];
 
-	job_file(name, sizeof(name), id, ".run");
-	ended = read_file(name, &b, HEADER_MAX) == 0 &&
-	    header_get(b.data, b.len, "done", v, sizeof(v)) == 0;
-	buf_free(&b);
-	if (ended || spool_load_try(id, &t) == -1 || t.max == 0 ||
-	    t.attempts >= t.max || spool_requeue(id) == -1)
+	if (run_ended(id, how, sizeof(how)) || spool_load_try(id, &t) == -1 ||
+	    t.max == 0 || t.attempts >= t.max || spool_requeue(id) == -1)
 		return 0;
 	log_info("job %s was running when the daemon stopped: attempt %d of "
 		 "%d counted, queued again",
@@ -1094,7 +1112,6 @@ recover_entry(struct recovery *rc, const char *name)
 {
 	const char *sfx;
 	char	    id[JOB_ID_MAX + 1];
-	time_t	    t;
 
 	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
 		unlinkat(spool_fd, name, 0);
@@ -1123,9 +1140,7 @@ recover_entry(struct recovery *rc, const char *name)
 		}
 		/* FALLTHROUGH */
 	case JOB_DONE:
-		t = done_expiry(id, rc->retention);
-		if (t != 0 && (*rc->next_expiry == 0 || t < *rc->next_expiry))
-			*rc->next_expiry = t;
+		expiry_note(rc->next_expiry, done_expiry(id, rc->retention));
 		break;
 	case JOB_QUEUED:
 		recover_queued(rc, id);
@@ -1167,74 +1182,89 @@ spool_recover(spool_queued_fn queued, spool_stuck_fn stuck,
 }
 
 /*
+ * Call FN(ID, ARG) for each job ID that has a file of SUFFIX, until FN
+ * returns -1 (then -1).
+ */
+static int
+scan_jobs(const char *suffix, int (*fn)(const char *, void *), void *arg)
+{
+	struct dirent *de;
+	const char    *sfx;
+	char	       id[JOB_ID_MAX + 1];
+	DIR	      *d;
+	int	       r = 0;
+
+	if ((d = spool_opendir()) == NULL)
+		return -1;
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if ((sfx = name_suffix(de->d_name, id)) != NULL &&
+		    strcmp(sfx, suffix) == 0)
+			r = fn(id, arg);
+	closedir(d);
+	return r;
+}
+
+/* What spool_expire() keeps while it scans. */
+struct expiry {
+	time_t now, *next;
+	int    retention, removed;
+};
+
+static int
+expire_job(const char *id, void *arg)
+{
+	struct expiry *ex = arg;
+	time_t	       t;
+
+	if ((t = done_expiry(id, ex->retention)) != 0 && t <= ex->now) {
+		spool_remove(id);
+		ex->removed++;
+	} else
+		expiry_note(ex->next, t);
+	return 0;
+}
+
+/*
  * Remove the finished jobs older than RETENTION seconds; set
  * *NEXT_EXPIRY to when the next one will be due (0: none).
  */
 int
 spool_expire(int retention, time_t *next_expiry)
 {
-	struct dirent *de;
-	const char    *sfx;
-	char	       id[JOB_ID_MAX + 1];
-	time_t	       now = time(NULL), t;
-	DIR	      *d;
-	int	       removed = 0;
+	struct expiry ex = { time(NULL), next_expiry, retention, 0 };
 
 	*next_expiry = 0;
-	if ((d = spool_opendir()) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if ((sfx = name_suffix(de->d_name, id)) == NULL ||
-		    strcmp(sfx, ".done") != 0)
-			continue;
-		if ((t = done_expiry(id, retention)) == 0)
-			continue;
-		if (t <= now) {
-			spool_remove(id);
-			removed++;
-		} else if (*next_expiry == 0 || t < *next_expiry)
-			*next_expiry = t;
-	}
-	closedir(d);
-	return removed;
+	return scan_jobs(".done", expire_job, &ex) == -1 ? -1 : ex.removed;
+}
+
+static int
+list_job(const char *id, void *arg)
+{
+	struct job_req req;
+	char	       line[JOB_ID_MAX + SERVICE_NAME_MAX + 48];
+	enum job_state st;
+	size_t	       n;
+
+	if (spool_load_head(id, &req) == -1 ||
+	    (st = spool_state_full(id)) == JOB_NONE)
+		return 0;
+	n = proto_list_line(line, sizeof(line), id, st, req.service,
+	    (long long)req.submitted.tv_sec);
+	return n > 0 && buf_append(arg, line, n) == -1 ? -1 : 0;
 }
 
 /* One line per job: "ID STATE SERVICE SUBMITTED". */
 int
 spool_list(struct buf *out)
 {
-	struct job_req req;
-	struct dirent *de;
-	struct buf     b;
-	const char    *sfx;
-	char	       id[JOB_ID_MAX + 1], name[64];
-	char	       line[JOB_ID_MAX + SERVICE_NAME_MAX + 48];
-	enum job_state st;
-	DIR	      *d;
-	size_t	       n;
+	return scan_jobs(".req", list_job, out);
+}
 
-	if ((d = spool_opendir()) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if ((sfx = name_suffix(de->d_name, id)) == NULL ||
-		    strcmp(sfx, ".req") != 0)
-			continue;
-		memset(&b, 0, sizeof(b));
-		job_file(name, sizeof(name), id, ".req");
-		if (read_file(name, &b, HEADER_MAX) == 0 &&
-		    parse_req(id, &b, &req, 0) == 0 &&
-		    (st = spool_state_full(id)) != JOB_NONE) {
-			n = proto_list_line(line, sizeof(line), id, st,
-			    req.service, (long long)req.submitted.tv_sec);
-			if (n > 0 && buf_append(out, line, n) == -1) {
-				buf_free(&b);
-				closedir(d);
-				return -1;
-			}
-		}
-		buf_free(&b);
-	}
-	closedir(d);
+static int
+count_job(const char *id, void *arg)
+{
+	(void)id;
+	(*(size_t *)arg)++;
 	return 0;
 }
 
@@ -1242,19 +1272,9 @@ spool_list(struct buf *out)
 size_t
 spool_count_done(void)
 {
-	struct dirent *de;
-	const char    *sfx;
-	char	       id[JOB_ID_MAX + 1];
-	size_t	       n = 0;
-	DIR	      *d;
+	size_t n = 0;
 
-	if ((d = spool_opendir()) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if ((sfx = name_suffix(de->d_name, id)) != NULL &&
-		    strcmp(sfx, ".done") == 0)
-			n++;
-	closedir(d);
+	(void)scan_jobs(".done", count_job, &n);
 	return n;
 }
 
@@ -1325,8 +1345,7 @@ keys_lock(void)
 {
 	int fd;
 
-	if ((fd = openat(spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
+	if ((fd = dir_open()) == -1)
 		return -1;
 	while (flock(fd, LOCK_EX) == -1)
 		if (errno != EINTR) {
