@@ -48,7 +48,8 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 # Every module but the two mains: the daemon links them all.
 LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
 	   src/cfgsvc.c src/cfgclient.c src/proto.c src/sig.c \
-	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c src/queue.c src/stats.c \
+	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c \
+	   src/spooldir.c src/spoolkey.c src/spoolscan.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/pending.c src/runner.c \
 	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c \
@@ -69,12 +70,13 @@ CLIENT_MODS = dial proto $(CONFIG_MODS) charset log lookup net addr sig util \
 UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_OBJS_test_proto = proto
 UNIT_OBJS_test_net = addr
-UNIT_OBJS_test_spool = spool proto log util
+SPOOL_MODS = spool spooldir spoolkey spoolscan
+UNIT_OBJS_test_spool = $(SPOOL_MODS) proto log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
 UNIT_OBJS_test_rate = rate $(CLIENT_MODS)
 UNIT_OBJS_test_http = http page queue config cfg cfglisten cfgsvc lookup \
 	   proto log net addr sig \
-	   spool stats refuse rate child kids \
+	   $(SPOOL_MODS) stats refuse rate child kids \
 	   priv charset util
 
 B	 = build

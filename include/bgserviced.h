@@ -35,7 +35,7 @@
  *  - A service's process (child.c) owns nothing of ours: its stdin, stdout
  *    and stderr are pipes to the child that started it.
  *
- * Shared between them: the spool's files (spool.c, the only code that
+ * Shared between them: the spool's files (spool*.c, the only code that
  * touches them: each file published whole, the first result wins), the
  * counters (stats.c, atomic adds; with them the status page's rings of
  * recent runs and of the last failed jobs, which page.c reads in the
@@ -48,7 +48,7 @@
  * (reqend.c decides where an original-form one ends) and proto.c parses
  * it; service.c admits the caller and runs the service (slot.c, child.c),
  * conn.c answers through proto.c.  A queued job: conn.c admits it through
- * service.c, queue.c spools it (spool.c) and notes it to the master;
+ * service.c, queue.c spools it (spool*.c) and notes it to the master;
  * sched.c queues it and forks a runner, runner.c runs it through
  * service.c and publishes the result; sched.c reaps the runner and wakes
  * the children waiting for it, which answer from the spool.

@@ -1,5 +1,7 @@
 /*
- * spool.h: the job spool, the only code that touches its files.
+ * spool.h: the job spool, whose modules (spool.c, spoolkey.c, spoolscan.c,
+ * spooldir.c; spoolpriv.h between them) are the only code that touches
+ * its files.
  *
  * A job ID exists while ID.req exists.  ID.run says it was started (and
  * by which process), ID.done holds its result.  Each file is published
