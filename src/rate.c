@@ -324,6 +324,13 @@ rate_take(const struct config *conf, const struct service *sv,
 	return r;
 }
 
+/* The bytes that name P's source, as source_of(), into SRC: how many. */
+size_t
+rate_source_name(const struct peer *p, unsigned char src[16])
+{
+	return source_of(p, src);
+}
+
 /* The key of P's source for quotas: the same in every process. */
 uint64_t
 rate_source(const struct peer *p)
