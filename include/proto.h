@@ -129,6 +129,8 @@ enum proto_scan {
 
 /* An idempotency key: 1 to JOB_KEY_MAX characters, none a space. */
 #define JOB_KEY_MAX 64
+/* Whose keys they are, hashed (queue_key_scope()): hex digits. */
+#define JOB_KEY_SCOPE_MAX 32
 /* Most jobs a job can wait for. */
 #define JOB_AFTER_MAX 8
 /* Bounds of a job's priority. */
@@ -149,8 +151,9 @@ struct job_opts {
 	long long delay;    /* seconds from the add, 0: none */
 	long long at;	    /* eligible from this epoch second, 0: none */
 	long long due_ms;   /* queue_add's: at or delay in epoch ms, 0: none */
-	char	  key[JOB_KEY_MAX + 1]; /* "" if none */
-	int	  nafter;		/* jobs it waits for */
+	char	  key[JOB_KEY_MAX + 1];		   /* "" if none */
+	char	  keyscope[JOB_KEY_SCOPE_MAX + 1]; /* queue_add's, "" none */
+	int	  nafter;			   /* jobs it waits for */
 	char	  after[JOB_AFTER_MAX][JOB_ID_MAX + 1];
 };
 

@@ -44,6 +44,9 @@ enum queue_wait {
 };
 
 void queue_child(pid_t master);
+void queue_key_scope(struct job_opts *, const char *token,
+    const struct peer *);
+int  queue_key_known(const char *service, const struct job_opts *, char *id);
 int  queue_add(const struct service *, const char *node, const struct peer *,
      const struct job_opts *, const char *data, size_t len, char *id);
 enum job_state	queue_state(const char *id);

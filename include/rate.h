@@ -32,6 +32,7 @@ int  rate_over(const struct peer *, int *retry);
  * by any process.
  */
 uint64_t rate_source(const struct peer *);
+size_t	 rate_source_name(const struct peer *, unsigned char src[16]);
 void	 quota_note(uint64_t src, int queued, int running);
 void	 quota_count(uint64_t src, unsigned *queued, unsigned *running);
 int quota_may_run(const struct config *, const char *service, uint64_t src);

@@ -37,7 +37,9 @@ struct service_call {
 	const char	  *job_id;    /* a queued job's run */
 	const char	  *data;
 	size_t		   len;
-	const char	  *token; /* presented, or NULL */
+	const char	  *token;     /* presented, or NULL */
+	int		   keyed_job; /* an add whose key names a job: no room
+				       * in the queue is needed */
 	/* Filled in: */
 	const struct service *sv;    /* by service_admit() */
 	int		      retry; /* by service_admit(): ADMIT_RATE's s */

@@ -48,7 +48,8 @@ struct job_req {
 	int	   priority;
 	long long  not_before_ms; /* eligible from then (epoch ms), 0: now */
 	char	   key[JOB_KEY_MAX + 1];
-	int	   nafter; /* the jobs it waits for */
+	char	   keyscope[JOB_KEY_SCOPE_MAX + 1]; /* whose key: a hash */
+	int	   nafter;			    /* the jobs it waits for */
 	char	   after[JOB_AFTER_MAX][JOB_ID_MAX + 1];
 	struct buf data;
 };
@@ -82,6 +83,8 @@ void spool_close(void);
 void spool_child(void);
 int  spool_add(const char *service, const char *node, const struct peer *,
      const struct job_opts *, const char *data, size_t len, char *id);
+int  spool_key_find(const char *service, const char *scope, const char *key,
+     char *id);
 int  spool_load_req(const char *id, struct job_req *);
 int  spool_load_head(const char *id, struct job_req *);
 void spool_req_free(struct job_req *);

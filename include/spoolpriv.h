@@ -38,8 +38,9 @@ int spool_add_new(const char *node, const char *hdr, size_t hlen,
     const char *data, size_t len, const char *keyname, char *id);
 
 /* spoolkey.c */
-int  spool_key_add(const char *service, const char *key, const char *node,
-     const char *hdr, size_t hlen, const char *data, size_t len, char *id);
+int  spool_key_add(const char *service, const char *scope, const char *key,
+     const char *node, const char *hdr, size_t hlen, const char *data,
+     size_t len, char *id);
 void spool_key_release(const char *id);
 void spool_key_recover(const char *name);
 

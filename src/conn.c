@@ -284,13 +284,17 @@ static void
 handle_qadd(struct conn *c, const struct request *req)
 {
 	struct service_call call;
+	struct job_opts	    o = req->opts;
 	char		    id[JOB_ID_MAX + 1], ans[PROTO_ANSWER_MAX];
 
 	call_init(&call, c, req);
+	/* A repeated keyed add is answered its job's id, queue full or not. */
+	queue_key_scope(&o, req->token, c->peer);
+	call.keyed_job = queue_key_known(req->service, &o, id);
 	if (refuse_cut(c, req) || !admitted(c, req, &call) ||
 	    refuse_unknown_dep(c, req))
 		return;
-	if (queue_add(call.sv, c->conf->node, c->peer, &req->opts, req->data,
+	if (queue_add(call.sv, c->conf->node, c->peer, &o, req->data,
 		req->datalen, id) == -1) {
 		conn_error(c, req->framed, ERR_CANNOT_QUEUE);
 		return;

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -95,6 +96,48 @@ notify_send(int kind, const char *id, const char *arg, uint64_t src, int prio,
 		pfd.revents = 0;
 		(void)ppoll(&pfd, 1, ms_timespec(&ts, 1000), &sig_waitmask);
 	}
+}
+
+/*
+ * Whose key O's is (nobody's when it has none): the token presented
+ * (TOKEN, NULL or "" for none), else the caller's source as quotas count
+ * it (an IPv4 address, an IPv6 /64, a UNIX user: rate_source_name()),
+ * hashed,
+ * so that nobody gets the id, nor the result, of another's keyed job by
+ * naming its key.  Callers that share a token share its keys.
+ */
+void
+queue_key_scope(struct job_opts *o, const char *token, const struct peer *peer)
+{
+	crypto_generichash_state st;
+	unsigned char		 h[JOB_KEY_SCOPE_MAX / 2], src[16];
+	const unsigned char	*who = src;
+	const char		*kind = "source";
+	size_t			 len;
+
+	o->keyscope[0] = '\0';
+	if (o->key[0] == '\0')
+		return;
+	if (token != NULL && token[0] != '\0') {
+		kind = "token";
+		who = (const unsigned char *)token;
+		len = strlen(token);
+	} else
+		len = rate_source_name(peer, src);
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)kind,
+	    strlen(kind) + 1);
+	crypto_generichash_update(&st, who, len);
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(o->keyscope, sizeof(o->keyscope), h, sizeof(h));
+}
+
+/* Is O's key (in its scope) a job of SERVICE's?  1, its id in ID. */
+int
+queue_key_known(const char *service, const struct job_opts *o, char *id)
+{
+	return o->key[0] != '\0' &&
+	    spool_key_find(service, o->keyscope, o->key, id) == 0;
 }
 
 /*

@@ -324,6 +324,13 @@ rate_take(const struct config *conf, const struct service *sv,
 	return r;
 }
 
+/* The bytes that name P's source, as source_of(), into SRC: how many. */
+size_t
+rate_source_name(const struct peer *p, unsigned char src[16])
+{
+	return source_of(p, src);
+}
+
 /* The key of P's source for quotas: the same in every process. */
 uint64_t
 rate_source(const struct peer *p)
@@ -413,17 +420,30 @@ quota_find(uint64_t src, int add)
 	return free_one;
 }
 
-/* The master: SRC has QUEUED and RUNNING jobs more (or fewer). */
+/* COUNT moved by BY, never below 0 (see quota_note()). */
+static uint32_t
+quota_moved(uint32_t count, int by)
+{
+	return by < 0 && count < (uint32_t)-by ? 0 : count + by;
+}
+
+/*
+ * The master: SRC has QUEUED and RUNNING jobs more (or fewer).  A count
+ * whose increase found no free entry (all of its places taken) was not
+ * kept: its decrease makes no entry and takes nothing below 0, so that
+ * such a source is never left over its quota for good.
+ */
 void
 quota_note(uint64_t src, int queued, int running)
 {
 	struct quota *e;
 
-	if (rt == NULL || src == 0 || (e = quota_find(src, 1)) == NULL)
+	if (rt == NULL || src == 0 ||
+	    (e = quota_find(src, queued > 0 || running > 0)) == NULL)
 		return;
-	__atomic_store_n(&e->queued, (uint32_t)((int)e->queued + queued),
+	__atomic_store_n(&e->queued, quota_moved(e->queued, queued),
 	    __ATOMIC_RELEASE);
-	__atomic_store_n(&e->running, (uint32_t)((int)e->running + running),
+	__atomic_store_n(&e->running, quota_moved(e->running, running),
 	    __ATOMIC_RELEASE);
 }
 

@@ -169,9 +169,11 @@ service_admit(const struct config *conf, struct service_call *call)
 		return refused(call, ADMIT_TOKEN);
 	if (rate_take(conf, sv, call->peer, &call->retry) == -1)
 		return refused(call, ADMIT_RATE);
-	if (strcmp(call->verb, "add") == 0 && queue_full(conf))
+	if (strcmp(call->verb, "add") != 0 || call->keyed_job)
+		return ADMIT_OK;
+	if (queue_full(conf))
 		return refused(call, ADMIT_QUEUE_FULL);
-	if (strcmp(call->verb, "add") == 0 && over_quota(conf, call))
+	if (over_quota(conf, call))
 		return refused(call, ADMIT_QUOTA);
 	return ADMIT_OK;
 }

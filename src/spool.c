@@ -89,6 +89,10 @@ opts_format(char *buf, size_t size, const struct job_opts *o,
 		len = strlen(buf);
 		snprintf(buf + len, size - len, "key %s\n", o->key);
 	}
+	if (o->key[0] != '\0' && o->keyscope[0] != '\0') {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "keyscope %s\n", o->keyscope);
+	}
 	for (i = 0; i < o->nafter; i++) {
 		len = strlen(buf);
 		snprintf(buf + len, size - len, "%s%s%s",
@@ -151,8 +155,8 @@ spool_add(const char *service, const char *node, const struct peer *peer,
 	    "transport %s\nip %s\nport %s\n%slength %zu\n\n",
 	    service, when, peer->transport, peer->ip, peer->port, opts, len);
 	if (o != NULL && o->key[0] != '\0')
-		return spool_key_add(service, o->key, node, hdr, hlen, data,
-		    len, id);
+		return spool_key_add(service, o->keyscope, o->key, node, hdr,
+		    hlen, data, len, id);
 	return spool_add_new(node, hdr, hlen, data, len, NULL, id);
 }
 
@@ -167,6 +171,8 @@ parse_opts(const struct buf *b, struct job_req *req)
 	if (spool_header_get(b->data, b->len, "not_before", v, sizeof(v)) == 0)
 		req->not_before_ms = spool_ms_parse(v);
 	spool_header_get(b->data, b->len, "key", req->key, sizeof(req->key));
+	spool_header_get(b->data, b->len, "keyscope", req->keyscope,
+	    sizeof(req->keyscope));
 	if (spool_header_get(b->data, b->len, "after", v, sizeof(v)) == -1)
 		return;
 	for (p = v; *p != '\0' && req->nafter < JOB_AFTER_MAX; p = comma + 1) {

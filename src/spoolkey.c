@@ -4,10 +4,12 @@
  *	key-HASH	an idempotency key's job: its id (see spool_add())
  *	ID.try		job ID's attempts (see struct job_try)
  *
- * The job of service S that has key K is named by the file key- + the hex
- * of a BLAKE2b hash of "S\0K", which holds its id: made (replacing a
- * stale one) before the job's request is published, removed before it
- * is.  A key file whose job the spool does not hold is stale: as if
+ * The job of service S that has key K, given by callers whose scope is C
+ * (queue_key_scope(): a token's, or a source's hash), is named by the
+ * file key- + the hex of a BLAKE2b hash of "S\0C\0K" ("S\0K" for no
+ * scope, as keys were before scopes), which holds its id: made
+ * (replacing a stale one) before the job's request is published, removed
+ * before it is.  A key file whose job the spool does not hold is stale: as if
  * absent, and removed at start.  Adds with a key, removals and recovery
  * look at key files under an exclusive flock(2) of the spool directory
  * (a descriptor of their own, never shared by a fork), so that two adds
@@ -30,9 +32,10 @@
 
 #define KEY_HASH 16 /* bytes of a key's hash: 32 hex digits */
 
-/* The name of the key file of SERVICE's KEY into BUF. */
+/* The name of the key file of SERVICE's KEY in SCOPE into BUF. */
 static void
-key_file(char *buf, size_t size, const char *service, const char *key)
+key_file(char *buf, size_t size, const char *service, const char *scope,
+    const char *key)
 {
 	crypto_generichash_state st;
 	unsigned char		 h[KEY_HASH];
@@ -41,6 +44,9 @@ key_file(char *buf, size_t size, const char *service, const char *key)
 	crypto_generichash_init(&st, NULL, 0, sizeof(h));
 	crypto_generichash_update(&st, (const unsigned char *)service,
 	    strlen(service) + 1);
+	if (scope[0] != '\0')
+		crypto_generichash_update(&st, (const unsigned char *)scope,
+		    strlen(scope) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)key,
 	    strlen(key));
 	crypto_generichash_final(&st, h, sizeof(h));
@@ -82,17 +88,18 @@ key_holder(const char *name, char *id)
 }
 
 /*
- * A new job of SERVICE with KEY (see spool_add()), unless a job of the
- * spool has it: then 1 and its id in ID.
+ * A new job of SERVICE with KEY in SCOPE (see spool_add()), unless a job
+ * of the spool has it: then 1 and its id in ID.
  */
 int
-spool_key_add(const char *service, const char *key, const char *node,
-    const char *hdr, size_t hlen, const char *data, size_t len, char *id)
+spool_key_add(const char *service, const char *scope, const char *key,
+    const char *node, const char *hdr, size_t hlen, const char *data,
+    size_t len, char *id)
 {
 	char name[64];
 	int  lk, r;
 
-	key_file(name, sizeof(name), service, key);
+	key_file(name, sizeof(name), service, scope, key);
 	if ((lk = keys_lock()) == -1)
 		return -1;
 	if (key_holder(name, id) == 0)
@@ -113,13 +120,29 @@ spool_key_release(const char *id)
 
 	if (spool_load_head(id, &req) == -1 || req.key[0] == '\0')
 		return;
-	key_file(name, sizeof(name), req.service, req.key);
+	key_file(name, sizeof(name), req.service, req.keyscope, req.key);
 	if ((lk = keys_lock()) == -1)
 		return;
 	if (key_holder(name, held) == 0 && strcmp(held, id) == 0 &&
 	    unlinkat(spool_fd, name, 0) == -1)
 		log_warn("spool: %s", name);
 	close(lk);
+}
+
+/* The job of SERVICE with KEY in SCOPE into ID, if the spool holds one: 0. */
+int
+spool_key_find(const char *service, const char *scope, const char *key,
+    char *id)
+{
+	char name[64];
+	int  lk, r;
+
+	key_file(name, sizeof(name), service, scope, key);
+	if ((lk = keys_lock()) == -1)
+		return -1;
+	r = key_holder(name, id);
+	close(lk);
+	return r;
 }
 
 /* At start: remove the key file NAME if it is stale. */

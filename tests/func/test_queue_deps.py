@@ -379,3 +379,38 @@ def test_client_jobs_filters_and_sorts(daemon_factory, tmp_path):
     assert r.returncode == 100
     gate.write_text("go")
     assert get(d, queued) == b"q"
+
+
+def test_a_key_is_its_callers(daemon_factory):
+    """A key names a job only for the callers that gave it: those that
+    present the same token, or, without a token, the same source.  So
+    nobody gets the id, nor the result, of another's keyed job by naming
+    its key.  And a repeated keyed add is answered its job's id even when
+    the queue is full."""
+    d = daemon_factory(limits={"max_queue": 3}, services={
+        "open": {"command": ["/bin/cat"]},
+        "shut": {"command": ["/bin/cat"], "tokens": ["t0ken-one", "t0ken-two"]},
+    }).start()
+
+    def add_from(source, service, words):
+        ans = bgs.request_from(d.port, source, b"!add %s 1 delay=3600 %s\nx" % (
+            service.encode(), words.encode()))
+        head, _, body = ans.partition(b"\n")
+        return head.decode(), body.decode()
+
+    head, a = add_from("127.0.0.1", "open", "key=k")
+    assert head == "!200 16", (head, a)
+    assert add_from("127.0.0.1", "open", "key=k") == (head, a)
+    other = add_from("127.0.0.2", "open", "key=k")
+    assert other[0] == "!200 16" and other[1] != a, other
+    one = add_from("127.0.0.1", "shut", "token=t0ken-one key=k")
+    assert one[0] == "!200 16" and one[1] not in (a, other[1]), one
+    assert add_from("127.0.0.2", "shut", "token=t0ken-one key=k") == one
+    # Three jobs queued: the queue is full, but not for a known key.
+    assert add_from("127.0.0.1", "open", "key=new")[0] == "!503 10"
+    assert add_from("127.0.0.1", "open", "key=k") == (head, a)
+    assert add_from("127.0.0.2", "shut", "token=t0ken-one key=k") == one
+    # Another token is another caller, refused like any new job.
+    assert add_from("127.0.0.1", "shut", "token=t0ken-two key=k")[0] == "!503 10"
+    assert info(d, a)["state"] == "queued"
+    assert info(d, a)["key"] == "k"

@@ -92,3 +92,32 @@ TEST(rate_over_needs_a_source_limit_on_every_service)
 	CHECK(rate_over(&a, &retry) == 0);
 	config_free(c);
 }
+
+/*
+ * A source whose +1 found all its places taken was not counted: its -1
+ * must neither make an entry nor go below 0 (it would be over its quota
+ * for good).
+ */
+TEST(quota_never_below_zero)
+{
+	uint64_t src[9];
+	unsigned queued, running;
+	size_t	 i;
+
+	CHECK(rate_init() == 0);
+	for (i = 0; i < 9; i++) /* all nine share one neighbourhood */
+		src[i] = 1 + (uint64_t)(i + 1) * 8192 * 1024;
+	for (i = 0; i < 9; i++)
+		quota_note(src[i], 1, 0);
+	quota_count(src[8], &queued, &running);
+	CHECK(queued == 0);	   /* no place was left */
+	quota_note(src[0], -1, 0); /* frees a place */
+	quota_note(src[8], -1, 0);
+	quota_count(src[8], &queued, &running);
+	CHECK(queued == 0 && running == 0);
+	quota_count(src[1], &queued, &running);
+	CHECK(queued == 1);
+	quota_note(src[1], -1, 1);
+	quota_count(src[1], &queued, &running);
+	CHECK(queued == 0 && running == 1);
+}

@@ -481,6 +481,38 @@ TEST(spool_key_names_one_job_per_service_and_key)
 	CHECK_STR(d, c);
 }
 
+TEST(spool_key_is_its_scopes)
+{
+	struct job_opts o;
+	struct job_req	req;
+	char		a[JOB_ID_MAX + 1], b[JOB_ID_MAX + 1];
+	char		c[JOB_ID_MAX + 1];
+
+	open_spool();
+	keyed(&o, "order-17");
+	strcpy(o.keyscope, "0123456789abcdef0123456789abcdef");
+	CHECK(spool_add("svc", NULL, &nobody, &o, "x", 1, a) == 0);
+	CHECK(spool_key_find("svc", o.keyscope, "order-17", b) == 0);
+	CHECK_STR(b, a);
+	/* Another scope's key, or none, is another job's. */
+	strcpy(o.keyscope, "fedcba9876543210fedcba9876543210");
+	CHECK(spool_key_find("svc", o.keyscope, "order-17", b) == -1);
+	CHECK(spool_add("svc", NULL, &nobody, &o, "y", 1, b) == 0);
+	CHECK(strcmp(b, a) != 0);
+	o.keyscope[0] = '\0';
+	CHECK(spool_add("svc", NULL, &nobody, &o, "z", 1, c) == 0);
+	CHECK(strcmp(c, a) != 0 && strcmp(c, b) != 0);
+	CHECK(key_files() == 3);
+	/* The scope is kept with the job, and its removal frees its key. */
+	CHECK(spool_load_req(a, &req) == 0);
+	CHECK_STR(req.keyscope, "0123456789abcdef0123456789abcdef");
+	spool_req_free(&req);
+	CHECK(spool_remove(a) == 0);
+	CHECK(key_files() == 2);
+	CHECK(spool_key_find("svc", "0123456789abcdef0123456789abcdef",
+		  "order-17", b) == -1);
+}
+
 TEST(spool_key_of_an_expired_job_makes_a_new_one)
 {
 	struct job_opts	  o;
