@@ -95,6 +95,7 @@ int	       spool_save_try(const char *id, const struct job_try *);
 int	       spool_requeue(const char *id);
 int	       spool_retry(const char *id);
 int	       spool_mark_running(const char *id, pid_t pid);
+int	       spool_run_hold(const char *id);
 int	       spool_run_done(const char *id, const struct job_result *);
 pid_t	       spool_runner(const char *id);
 int	       spool_finish(const char *id, const struct job_result *);
@@ -115,7 +116,7 @@ typedef void (*spool_queued_fn)(const char *id, const char *service,
     int priority, long long due_ms, int waits);
 typedef void (*spool_stuck_fn)(const char *id, const char *service);
 int    spool_recover(spool_queued_fn queued, spool_stuck_fn stuck,
-       time_t *next_expiry, int retention);
+       time_t *next_expiry, int retention, int wait_ms);
 int    spool_finish_stopped(const char *id);
 int    spool_expire(int retention, time_t *next_expiry);
 int    spool_list(struct buf *);

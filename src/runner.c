@@ -226,6 +226,9 @@ job_claim(struct service_call *call)
 		}
 		return -1;
 	}
+	/* Held until we are gone: see spool_run_hold(). */
+	if (spool_run_hold(id) == -1)
+		log_warn("job %s: cannot lock its run", id);
 	if (spool_state(id) == JOB_DONE) /* cancelled meanwhile */
 		return -1;
 	return 0;

@@ -37,6 +37,12 @@
 #include "sig.h"
 #include "slot.h"
 
+/*
+ * How long after its kill_grace a runner of a killed master may take to
+ * be gone (its service killed, the rest swept), at the most.
+ */
+#define RUNNER_GONE_S 2
+
 /* Backoff between tries to write a full spool, in milliseconds. */
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
@@ -154,7 +160,8 @@ sched_init(const struct config *conf)
 	if (spool_notify_open() == -1)
 		return -1;
 	if (spool_recover(recovered, stuck, &q.next_expiry,
-		conf->limits.job_retention) == -1)
+		conf->limits.job_retention,
+		(conf->limits.kill_grace + RUNNER_GONE_S) * 1000) == -1)
 		return -1;
 	if (q.nrecovered > 1)
 		qsort(q.recovered, q.nrecovered, sizeof(*q.recovered), id_cmp);

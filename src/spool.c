@@ -12,6 +12,7 @@
  * and the directory's own (spooldir.c).  The start-up scan, the
  * retention sweep and the listing are in spoolscan.c.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -340,6 +341,30 @@ spool_mark_running(const char *id, pid_t pid)
 	memset(pad, '\n', sizeof(pad));
 	spool_job_file(name, sizeof(name), id, ".run");
 	return spool_publish(name, hdr, hlen, pad, sizeof(pad), 1);
+}
+
+/*
+ * Hold job ID's .run, just marked ours, under an exclusive flock(2) for
+ * as long as this process lives (the descriptor is left open on purpose,
+ * and never inherited): a master started while a runner of its killed
+ * predecessor still stops its service waits for it before it runs the
+ * job again (spool_recover()).  0, or -1.
+ */
+int
+spool_run_hold(const char *id)
+{
+	char name[64];
+	int  fd;
+
+	spool_job_file(name, sizeof(name), id, ".run");
+	if ((fd = openat(spool_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -4,6 +4,7 @@
  * in submission order), the retention sweep of finished jobs, the
  * listing and the count of finished jobs.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "spool.h"
 #include "spoolpriv.h"
+#include "util.h"
 
 /* A directory stream of the spool with an offset of its own. */
 static DIR *
@@ -145,6 +147,7 @@ struct recovery {
 	spool_stuck_fn stuck;
 	time_t	      *next_expiry;
 	int	       retention;
+	int	       wait_ms; /* for a runner from before: run_wait() */
 };
 
 /* Note job ID, queued, in RC; an unreadable one is removed. */
@@ -179,18 +182,59 @@ recover_queued(struct recovery *rc, const char *id)
 }
 
 /*
+ * Wait, WAIT_MS at most, until no process holds job ID's .run (a runner
+ * of a master killed, still stopping its service: spool_run_hold()), so
+ * that the job never runs twice at once.  0 once none does, -1 if one
+ * still does.
+ */
+static int
+run_wait(const char *id, int wait_ms)
+{
+	struct timespec nap = { 0, 50 * 1000000 };
+	long long	end = now_ms() + wait_ms;
+	char		name[64];
+	int		fd, r = 0, waited = 0;
+
+	spool_job_file(name, sizeof(name), id, ".run");
+	if ((fd = openat(spool_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		return 0;
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1 &&
+	    (errno == EWOULDBLOCK || errno == EINTR)) {
+		if (!waited++)
+			log_info("job %s: waiting for its runner from before",
+			    id);
+		if (now_ms() >= end) {
+			r = -1;
+			break;
+		}
+		(void)nanosleep(&nap, NULL);
+	}
+	close(fd);
+	return r;
+}
+
+/*
  * Job ID was running when the daemon stopped, its service stopped before
  * it ended (its .run says nothing of an end).  With attempts left, the
  * one it was in counted, it is queued again: 1 if so.
  */
 static int
-recover_attempt(const char *id)
+recover_attempt(const struct recovery *rc, const char *id)
 {
 	struct job_try t;
 	char	       how[64];
 
 	if (run_ended(id, how, sizeof(how)) || spool_load_try(id, &t) == -1 ||
-	    t.max == 0 || t.attempts >= t.max || spool_requeue(id) == -1)
+	    t.max == 0 || t.attempts >= t.max)
+		return 0;
+	if (run_wait(id, rc->wait_ms) == -1) {
+		log_warnx("job %s: its runner from before still holds it "
+			  "after %d ms: not run again",
+		    id, rc->wait_ms);
+		return 0;
+	}
+	if (spool_requeue(id) == -1)
 		return 0;
 	log_info("job %s was running when the daemon stopped: attempt %d of "
 		 "%d counted, queued again",
@@ -204,7 +248,7 @@ recover_job(struct recovery *rc, const char *id)
 {
 	switch (spool_state(id)) {
 	case JOB_RUNNING:
-		if (recover_attempt(id)) {
+		if (recover_attempt(rc, id)) {
 			recover_queued(rc, id);
 			break;
 		}
@@ -256,9 +300,10 @@ recover_entry(struct recovery *rc, const char *name)
  */
 int
 spool_recover(spool_queued_fn queued, spool_stuck_fn stuck,
-    time_t *next_expiry, int retention)
+    time_t *next_expiry, int retention, int wait_ms)
 {
-	struct recovery rc = { NULL, 0, 0, stuck, next_expiry, retention };
+	struct recovery rc = { NULL, 0, 0, stuck, next_expiry, retention,
+		wait_ms };
 	struct dirent  *de;
 	size_t		i;
 	DIR	       *d;

@@ -255,6 +255,27 @@ def test_kill9_in_attempt_two_of_three_counts_it(daemon_factory, tmp_path):
     assert re.search(r"attempt 2 of 3 (stopped|counted)", d.log()), d.log()
 
 
+def test_a_job_never_runs_twice_at_once_after_a_kill9(daemon_factory, tmp_path):
+    """A service that ignores SIGTERM, retries = 1: kill -9 the daemon
+    while it runs and start it again at once.  The old runner still waits
+    for its service (kill_grace); the new daemon waits for that runner
+    before it runs the job's next attempt, so the two runs never overlap."""
+    log = tmp_path / "runs"
+    d = daemon_factory(limits={"kill_grace": 10}, services={"w": dict(bgs.svc(
+        "trap '' TERM; echo start $(date +%%s.%%N) >> %s; sleep 1.5; "
+        "echo end $(date +%%s.%%N) >> %s" % (log, log)), retries=1)}).start()
+    jid = bgs.job_add(d, "w", b"")
+    assert bgs.wait_until(lambda: len(log_lines(log)) == 1, 10)
+    d.kill9()
+    restart(d)
+    info = wait_done(d, jid)
+    assert info["state"] == "done" and info["attempts"] == "2/2", info
+    runs = log_lines(log)
+    assert [r[0] for r in runs] == ["start", "end", "start", "end"], runs
+    assert float(runs[2][1]) >= float(runs[1][1]), runs
+    assert "waiting for its runner from before" in d.log()
+
+
 def test_cancelled_delayed_jobs_free_their_place(daemon_factory):
     """Jobs cancelled while they wait for their due time leave the queue
     at once: they count no more against their source's

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -173,7 +174,7 @@ TEST(spool_node_ids_are_jobs_like_any)
 	CHECK(memmem(list.data, list.len, id, strlen(id)) != NULL);
 	CHECK(memmem(list.data, list.len, plain, strlen(plain)) != NULL);
 	buf_free(&list);
-	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600, 0) == 0);
 	CHECK(nqueued == 2);
 }
 
@@ -215,7 +216,7 @@ TEST(spool_recovery_queues_in_order_and_ends_what_ran)
 	CHECK(spool_add("svc", NULL, &nobody, NULL, "3", 1, c) == 0);
 	CHECK(spool_mark_running(b, 1) == 0); /* a crash while it ran */
 	spit(".tmp-0123456789abcdef.req-1", "half", 4); /* a torn write */
-	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600, 0) == 0);
 	CHECK(nqueued == 2 && nstuck == 0);
 	CHECK_STR(queued_ids[0], a);
 	CHECK_STR(queued_ids[1], c);
@@ -271,13 +272,59 @@ TEST(spool_recovery_requeues_an_attempt_with_attempts_left)
 	t.attempts = 3;
 	CHECK(spool_save_try(b, &t) == 0);
 	CHECK(spool_mark_running(b, 1) == 0); /* ... in its last attempt */
-	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600, 0) == 0);
 	CHECK(nqueued == 1 && nstuck == 0);
 	CHECK_STR(queued_ids[0], a);
 	CHECK(queued_due[0] == 4000000000000LL);
 	CHECK(spool_state(a) == JOB_QUEUED);
 	CHECK(spool_load_try(a, &t) == 0 && t.attempts == 2); /* not reset */
 	CHECK(spool_state_full(b) == JOB_FAILED);
+}
+
+/* A process holding job ID's run for MS milliseconds, as a runner. */
+static pid_t
+holder(const char *id, int ms)
+{
+	struct timespec nap = { ms / 1000, (ms % 1000) * 1000000L };
+	int		p[2];
+	pid_t		pid;
+	char		c;
+
+	CHECK(pipe(p) == 0);
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		if (spool_run_hold(id) == 0 && write(p[1], "x", 1) == 1)
+			nanosleep(&nap, NULL);
+		_exit(0);
+	}
+	close(p[1]);
+	CHECK(read(p[0], &c, 1) == 1); /* it holds it */
+	close(p[0]);
+	return pid;
+}
+
+TEST(spool_recovery_waits_for_a_runner_from_before)
+{
+	struct job_try t = { 1, 3, 0 };
+	char	       a[JOB_ID_MAX + 1], b[JOB_ID_MAX + 1];
+	time_t	       next;
+	pid_t	       pa, pb;
+
+	open_spool();
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "1", 1, a) == 0);
+	CHECK(spool_add("svc", NULL, &nobody, NULL, "2", 1, b) == 0);
+	CHECK(spool_save_try(a, &t) == 0 && spool_save_try(b, &t) == 0);
+	CHECK(spool_mark_running(a, 1) == 0 && spool_mark_running(b, 1) == 0);
+	/* A's runner lets go within the wait, B's does not. */
+	pa = holder(a, 300);
+	pb = holder(b, 5000);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600, 1500) == 0);
+	CHECK(nqueued == 1 && nstuck == 0);
+	CHECK_STR(queued_ids[0], a);
+	CHECK(spool_state(a) == JOB_QUEUED);
+	CHECK(spool_state_full(b) == JOB_FAILED); /* never twice at once */
+	CHECK(kill(pb, SIGKILL) == 0);
+	CHECK(waitpid(pa, NULL, 0) == pa && waitpid(pb, NULL, 0) == pb);
 }
 
 TEST(spool_a_failed_job_is_retried_afresh)
@@ -421,7 +468,7 @@ TEST(spool_recovery_removes_unreadable_jobs_and_leftovers)
 	spool_result_free(&r);
 	snprintf(file, sizeof(file), "spool/%s.req", gone);
 	CHECK(unlink(file) == 0);
-	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600, 0) == 0);
 	CHECK(nqueued == 1 && nstuck == 0);
 	CHECK_STR(queued_ids[0], good);
 	CHECK(spool_state(bad) == JOB_NONE);
@@ -556,7 +603,7 @@ TEST(spool_key_files_left_stale_are_ignored_and_recovered)
 	CHECK(unlink(file) == 0);
 	spit("key-00000000000000000000000000000000", "garbage", 7);
 	CHECK(key_files() == 2);
-	CHECK(spool_recover(on_queued, on_stuck, &next, 3600) == 0);
+	CHECK(spool_recover(on_queued, on_stuck, &next, 3600, 0) == 0);
 	CHECK(key_files() == 0 && nqueued == 0);
 }
 
