@@ -183,10 +183,12 @@ def test_a_cancelled_dependency_fails_its_dependents(daemon_factory, tmp_path):
     assert d.request(b"queue:cancel:id:" + queued.encode()) == b"cancelled"
     # A job cancelled while it waits never runs, nor is its result changed.
     assert d.request(b"queue:cancel:id:" + held.encode()) == b"cancelled"
+    # Its result is published at once, though the only one of max_jobs
+    # is still taken: a job that fails so runs nothing.
+    assert get(d, dep, timeout=15) == b"500: Dependency failed: %s\n" % queued.encode()
+    assert check(d, blocker) == b"1"
     gate.write_text("go")
     assert get(d, blocker) == b"b"
-    # Its result is published by a runner, once one of max_jobs is free.
-    assert get(d, dep) == b"500: Dependency failed: %s\n" % queued.encode()
     assert get(d, held) == b"410: Job cancelled\n"
     time.sleep(0.5)
     assert not ran.exists()
@@ -220,6 +222,53 @@ def test_waiting_jobs_are_restored_after_a_restart(daemon_factory, tmp_path):
     assert get(d, b) == b"B\n"
     assert get(d, a) == b"A\n"
     bgs.assert_serial(bgs.intervals(log), ["A", "B"])
+
+
+def gone(d, jid, timeout=20):
+    """Wait until job JID has expired from the spool."""
+    return bgs.wait_until(lambda: check(d, jid) == GONE, timeout, 0.1)
+
+
+def test_a_dependency_that_expired_after_succeeding_does_not_fail_its_dependant(
+        daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    d = daemon_factory(limits={"job_retention": 1}, services={"step": logger(log)}).start()
+    a = add(d, "step", b"A")
+    assert get(d, a) == b"A\n"
+    # B's delay outlasts A's retention: A is gone when B is due.
+    b = fadd_id(d, "step", b"B", after=a, delay=3)
+    assert gone(d, a)
+    assert check(d, b) == b"0"
+    assert get(d, b, timeout=20) == b"B\n"
+    assert info(d, b)["code"] == "200"
+
+
+def test_a_dependency_that_expired_before_a_restart_does_not_fail_its_dependant(
+        daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    d = daemon_factory(limits={"job_retention": 1}, services={"step": logger(log)}).start()
+    a = add(d, "step", b"A")
+    assert get(d, a) == b"A\n"
+    b = fadd_id(d, "step", b"B", after=a, delay=4)
+    assert gone(d, a)
+    d.stop()
+    d.start()  # the start-up scan judges B again, A gone
+    assert get(d, b, timeout=20) == b"B\n"
+    assert set(bgs.intervals(log)) == {"A", "B"}
+
+
+def test_a_failed_dependency_fails_its_dependant_at_once_past_its_delay(
+        daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    d = daemon_factory(services={"step": logger(log, '[ "$n" = A ] && exit 3;')}).start()
+    a = add(d, "step", b"A")
+    b = fadd_id(d, "step", b"B", after=a, delay=60)
+    c = fadd_id(d, "step", b"C", after=b)
+    # Not 60 s later, when A's result could have expired.
+    assert get(d, b, timeout=15) == b"500: Dependency failed: %s\n" % a.encode()
+    assert get(d, c, timeout=15) == b"500: Dependency failed: %s\n" % b.encode()
+    assert info(d, b)["message"] == "Dependency failed: " + a
+    assert set(bgs.intervals(log)) == {"A"}
 
 
 # The completion hook.
