@@ -271,6 +271,51 @@ def test_a_failed_dependency_fails_its_dependant_at_once_past_its_delay(
     assert set(bgs.intervals(log)) == {"A"}
 
 
+def test_a_dependant_retried_with_its_dependency_waits_for_it(daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    ok = tmp_path / "ok"
+    gate = tmp_path / "gate"
+    d = daemon_factory(limits={"max_jobs": 4}, services={"step": logger(
+        log, '[ "$n" = A ] && { [ -e %s ] || exit 3; '
+             'while [ ! -e %s ]; do sleep 0.05; done; };' % (ok, gate))}).start()
+    a = add(d, "step", b"A")
+    b = fadd_id(d, "step", b"B", after=a)
+    failed = b"500: Dependency failed: %s\n" % a.encode()
+    assert get(d, b) == failed
+    # Retried while A has still failed, B fails again at once.
+    assert d.request(b"queue:retry:id:" + b.encode()) == b"id:" + b.encode()
+    assert get(d, b, timeout=15) == failed
+    ok.write_text("ok")
+    assert d.request(b"queue:retry:id:" + a.encode()) == b"id:" + a.encode()
+    assert wait_state(d, a, b"1")
+    assert d.request(b"queue:retry:id:" + b.encode()) == b"id:" + b.encode()
+    # B waits for A, running, instead of failing.
+    time.sleep(0.5)
+    assert check(d, b) == b"0"
+    gate.write_text("go")
+    assert get(d, b) == b"B\n"
+    assert get(d, a) == b"A\n"
+    spans = bgs.intervals(log)
+    assert spans["B"]["start"] >= spans["A"]["end"]
+
+
+def test_a_dependant_retried_before_its_dependency_waits_for_it(daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    ok = tmp_path / "ok"
+    d = daemon_factory(services={"step": logger(
+        log, '[ "$n" = A ] && { [ -e %s ] || exit 3; sleep 1; };' % ok)}).start()
+    a = add(d, "step", b"A")
+    b = fadd_id(d, "step", b"B", after=a)
+    assert get(d, b) == b"500: Dependency failed: %s\n" % a.encode()
+    ok.write_text("ok")
+    # A queued again first, then B, which waits for it.
+    for job in (a, b):
+        assert d.request(b"queue:retry:id:" + job.encode()) == b"id:" + job.encode()
+    assert get(d, b) == b"B\n"
+    assert info(d, a)["code"] == "200"
+    bgs.assert_serial(bgs.intervals(log), ["A", "B"])
+
+
 # The completion hook.
 
 HOOK = """#!/bin/sh
