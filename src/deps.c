@@ -164,16 +164,44 @@ unblock(struct blockedq *list, struct blocked *b)
 }
 
 /*
+ * Job ID is done: forget B if it is that job (cancelled while it
+ * waited); if B waited for it, hand B to RELEASE once all it waits for
+ * succeeded, or doom it once one did not.
+ */
+static void
+ended_for(struct blocked *b, const char *id, deps_release_fn release)
+{
+	int j;
+
+	if (strcmp(b->id, id) == 0) {
+		unblock(&blocked, b);
+		free(b);
+		return;
+	}
+	if (!waits_for(b, id) ||
+	    (j = judge(b->after, b->nafter, b->failed)) == 0)
+		return;
+	TAILQ_REMOVE(&blocked, b, entry);
+	if (j == -1) {
+		TAILQ_INSERT_TAIL(&doomed, b, entry);
+		return;
+	}
+	nblocked--;
+	quota_note(b->src, -1, 0);
+	release(b->id, b->service, b->src, b->priority, b->due_ms);
+	free(b);
+}
+
+/*
  * The master: job ID is done (or gone).  If it was held here (cancelled
- * while it waited), forget it; hand every job that waited for it and may
- * now be queued to RELEASE, in the order they were added; doom those one
- * of whose dependencies did not succeed.
+ * while it waited or doomed), forget it; hand every job that waited for
+ * it and may now be queued to RELEASE, in the order they were added;
+ * doom those one of whose dependencies did not succeed.
  */
 void
 deps_ended(const char *id, deps_release_fn release)
 {
 	struct blocked *b, *next;
-	int		j;
 
 	TAILQ_FOREACH_SAFE(b, &doomed, entry, next)
 	if (strcmp(b->id, id) == 0) {
@@ -181,24 +209,7 @@ deps_ended(const char *id, deps_release_fn release)
 		free(b);
 	}
 	TAILQ_FOREACH_SAFE(b, &blocked, entry, next)
-	{
-		if (strcmp(b->id, id) == 0) {
-			unblock(&blocked, b);
-			free(b);
-		} else if (waits_for(b, id) &&
-		    (j = judge(b->after, b->nafter, b->failed)) != 0) {
-			TAILQ_REMOVE(&blocked, b, entry);
-			if (j == -1) {
-				TAILQ_INSERT_TAIL(&doomed, b, entry);
-				continue;
-			}
-			nblocked--;
-			quota_note(b->src, -1, 0);
-			release(b->id, b->service, b->src, b->priority,
-			    b->due_ms);
-			free(b);
-		}
-	}
+	ended_for(b, id, release);
 }
 
 /*
