@@ -271,6 +271,20 @@ def test_a_failed_dependency_fails_its_dependant_at_once_past_its_delay(
     assert set(bgs.intervals(log)) == {"A"}
 
 
+def test_a_dependency_interrupted_by_a_crash_fails_its_dependant_at_once_after_it(
+        daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    d = daemon_factory(limits={"job_retention": 1, "kill_grace": 1},
+                       services={"step": logger(log, '[ "$n" = A ] && sleep 30;')}).start()
+    a = add(d, "step", b"A")
+    assert wait_state(d, a, b"1")
+    b = fadd_id(d, "step", b"B", after=a, delay=30)
+    d.kill9()
+    d.start()  # A is found interrupted, then B judged: doomed
+    assert get(d, b, timeout=15) == b"500: Dependency failed: %s\n" % a.encode()
+    assert "B" not in bgs.intervals(log)
+
+
 def test_a_dependant_retried_with_its_dependency_waits_for_it(daemon_factory, tmp_path):
     log = tmp_path / "log"
     ok = tmp_path / "ok"
