@@ -22,8 +22,9 @@
  * them.
  */
 #define NOTE_ADD   'A' /* a job was queued; the argument: its service */
-#define NOTE_RETRY 'R' /* a failed job was queued again; as NOTE_ADD */
 #define NOTE_AFTER 'B' /* ... one that waits for others (deps.c) */
+/* A failed job was queued again; as NOTE_AFTER, if its request names any. */
+#define NOTE_RETRY 'R'
 #define NOTE_WAIT  'W' /* a child waits for the job; its pid */
 #define NOTE_DONE  'D' /* the job was cancelled: stop its runner */
 #define NOTE_ARG   (1 + JOB_ID_MAX)

@@ -15,7 +15,10 @@
 #define RUNNER_RETRY 74
 /* ... and one whose attempt failed or stopped with attempts left. */
 #define RUNNER_AGAIN 73
+/* ... and one whose failed dependency was retried meanwhile (deps.c). */
+#define RUNNER_HOLD 72
 
-int runner_main(const struct config *, const char *id, pid_t master);
+int runner_main(const struct config *, const char *id, pid_t master,
+    const char *dep);
 
 #endif /* RUNNER_H */

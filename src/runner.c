@@ -390,12 +390,16 @@ job_execute(const struct config *conf, struct service_call *call)
  * The runner: claim the job, run its service, publish the result.  It
  * dies with the master (PR_SET_PDEATHSIG), stopping its service, so that
  * a job never runs twice; MASTER is the pid of the master that forked
- * it, taken before the fork.  Returns the runner's exit status:
+ * it, taken before the fork.  DEP, when the master found the job doomed
+ * by a dependency that did not succeed, is that one's id: the job is
+ * failed, not run (deps.c).  Returns the runner's exit status:
  * RUNNER_BUSY when the service's instances were all taken, RUNNER_RETRY
- * when the spool could not be written (the master queues the job again).
+ * when the spool could not be written (the master queues the job again),
+ * RUNNER_HOLD when DEP was retried since (the master judges it again).
  */
 int
-runner_main(const struct config *conf, const char *id, pid_t master)
+runner_main(const struct config *conf, const char *id, pid_t master,
+    const char *dep)
 {
 	struct service_call call;
 	struct claim	    cl = { .master = master };
@@ -427,8 +431,10 @@ runner_main(const struct config *conf, const char *id, pid_t master)
 	call.judge = judge_stopped;
 	if ((call.sv = config_service(conf, req.service)) == NULL)
 		r = job_orphan(id, req.service, master);
-	else if (deps_failed(&req, why, sizeof(why)))
-		r = job_dep_failed(conf, call.sv, id, why, master);
+	else if (dep != NULL)
+		r = deps_failed(dep, why, sizeof(why)) ?
+		    job_dep_failed(conf, call.sv, id, why, master) :
+		    RUNNER_HOLD;
 	else
 		r = job_execute(conf, &call);
 	spool_req_free(&req);

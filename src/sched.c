@@ -262,7 +262,8 @@ job_known(const char *id)
 
 /*
  * A note of a job added (KIND NOTE_ADD, or NOTE_AFTER: it waits for
- * others) or retried (NOTE_RETRY): queue it, or hold it while it waits.
+ * others) or retried (NOTE_RETRY: it may wait for others too, whose
+ * request deps_hold() reads): queue it, or hold it while it waits.
  */
 static void
 note_add(const char *id, const char *note, int kind)
@@ -278,8 +279,8 @@ note_add(const char *id, const char *note, int kind)
 		    bsearch(id, q.recovered, q.nrecovered,
 			sizeof(*q.recovered), id_cmp) != NULL)
 		return; /* found by the scan at start, or queued already */
-	if (kind == NOTE_AFTER && deps_hold(id, note + NOTE_ARG, src))
-		return;
+	if (kind != NOTE_ADD && deps_hold(id, note + NOTE_ARG, src))
+		return; /* it waits for others, or one of them failed */
 	pending_insert(id, note + NOTE_ARG, src, prio, due);
 }
 
@@ -368,12 +369,15 @@ instance_free(const struct config *conf, const char *service)
 	return mine < sv->max_instances && !slot_full(sv);
 }
 
-/* Fork a runner for job J, taken from the queue; -1 if it cannot be now. */
+/*
+ * Fork a runner for job J, taken from the queue (or doomed by its
+ * dependency DEP, else NULL); -1 if it cannot be now.
+ */
 static int
-runner_fork(const struct config *conf, struct qjob *j)
+runner_fork(const struct config *conf, struct qjob *j, const char *dep)
 {
 	struct runner *r;
-	char	       id[JOB_ID_MAX + 1];
+	char	       id[JOB_ID_MAX + 1], failed[JOB_ID_MAX + 1];
 	pid_t	       pid, master = getpid();
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -388,8 +392,9 @@ runner_fork(const struct config *conf, struct qjob *j)
 	case 0:
 		/* J lives in our queue, which the child leaves alone. */
 		strlcpy(id, j->id, sizeof(id));
+		strlcpy(failed, dep != NULL ? dep : "", sizeof(failed));
 		free(r);
-		_exit(runner_main(conf, id, master));
+		_exit(runner_main(conf, id, master, dep ? failed : NULL));
 	default:
 		r->pid = pid;
 		r->job = j;
@@ -398,6 +403,33 @@ runner_fork(const struct config *conf, struct qjob *j)
 		q.nrunners++;
 		return 0;
 	}
+}
+
+/*
+ * Start the runner of job ID of SERVICE (from SRC), doomed by its
+ * dependency FAILED, past the job's delay and its service's limits: it
+ * runs nothing, and publishes its failure before FAILED's result may
+ * expire (deps.c).  Not past max_jobs twice over, though: a job with
+ * thousands of dependants failing forks no thousands of runners at once;
+ * -1 then, and the rest start as runners end.
+ */
+static int
+doomed_start(void *arg, const char *id, const char *service, uint64_t src,
+    int prio, const char *failed)
+{
+	const struct config *conf = arg;
+	struct qjob	    *j;
+
+	if (q.nrunners >= 2 * (size_t)conf->limits.max_jobs)
+		return -1;
+	j = pending_add(id, service, src, prio, 0);
+	pending_take(j);
+	quota_note(src, 1, 0);
+	if (runner_fork(conf, j, failed) == 0)
+		return 0;
+	quota_note(src, -1, 0);
+	free(j);
+	return -1;
 }
 
 /*
@@ -416,6 +448,7 @@ sched_dispatch(const struct config *conf)
 	if (q.retry_at != 0 && now_ms() < q.retry_at)
 		return; /* the spool could not be written */
 	q.retry_at = 0;
+	deps_start(doomed_start, (void *)conf);
 	for (j = pending_first();
 	     j != NULL && q.nrunners < (size_t)conf->limits.max_jobs;
 	     j = next) {
@@ -423,7 +456,7 @@ sched_dispatch(const struct config *conf)
 		if (!instance_free(conf, j->service) ||
 		    !quota_may_run(conf, j->service, j->src))
 			continue;
-		if (runner_fork(conf, j) == -1)
+		if (runner_fork(conf, j, NULL) == -1)
 			return;	 /* try again at the next event */
 		pending_take(j); /* the runner's now (the child's is lost) */
 	}
@@ -552,9 +585,22 @@ runner_ended(struct runner *r, int status, const struct config *conf)
 	}
 	if (code == RUNNER_AGAIN && attempt_again(j, st))
 		return st != JOB_RUNNING || !sig_term;
+	if (code == RUNNER_HOLD && st == JOB_QUEUED) {
+		/*
+		 * Its failed dependency was retried: judge it again (if it
+		 * may run now, its delay is not waited for again).
+		 */
+		if (deps_hold(j->id, j->service, j->src))
+			return 0;
+		quota_note(j->src, 1, 0);
+		pending_put_back(j);
+		return 1;
+	}
 	if (code == 0 && st == JOB_QUEUED) {
 		/* Retried by hand once its result was out (during its
 		 * on_done hook, say): its note was ignored while we ran it. */
+		if (deps_hold(j->id, j->service, j->src))
+			return 0;
 		quota_note(j->src, 1, 0);
 		pending_again(j, 0);
 		return 1;

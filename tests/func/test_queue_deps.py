@@ -169,6 +169,32 @@ def test_a_failed_dependency_fails_the_rest_of_the_chain(daemon_factory, tmp_pat
     assert set(bgs.intervals(log)) == {"A", "B"}  # C and E never ran
 
 
+def test_many_dependants_of_a_failure_start_max_jobs_at_a_time(daemon_factory, tmp_path):
+    """A failed job's dependants fail at once, past max_jobs, but at most
+    max_jobs of them beyond it at a time: their runners (each kept a
+    second by its on_done hook) never outnumber 2 x max_jobs."""
+    gate = tmp_path / "gate"
+    d = daemon_factory(limits={"max_jobs": 1}, services={
+        "first": svc("while [ ! -e %s ]; do sleep 0.05; done; exit 1" % gate,
+                     timeout=60),
+        "then": dict(svc("cat"), on_done=["/bin/sleep", "1"],
+                     on_done_when="failure")}).start()
+    a = add(d, "first", b"")
+    deps = [fadd_id(d, "then", b"x", after=a) for _ in range(6)]
+    assert bgs.wait_until(lambda: len(bgs.child_pids(d.pid)) == 1, 10)
+    gate.write_text("go")
+    most, end = 0, time.monotonic() + 15
+    while time.monotonic() < end:
+        most = max(most, len(bgs.child_pids(d.pid)))
+        if all(check(d, j) == b"2" for j in deps) and \
+                len(bgs.child_pids(d.pid)) == 0:
+            break
+        time.sleep(0.05)
+    assert 1 <= most <= 2 + 1, most   # two runners, and a check's child
+    for j in deps:
+        assert get(d, j) == b"500: Dependency failed: %s\n" % a.encode()
+
+
 def test_a_cancelled_dependency_fails_its_dependents(daemon_factory, tmp_path):
     gate = tmp_path / "gate"
     ran = tmp_path / "ran"
@@ -183,10 +209,12 @@ def test_a_cancelled_dependency_fails_its_dependents(daemon_factory, tmp_path):
     assert d.request(b"queue:cancel:id:" + queued.encode()) == b"cancelled"
     # A job cancelled while it waits never runs, nor is its result changed.
     assert d.request(b"queue:cancel:id:" + held.encode()) == b"cancelled"
+    # Its result is published at once, though the only one of max_jobs
+    # is still taken: a job that fails so runs nothing.
+    assert get(d, dep, timeout=15) == b"500: Dependency failed: %s\n" % queued.encode()
+    assert check(d, blocker) == b"1"
     gate.write_text("go")
     assert get(d, blocker) == b"b"
-    # Its result is published by a runner, once one of max_jobs is free.
-    assert get(d, dep) == b"500: Dependency failed: %s\n" % queued.encode()
     assert get(d, held) == b"410: Job cancelled\n"
     time.sleep(0.5)
     assert not ran.exists()
@@ -219,6 +247,112 @@ def test_waiting_jobs_are_restored_after_a_restart(daemon_factory, tmp_path):
     d.start()
     assert get(d, b) == b"B\n"
     assert get(d, a) == b"A\n"
+    bgs.assert_serial(bgs.intervals(log), ["A", "B"])
+
+
+def gone(d, jid, timeout=20):
+    """Wait until job JID has expired from the spool."""
+    return bgs.wait_until(lambda: check(d, jid) == GONE, timeout, 0.1)
+
+
+def test_a_dependency_that_expired_after_succeeding_does_not_fail_its_dependant(
+        daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    d = daemon_factory(limits={"job_retention": 1}, services={"step": logger(log)}).start()
+    a = add(d, "step", b"A")
+    assert get(d, a) == b"A\n"
+    # B's delay outlasts A's retention: A is gone when B is due.
+    b = fadd_id(d, "step", b"B", after=a, delay=3)
+    assert gone(d, a)
+    assert check(d, b) == b"0"
+    assert get(d, b, timeout=20) == b"B\n"
+    assert info(d, b)["code"] == "200"
+
+
+def test_a_dependency_that_expired_before_a_restart_does_not_fail_its_dependant(
+        daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    d = daemon_factory(limits={"job_retention": 1}, services={"step": logger(log)}).start()
+    a = add(d, "step", b"A")
+    assert get(d, a) == b"A\n"
+    b = fadd_id(d, "step", b"B", after=a, delay=4)
+    assert gone(d, a)
+    d.stop()
+    d.start()  # the start-up scan judges B again, A gone
+    assert get(d, b, timeout=20) == b"B\n"
+    assert set(bgs.intervals(log)) == {"A", "B"}
+
+
+def test_a_failed_dependency_fails_its_dependant_at_once_past_its_delay(
+        daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    d = daemon_factory(services={"step": logger(log, '[ "$n" = A ] && exit 3;')}).start()
+    a = add(d, "step", b"A")
+    b = fadd_id(d, "step", b"B", after=a, delay=60)
+    c = fadd_id(d, "step", b"C", after=b)
+    # Not 60 s later, when A's result could have expired.
+    assert get(d, b, timeout=15) == b"500: Dependency failed: %s\n" % a.encode()
+    assert get(d, c, timeout=15) == b"500: Dependency failed: %s\n" % b.encode()
+    assert info(d, b)["message"] == "Dependency failed: " + a
+    assert set(bgs.intervals(log)) == {"A"}
+
+
+def test_a_dependency_interrupted_by_a_crash_fails_its_dependant_at_once_after_it(
+        daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    d = daemon_factory(limits={"job_retention": 1, "kill_grace": 1},
+                       services={"step": logger(log, '[ "$n" = A ] && sleep 30;')}).start()
+    a = add(d, "step", b"A")
+    assert wait_state(d, a, b"1")
+    b = fadd_id(d, "step", b"B", after=a, delay=30)
+    d.kill9()
+    d.start()  # A is found interrupted, then B judged: doomed
+    assert get(d, b, timeout=15) == b"500: Dependency failed: %s\n" % a.encode()
+    assert "B" not in bgs.intervals(log)
+
+
+def test_a_dependant_retried_with_its_dependency_waits_for_it(daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    ok = tmp_path / "ok"
+    gate = tmp_path / "gate"
+    d = daemon_factory(limits={"max_jobs": 4}, services={"step": logger(
+        log, '[ "$n" = A ] && { [ -e %s ] || exit 3; '
+             'while [ ! -e %s ]; do sleep 0.05; done; };' % (ok, gate))}).start()
+    a = add(d, "step", b"A")
+    b = fadd_id(d, "step", b"B", after=a)
+    failed = b"500: Dependency failed: %s\n" % a.encode()
+    assert get(d, b) == failed
+    # Retried while A has still failed, B fails again at once.
+    assert d.request(b"queue:retry:id:" + b.encode()) == b"id:" + b.encode()
+    assert get(d, b, timeout=15) == failed
+    ok.write_text("ok")
+    assert d.request(b"queue:retry:id:" + a.encode()) == b"id:" + a.encode()
+    assert wait_state(d, a, b"1")
+    assert d.request(b"queue:retry:id:" + b.encode()) == b"id:" + b.encode()
+    # B waits for A, running, instead of failing.
+    time.sleep(0.5)
+    assert check(d, b) == b"0"
+    gate.write_text("go")
+    assert get(d, b) == b"B\n"
+    assert get(d, a) == b"A\n"
+    spans = bgs.intervals(log)
+    assert spans["B"]["start"] >= spans["A"]["end"]
+
+
+def test_a_dependant_retried_before_its_dependency_waits_for_it(daemon_factory, tmp_path):
+    log = tmp_path / "log"
+    ok = tmp_path / "ok"
+    d = daemon_factory(services={"step": logger(
+        log, '[ "$n" = A ] && { [ -e %s ] || exit 3; sleep 1; };' % ok)}).start()
+    a = add(d, "step", b"A")
+    b = fadd_id(d, "step", b"B", after=a)
+    assert get(d, b) == b"500: Dependency failed: %s\n" % a.encode()
+    ok.write_text("ok")
+    # A queued again first, then B, which waits for it.
+    for job in (a, b):
+        assert d.request(b"queue:retry:id:" + job.encode()) == b"id:" + job.encode()
+    assert get(d, b) == b"B\n"
+    assert info(d, a)["code"] == "200"
     bgs.assert_serial(bgs.intervals(log), ["A", "B"])
 
 
