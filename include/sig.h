@@ -1,6 +1,7 @@
 /*
  * sig.h: signal handling.  Handlers only set flags; the signals stay
- * blocked except while a process waits in ppoll(2) with sig_waitmask.
+ * blocked except while a process waits in ppoll(2) with sig_waitmask,
+ * and while the master takes those that came meanwhile (sig_deliver()).
  */
 #ifndef SIG_H
 #define SIG_H
@@ -16,6 +17,7 @@ extern sigset_t		     sig_waitmask;
 
 void sig_init(int foreground);
 void sig_clear(void);
+void sig_deliver(void);
 void sig_reset(void);
 
 #endif /* SIG_H */

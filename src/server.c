@@ -506,6 +506,7 @@ room(void)
 static void
 loop_signals(void)
 {
+	sig_deliver();
 	if (sig_hup)
 		server_reload();
 	if (sig_usr1) {
@@ -593,6 +594,8 @@ server_loop(void)
 	srv.master = getpid();
 	while (!sig_term) {
 		loop_signals();
+		if (sig_term)
+			break; /* taken by loop_signals(): see sig_deliver() */
 		sched_tick(srv.conf);
 		sched_dispatch(srv.conf);
 		nl = turn_lingering();

@@ -3,7 +3,9 @@
  * log) and USR2 (the master's wake-up call to a child waiting for a job)
  * are blocked at all times; the processes unblock them only inside
  * ppoll(2), by passing sig_waitmask, so that a signal can never slip in
- * between a check of the flags and the wait (the sshd pattern).
+ * between a check of the flags and the wait (the sshd pattern), and the
+ * master also for an instant once a turn of its loop, before it looks
+ * at the flags (sig_deliver()).
  */
 #include <signal.h>
 #include <string.h>
@@ -79,6 +81,27 @@ sig_init(int foreground)
 	/* SIGINT stops the daemon only in the foreground, from a terminal. */
 	if (!foreground && sigaction(SIGINT, &sa, NULL) == -1)
 		fatal("sigaction");
+}
+
+/*
+ * Take the signals that came while the process was busy.  ppoll(2)
+ * delivers a pending signal only when it would wait: when descriptors
+ * are ready at once it restores the mask with the signal still pending.
+ * A master that always finds work (callers at every turn of its loop)
+ * would then never learn that a child ended, nor that it is to stop or
+ * reload, and its unreaped children would count against max_per_source
+ * and max_connections.  So once a turn, if one of ours is pending, the
+ * signals are let through for an instant (one sigpending(2) otherwise).
+ */
+void
+sig_deliver(void)
+{
+	sigset_t pending, old;
+
+	if (sigpending(&pending) == -1 || sigisemptyset(&pending))
+		return;
+	if (sigprocmask(SIG_SETMASK, &sig_waitmask, &old) == 0)
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Forget flags a forked child inherited from its parent. */
