@@ -585,24 +585,21 @@ runner_ended(struct runner *r, int status, const struct config *conf)
 	}
 	if (code == RUNNER_AGAIN && attempt_again(j, st))
 		return st != JOB_RUNNING || !sig_term;
-	if (code == RUNNER_HOLD && st == JOB_QUEUED) {
+	if ((code == RUNNER_HOLD || code == 0) && st == JOB_QUEUED) {
 		/*
-		 * Its failed dependency was retried: judge it again (if it
-		 * may run now, its delay is not waited for again).
+		 * Queued again while its runner ran: its failed dependency was
+		 * retried (RUNNER_HOLD), or the job itself was retried by hand
+		 * once its result was out (during its on_done hook, say), its
+		 * note ignored meanwhile.  Judge it again: if it may run now,
+		 * a held job's delay is not waited for again.
 		 */
 		if (deps_hold(j->id, j->service, j->src))
 			return 0;
 		quota_note(j->src, 1, 0);
-		pending_put_back(j);
-		return 1;
-	}
-	if (code == 0 && st == JOB_QUEUED) {
-		/* Retried by hand once its result was out (during its
-		 * on_done hook, say): its note was ignored while we ran it. */
-		if (deps_hold(j->id, j->service, j->src))
-			return 0;
-		quota_note(j->src, 1, 0);
-		pending_again(j, 0);
+		if (code == RUNNER_HOLD)
+			pending_put_back(j);
+		else
+			pending_again(j, 0);
 		return 1;
 	}
 	if (code == 0)
