@@ -1,5 +1,5 @@
 /*
- * shapes: the CPU cost of four shapes a call path can take, without any
+ * shapes: the CPU cost of six shapes a call path can take, without any
  * daemon around them, so that what the shape itself costs can be told
  * from what bgserviced does besides (issue: calls as fast as tcpserver).
  *
@@ -19,13 +19,25 @@
  *   spawn	no process for the connection: the listener itself reads
  *		the request, starts cat with vfork on memory files, waits
  *		for it and answers from the output file (a master that
- *		does the connection's I/O, and one exec per call).
+ *		does the connection's I/O, and one exec per call);
+ *   pool	a worker forked once, before the calls, as a pool of
+ *		pre-forked connection processes would be: the listener
+ *		passes it each connection over a UNIX socket (SCM_RIGHTS)
+ *		and it serves it as relay does, says it is free again, and
+ *		waits for the next.  It is a child subreaper, serving one
+ *		connection at a time, so what a run leaves behind is still
+ *		that run's to stop; what a pool gives up is a fresh address
+ *		space per connection;
+ *   poolmem	as pool, the worker serving as spawn does (memory files,
+ *		one wait, sendfile).
  *
- * usage: shapes MODE CALLS
+ * usage: shapes MODE CALLS (MODE: exec, relay, memfd, spawn, pool or
+ * poolmem)
  * prints: MODE cpu_us=N minflt=N wall_us=N (per call; CPU and minor
  * faults of this process and its reaped children, from getrusage(2)).
  */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -95,7 +107,9 @@ static void __attribute__((noreturn)) child_exec(int s)
 	_exit(127);
 }
 
-static void __attribute__((noreturn)) child_relay(int s)
+/* bgserviced's shape of a run: cat through pipes, answered once it exited. */
+static int
+relay_serve(int s)
 {
 	char	buf[ANSWER_ROOM];
 	int	in[2], out[2], status;
@@ -104,18 +118,24 @@ static void __attribute__((noreturn)) child_relay(int s)
 	pid_t	pid;
 
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
-		_exit(1);
+		return -1;
 	pid = start_cat(in[0], out[1]);
 	close(in[0]);
 	close(out[1]);
 	if ((n = read(s, buf, sizeof(buf))) > 0 && write(in[1], buf, n) != n)
-		_exit(1);
+		return -1;
 	close(in[1]);
 	while ((n = read(out[0], buf + got, sizeof(buf) - got)) > 0)
 		got += n;
+	close(out[0]);
 	if (waitpid(pid, &status, 0) == -1 || status != 0)
-		_exit(1);
-	_exit(write(s, buf, got) == (ssize_t)got ? 0 : 1);
+		return -1;
+	return write(s, buf, got) == (ssize_t)got ? 0 : -1;
+}
+
+static void __attribute__((noreturn)) child_relay(int s)
+{
+	_exit(relay_serve(s) == 0 ? 0 : 1);
 }
 
 static void __attribute__((noreturn)) child_memfd(int s)
@@ -168,6 +188,70 @@ serve_spawn(int s)
 	close(out);
 }
 
+/*
+ * The pool shapes' worker: a connection at a time from CTL, served with
+ * relay_serve() or, with MEM, as spawn serves it.
+ */
+static void __attribute__((noreturn)) pool_worker(int ctl, int mem)
+{
+	char		buf[CMSG_SPACE(sizeof(int))];
+	char		b;
+	struct iovec	iov = { &b, 1 };
+	struct msghdr	msg;
+	struct cmsghdr *cm;
+	int		s;
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		_exit(1);
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = buf;
+		msg.msg_controllen = sizeof(buf);
+		if (recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC) != 1)
+			_exit(0); /* the listener is done */
+		if ((cm = CMSG_FIRSTHDR(&msg)) == NULL ||
+		    cm->cmsg_type != SCM_RIGHTS)
+			_exit(1);
+		memcpy(&s, CMSG_DATA(cm), sizeof(int));
+		if (mem) {
+			serve_spawn(s); /* exits on a failure */
+			b = 'y';
+		} else
+			b = relay_serve(s) == 0 ? 'y' : 'n';
+		close(s);
+		if (write(ctl, &b, 1) != 1)
+			_exit(1);
+	}
+}
+
+/* Hand S to the pool's worker over CTL. */
+static void
+pool_pass(int ctl, int s)
+{
+	char		buf[CMSG_SPACE(sizeof(int))];
+	struct iovec	iov = { "c", 1 };
+	struct msghdr	msg;
+	struct cmsghdr *cm;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(buf, 0, sizeof(buf));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = buf;
+	msg.msg_controllen = sizeof(buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &s, sizeof(int));
+	if (sendmsg(ctl, &msg, 0) != 1)
+		err(1, "sendmsg");
+}
+
+static int pool_ctl = -1; /* the listener's end, in the pool shape */
+
 /* One call through a socketpair; exits on a wrong answer. */
 static void
 call(void (*serve)(int))
@@ -182,12 +266,18 @@ call(void (*serve)(int))
 		if (write(sv[0], "hello", 5) != 5 ||
 		    shutdown(sv[0], SHUT_WR) == -1)
 			err(1, "write");
-		serve_spawn(sv[1]);
+		if (pool_ctl == -1)
+			serve_spawn(sv[1]);
+		else
+			pool_pass(pool_ctl, sv[1]);
 		close(sv[1]);
 		if (read(sv[0], ans, sizeof(ans)) != 5 ||
 		    memcmp(ans, "hello", 5))
 			errx(1, "wrong answer");
 		close(sv[0]);
+		if (pool_ctl != -1 &&
+		    (read(pool_ctl, ans, 1) != 1 || ans[0] != 'y'))
+			errx(1, "the worker failed");
 		return;
 	}
 	if ((pid = fork()) == -1)
@@ -213,14 +303,19 @@ main(int argc, char *argv[])
 		const char *name;
 		void (*serve)(int);
 	} modes[] = { { "exec", child_exec }, { "relay", child_relay },
-		{ "memfd", child_memfd }, { "spawn", NULL } };
+		{ "memfd", child_memfd }, { "spawn", NULL }, { "pool", NULL },
+		{ "poolmem", NULL } };
 	long   calls, i, f0, f1;
 	double c0, c1, t0;
 	char  *heap;
 	size_t m;
+	pid_t  worker = -1;
+	int    ctl[2], status;
 
 	if (argc != 3 || (calls = strtol(argv[2], NULL, 10)) < 1)
-		errx(2, "usage: shapes exec|relay|memfd|spawn CALLS");
+		errx(2,
+		    "usage: shapes exec|relay|memfd|spawn|pool|poolmem "
+		    "CALLS");
 	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
 		if (strcmp(argv[1], modes[m].name) == 0)
 			break;
@@ -229,10 +324,28 @@ main(int argc, char *argv[])
 	if ((heap = malloc(DAEMON_HEAP)) == NULL)
 		err(1, "malloc");
 	memset(heap, 1, DAEMON_HEAP);
+	if (strncmp(modes[m].name, "pool", 4) == 0) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+			ctl) == -1)
+			err(1, "socketpair");
+		if ((worker = fork()) == -1)
+			err(1, "fork");
+		if (worker == 0) {
+			close(ctl[0]);
+			pool_worker(ctl[1], modes[m].name[4] != '\0');
+		}
+		close(ctl[1]);
+		pool_ctl = ctl[0];
+	}
 	c0 = usage_sum(&f0);
 	t0 = wall();
 	for (i = 0; i < calls; i++)
 		call(modes[m].serve);
+	if (worker != -1) { /* its CPU counts once it is reaped */
+		close(pool_ctl);
+		if (waitpid(worker, &status, 0) == -1 || status != 0)
+			errx(1, "the worker failed");
+	}
 	c1 = usage_sum(&f1);
 	printf("%s cpu_us=%.1f minflt=%.1f wall_us=%.1f\n", modes[m].name,
 	    (c1 - c0) / calls * 1e6, (double)(f1 - f0) / calls,
