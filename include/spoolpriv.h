@@ -32,6 +32,7 @@ long long spool_ms_parse(const char *v);
 int	  spool_has(const char *id, const char *suffix);
 int	  spool_unlink(const char *id, const char *suffix);
 int	  spool_dir_open(void);
+int	  spool_run_open(const char *id);
 
 /* spool.c */
 int spool_add_new(const char *node, const char *hdr, size_t hlen,

@@ -353,12 +353,9 @@ spool_mark_running(const char *id, pid_t pid)
 int
 spool_run_hold(const char *id)
 {
-	char name[64];
-	int  fd;
+	int fd;
 
-	spool_job_file(name, sizeof(name), id, ".run");
-	if ((fd = openat(spool_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1)
+	if ((fd = spool_run_open(id)) == -1)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		close(fd);

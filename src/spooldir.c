@@ -206,6 +206,20 @@ spool_notify_fd(void)
 }
 
 /*
+ * Job ID's .run, open for reading, to flock(2): its runner holds it
+ * (spool_run_hold()) and recovery waits for it (spoolscan.c).  The
+ * descriptor, or -1.
+ */
+int
+spool_run_open(const char *id)
+{
+	char name[64];
+
+	spool_job_file(name, sizeof(name), id, ".run");
+	return openat(spool_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/*
  * Does a daemon hold the spool's lock?  Asked by a child whose master may
  * be gone; the lock is taken, shared, for an instant when it is free.
  */

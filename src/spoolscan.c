@@ -192,12 +192,9 @@ run_wait(const char *id, int wait_ms)
 {
 	struct timespec nap = { 0, 50 * 1000000 };
 	long long	end = now_ms() + wait_ms;
-	char		name[64];
 	int		fd, r = 0, waited = 0;
 
-	spool_job_file(name, sizeof(name), id, ".run");
-	if ((fd = openat(spool_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1)
+	if ((fd = spool_run_open(id)) == -1)
 		return 0;
 	while (flock(fd, LOCK_EX | LOCK_NB) == -1 &&
 	    (errno == EWOULDBLOCK || errno == EINTR)) {
