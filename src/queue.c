@@ -102,9 +102,8 @@ notify_send(int kind, const char *id, const char *arg, uint64_t src, int prio,
  * Whose key O's is (nobody's when it has none): the token presented
  * (TOKEN, NULL or "" for none), else the caller's source as quotas count
  * it (an IPv4 address, an IPv6 /64, a UNIX user: rate_source_name()),
- * hashed,
- * so that nobody gets the id, nor the result, of another's keyed job by
- * naming its key.  Callers that share a token share its keys.
+ * hashed, so that nobody gets the id, nor the result, of another's keyed
+ * job by naming its key.  Callers that share a token share its keys.
  */
 void
 queue_key_scope(struct job_opts *o, const char *token, const struct peer *peer)
