@@ -47,7 +47,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 # Every module but the two mains: the daemon links them all.
 LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
-	   src/cfgsvc.c src/cfgclient.c src/proto.c src/sig.c \
+	   src/cfgsvc.c src/cfgclient.c $(PROTO_MODS:%=src/%.c) src/sig.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c \
 	   src/spooldir.c src/spoolkey.c src/spoolscan.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
@@ -58,24 +58,27 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c
 # The client links only what it uses: its connections (dial.c), the wire
-# (proto.c) and the configuration (CONFIG_MODS: config.c and its parts,
-# udpsign.c calls config_service()) and what that needs.
+# (PROTO_MODS: proto.c and its parts) and the configuration (CONFIG_MODS:
+# config.c and its parts, udpsign.c calls config_service()) and what that
+# needs.
 CONFIG_MODS = config cfg cfglisten cfgsvc cfgclient
-CLIENT_MODS = dial proto $(CONFIG_MODS) charset log lookup net addr sig util \
+PROTO_MODS = proto protoid protoframe protoorig protoanswer protoclient
+CLIENT_MODS = dial $(PROTO_MODS) $(CONFIG_MODS) charset log lookup net \
+	   addr sig util \
 	   child kids priv udpsign
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:
 # `nm -u build/obj/X.o` tells); build/unit runs them all.
 UNIT_TESTS = $(basename $(notdir $(wildcard tests/unit/test_*.c)))
-UNIT_OBJS_test_proto = proto
+UNIT_OBJS_test_proto = $(PROTO_MODS)
 UNIT_OBJS_test_net = addr
 SPOOL_MODS = spool spooldir spoolkey spoolscan
-UNIT_OBJS_test_spool = $(SPOOL_MODS) proto log util
+UNIT_OBJS_test_spool = $(SPOOL_MODS) $(PROTO_MODS) log util
 UNIT_OBJS_test_config = $(CLIENT_MODS)
 UNIT_OBJS_test_rate = rate $(CLIENT_MODS)
 UNIT_OBJS_test_http = http page queue config cfg cfglisten cfgsvc lookup \
-	   proto log net addr sig \
+	   $(PROTO_MODS) log net addr sig \
 	   $(SPOOL_MODS) stats refuse rate child kids \
 	   priv charset util
 

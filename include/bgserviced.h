@@ -46,8 +46,9 @@
  *
  * Following a call: server.c accepts and forks; conn.c reads the request
  * (reqend.c decides where an original-form one ends) and proto.c parses
- * it; service.c admits the caller and runs the service (slot.c, child.c),
- * conn.c answers through proto.c.  A queued job: conn.c admits it through
+ * it (protoorig.c, protoframe.c); service.c admits the caller and runs the
+ * service (slot.c, child.c), conn.c answers through protoanswer.c.  A
+ * queued job: conn.c admits it through
  * service.c, queue.c spools it (spool*.c) and notes it to the master;
  * sched.c queues it and forks a runner, runner.c runs it through
  * service.c and publishes the result; sched.c reaps the runner and wakes

@@ -1,5 +1,6 @@
 /*
- * proto.h: the wire format, shared by the daemon and the client.
+ * proto.h: the wire format, shared by the daemon and the client
+ * (proto.c and its parts; protopriv.h is what only they share).
  *
  * Two forms of request reach the daemon on a stream connection:
  *

@@ -320,7 +320,7 @@ after_list(char *buf, size_t size, const struct job_req *req)
 	return buf;
 }
 
-/* queue:info about job ID, formatted by proto.c.  Returns 0, or -1. */
+/* queue:info about job ID, formatted by protoanswer.c.  Returns 0, or -1. */
 int
 queue_info(const struct config *conf, const char *id, struct buf *out)
 {

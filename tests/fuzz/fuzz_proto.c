@@ -1,5 +1,5 @@
 /*
- * fuzz_proto.c: a libFuzzer target for the wire format (src/proto.c).
+ * fuzz_proto.c: a libFuzzer target for the wire format (src/proto*.c).
  *
  * Every input is used four ways:
  *
@@ -15,8 +15,8 @@
  *     proto_error_text() and proto_frame_header(), whose output must fit
  *     and read back the same.
  *
- * It links proto.o alone (tests/fuzz/Makefile): the wire depends on no
- * other module.
+ * It links the wire's modules alone, proto.c and its parts
+ * (tests/fuzz/Makefile): the wire depends on no other module.
  *
  * Each request the parser accepts is also written again in the framed
  * form with proto_frame_request() and must parse back to the same thing.

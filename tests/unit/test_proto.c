@@ -1,6 +1,7 @@
 /*
  * test_proto.c: the request parser, the framing rules and the answers of
- * proto.c, which links alone (UNIT_OBJS_test_proto in the Makefile).
+ * proto.c and its parts (protopriv.h), which link alone
+ * (UNIT_OBJS_test_proto in the Makefile).
  */
 #include <string.h>
 #include <time.h>
