@@ -56,13 +56,15 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
 	   src/refuse.c src/rate.c src/udpsign.c src/turn.c src/deps.c \
 	   src/hook.c
 D_SRCS	 = src/bgserviced.c
-C_SRCS	 = src/bgservice.c
+C_SRCS	 = src/bgservice.c src/clihost.c src/cliio.c src/clijob.c
 # The client links only what it uses: its connections (dial.c), the wire
 # (proto.c) and the configuration (CONFIG_MODS: config.c and its parts,
 # udpsign.c calls config_service()) and what that needs.
 CONFIG_MODS = config cfg cfglisten cfgsvc cfgclient
 CLIENT_MODS = dial proto $(CONFIG_MODS) charset log lookup net addr sig util \
 	   child kids priv udpsign
+# The client's own modules besides its main (cli.h): bgservice.c's alone.
+CLI_MODS = clihost cliio clijob
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:
@@ -82,8 +84,9 @@ UNIT_OBJS_test_http = http page queue config cfg cfglisten cfgsvc lookup \
 B	 = build
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 ASAN_OBJS = $(LIB_SRCS:src/%.c=$(B)/asan/obj/%.o)
-CLIENT_OBJS = $(CLIENT_MODS:%=$(B)/obj/%.o)
-CLIENT_ASAN_OBJS = $(CLIENT_MODS:%=$(B)/asan/obj/%.o)
+CLIENT_OBJS = $(CLI_MODS:%=$(B)/obj/%.o) $(CLIENT_MODS:%=$(B)/obj/%.o)
+CLIENT_ASAN_OBJS = $(CLI_MODS:%=$(B)/asan/obj/%.o) \
+	   $(CLIENT_MODS:%=$(B)/asan/obj/%.o)
 UNIT_PROGS = $(UNIT_TESTS:%=$(B)/unit.d/%)
 HDRS	 = $(wildcard include/*.h)
 
