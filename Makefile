@@ -48,7 +48,8 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 # Every module but the two mains: the daemon links them all.
 LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
 	   src/cfgsvc.c src/cfgclient.c src/proto.c src/sig.c \
-	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c \
+	   src/daemon.c src/net.c src/charset.c src/child.c src/childrun.c \
+	   src/childexec.c src/spool.c \
 	   src/spooldir.c src/spoolkey.c src/spoolscan.c src/queue.c src/stats.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/pending.c src/runner.c \
@@ -62,7 +63,7 @@ C_SRCS	 = src/bgservice.c src/clihost.c src/cliio.c src/clijob.c
 # udpsign.c calls config_service()) and what that needs.
 CONFIG_MODS = config cfg cfglisten cfgsvc cfgclient
 CLIENT_MODS = dial proto $(CONFIG_MODS) charset log lookup net addr sig util \
-	   child kids priv udpsign
+	   child udpsign
 # The client's own modules besides its main (cli.h): bgservice.c's alone.
 CLI_MODS = clihost cliio clijob
 

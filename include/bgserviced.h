@@ -32,8 +32,10 @@
  *    spool, counts the attempt there, runs its service through service.c,
  *    publishes the result or, with attempts left, has it queued again;
  *    after the last attempt it runs the service's on_done (hook.c).
- *  - A service's process (child.c) owns nothing of ours: its stdin, stdout
- *    and stderr are pipes to the child that started it.
+ *  - A service's process (started by childexec.c, run by childrun.c)
+ *    owns nothing of ours: its stdin, stdout and stderr are pipes to the
+ *    child that started it.  Every process is forked and reaped in
+ *    child*.c alone (daemon.c's detach aside).
  *
  * Shared between them: the spool's files (spool*.c, the only code that
  * touches them: each file published whole, the first result wins), the
@@ -46,7 +48,7 @@
  *
  * Following a call: server.c accepts and forks; conn.c reads the request
  * (reqend.c decides where an original-form one ends) and proto.c parses
- * it; service.c admits the caller and runs the service (slot.c, child.c),
+ * it; service.c admits the caller and runs the service (slot.c, childrun.c),
  * conn.c answers through proto.c.  A queued job: conn.c admits it through
  * service.c, queue.c spools it (spool*.c) and notes it to the master;
  * sched.c queues it and forks a runner, runner.c runs it through
