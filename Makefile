@@ -51,6 +51,7 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
 	   src/daemon.c src/net.c src/charset.c src/child.c src/childrun.c \
 	   src/childexec.c src/spool.c \
 	   src/spooldir.c src/spoolkey.c src/spoolscan.c src/queue.c src/stats.c \
+	   src/statsring.c src/statsfmt.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/pending.c src/runner.c \
 	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c \
@@ -79,8 +80,7 @@ UNIT_OBJS_test_config = $(CLIENT_MODS)
 UNIT_OBJS_test_rate = rate $(CLIENT_MODS)
 UNIT_OBJS_test_http = http page queue config cfg cfglisten cfgsvc lookup \
 	   proto log net addr sig \
-	   $(SPOOL_MODS) stats refuse rate child kids \
-	   priv charset util
+	   $(SPOOL_MODS) stats statsring statsfmt refuse rate child charset util
 
 B	 = build
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)

@@ -39,12 +39,13 @@
  *
  * Shared between them: the spool's files (spool*.c, the only code that
  * touches them: each file published whole, the first result wins), the
- * counters (stats.c, atomic adds; with them the status page's rings of
- * recent runs and of the last failed jobs, which page.c reads in the
- * child serving the page), the rate buckets and each source's job
- * counts (rate.c: the buckets under a lock, the counts written by the
- * master alone) and the instance counts (slot.c, taken
- * and given back atomically; the master gives back a dead holder's).
+ * counters (stats.c, atomic adds, and statsfmt.c their text; with them
+ * the status page's rings of recent runs and of the last failed jobs,
+ * statsring.c's, which page.c reads in the child serving the page), the
+ * rate buckets and each source's job counts (rate.c: the buckets under a
+ * lock, the counts written by the master alone) and the instance counts
+ * (slot.c, taken and given back atomically; the master gives back a dead
+ * holder's).
  *
  * Following a call: server.c accepts and forks; conn.c reads the request
  * (reqend.c decides where an original-form one ends) and proto.c parses
