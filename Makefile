@@ -48,15 +48,17 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 # Every module but the two mains: the daemon links them all.
 LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
 	   src/cfgsvc.c src/cfgclient.c $(PROTO_MODS:%=src/%.c) src/sig.c \
-	   src/daemon.c src/net.c src/charset.c src/child.c src/spool.c \
+	   src/daemon.c src/net.c src/charset.c src/child.c src/childrun.c \
+	   src/childexec.c src/spool.c \
 	   src/spooldir.c src/spoolkey.c src/spoolscan.c src/queue.c src/stats.c \
+	   src/statsring.c src/statsfmt.c \
 	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
 	   src/slot.c src/service.c src/sched.c src/pending.c src/runner.c \
 	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c \
 	   src/refuse.c src/rate.c src/udpsign.c src/turn.c src/deps.c \
 	   src/hook.c
 D_SRCS	 = src/bgserviced.c
-C_SRCS	 = src/bgservice.c
+C_SRCS	 = src/bgservice.c src/clihost.c src/cliio.c src/clijob.c
 # The client links only what it uses: its connections (dial.c), the wire
 # (PROTO_MODS: proto.c and its parts) and the configuration (CONFIG_MODS:
 # config.c and its parts, udpsign.c calls config_service()) and what that
@@ -64,8 +66,9 @@ C_SRCS	 = src/bgservice.c
 CONFIG_MODS = config cfg cfglisten cfgsvc cfgclient
 PROTO_MODS = proto protoid protoframe protoorig protoanswer protoclient
 CLIENT_MODS = dial $(PROTO_MODS) $(CONFIG_MODS) charset log lookup net \
-	   addr sig util \
-	   child kids priv udpsign
+	   addr sig util child udpsign
+# The client's own modules besides its main (cli.h): bgservice.c's alone.
+CLI_MODS = clihost cliio clijob
 
 # Each tests/unit/test_X.c is a program of its own, build/unit.d/test_X,
 # linked with the modules of UNIT_OBJS_test_X only (and what those need:
@@ -79,14 +82,14 @@ UNIT_OBJS_test_config = $(CLIENT_MODS)
 UNIT_OBJS_test_rate = rate $(CLIENT_MODS)
 UNIT_OBJS_test_http = http page queue config cfg cfglisten cfgsvc lookup \
 	   $(PROTO_MODS) log net addr sig \
-	   $(SPOOL_MODS) stats refuse rate child kids \
-	   priv charset util
+	   $(SPOOL_MODS) stats statsring statsfmt refuse rate child charset util
 
 B	 = build
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 ASAN_OBJS = $(LIB_SRCS:src/%.c=$(B)/asan/obj/%.o)
-CLIENT_OBJS = $(CLIENT_MODS:%=$(B)/obj/%.o)
-CLIENT_ASAN_OBJS = $(CLIENT_MODS:%=$(B)/asan/obj/%.o)
+CLIENT_OBJS = $(CLI_MODS:%=$(B)/obj/%.o) $(CLIENT_MODS:%=$(B)/obj/%.o)
+CLIENT_ASAN_OBJS = $(CLI_MODS:%=$(B)/asan/obj/%.o) \
+	   $(CLIENT_MODS:%=$(B)/asan/obj/%.o)
 UNIT_PROGS = $(UNIT_TESTS:%=$(B)/unit.d/%)
 HDRS	 = $(wildcard include/*.h)
 

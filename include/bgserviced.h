@@ -32,22 +32,25 @@
  *    spool, counts the attempt there, runs its service through service.c,
  *    publishes the result or, with attempts left, has it queued again;
  *    after the last attempt it runs the service's on_done (hook.c).
- *  - A service's process (child.c) owns nothing of ours: its stdin, stdout
- *    and stderr are pipes to the child that started it.
+ *  - A service's process (started by childexec.c, run by childrun.c)
+ *    owns nothing of ours: its stdin, stdout and stderr are pipes to the
+ *    child that started it.  Every process is forked and reaped in
+ *    child*.c alone (daemon.c's detach aside).
  *
  * Shared between them: the spool's files (spool*.c, the only code that
  * touches them: each file published whole, the first result wins), the
- * counters (stats.c, atomic adds; with them the status page's rings of
- * recent runs and of the last failed jobs, which page.c reads in the
- * child serving the page), the rate buckets and each source's job
- * counts (rate.c: the buckets under a lock, the counts written by the
- * master alone) and the instance counts (slot.c, taken
- * and given back atomically; the master gives back a dead holder's).
+ * counters (stats.c, atomic adds, and statsfmt.c their text; with them
+ * the status page's rings of recent runs and of the last failed jobs,
+ * statsring.c's, which page.c reads in the child serving the page), the
+ * rate buckets and each source's job counts (rate.c: the buckets under a
+ * lock, the counts written by the master alone) and the instance counts
+ * (slot.c, taken and given back atomically; the master gives back a dead
+ * holder's).
  *
  * Following a call: server.c accepts and forks; conn.c reads the request
  * (reqend.c decides where an original-form one ends) and proto.c parses
  * it (protoorig.c, protoframe.c); service.c admits the caller and runs the
- * service (slot.c, child.c), conn.c answers through protoanswer.c.  A
+ * service (slot.c, childrun.c), conn.c answers through protoanswer.c.  A
  * queued job: conn.c admits it through
  * service.c, queue.c spools it (spool*.c) and notes it to the master;
  * sched.c queues it and forks a runner, runner.c runs it through

@@ -1,6 +1,7 @@
 /*
- * child.h: process creation, service execution and reaping.  The only
- * module that forks, execs and waits.
+ * child.h: process creation, service execution and reaping: the API of
+ * child.c, childrun.c and childexec.c, the only code that forks, execs
+ * and waits (childpriv.h: what only they share).
  */
 #ifndef CHILD_H
 #define CHILD_H

@@ -1,6 +1,7 @@
 /*
- * stats.h: counters shared by the master and all its children, answered
- * by the "stats" verb in Prometheus' text format.
+ * stats.h: counters shared by the master and all its children (stats.c),
+ * answered by the "stats" verb in Prometheus' text format (statsfmt.c),
+ * and the status page's rings (statsring.c).
  */
 #ifndef STATS_H
 #define STATS_H

@@ -2,7 +2,7 @@
  * hook.c: a service's on_done command (bgserviced.conf(5)).
  *
  * A job's runner calls hook_done() once the job's final result is
- * published: on_done then runs like the service itself (child.c's one
+ * published: on_done then runs like the service itself (childrun.c's one
  * run path: the service's user, limits, nice, timeout and env), with the
  * job's output on its standard input and what became of the job in its
  * environment.  Whatever it does, the job's result stays as published:

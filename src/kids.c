@@ -2,7 +2,7 @@
  * kids.c: signal every child of this process, as the kernel lists them.
  *
  * The process that waits for a service is a child subreaper (see
- * child.c): what the service leaves behind when its parent exits, even
+ * childrun.c): what the service leaves behind when its parent exits, even
  * outside the service's process group, becomes its child.  Children are
  * found in /proc/self/task/TID/children, or, on a kernel built without
  * it, by reading the parent of every process in /proc.  A child's pid

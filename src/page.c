@@ -11,8 +11,8 @@
  * configuration's path, the host's name) goes through page_escape().
  *
  * What they show is read here, never asked of the master: the shared
- * counters, rings and failed jobs of stats.c, and the spool as
- * queue:list and queue:info read it.
+ * counters of stats.c, the rings and failed jobs of statsring.c, and the
+ * spool as queue:list and queue:info read it.
  */
 #include <errno.h>
 #include <stdarg.h>

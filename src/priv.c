@@ -1,7 +1,7 @@
 /*
  * priv.c: becoming a configured user, for good.  The master calls it
  * once its sockets are open (server_drop()), a service's new process
- * before exec (child.c).
+ * before exec (childexec.c).
  */
 #include <sys/types.h>
 

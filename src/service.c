@@ -5,7 +5,7 @@
  * Admission is decided in the process that read the request (a
  * connection or datagram child), against the configuration it was forked
  * with; a queued job was admitted when it was added, and its run only
- * takes an instance.  The run itself is child.c's.
+ * takes an instance.  The run itself is childrun.c's.
  */
 #include <sodium.h>
 #include <stdio.h>
