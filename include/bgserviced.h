@@ -15,10 +15,12 @@
  *    the caller's address for max_per_source) and, through sched.c, every
  *    queued job's life: the queued jobs in order (pending.c: priority,
  *    ageing, due times), those waiting for others (deps.c), the runners
- *    by pid, the children waiting for a job, retention.  Only the master
- *    reads the spool's FIFO and only the master signals its children.  It makes the
- *    shared mappings (stats.c's counters, slot.c's instance counts,
- *    rate.c's token buckets) before it forks anything.  The callers it
+ *    by pid (sched.c), the notes on the FIFO and the children waiting
+ *    for a job (schednote.c), a runner's end and retention (schedend.c).
+ *    Only the master reads the spool's FIFO and only the master signals
+ *    its children.  It makes the shared mappings (stats.c's counters,
+ *    slot.c's instance counts, rate.c's token buckets) before it forks
+ *    anything.  The callers it
  *    turns away without forking, and their lingering sockets, are
  *    turn.c's; it looks at rate.c's buckets there, but takes no token.
  *  - A connection child (conn.c) owns one caller's socket and the request
