@@ -26,7 +26,8 @@
  *  - A connection child (conn.c) owns one caller's socket and the request
  *    buffer; it reads a copy of the master's configuration as it was at
  *    fork.  It admits the caller and runs a service through service.c,
- *    and asks for job actions through queue.c only: a new job is written
+ *    and asks for job actions (its job verbs are connjob.c's) through
+ *    queue.c only: a new job is written
  *    to the spool and told to the master on the FIFO, a wait or a cancel
  *    is asked of the master there.
  *  - A datagram child (dgram.c) is a connection child with no answer.
