@@ -11,7 +11,7 @@
  * Processes, and the state each one owns:
  *
  *  - The master (server.c) owns the configuration, the listening sockets
- *    (net.c), its children (a connection's or a datagram's, by pid, with
+ *    (net.c; accept.c takes what waits on them), its children (a connection's or a datagram's, by pid, with
  *    the caller's address for max_per_source) and, through sched.c, every
  *    queued job's life: the queued jobs in order (pending.c: priority,
  *    ageing, due times), those waiting for others (deps.c), the runners
@@ -47,7 +47,7 @@
  * master alone) and the instance counts (slot.c, taken
  * and given back atomically; the master gives back a dead holder's).
  *
- * Following a call: server.c accepts and forks; conn.c reads the request
+ * Following a call: accept.c accepts and forks; conn.c reads the request
  * (reqend.c decides where an original-form one ends) and proto.c parses
  * it; service.c admits the caller and runs the service (slot.c, child.c),
  * conn.c answers through proto.c.  A queued job: conn.c admits it through
