@@ -52,11 +52,12 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
 	   src/childexec.c src/spool.c \
 	   src/spooldir.c src/spoolkey.c src/spoolscan.c src/queue.c src/stats.c \
 	   src/statsring.c src/statsfmt.c \
-	   src/conn.c src/http.c src/reqend.c src/server.c src/lookup.c src/kids.c \
-	   src/slot.c src/service.c src/sched.c src/pending.c src/runner.c \
-	   src/priv.c src/pidfile.c src/dgram.c src/addr.c src/page.c \
-	   src/refuse.c src/rate.c src/udpsign.c src/turn.c src/deps.c \
-	   src/hook.c
+	   src/conn.c src/connjob.c src/http.c src/reqend.c src/server.c \
+	   src/accept.c src/lookup.c src/kids.c src/slot.c src/service.c \
+	   src/sched.c src/schednote.c src/schedend.c src/pending.c \
+	   src/runner.c src/priv.c src/pidfile.c src/dgram.c src/addr.c \
+	   src/page.c src/refuse.c src/rate.c src/udpsign.c src/turn.c \
+	   src/deps.c src/hook.c
 D_SRCS	 = src/bgserviced.c
 C_SRCS	 = src/bgservice.c src/clihost.c src/cliio.c src/clijob.c
 # The client links only what it uses: its connections (dial.c), the wire

@@ -11,20 +11,23 @@
  * Processes, and the state each one owns:
  *
  *  - The master (server.c) owns the configuration, the listening sockets
- *    (net.c), its children (a connection's or a datagram's, by pid, with
+ *    (net.c; accept.c takes what waits on them), its children (a connection's or a datagram's, by pid, with
  *    the caller's address for max_per_source) and, through sched.c, every
  *    queued job's life: the queued jobs in order (pending.c: priority,
  *    ageing, due times), those waiting for others (deps.c), the runners
- *    by pid, the children waiting for a job, retention.  Only the master
- *    reads the spool's FIFO and only the master signals its children.  It makes the
- *    shared mappings (stats.c's counters, slot.c's instance counts,
- *    rate.c's token buckets) before it forks anything.  The callers it
+ *    by pid (sched.c), the notes on the FIFO and the children waiting
+ *    for a job (schednote.c), a runner's end and retention (schedend.c).
+ *    Only the master reads the spool's FIFO and only the master signals
+ *    its children.  It makes the shared mappings (stats.c's counters,
+ *    slot.c's instance counts, rate.c's token buckets) before it forks
+ *    anything.  The callers it
  *    turns away without forking, and their lingering sockets, are
  *    turn.c's; it looks at rate.c's buckets there, but takes no token.
  *  - A connection child (conn.c) owns one caller's socket and the request
  *    buffer; it reads a copy of the master's configuration as it was at
  *    fork.  It admits the caller and runs a service through service.c,
- *    and asks for job actions through queue.c only: a new job is written
+ *    and asks for job actions (its job verbs are connjob.c's) through
+ *    queue.c only: a new job is written
  *    to the spool and told to the master on the FIFO, a wait or a cancel
  *    is asked of the master there.
  *  - A datagram child (dgram.c) is a connection child with no answer.
@@ -47,7 +50,7 @@
  * (slot.c, taken and given back atomically; the master gives back a dead
  * holder's).
  *
- * Following a call: server.c accepts and forks; conn.c reads the request
+ * Following a call: accept.c accepts and forks; conn.c reads the request
  * (reqend.c decides where an original-form one ends) and proto.c parses
  * it (protoorig.c, protoframe.c); service.c admits the caller and runs the
  * service (slot.c, childrun.c), conn.c answers through protoanswer.c.  A

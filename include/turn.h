@@ -1,6 +1,6 @@
 /*
  * turn.h: connections the master turns away itself, without forking
- * (server.c's accept_admit(): an allow list, max_per_source, a source
+ * (accept.c's accept_admit(): an allow list, max_per_source, a source
  * over its source_rate of every service), and the refused sockets it
  * drains awhile so that closing does not reset the connection before
  * the caller has read the answer.

@@ -6,7 +6,7 @@
  * silence whose length reqend.c works out per connection, request_idle_ms
  * at the most; request_timeout and max_request bound it (408, 413).  A framed request is exact and the connection then waits for
  * the next one; an original-form request is answered and the connection
- * closed.
+ * closed.  Each verb has its handler (the job verbs' are connjob.c's).
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -21,31 +21,18 @@
 #include "child.h"
 #include "config.h"
 #include "conn.h"
-#include "deps.h"
+#include "connpriv.h"
 #include "log.h"
 #include "proto.h"
-#include "queue.h"
 #include "reqend.h"
 #include "service.h"
 #include "sig.h"
+#include "spool.h"
 #include "stats.h"
 #include "util.h"
 
 #define DRAIN_MS  1000 /* after an error, see conn_drain() */
 #define DRAIN_MAX (4 * 1048576)
-
-struct conn {
-	int		     fd;
-	const struct config *conf;
-	const struct peer   *peer;
-	struct buf	     in;
-	int		     eof;
-	int		     served;	 /* framed requests answered */
-	struct reqend	     end;	 /* original form: see reqend.c */
-	int		     by_silence; /* the request ended by silence */
-	int		     cut;	 /* ... and more of it came later */
-	char		     who[96];	 /* caller, for the log */
-};
 
 /* What the reading ended with. */
 enum read_end {
@@ -56,37 +43,28 @@ enum read_end {
 	READ_ERROR,   /* the connection broke */
 };
 
-typedef void (*handler_fn)(struct conn *, const struct request *);
-
 static int  conn_cut(struct conn *, size_t);
 static void handle_helo(struct conn *, const struct request *);
 static void handle_call(struct conn *, const struct request *);
 static void handle_send(struct conn *, const struct request *);
-static void handle_qadd(struct conn *, const struct request *);
-static void handle_qcheck(struct conn *, const struct request *);
-static void handle_qget(struct conn *, const struct request *);
-static void handle_qinfo(struct conn *, const struct request *);
-static void handle_qcancel(struct conn *, const struct request *);
-static void handle_qlist(struct conn *, const struct request *);
-static void handle_qretry(struct conn *, const struct request *);
 static void handle_stats(struct conn *, const struct request *);
 static void handle_node(struct conn *, const struct request *);
 
 static const struct {
 	enum proto_verb verb;
-	handler_fn	fn;
+	void (*fn)(struct conn *, const struct request *);
 } handlers[] = {
 	{ VERB_HELO, handle_helo },
 	{ VERB_HELLO, handle_helo },
 	{ VERB_CALL, handle_call },
 	{ VERB_SEND, handle_send },
-	{ VERB_QADD, handle_qadd },
-	{ VERB_QCHECK, handle_qcheck },
-	{ VERB_QGET, handle_qget },
-	{ VERB_QINFO, handle_qinfo },
-	{ VERB_QCANCEL, handle_qcancel },
-	{ VERB_QLIST, handle_qlist },
-	{ VERB_QRETRY, handle_qretry },
+	{ VERB_QADD, connjob_add },
+	{ VERB_QCHECK, connjob_check },
+	{ VERB_QGET, connjob_get },
+	{ VERB_QINFO, connjob_info },
+	{ VERB_QCANCEL, connjob_cancel },
+	{ VERB_QLIST, connjob_list },
+	{ VERB_QRETRY, connjob_retry },
 	{ VERB_STATS, handle_stats },
 	{ VERB_NODE, handle_node },
 };
@@ -101,7 +79,7 @@ conn_write(struct conn *c, const void *data, size_t len)
 }
 
 /* The answer to a request: the bytes as they are, or framed. */
-static void
+void
 conn_answer(struct conn *c, const struct request *req, int code,
     const char *data, size_t len)
 {
@@ -117,7 +95,7 @@ conn_answer(struct conn *c, const struct request *req, int code,
 }
 
 /* An error with a code and text of a service's run or a job's result. */
-static void
+void
 conn_fail(struct conn *c, int framed, int code, const char *text)
 {
 	char   msg[512];
@@ -130,10 +108,25 @@ conn_fail(struct conn *c, int framed, int code, const char *text)
 }
 
 /* One of the daemon's own errors. */
-static void
+void
 conn_error(struct conn *c, int framed, enum proto_err e)
 {
 	conn_fail(c, framed, proto_err_code(e), proto_err_text(e));
+}
+
+/*
+ * The answer OUT, filled by a call that FAILED or not; E if it failed.
+ * OUT is freed.
+ */
+void
+conn_answer_buf(struct conn *c, const struct request *req, int failed,
+    struct buf *out, enum proto_err e)
+{
+	if (failed)
+		conn_error(c, req->framed, e);
+	else
+		conn_answer(c, req, PROTO_DONE, out->data, out->len);
+	buf_free(out);
 }
 
 static void
@@ -156,8 +149,8 @@ handle_node(struct conn *c, const struct request *req)
  * decided is answered 400 rather than run, or answered, on part of its
  * data.
  */
-static int
-refuse_cut(struct conn *c, const struct request *req)
+int
+conn_refuse_cut(struct conn *c, const struct request *req)
 {
 	if (req->framed || !conn_cut(c, reqend_late(&c->end)))
 		return 0;
@@ -166,8 +159,9 @@ refuse_cut(struct conn *c, const struct request *req)
 }
 
 /* A use of the service REQ names, by C's caller. */
-static void
-call_init(struct service_call *call, struct conn *c, const struct request *req)
+void
+conn_call_init(struct service_call *call, struct conn *c,
+    const struct request *req)
 {
 	memset(call, 0, sizeof(*call));
 	call->verb = proto_verb_name(req->verb);
@@ -198,8 +192,9 @@ conn_refuse(struct conn *c, const struct request *req, enum admit why,
 }
 
 /* Whether CALL's caller may use the service; else answer why not. */
-static int
-admitted(struct conn *c, const struct request *req, struct service_call *call)
+int
+conn_admitted(struct conn *c, const struct request *req,
+    struct service_call *call)
 {
 	enum admit why;
 
@@ -229,10 +224,10 @@ handle_send(struct conn *c, const struct request *req)
 	struct service_call call;
 	struct run_result   res;
 
-	call_init(&call, c, req);
+	conn_call_init(&call, c, req);
 	call.starting = send_accepted;
 	call.arg = c;
-	if (!admitted(c, req, &call))
+	if (!conn_admitted(c, req, &call))
 		return;
 	if (service_run(c->conf, &call, &res) != RUN_DONE) {
 		conn_refuse(c, req, ADMIT_BUSY, NULL);
@@ -247,14 +242,14 @@ handle_call(struct conn *c, const struct request *req)
 	struct service_call call;
 	struct run_result   res;
 
-	call_init(&call, c, req);
-	if (refuse_cut(c, req) || !admitted(c, req, &call))
+	conn_call_init(&call, c, req);
+	if (conn_refuse_cut(c, req) || !conn_admitted(c, req, &call))
 		return;
 	if (service_run(c->conf, &call, &res) != RUN_DONE) {
 		conn_refuse(c, req, ADMIT_BUSY, NULL);
 		return;
 	}
-	if (refuse_cut(c, req)) {
+	if (conn_refuse_cut(c, req)) {
 		/* It ran on part of its data: never answered as a success. */
 	} else if (call.code == PROTO_DONE)
 		conn_answer(c, req, PROTO_DONE, res.out.data, res.out.len);
@@ -263,166 +258,13 @@ handle_call(struct conn *c, const struct request *req)
 	child_result_free(&res);
 }
 
-/* Refuse an add that waits for a job the spool does not hold. */
-static int
-refuse_unknown_dep(struct conn *c, const struct request *req)
-{
-	const char *dep;
-	char	    text[128];
-
-	if ((dep = deps_unknown(&req->opts)) == NULL)
-		return 0;
-	log_info("%s: add %s: refused: unknown dependency %s", c->who,
-	    req->service, dep);
-	snprintf(text, sizeof(text), "%s: %s", proto_err_text(ERR_DEP_UNKNOWN),
-	    dep);
-	conn_fail(c, req->framed, proto_err_code(ERR_DEP_UNKNOWN), text);
-	return 1;
-}
-
-static void
-handle_qadd(struct conn *c, const struct request *req)
-{
-	struct service_call call;
-	struct job_opts	    o = req->opts;
-	char		    id[JOB_ID_MAX + 1], ans[PROTO_ANSWER_MAX];
-
-	call_init(&call, c, req);
-	/* A repeated keyed add is answered its job's id, queue full or not. */
-	queue_key_scope(&o, req->token, c->peer);
-	call.keyed_job = queue_key_known(req->service, &o, id);
-	if (refuse_cut(c, req) || !admitted(c, req, &call) ||
-	    refuse_unknown_dep(c, req))
-		return;
-	if (queue_add(call.sv, c->conf->node, c->peer, &o, req->data,
-		req->datalen, id) == -1) {
-		conn_error(c, req->framed, ERR_CANNOT_QUEUE);
-		return;
-	}
-	log_info("%s: add %s: job %s", c->who, req->service, id);
-	conn_answer(c, req, PROTO_DONE, ans,
-	    proto_id_answer(ans, sizeof(ans), req->framed, id));
-}
-
-static void
-handle_qcheck(struct conn *c, const struct request *req)
-{
-	enum job_state st;
-	char	       ans[PROTO_ANSWER_MAX];
-
-	if ((st = queue_state(req->id)) == JOB_NONE) {
-		conn_error(c, req->framed, ERR_NO_JOB);
-		return;
-	}
-	conn_answer(c, req, PROTO_DONE, ans,
-	    proto_state_answer(ans, sizeof(ans), st));
-}
-
-/* The answer of a finished job, as a direct call would have given it. */
-static void
-answer_result(struct conn *c, const struct request *req, const char *id)
-{
-	struct job_result res;
-
-	if (queue_result(id, &res) == -1) {
-		conn_error(c, req->framed, ERR_NO_JOB);
-		return;
-	}
-	if (res.code == PROTO_DONE)
-		conn_answer(c, req, PROTO_DONE, res.out.data, res.out.len);
-	else
-		conn_fail(c, req->framed, res.code, res.message);
-	spool_result_free(&res);
-}
-
-static void
-handle_qget(struct conn *c, const struct request *req)
-{
-	setproctitle("waiting for job %s for %s", req->id, c->who);
-	switch (queue_wait_done(req->id, c->fd)) {
-	case WAIT_DONE:
-		answer_result(c, req, req->id);
-		break;
-	case WAIT_GONE:
-		conn_error(c, req->framed, ERR_NO_JOB);
-		break;
-	case WAIT_STOPPING:
-		conn_error(c, req->framed, ERR_SHUTDOWN);
-		break;
-	case WAIT_FAILED:
-		conn_error(c, req->framed, ERR_CANNOT_WAIT);
-		break;
-	case WAIT_LEFT:
-		log_info("%s: get %s: the caller left while it waited", c->who,
-		    req->id);
-		break;
-	}
-}
-
-static void
-handle_qinfo(struct conn *c, const struct request *req)
-{
-	struct buf out = { 0 };
-
-	if (queue_info(c->conf, req->id, &out) != 0)
-		conn_error(c, req->framed, ERR_NO_JOB);
-	else
-		conn_answer(c, req, PROTO_DONE, out.data, out.len);
-	buf_free(&out);
-}
-
-static void
-handle_qcancel(struct conn *c, const struct request *req)
-{
-	const char    *ans = proto_cancel_answer();
-	enum proto_err e;
-
-	if ((e = queue_cancel(req->id)) != ERR_NONE) {
-		conn_error(c, req->framed, e);
-		return;
-	}
-	log_info("%s: cancel: job %s cancelled", c->who, req->id);
-	conn_answer(c, req, PROTO_DONE, ans, strlen(ans));
-}
-
-/* A failed job queued again: answered with its id, as queue:add is. */
-static void
-handle_qretry(struct conn *c, const struct request *req)
-{
-	char	       ans[PROTO_ANSWER_MAX];
-	enum proto_err e;
-
-	if ((e = queue_retry(req->id)) != ERR_NONE) {
-		conn_error(c, req->framed, e);
-		return;
-	}
-	log_info("%s: retry: job %s queued again", c->who, req->id);
-	conn_answer(c, req, PROTO_DONE, ans,
-	    proto_id_answer(ans, sizeof(ans), req->framed, req->id));
-}
-
-static void
-handle_qlist(struct conn *c, const struct request *req)
-{
-	struct buf out = { 0 };
-
-	if (queue_list(&out) == -1)
-		conn_error(c, req->framed, ERR_CANNOT_LIST);
-	else
-		conn_answer(c, req, PROTO_DONE, out.data, out.len);
-	buf_free(&out);
-}
-
 static void
 handle_stats(struct conn *c, const struct request *req)
 {
 	struct buf out = { 0 };
 
-	if (stats_format(&out, spool_count_done()) == -1)
-		conn_error(c, req->framed, ERR_NO_STATS);
-	else
-		conn_answer(c, req, PROTO_DONE, out.data, out.len);
-	buf_free(&out);
+	conn_answer_buf(c, req, stats_format(&out, spool_count_done()) == -1,
+	    &out, ERR_NO_STATS);
 }
 
 /*

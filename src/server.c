@@ -8,7 +8,8 @@
  * The listeners are net.c's, opened at start and on a reload.
  * At max_connections children it simply stops polling the listeners, as
  * tcpserver does: callers wait in the listen backlog instead of being
- * refused.  What it turns away itself, before forking, turn.c answers.
+ * refused.  What it turns away itself, before forking, turn.c answers;
+ * accept.c takes what waits on the listeners.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,43 +26,21 @@
 
 #include "child.h"
 #include "config.h"
-#include "conn.h"
-#include "dgram.h"
 #include "http.h"
 #include "log.h"
 #include "net.h"
 #include "priv.h"
-#include "proto.h"
 #include "queue.h"
 #include "rate.h"
-#include "refuse.h"
 #include "sched.h"
 #include "server.h"
-#include "service.h"
+#include "serverpriv.h"
 #include "sig.h"
 #include "slot.h"
 #include "stats.h"
 #include "turn.h"
 
-#define ACCEPT_BATCH 16	 /* connections or datagrams per wakeup */
-#define PAUSE_MS     100 /* no accept(2) for this long, out of fds */
-
-struct kid {
-	pid_t			pid;
-	struct sockaddr_storage from; /* a connection's caller, or none */
-};
-
-static struct server {
-	struct config	*conf;
-	pid_t		 master; /* our pid, once detached */
-	struct pidfh	*pfh;
-	struct listener *ls; /* open sockets */
-	size_t		 nls;
-	struct kid	*kids; /* every child: connections, datagrams, */
-	size_t		 nkids, kidcap; /* and job runners */
-	long long	 paused_until;	/* out of descriptors: no accept */
-	unsigned	 pauses;	/* ... how often, this episode */
-} srv;
+struct server srv;
 
 static void
 kid_add(pid_t pid, const struct sockaddr_storage *from)
@@ -97,8 +76,8 @@ kid_ours(pid_t pid)
 }
 
 /* How many connections from the host of SS are being served? */
-static int
-kids_from(const struct sockaddr_storage *ss)
+int
+server_kids_from(const struct sockaddr_storage *ss)
 {
 	size_t i;
 	int    n = 0;
@@ -115,51 +94,7 @@ kids_from(const struct sockaddr_storage *ss)
 static int
 loop_timeout(void)
 {
-	int ms = turn_timeout(sched_timeout_ms()), m;
-
-	if (srv.paused_until != 0) {
-		m = ms_until(srv.paused_until);
-		if (ms < 0 || m < ms)
-			ms = m;
-	}
-	return ms;
-}
-
-/*
- * No descriptor (EMFILE, ENFILE) or no socket memory (ENOBUFS, ENOMEM)
- * for a connection that waits: trying again at once would spin, since
- * the listener stays readable.  Stop accepting for PAUSE_MS instead;
- * callers wait in the backlog meanwhile, and lingering sockets end.
- * Said once an episode: until the master has caught up with its callers.
- */
-static void
-accept_pause(const struct listener *l, int error)
-{
-	STATS_INC(accept_pauses);
-	srv.paused_until = now_ms() + PAUSE_MS;
-	if (srv.pauses++ == 0)
-		log_warnx("accept on %s: %s: pausing %d ms at a time until "
-			  "it works (%zu refused sockets lingering)",
-		    l->name, strerror(error), PAUSE_MS, turn_lingering());
-}
-
-/* Nothing is waiting any more: a pause episode, if any, is over. */
-static void
-accept_caught_up(void)
-{
-	if (srv.pauses == 0)
-		return;
-	log_info("accepting again after %u pauses", srv.pauses);
-	srv.pauses = 0;
-}
-
-/* The descriptor to poll for listener L: none while accepting pauses. */
-static int
-listener_pollfd(const struct listener *l)
-{
-	if (srv.paused_until != 0 && now_ms() >= srv.paused_until)
-		srv.paused_until = 0;
-	return l->type == SOCK_STREAM && srv.paused_until != 0 ? -1 : l->fd;
+	return accept_timeout(turn_timeout(sched_timeout_ms()));
 }
 
 static void
@@ -204,8 +139,8 @@ child_detach_master(void)
  * what is the master's); its pid in the master, which counts it (FROM:
  * the caller of a connection, or NULL); -1, logged, if there can be none.
  */
-static pid_t
-kid_fork(const struct sockaddr_storage *from)
+pid_t
+server_kid_fork(const struct sockaddr_storage *from)
 {
 	pid_t pid;
 
@@ -214,107 +149,6 @@ kid_fork(const struct sockaddr_storage *from)
 	else if (pid > 0)
 		kid_add(pid, from);
 	return pid;
-}
-
-/* accept(2) on L failed with ERROR: may the caller try again at once? */
-static int
-accept_failed(const struct listener *l, int error)
-{
-	if (error == EMFILE || error == ENFILE || error == ENOBUFS ||
-	    error == ENOMEM)
-		accept_pause(l, error);
-	else if (error == EAGAIN)
-		accept_caught_up();
-	else if (error != EINTR && error != ECONNABORTED)
-		log_warnx("accept on %s: %s", l->name, strerror(error));
-	return error == ECONNABORTED || error == EINTR;
-}
-
-/*
- * May the caller on FD, at SS, be served on L (its allow list,
- * max_per_source, and its source's rate limits)?  If not, it is refused.
- */
-static int
-accept_admit(int fd, const struct listener *l,
-    const struct sockaddr_storage *ss)
-{
-	if (l->family == AF_UNIX ?
-		!net_unix_allowed(fd, &srv.conf->listens[l->conf]) :
-		!addr_allowed(l->http && srv.conf->metrics.allow.n > 0 ?
-			&srv.conf->metrics.allow :
-			&srv.conf->allow,
-		    ss)) {
-		turn_away(fd, l, ss, ERR_DENIED,
-		    l->family == AF_UNIX ? REFUSE_CREDENTIALS : REFUSE_DENIED,
-		    "not allowed");
-		return 0;
-	}
-	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
-	    kids_from(ss) >= srv.conf->limits.max_per_source) {
-		turn_away(fd, l, ss, ERR_TOO_MANY, REFUSE_PER_SOURCE,
-		    "max_per_source reached");
-		return 0;
-	}
-	return l->http || !turn_rate(fd, l, ss);
-}
-
-/* In the child forked for connection FD on L: serve it, and exit. */
-static void __attribute__((noreturn)) accept_serve(int fd,
-    const struct listener *l, const struct sockaddr_storage *ss)
-{
-	struct peer peer;
-
-	net_peer(fd, l->family, ss, &peer);
-	if (l->family != AF_UNIX)
-		peer.transport = "tcp";
-	if (l->http)
-		http_serve(fd, srv.conf, &peer);
-	else
-		conn_serve(fd, srv.conf, &peer);
-	_exit(0);
-}
-
-/* Serve one waiting connection; 0 when none was waiting. */
-static int
-accept_one(struct listener *l)
-{
-	struct sockaddr_storage ss;
-	socklen_t		len = sizeof(ss);
-	pid_t			pid;
-	int			fd;
-
-	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
-		 SOCK_CLOEXEC)) == -1)
-		return accept_failed(l, errno);
-	STATS_INC(connections);
-	if (!accept_admit(fd, l, &ss))
-		return 1;
-	if ((pid = kid_fork(l->family == AF_UNIX ? NULL : &ss)) == 0)
-		accept_serve(fd, l, &ss);
-	close(fd);
-	return pid != -1;
-}
-
-/* Handle one waiting datagram; 0 when none was waiting. */
-static int
-recv_one(struct listener *l)
-{
-	struct dgram d;
-	pid_t	     pid;
-
-	switch (dgram_recv(l, srv.conf, &d)) {
-	case DGRAM_NONE:
-		return 0;
-	case DGRAM_NEXT:
-		return 1;
-	case DGRAM_RUN:
-		break;
-	}
-	if ((pid = kid_fork(NULL)) == 0) {
-		dgram_run(srv.conf, &d);
-		_exit(0);
-	}
-	return pid != -1;
 }
 
 static void
@@ -496,8 +330,8 @@ conns_running(void)
 }
 
 /* May another connection child be started (max_connections)? */
-static int
-room(void)
+int
+server_room(void)
 {
 	return conns_running() < (size_t)srv.conf->limits.max_connections;
 }
@@ -557,31 +391,12 @@ loop_pollfds(struct pollfd **pfd, size_t *npfd)
 	turn_pollfds(*pfd);
 	(*pfd)[nl] = (struct pollfd){ sched_notify_fd(), POLLIN, 0 };
 	n = nl + 1;
-	if (room())
+	if (server_room())
 		for (i = 0; i < srv.nls; i++)
 			(*pfd)[n++] =
-			    (struct pollfd){ listener_pollfd(&srv.ls[i]),
-				    POLLIN, 0 };
+			    (struct pollfd){ accept_pollfd(&srv.ls[i]), POLLIN,
+				    0 };
 	return n;
-}
-
-/* Serve what waits on the listeners of PFD[FIRST] to PFD[N - 1]. */
-static void
-loop_accept(const struct pollfd *pfd, size_t first, size_t n)
-{
-	size_t i, k;
-
-	for (i = first; i < n; i++) {
-		struct listener *l = &srv.ls[i - first];
-
-		if (!(pfd[i].revents & POLLIN))
-			continue;
-		/* What is waiting, a batch at most, within the cap. */
-		for (k = 0; k < ACCEPT_BATCH && room(); k++)
-			if (!(l->type == SOCK_STREAM ? accept_one(l) :
-						       recv_one(l)))
-				break;
-	}
 }
 
 void
@@ -610,7 +425,7 @@ server_loop(void)
 		turn_drain(pfd);
 		if (pfd[nl].revents & POLLIN)
 			sched_notify_read(kid_ours);
-		loop_accept(pfd, nl + 1, n);
+		accept_ready(pfd, nl + 1, n);
 	}
 	free(pfd);
 	server_stop();
