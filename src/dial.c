@@ -101,10 +101,57 @@ dial_failed(int fd, const char *spec, char *why, size_t whylen)
 }
 
 /*
- * Split "host:port", "[v6]:port" or a UNIX socket path and connect a
- * socket of TYPE (SOCK_STREAM or SOCK_DGRAM).  Returns the socket, or -1
- * with why it failed in WHY (a URL that is no address exits: a usage
- * error).
+ * Is P a port: 1 to 65535 in decimal digits?  getaddrinfo(3) takes a
+ * larger number modulo 65536 (127.0.0.1:77777 would reach port 12241)
+ * and looks a name up in services(5); neither is what bgservice(1) says.
+ */
+static int
+port_ok(const char *p)
+{
+	size_t i;
+	long   v = 0;
+
+	for (i = 0; p[i] != '\0'; i++) {
+		if (p[i] < '0' || p[i] > '9' || i == 5)
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/*
+ * Split SPEC, "host:port" or "[v6]:port", in BUF (SIZE bytes) into *HOST
+ * and *PORT; one of another form is a usage error, and exits.
+ */
+static void
+split_spec(const char *spec, char *buf, size_t size, char **host, char **port)
+{
+	char *h = buf, *p;
+
+	if (strlcpy(buf, spec, size) >= size)
+		errx(EXIT_USAGE, "%s: too long", spec);
+	if (*h == '[') {
+		h++;
+		if ((p = strchr(h, ']')) == NULL || p[1] != ':')
+			errx(EXIT_USAGE, "%s: expected [address]:port", spec);
+		*p = '\0';
+		p += 2;
+	} else {
+		if ((p = strrchr(h, ':')) == NULL)
+			errx(EXIT_USAGE, "%s: expected host:port", spec);
+		*p++ = '\0';
+	}
+	if (*h == '\0' || !port_ok(p))
+		errx(EXIT_USAGE, "%s: expected host:port, port 1 to 65535",
+		    spec);
+	*host = h;
+	*port = p;
+}
+
+/*
+ * Connect a socket of TYPE (SOCK_STREAM or SOCK_DGRAM) to URL: "host:port",
+ * "[v6]:port" or a UNIX socket path.  Returns the socket, or -1 with why
+ * it failed in WHY (a URL that is no address exits: a usage error).
  */
 int
 dial_try(const char *url, int type, char *why, size_t whylen)
@@ -127,20 +174,7 @@ dial_try(const char *url, int type, char *why, size_t whylen)
 			return dial_failed(fd, spec, why, whylen);
 		return fd;
 	}
-	if (strlcpy(buf, spec, sizeof(buf)) >= sizeof(buf))
-		errx(EXIT_USAGE, "%s: too long", spec);
-	h = buf;
-	if (*h == '[') {
-		h++;
-		if ((p = strchr(h, ']')) == NULL || p[1] != ':')
-			errx(EXIT_USAGE, "%s: expected [address]:port", spec);
-		*p = '\0';
-		p += 2;
-	} else {
-		if ((p = strrchr(h, ':')) == NULL)
-			errx(EXIT_USAGE, "%s: expected host:port", spec);
-		*p++ = '\0';
-	}
+	split_spec(spec, buf, sizeof(buf), &h, &p);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = type;
 	if ((e = getaddrinfo(h, p, &hints, &res)) != 0) {

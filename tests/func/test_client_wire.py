@@ -1,5 +1,6 @@
-"""bgservice against the daemon's limits: what a caller sees when the
-daemon stops reading its request."""
+"""bgservice against the daemon's limits and its own arguments: what a
+caller sees when the daemon stops reading, and addresses that must not
+reach another port than the one written."""
 
 
 def test_payload_over_max_request_is_refused_413_not_a_broken_pipe(daemon_factory):
@@ -16,3 +17,32 @@ def test_payload_over_max_request_is_refused_413_not_a_broken_pipe(daemon_factor
     r = d.run_client("call", "upper", input=b"a" * 900)
     assert (r.returncode, r.stdout) == (0, b"A" * 900)
 
+
+def test_a_port_beyond_65535_is_a_usage_error(daemon_factory):
+    # getaddrinfo(3) takes a numeric port modulo 65536: -H with the
+    # daemon's port plus 65536 reached the daemon and exited 0.
+    d = daemon_factory().start()
+    for port in (str(d.port + 65536), "0", "+%d" % d.port, " %d" % d.port,
+                 "echo", ""):
+        r = d.run_client("call", "upper", "x", host="127.0.0.1:%s" % port)
+        assert (r.returncode, r.stdout) == (100, b""), (port, r)
+        assert b"port 1 to 65535" in r.stderr, (port, r.stderr)
+    r = d.run_client("call", "upper", "x", host=":%d" % d.port)
+    assert r.returncode == 100, r
+    r = d.run_client("call", "upper", "x",
+                     env={"BGSERVICE_HOST": "127.0.0.1:%d" % (d.port + 65536)},
+                     host="")
+    assert (r.returncode, r.stdout) == (100, b""), r
+    # The forms that name the daemon still reach it.
+    for host in ("127.0.0.1:%d" % d.port, "[127.0.0.1]:%d" % d.port,
+                 "localhost:%d" % d.port, "tcp://127.0.0.1:%d" % d.port):
+        r = d.run_client("call", "upper", "x", host=host)
+        assert (r.returncode, r.stdout) == (0, b"X"), (host, r)
+
+
+def test_client_config_port_beyond_65535_is_a_usage_error(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    conf = tmp_path / "client.conf"
+    conf.write_text('default = { tcpurl = "tcp://127.0.0.1:%d"; };\n' % (d.port + 65536))
+    r = d.run_client("-c", str(conf), "call", "upper", "x", host="")
+    assert (r.returncode, r.stdout) == (100, b""), r
