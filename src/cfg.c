@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,36 +68,66 @@ cfg_known_keys(struct cfgctx *ctx, const config_setting_t *s,
 	return 0;
 }
 
+/* A character of a libconfig setting's name. */
+static int
+name_char(char ch)
+{
+	return isalnum((unsigned char)ch) || ch == '_' || ch == '-' ||
+	    ch == '*';
+}
+
+/*
+ * Is the setting KEY at P in LINE written as a literal whose low 32 bits
+ * are V's but that is not V (or does not fit 64 bits)?  KEY must be a
+ * whole name ("rate" is not the end of "source_rate"), followed by '='
+ * or ':' and a number.
+ */
+static int
+literal_cut(const char *line, const char *p, const char *key, long long v)
+{
+	size_t	  klen = strlen(key);
+	long long l;
+
+	if ((p > line && name_char(p[-1])) || name_char(p[klen]))
+		return 0;
+	p += klen + strspn(p + klen, " \t");
+	if (*p != '=' && *p != ':')
+		return 0;
+	p += 1 + strspn(p + 1, " \t");
+	if (*p != '-' && !isdigit((unsigned char)*p))
+		return 0;
+	errno = 0;
+	l = strtoll(p, NULL, 0);
+	return errno == ERANGE || (l != v && (uint32_t)l == (uint32_t)v);
+}
+
 /*
  * Was the integer KEY = V of S written larger than it was read?  libconfig
  * keeps only the low 32 bits of a literal above 2147483647 written without
- * an L, silently; the literal is read again from S's line of the file.
+ * an L, silently; the literal is read again from S's line of the file,
+ * where other settings may be too (several listen entries on one line).
  */
 static int
 int_cut(const config_setting_t *s, const char *key, long long v)
 {
 	const char *file = config_setting_source_file(s), *p;
-	char	    line[1024];
+	char	   *line = NULL;
+	size_t	    size = 0;
 	unsigned    n = config_setting_source_line(s);
 	FILE	   *f;
 	int	    cut = 0;
 
 	if (file == NULL || n == 0 || (f = fopen(file, "re")) == NULL)
 		return 0;
-	while (n-- > 0 && fgets(line, sizeof(line), f) != NULL)
-		;
+	while (n > 0 && getline(&line, &size, f) != -1)
+		n--;
 	fclose(f);
-	if (n != (unsigned)-1 || (p = strstr(line, key)) == NULL)
-		return 0;
-	p += strlen(key);
-	p += strspn(p, " \t");
-	if (*p != '=' && *p != ':')
-		return 0;
-	p += 1 + strspn(p + 1, " \t");
-	if (*p == '-' || isdigit((unsigned char)*p)) {
-		errno = 0;
-		cut = strtoll(p, NULL, 0) != v || errno == ERANGE;
+	for (p = n == 0 ? line : NULL; p != NULL && !cut; p++) {
+		if ((p = strstr(p, key)) == NULL)
+			break;
+		cut = literal_cut(line, p, key, v);
 	}
+	free(line);
 	return cut;
 }
 

@@ -3,7 +3,9 @@
  * declare the charset its command speaks, and the client may convert
  * from and to the local one.  A byte sequence that is invalid in the
  * source charset, or has no equivalent in the target one, is an error
- * (EILSEQ): nothing is ever transliterated or dropped silently.
+ * (EILSEQ): nothing is ever transliterated or dropped silently, even for
+ * a name that asks iconv for it ("ASCII//TRANSLIT"): iconv(3) counts such
+ * irreversible conversions, and any is taken as EILSEQ.
  */
 #include <errno.h>
 #include <iconv.h>
@@ -57,6 +59,10 @@ charset_convert(const char *from, const char *to, const char *in, size_t len,
 		ol = out->size - out->len;
 		r = iconv(cd, il > 0 ? &ip : NULL, &il, &op, &ol);
 		out->len = op - out->data;
+		if (r != (size_t)-1 && r > 0) {
+			errno = EILSEQ; /* transliterated: "?" for a char */
+			goto fail;
+		}
 		if (r != (size_t)-1) {
 			if (il == 0 && ip != NULL) {
 				ip = NULL; /* flush the shift state */

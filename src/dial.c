@@ -101,10 +101,57 @@ dial_failed(int fd, const char *spec, char *why, size_t whylen)
 }
 
 /*
- * Split "host:port", "[v6]:port" or a UNIX socket path and connect a
- * socket of TYPE (SOCK_STREAM or SOCK_DGRAM).  Returns the socket, or -1
- * with why it failed in WHY (a URL that is no address exits: a usage
- * error).
+ * Is P a port: 1 to 65535 in decimal digits?  getaddrinfo(3) takes a
+ * larger number modulo 65536 (127.0.0.1:77777 would reach port 12241)
+ * and looks a name up in services(5); neither is what bgservice(1) says.
+ */
+static int
+port_ok(const char *p)
+{
+	size_t i;
+	long   v = 0;
+
+	for (i = 0; p[i] != '\0'; i++) {
+		if (p[i] < '0' || p[i] > '9' || i == 5)
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/*
+ * Split SPEC, "host:port" or "[v6]:port", in BUF (SIZE bytes) into *HOST
+ * and *PORT; one of another form is a usage error, and exits.
+ */
+static void
+split_spec(const char *spec, char *buf, size_t size, char **host, char **port)
+{
+	char *h = buf, *p;
+
+	if (strlcpy(buf, spec, size) >= size)
+		errx(EXIT_USAGE, "%s: too long", spec);
+	if (*h == '[') {
+		h++;
+		if ((p = strchr(h, ']')) == NULL || p[1] != ':')
+			errx(EXIT_USAGE, "%s: expected [address]:port", spec);
+		*p = '\0';
+		p += 2;
+	} else {
+		if ((p = strrchr(h, ':')) == NULL)
+			errx(EXIT_USAGE, "%s: expected host:port", spec);
+		*p++ = '\0';
+	}
+	if (*h == '\0' || !port_ok(p))
+		errx(EXIT_USAGE, "%s: expected host:port, port 1 to 65535",
+		    spec);
+	*host = h;
+	*port = p;
+}
+
+/*
+ * Connect a socket of TYPE (SOCK_STREAM or SOCK_DGRAM) to URL: "host:port",
+ * "[v6]:port" or a UNIX socket path.  Returns the socket, or -1 with why
+ * it failed in WHY (a URL that is no address exits: a usage error).
  */
 int
 dial_try(const char *url, int type, char *why, size_t whylen)
@@ -127,20 +174,7 @@ dial_try(const char *url, int type, char *why, size_t whylen)
 			return dial_failed(fd, spec, why, whylen);
 		return fd;
 	}
-	if (strlcpy(buf, spec, sizeof(buf)) >= sizeof(buf))
-		errx(EXIT_USAGE, "%s: too long", spec);
-	h = buf;
-	if (*h == '[') {
-		h++;
-		if ((p = strchr(h, ']')) == NULL || p[1] != ':')
-			errx(EXIT_USAGE, "%s: expected [address]:port", spec);
-		*p = '\0';
-		p += 2;
-	} else {
-		if ((p = strrchr(h, ':')) == NULL)
-			errx(EXIT_USAGE, "%s: expected host:port", spec);
-		*p++ = '\0';
-	}
+	split_spec(spec, buf, sizeof(buf), &h, &p);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = type;
 	if ((e = getaddrinfo(h, p, &hints, &res)) != 0) {
@@ -191,7 +225,12 @@ wait_fd(int fd, short events)
 		errx(EXIT_TEMP, "timed out after %d s", timeout);
 }
 
-static void
+/*
+ * Write LEN bytes of DATA to FD.  Returns 0, or -1 with errno EPIPE or
+ * ECONNRESET when the daemon stopped reading (it may have answered
+ * already, 413 for instance); another error exits.
+ */
+static int
 send_all(int fd, const char *data, size_t len)
 {
 	ssize_t n;
@@ -201,70 +240,101 @@ send_all(int fd, const char *data, size_t len)
 		if ((n = write(fd, data, len)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			if (errno == EPIPE || errno == ECONNRESET)
+				return -1;
 			err(EXIT_TEMP, "write");
 		}
 		data += n;
 		len -= n;
 	}
+	return 0;
 }
 
 /*
- * Send one framed request on FD, connected to WHERE, with the job options
- * OPTS and presenting TOKEN (each NULL: none), and read its framed answer
- * into OUT; close FD.  Returns the answer's code.
+ * The length of the answer's header in OUT (0: not all there yet), with
+ * its CODE and payload length PLEN.
  */
-int
-dial_request(int fd, const char *where, enum proto_verb verb, const char *arg,
-    const char *token, const struct job_opts *opts, const char *data,
-    size_t len, struct buf *out)
+static int
+answer_head(const char *where, const struct buf *out, int *code, size_t *plen)
 {
-	char	hdr[FRAME_HEADER_MAX];
-	int	hlen, code = 0;
-	size_t	plen = 0;
+	int hlen;
+
+	if (out->len == 0)
+		return 0;
+	/*
+	 * The master refuses a connection (403, 429) before it reads
+	 * anything: one line in the original form.
+	 */
+	if (out->data[0] != FRAME_MARK)
+		hlen = proto_parse_error_line(out->data, out->len, code, plen);
+	else
+		hlen =
+		    proto_parse_frame_answer(out->data, out->len, code, plen);
+	if (hlen == -1)
+		errx(EXIT_TEMP, "%s: not a bgserviced answer", where);
+	return hlen;
+}
+
+/*
+ * Read the answer on FD into OUT: its header's length, its code in *CODE
+ * and its payload's length in *PLEN.  SENT is 0, or the errno that ended
+ * the sending of the request, reported if no answer comes either.
+ */
+static int
+read_answer(int fd, const char *where, int sent, struct buf *out, int *code,
+    size_t *plen)
+{
+	int	hlen = 0;
 	ssize_t n;
 
-	if ((hlen = proto_frame_request_opts(hdr, sizeof(hdr), verb, arg, len,
-		 token, opts)) == -1)
-		errx(EXIT_USAGE, "%s: arguments too long",
-		    proto_verb_name(verb));
-	send_all(fd, hdr, hlen);
-	send_all(fd, data, len);
-	(void)shutdown(fd, SHUT_WR);
-	hlen = 0;
 	for (;;) {
-		if (hlen == 0 && out->len > 0 && out->data[0] != FRAME_MARK) {
-			/*
-			 * The master refuses a connection (403, 429) before
-			 * it reads anything: one line in the original form.
-			 */
-			hlen = proto_parse_error_line(out->data, out->len,
-			    &code, &plen);
-			if (hlen == -1)
-				errx(EXIT_TEMP, "%s: not a bgserviced answer",
-				    where);
-			if (hlen > 0)
-				break;
-		} else if (hlen == 0 && out->len > 0) {
-			hlen = proto_parse_frame_answer(out->data, out->len,
-			    &code, &plen);
-			if (hlen == -1)
-				errx(EXIT_TEMP, "%s: not a bgserviced answer",
-				    where);
-		}
-		if (hlen > 0 && out->len >= (size_t)hlen + plen)
-			break;
+		if (hlen == 0)
+			hlen = answer_head(where, out, code, plen);
+		if (hlen > 0 &&
+		    (out->data[0] != FRAME_MARK ||
+			out->len >= (size_t)hlen + *plen))
+			return hlen;
 		wait_fd(fd, POLLIN);
-		if ((n = buf_read(out, fd, 0)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
+		if ((n = buf_read(out, fd, 0)) == -1 &&
+		    (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0 && sent != 0)
+			errx(EXIT_TEMP, "%s: write: %s", where,
+			    strerror(sent));
+		if (n == -1)
 			err(EXIT_TEMP, "%s: read", where);
-		}
 		if (n == 0)
 			errx(EXIT_TEMP,
 			    "%s: connection closed before the "
 			    "answer was complete",
 			    where);
 	}
+}
+
+/*
+ * Send one framed request on FD, connected to WHERE, with the job options
+ * OPTS and presenting TOKEN (each NULL: none), and read its framed answer
+ * into OUT; close FD.  Returns the answer's code.  A daemon that stops
+ * reading the request (a 413 before the payload) is still heard out.
+ */
+int
+dial_request(int fd, const char *where, enum proto_verb verb, const char *arg,
+    const char *token, const struct job_opts *opts, const char *data,
+    size_t len, struct buf *out)
+{
+	char   hdr[FRAME_HEADER_MAX];
+	int    hlen, code = 0, sent = 0;
+	size_t plen = 0;
+
+	if ((hlen = proto_frame_request_opts(hdr, sizeof(hdr), verb, arg, len,
+		 token, opts)) == -1)
+		errx(EXIT_USAGE, "%s: arguments too long",
+		    proto_verb_name(verb));
+	if (send_all(fd, hdr, hlen) == -1 || send_all(fd, data, len) == -1)
+		sent = errno;
+	else
+		(void)shutdown(fd, SHUT_WR);
+	hlen = read_answer(fd, where, sent, out, &code, &plen);
 	close(fd);
 	buf_consume(out, hlen);
 	out->len = plen;

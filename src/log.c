@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -21,6 +22,9 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+/* vis(3) only; the define picks strnvis()'s OpenBSD prototype, unused. */
+#define LIBBSD_OPENBSD_VIS
+#include <vis.h>
 
 #include "log.h"
 #include "pathnames.h"
@@ -211,10 +215,38 @@ log_emit(int pri, const char *msg)
 	(void)!write(log_fd, line, n);
 }
 
+/*
+ * MSG into OUT (SIZE bytes) with its control characters but the tab as
+ * vis(3) octal escapes ("\033", "\015"): a message stays one line, on a
+ * terminal too, whatever a service wrote on its standard error.  Other
+ * bytes, UTF-8 among them, stay as they are.
+ */
+static void
+log_visible(char *out, size_t size, const char *msg)
+{
+	char   enc[8];
+	size_t n = 0, k;
+
+	for (; *msg != '\0'; msg++) {
+		if (iscntrl((unsigned char)*msg) && *msg != '\t')
+			vis(enc, (unsigned char)*msg,
+			    VIS_OCTAL | VIS_NOSLASH | VIS_NL, 0);
+		else {
+			enc[0] = *msg;
+			enc[1] = '\0';
+		}
+		if (n + (k = strlen(enc)) >= size)
+			break;
+		memcpy(out + n, enc, k);
+		n += k;
+	}
+	out[n] = '\0';
+}
+
 static void
 log_vlog(int pri, int with_errno, const char *fmt, va_list ap)
 {
-	char   msg[1024];
+	char   msg[1024], vis_msg[1024];
 	int    saved = errno;
 	size_t len;
 
@@ -224,7 +256,8 @@ log_vlog(int pri, int with_errno, const char *fmt, va_list ap)
 		snprintf(msg + len, sizeof(msg) - len, ": %s",
 		    strerror(saved));
 	}
-	log_emit(pri, msg);
+	log_visible(vis_msg, sizeof(vis_msg), msg);
+	log_emit(pri, vis_msg);
 	errno = saved;
 }
 
