@@ -25,8 +25,12 @@
  * connection child that exec'ed the service as soon as the request was
  * admitted was no faster.  What costs is the connection child itself, a
  * forked copy of the master faulting in the pages it touches before the
- * service starts; only a master that reads requests and starts services
- * itself (the "spawn" shape) is cheaper than tcpserver's fork and exec.
+ * service starts.  Only shapes that fork nothing per connection are
+ * cheaper than tcpserver's fork and exec: a master that reads requests
+ * and starts services itself ("spawn"), which loses this subreaper per
+ * run, or a pool of connection processes reused one connection after
+ * another ("pool", "poolmem"), which keeps it but serves each caller in
+ * memory that served others.
  * Stdin is written before the first wait, and only our end of it is
  * non-blocking.
  */
