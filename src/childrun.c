@@ -111,13 +111,28 @@ close_fd(int *fd)
 	}
 }
 
+/*
+ * Log the stderr line the service has written so far.  A NUL in it would
+ * end the message there: it is written "\000", as the log writes every
+ * other control character (log.c).
+ */
 static void
 log_errline(struct run *r)
 {
+	char   line[ERRLINE_MAX * 4];
+	size_t i, n = 0;
+
 	if (r->errlen == 0)
 		return;
-	r->errline[r->errlen] = '\0';
-	log_info("service %s: %s", r->sv->name, r->errline);
+	for (i = 0; i < r->errlen; i++) {
+		if (r->errline[i] == '\0') {
+			memcpy(line + n, "\\000", 4);
+			n += 4;
+		} else
+			line[n++] = r->errline[i];
+	}
+	line[n] = '\0';
+	log_info("service %s: %s", r->sv->name, line);
 	r->errlen = 0;
 }
 

@@ -1,6 +1,5 @@
 """The log holds one line per message, whatever bytes a caller's data
 made a service write on its standard error (bgserviced(8), LOGGING)."""
-import pytest
 
 import bgs
 
@@ -23,8 +22,6 @@ def test_control_characters_of_a_service_stderr_are_escaped(daemon_factory):
             assert bytes([b]) not in raw, (b, raw)
 
 
-@pytest.mark.xfail(strict=True, reason="child.c log_errline() logs the line as a C string; fix in "
-                   "src/child.c (being split)")
 def test_a_nul_in_a_service_stderr_line_does_not_cut_it(daemon_factory):
     # What followed a NUL on a line of a service's stderr was dropped
     # from the log without a trace.
