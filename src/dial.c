@@ -328,7 +328,11 @@ dial_request(int fd, const char *where, enum proto_verb verb, const char *arg,
 
 	if ((hlen = proto_frame_request_opts(hdr, sizeof(hdr), verb, arg, len,
 		 token, opts)) == -1)
-		errx(EXIT_USAGE, "%s: arguments too long",
+		errx(EXIT_USAGE,
+		    errno == EINVAL ?
+			"%s: a service, job id, token or key holds a space "
+			"or a control character" :
+			"%s: arguments too long",
 		    proto_verb_name(verb));
 	if (send_all(fd, hdr, hlen) == -1 || send_all(fd, data, len) == -1)
 		sent = errno;

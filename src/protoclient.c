@@ -93,9 +93,26 @@ add_opts(char *buf, size_t size, size_t *len, const struct job_opts *o)
 }
 
 /*
+ * Can S (NULL: none) be one word of a framed header?  A space would end
+ * the word, a line end the header and begin another request on the same
+ * connection: no space and no control character.
+ */
+static int
+one_word(const char *s)
+{
+	if (s == NULL)
+		return 1;
+	for (; *s != '\0'; s++)
+		if (*s == ' ' || iscntrl((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/*
  * The header of a framed request for VERB with the options O (NULL:
- * none) and presenting TOKEN (NULL: none).  Returns its length, or -1
- * (ENAMETOOLONG) if it does not fit SIZE.
+ * none) and presenting TOKEN (NULL: none).  Returns its length, or -1:
+ * EINVAL if ARG, TOKEN or O's key is not one word (one_word()),
+ * ENAMETOOLONG if the header does not fit SIZE.
  */
 int
 proto_frame_request_opts(char *buf, size_t size, enum proto_verb verb,
@@ -105,6 +122,11 @@ proto_frame_request_opts(char *buf, size_t size, enum proto_verb verb,
 	size_t len;
 	int    r;
 
+	if (!one_word(arg) || !one_word(token) ||
+	    (o != NULL && !one_word(o->key))) {
+		errno = EINVAL;
+		return -1;
+	}
 	r = snprintf(buf, size, "%c%s%s%s %zu", FRAME_MARK,
 	    proto_verb_name(verb), arg != NULL ? " " : "",
 	    arg != NULL ? arg : "", length);

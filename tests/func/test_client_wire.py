@@ -53,8 +53,6 @@ def test_client_config_port_beyond_65535_is_a_usage_error(daemon_factory, tmp_pa
     assert (r.returncode, r.stdout) == (100, b""), r
 
 
-@pytest.mark.xfail(strict=True, reason="proto_frame_request_opts() puts the service name and the "
-                   "token into the framed header unchecked; fix in src/proto.c (being split)")
 def test_a_service_name_or_token_cannot_add_a_request(daemon_factory, tmp_path):
     # bgservice wrote its SERVICE argument (and -K's token) into the framed
     # header as it was: a newline in it ended the header and began a

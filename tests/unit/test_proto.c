@@ -3,6 +3,7 @@
  * proto.c and its parts (protopriv.h), which link alone
  * (UNIT_OBJS_test_proto in the Makefile).
  */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -653,6 +654,36 @@ TEST(client_requests_byte_for_byte)
 	CHECK_STR(buf, "upper:");
 	CHECK(proto_datagram_head(buf, sizeof(buf), "up per") == -1);
 	CHECK(proto_datagram_head(buf, sizeof(buf), "") == -1);
+}
+
+TEST(client_requests_are_one_request)
+{
+	struct job_opts o;
+	char		buf[FRAME_HEADER_MAX];
+
+	/* A word with a space or a line end would begin another request. */
+	errno = 0;
+	CHECK(proto_frame_request(buf, sizeof(buf), VERB_CALL,
+		  "upper 0\n!call mark", 2) == -1 &&
+	    errno == EINVAL);
+	CHECK(proto_frame_request(buf, sizeof(buf), VERB_CALL, "up per", 2) ==
+	    -1);
+	CHECK(proto_frame_request_token(buf, sizeof(buf), VERB_CALL, "upper",
+		  2, "t\n!call mark 2") == -1);
+	CHECK(proto_frame_request_token(buf, sizeof(buf), VERB_CALL, "upper",
+		  2, "t\r") == -1);
+	memset(&o, 0, sizeof(o));
+	strcpy(o.key, "k 1");
+	CHECK(proto_frame_request_opts(buf, sizeof(buf), VERB_QADD, "upper", 2,
+		  NULL, &o) == -1);
+	/* Any other byte of a token is the daemon's to judge. */
+	CHECK(
+	    proto_frame_request_token(buf, sizeof(buf), VERB_CALL, "upper", 2,
+		"s\xc3\xa9"
+		"cret") > 0);
+	errno = 0;
+	CHECK(proto_frame_request(buf, 5, VERB_STATS, NULL, 0) == -1 &&
+	    errno == ENAMETOOLONG);
 }
 
 TEST(client_reads_error_lines)
