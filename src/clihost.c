@@ -121,7 +121,10 @@ clihost_call(const char *service, enum proto_verb verb, const char *arg,
 	    opts, data->data, data->len, ans);
 }
 
-/* Does the daemon at URL answer that it is NODE? */
+/*
+ * Does the daemon at URL answer that it is NODE?  Not if it cannot be
+ * reached or does not answer as a bgserviced: the node is another.
+ */
 static int
 is_node(const char *url, const char *node)
 {
@@ -131,8 +134,8 @@ is_node(const char *url, const char *node)
 
 	if ((fd = dial_try(url, SOCK_STREAM, why, sizeof(why))) == -1)
 		return 0;
-	r = dial_request(fd, url, VERB_NODE, NULL, NULL, NULL, NULL, 0,
-		&ans) == PROTO_DONE &&
+	r = dial_request_try(fd, url, VERB_NODE, NULL, NULL, NULL, NULL, 0,
+		&ans, why, sizeof(why)) == PROTO_DONE &&
 	    ans.len == strlen(node) && memcmp(ans.data, node, ans.len) == 0;
 	buf_free(&ans);
 	return r;
@@ -157,7 +160,8 @@ clihost_node(const char *node, const char *const *urls, size_t n)
 
 /*
  * Ask VERB about job ID of the daemons of URLS in turn, until one has it
- * (answers other than 404) or the last one answers.  The answer's code.
+ * (answers other than 404) or the last one answers; one that cannot be
+ * reached, or does not answer whole, is passed over.  The answer's code.
  */
 int
 clihost_ask(const char *const *urls, size_t n, enum proto_verb verb,
@@ -172,9 +176,9 @@ clihost_ask(const char *const *urls, size_t n, enum proto_verb verb,
 		    -1)
 			continue;
 		ans->len = 0;
-		code = dial_request(fd, urls[i], verb, id, NULL, NULL, NULL, 0,
-		    ans);
-		if (code != proto_err_code(ERR_NO_JOB))
+		code = dial_request_try(fd, urls[i], verb, id, NULL, NULL,
+		    NULL, 0, ans, why, sizeof(why));
+		if (code != -1 && code != proto_err_code(ERR_NO_JOB))
 			break;
 	}
 	if (code == -1)

@@ -252,13 +252,11 @@ send_all(int fd, const char *data, size_t len)
 
 /*
  * The length of the answer's header in OUT (0: not all there yet), with
- * its CODE and payload length PLEN.
+ * its CODE and payload length PLEN; -1 if it is none of bgserviced's.
  */
 static int
-answer_head(const char *where, const struct buf *out, int *code, size_t *plen)
+answer_head(const struct buf *out, int *code, size_t *plen)
 {
-	int hlen;
-
 	if (out->len == 0)
 		return 0;
 	/*
@@ -266,30 +264,28 @@ answer_head(const char *where, const struct buf *out, int *code, size_t *plen)
 	 * anything: one line in the original form.
 	 */
 	if (out->data[0] != FRAME_MARK)
-		hlen = proto_parse_error_line(out->data, out->len, code, plen);
-	else
-		hlen =
-		    proto_parse_frame_answer(out->data, out->len, code, plen);
-	if (hlen == -1)
-		errx(EXIT_TEMP, "%s: not a bgserviced answer", where);
-	return hlen;
+		return proto_parse_error_line(out->data, out->len, code, plen);
+	return proto_parse_frame_answer(out->data, out->len, code, plen);
 }
 
 /*
  * Read the answer on FD into OUT: its header's length, its code in *CODE
  * and its payload's length in *PLEN.  SENT is 0, or the errno that ended
- * the sending of the request, reported if no answer comes either.
+ * the sending of the request, reported if no answer comes either.  -1,
+ * with what went wrong in WHY (WHYLEN bytes), if no answer comes whole.
  */
 static int
-read_answer(int fd, const char *where, int sent, struct buf *out, int *code,
-    size_t *plen)
+read_answer(int fd, int sent, struct buf *out, int *code, size_t *plen,
+    char *why, size_t whylen)
 {
 	int	hlen = 0;
 	ssize_t n;
 
 	for (;;) {
-		if (hlen == 0)
-			hlen = answer_head(where, out, code, plen);
+		if (hlen == 0 && (hlen = answer_head(out, code, plen)) == -1) {
+			snprintf(why, whylen, "not a bgserviced answer");
+			return -1;
+		}
 		if (hlen > 0 &&
 		    (out->data[0] != FRAME_MARK ||
 			out->len >= (size_t)hlen + *plen))
@@ -299,30 +295,31 @@ read_answer(int fd, const char *where, int sent, struct buf *out, int *code,
 		    (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0 && sent != 0)
-			errx(EXIT_TEMP, "%s: write: %s", where,
-			    strerror(sent));
-		if (n == -1)
-			err(EXIT_TEMP, "%s: read", where);
-		if (n == 0)
-			errx(EXIT_TEMP,
-			    "%s: connection closed before the "
-			    "answer was complete",
-			    where);
+			snprintf(why, whylen, "write: %s", strerror(sent));
+		else if (n == -1)
+			snprintf(why, whylen, "read: %s", strerror(errno));
+		else if (n == 0)
+			snprintf(why, whylen,
+			    "connection closed before the answer was complete");
+		if (n <= 0)
+			return -1;
 	}
 }
 
 /*
  * Send one framed request on FD, connected to WHERE, with the job options
  * OPTS and presenting TOKEN (each NULL: none), and read its framed answer
- * into OUT; close FD.  Returns the answer's code.  A daemon that stops
+ * into OUT; close FD.  Returns the answer's code, or -1 with what went
+ * wrong in WHY (WHYLEN bytes) if no answer came whole: a host that is no
+ * bgserviced, or one that broke the connection.  A daemon that stops
  * reading the request (a 413 before the payload) is still heard out.
  */
 int
-dial_request(int fd, const char *where, enum proto_verb verb, const char *arg,
-    const char *token, const struct job_opts *opts, const char *data,
-    size_t len, struct buf *out)
+dial_request_try(int fd, const char *where, enum proto_verb verb,
+    const char *arg, const char *token, const struct job_opts *opts,
+    const char *data, size_t len, struct buf *out, char *why, size_t whylen)
 {
-	char   hdr[FRAME_HEADER_MAX];
+	char   hdr[FRAME_HEADER_MAX], what[256];
 	int    hlen, code = 0, sent = 0;
 	size_t plen = 0;
 
@@ -338,9 +335,28 @@ dial_request(int fd, const char *where, enum proto_verb verb, const char *arg,
 		sent = errno;
 	else
 		(void)shutdown(fd, SHUT_WR);
-	hlen = read_answer(fd, where, sent, out, &code, &plen);
+	hlen = read_answer(fd, sent, out, &code, &plen, what, sizeof(what));
 	close(fd);
+	if (hlen == -1) {
+		snprintf(why, whylen, "%s: %s", where, what);
+		return -1;
+	}
 	buf_consume(out, hlen);
 	out->len = plen;
+	return code;
+}
+
+/* The same, exiting (111) when no answer came whole. */
+int
+dial_request(int fd, const char *where, enum proto_verb verb, const char *arg,
+    const char *token, const struct job_opts *opts, const char *data,
+    size_t len, struct buf *out)
+{
+	char why[512];
+	int  code;
+
+	if ((code = dial_request_try(fd, where, verb, arg, token, opts, data,
+		 len, out, why, sizeof(why))) == -1)
+		errx(EXIT_TEMP, "%s", why);
 	return code;
 }

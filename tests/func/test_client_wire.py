@@ -97,8 +97,6 @@ def closing_server():
     return ls.getsockname()[1], ls
 
 
-@pytest.mark.xfail(strict=True, reason="bgservice.c is_node() and job_ask() use dial_request(), "
-                   "which exits on a host that answers wrongly; fix in src/bgservice.c (being split)")
 @pytest.mark.parametrize("node", ["web2", None])
 def test_a_broken_host_does_not_hide_the_jobs_host(daemon_factory, tmp_path, node):
     # With hosts = [ broken, web1, web2 ], 'bgservice get ID' of a job of
