@@ -158,15 +158,18 @@ def job_wait_state(d, jid, state, timeout=20):
     return wait_until(lambda: job_check(d, jid) == state, timeout, 0.05)
 
 
-def free_port():
-    """A loopback port free for both TCP and UDP right now."""
+def free_port(address="127.0.0.1"):
+    """A port free for both TCP and UDP on the loopback ADDRESS right now
+    (another process may hold a port on 127.0.0.2 that is free on
+    127.0.0.1)."""
+    fam = socket.AF_INET6 if ":" in address else socket.AF_INET
     for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
+        t = socket.socket(fam, socket.SOCK_STREAM)
+        t.bind((address, 0))
         port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u = socket.socket(fam, socket.SOCK_DGRAM)
         try:
-            u.bind(("127.0.0.1", port))
+            u.bind((address, port))
         except OSError:
             continue
         finally:
@@ -240,7 +243,7 @@ class Daemon:
         self.sbin = os.environ.get("BGS_SBIN") or BUILDS[build]
         self.bin = os.path.join(self.sbin, "bgserviced")
         self.client = os.path.join(self.sbin, "bgservice")
-        self.port = port or free_port()
+        self.port = port or free_port(address)
         self.pidfile = os.path.join(self.tmp, "bgserviced.pid")
         self.spool = os.path.join(self.tmp, "spool")
         self.conf = os.path.join(self.tmp, "bgserviced.conf")
