@@ -23,6 +23,8 @@ int  dial(const char *url, int type);
 int  dial_request(int fd, const char *where, enum proto_verb, const char *arg,
      const char *token, const struct job_opts *, const char *data, size_t len,
      struct buf *out);
+int  dial_header(char *hdr, size_t size, enum proto_verb, const char *arg,
+     const char *token, const struct job_opts *, size_t len);
 int  dial_request_try(int fd, const char *where, enum proto_verb,
      const char *arg, const char *token, const struct job_opts *,
      const char *data, size_t len, struct buf *out, char *why, size_t whylen);

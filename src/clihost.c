@@ -109,16 +109,19 @@ clihost_call(const char *service, enum proto_verb verb, const char *arg,
     const struct job_opts *opts, const struct buf *data, struct buf *ans)
 {
 	const char *const *urls;
-	const char	  *where;
+	const char	  *where, *token;
+	char		   hdr[FRAME_HEADER_MAX];
 	size_t		   n;
 	int		   fd;
 
+	token = cli.token != NULL ? cli.token :
+				    config_client_secret(cli.conf, service, 0);
+	/* A request that cannot be written is a usage error, host or not. */
+	(void)dial_header(hdr, sizeof(hdr), verb, arg, token, opts, data->len);
 	urls = clihost_targets(service, 0, &n);
 	fd = clihost_connect(urls, n, SOCK_STREAM, &where);
-	return dial_request(fd, where, verb, arg,
-	    cli.token != NULL ? cli.token :
-				config_client_secret(cli.conf, service, 0),
-	    opts, data->data, data->len, ans);
+	return dial_request(fd, where, verb, arg, token, opts, data->data,
+	    data->len, ans);
 }
 
 /*
@@ -167,10 +170,11 @@ int
 clihost_ask(const char *const *urls, size_t n, enum proto_verb verb,
     const char *id, struct buf *ans)
 {
-	char   why[512] = "";
+	char   why[512] = "", hdr[FRAME_HEADER_MAX];
 	size_t i;
 	int    fd, code = -1;
 
+	(void)dial_header(hdr, sizeof(hdr), verb, id, NULL, NULL, 0);
 	for (i = 0; i < n; i++) {
 		if ((fd = dial_try(urls[i], SOCK_STREAM, why, sizeof(why))) ==
 		    -1)

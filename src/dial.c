@@ -307,6 +307,29 @@ read_answer(int fd, int sent, struct buf *out, int *code, size_t *plen,
 }
 
 /*
+ * The framed header of a request for VERB (dial_request_try()) into HDR
+ * (SIZE bytes): its length.  Exits with a usage error if the request
+ * cannot be written: a word that is not one (a space or a line end
+ * would begin another request), or arguments too long.
+ */
+int
+dial_header(char *hdr, size_t size, enum proto_verb verb, const char *arg,
+    const char *token, const struct job_opts *opts, size_t len)
+{
+	int hlen;
+
+	if ((hlen = proto_frame_request_opts(hdr, size, verb, arg, len, token,
+		 opts)) == -1)
+		errx(EXIT_USAGE,
+		    errno == EINVAL ?
+			"%s: a service, job id, token or key holds a space "
+			"or a control character" :
+			"%s: arguments too long",
+		    proto_verb_name(verb));
+	return hlen;
+}
+
+/*
  * Send one framed request on FD, connected to WHERE, with the job options
  * OPTS and presenting TOKEN (each NULL: none), and read its framed answer
  * into OUT; close FD.  Returns the answer's code, or -1 with what went
@@ -323,14 +346,7 @@ dial_request_try(int fd, const char *where, enum proto_verb verb,
 	int    hlen, code = 0, sent = 0;
 	size_t plen = 0;
 
-	if ((hlen = proto_frame_request_opts(hdr, sizeof(hdr), verb, arg, len,
-		 token, opts)) == -1)
-		errx(EXIT_USAGE,
-		    errno == EINVAL ?
-			"%s: a service, job id, token or key holds a space "
-			"or a control character" :
-			"%s: arguments too long",
-		    proto_verb_name(verb));
+	hlen = dial_header(hdr, sizeof(hdr), verb, arg, token, opts, len);
 	if (send_all(fd, hdr, hlen) == -1 || send_all(fd, data, len) == -1)
 		sent = errno;
 	else

@@ -77,6 +77,19 @@ def test_a_service_name_or_token_cannot_add_a_request(daemon_factory, tmp_path):
     assert (r.returncode, r.stdout) == (0, b"HI")
 
 
+def test_a_word_that_is_not_one_is_a_usage_error_with_no_daemon(daemon_factory):
+    # Found before any host is tried: with nothing listening, exit 100
+    # (the request can never be written), not 111 (try again later).
+    d = daemon_factory()            # never started: its port is free
+    for args in (["call", "up per", "x"], ["add", "upper\n", "x"],
+                 ["-K", "t\r", "call", "upper", "x"],
+                 ["add", "-k", "a key", "upper", "x"]):
+        r = d.run_client(*args, input=b"")
+        assert r.returncode == 100 and r.stdout == b"", (args, r)
+    r = d.run_client("call", "upper", "x", input=b"")
+    assert r.returncode == 111, r
+
+
 def closing_server():
     """A loopback TCP server that accepts every connection and closes it
     at once (a host that is not a bgserviced, or one dying); its port and
