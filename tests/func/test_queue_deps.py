@@ -308,6 +308,8 @@ def test_a_dependency_interrupted_by_a_crash_fails_its_dependant_at_once_after_i
                        services={"step": logger(log, '[ "$n" = A ] && sleep 30;')}).start()
     a = add(d, "step", b"A")
     assert wait_state(d, a, b"1")
+    # A's service has begun (its log exists), not only its runner.
+    assert bgs.wait_until(lambda: log.exists(), 10)
     b = fadd_id(d, "step", b"B", after=a, delay=30)
     d.kill9()
     d.start()  # A is found interrupted, then B judged: doomed
