@@ -53,7 +53,7 @@ LIB_SRCS = src/log.c src/util.c src/config.c src/cfg.c src/cfglisten.c \
 	   src/spooldir.c src/spoolkey.c src/spoolscan.c src/queue.c src/stats.c \
 	   src/statsring.c src/statsfmt.c \
 	   src/conn.c src/connjob.c src/http.c src/reqend.c src/server.c \
-	   src/accept.c src/lookup.c src/kids.c src/slot.c src/service.c \
+	   src/accept.c src/pool.c src/lookup.c src/kids.c src/slot.c src/service.c \
 	   src/sched.c src/schednote.c src/schedend.c src/pending.c \
 	   src/runner.c src/priv.c src/pidfile.c src/dgram.c src/addr.c \
 	   src/page.c src/refuse.c src/rate.c src/udpsign.c src/turn.c \

@@ -174,6 +174,7 @@ struct limits {
 	int    kill_grace;	   /* seconds between TERM and KILL */
 	int    max_per_source;	   /* connections from one address */
 	int    max_queue;	   /* jobs queued and running */
+	int    connection_workers; /* reused connection processes (pool.c) */
 };
 
 /* Resource limits of a service's process, -1 where unset. */

@@ -21,6 +21,8 @@ struct pidfh;
 struct kid {
 	pid_t			pid;
 	struct sockaddr_storage from; /* a connection's caller, or none */
+	int			ctl;  /* a pool worker's socket, or -1 */
+	int			idle; /* a pool worker waiting for one */
 };
 
 struct server {
@@ -40,7 +42,18 @@ pid_t server_kid_fork(const struct sockaddr_storage *from);
 int   server_kids_from(const struct sockaddr_storage *ss);
 int   server_room(void);
 
+/* pool.c */
+int    pool_pass(int fd, size_t listener, const struct sockaddr_storage *ss);
+void   pool_fill(void);
+size_t pool_pollfds(struct pollfd *pfd);
+void   pool_ready(const struct pollfd *pfd, size_t n);
+void   pool_retire(void);
+size_t pool_idle(void);
+
 /* accept.c */
+void accept_conn(int fd, const struct listener *l,
+    const struct sockaddr_storage *ss);
+
 int  accept_pollfd(const struct listener *l);
 void accept_ready(const struct pollfd *pfd, size_t first, size_t n);
 int  accept_timeout(int ms);

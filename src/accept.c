@@ -114,9 +114,10 @@ accept_admit(int fd, const struct listener *l,
 	return l->http || !turn_rate(fd, l, ss);
 }
 
-/* In the child forked for connection FD on L: serve it, and exit. */
-static void __attribute__((noreturn)) accept_serve(int fd,
-    const struct listener *l, const struct sockaddr_storage *ss)
+/* Serve connection FD, from SS, on L (a connection child or a worker). */
+void
+accept_conn(int fd, const struct listener *l,
+    const struct sockaddr_storage *ss)
 {
 	struct peer peer;
 
@@ -127,6 +128,13 @@ static void __attribute__((noreturn)) accept_serve(int fd,
 		http_serve(fd, srv.conf, &peer);
 	else
 		conn_serve(fd, srv.conf, &peer);
+}
+
+/* In the child forked for connection FD on L: serve it, and exit. */
+static void __attribute__((noreturn)) accept_serve(int fd,
+    const struct listener *l, const struct sockaddr_storage *ss)
+{
+	accept_conn(fd, l, ss);
 	_exit(0);
 }
 
@@ -145,6 +153,10 @@ accept_one(struct listener *l)
 	STATS_INC(connections);
 	if (!accept_admit(fd, l, &ss))
 		return 1;
+	if (!l->http && pool_pass(fd, (size_t)(l - srv.ls), &ss) == 0) {
+		close(fd);
+		return 1;
+	}
 	if ((pid = server_kid_fork(l->family == AF_UNIX ? NULL : &ss)) == 0)
 		accept_serve(fd, l, &ss);
 	close(fd);

@@ -33,7 +33,7 @@ static const char *const root_keys[] = { "pidfile", "spool_dir", "listen",
 static const char *const limit_keys[] = { "max_connections", "max_request",
 	"request_timeout", "request_idle_ms", "request_idle_fixed", "max_jobs",
 	"job_retention", "max_output", "kill_grace", "max_per_source",
-	"max_queue", NULL };
+	"max_queue", "connection_workers", NULL };
 static const char *const metrics_keys[] = { "address", "port", "allow", NULL };
 
 /*
@@ -80,6 +80,7 @@ parse_limit_keys(struct cfgctx *ctx, const config_setting_t *s,
 	LIMIT("kill_grace", 0, 3600, kill_grace);
 	LIMIT("max_per_source", 0, 65536, max_per_source);
 	LIMIT("max_queue", 1, 10000000, max_queue);
+	LIMIT("connection_workers", 0, 256, connection_workers);
 #undef LIMIT
 	return cfg_bool(ctx, s, "request_idle_fixed", &l->request_idle_fixed);
 }
@@ -100,6 +101,7 @@ parse_limits(struct cfgctx *ctx, const config_setting_t *root,
 	l->kill_grace = DEF_KILL_GRACE;
 	l->max_per_source = -1; /* unset: per_source_default() */
 	l->max_queue = DEF_MAX_QUEUE;
+	l->connection_workers = 0; /* a fork per connection */
 	if ((s = config_setting_get_member(root, "limits")) != NULL &&
 	    parse_limit_keys(ctx, s, l) == -1)
 		return -1;

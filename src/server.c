@@ -56,6 +56,8 @@ kid_add(pid_t pid, const struct sockaddr_storage *from)
 		srv.kidcap = ncap;
 	}
 	srv.kids[srv.nkids].pid = pid;
+	srv.kids[srv.nkids].ctl = -1;
+	srv.kids[srv.nkids].idle = 0;
 	if (from != NULL)
 		srv.kids[srv.nkids].from = *from;
 	else
@@ -110,6 +112,8 @@ kids_reap(void)
 		if (!sched_reaped(pid, status, srv.conf))
 			for (i = 0; i < srv.nkids; i++)
 				if (srv.kids[i].pid == pid) {
+					if (srv.kids[i].ctl != -1)
+						close(srv.kids[i].ctl);
 					srv.kids[i] = srv.kids[--srv.nkids];
 					break;
 				}
@@ -192,6 +196,7 @@ server_reload(void)
 	config_free(srv.conf);
 	srv.conf = nconf;
 	rate_configure(nconf);
+	pool_retire(); /* workers of the old configuration */
 	log_info("configuration reloaded: %zu services, %zu sockets",
 	    srv.conf->nservices, srv.nls);
 }
@@ -301,6 +306,7 @@ server_stop(void)
 	size_t		i;
 
 	log_info("stopping: %zu children", srv.nkids + sched_running());
+	pool_retire();
 	turn_close_all();
 	for (i = 0; i < srv.nls; i++)
 		net_close(&srv.ls[i]);
@@ -322,11 +328,11 @@ server_stop(void)
 		kids_reap();
 }
 
-/* Connection children (and datagram ones) running now. */
+/* Connection children (and datagram ones) running now: not idle workers. */
 static size_t
 conns_running(void)
 {
-	return srv.nkids;
+	return srv.nkids - pool_idle();
 }
 
 /* May another connection child be started (max_connections)? */
@@ -382,8 +388,8 @@ loop_pollfds(struct pollfd **pfd, size_t *npfd)
 {
 	size_t i, n, nl = turn_lingering();
 
-	if (TURN_LINGER_MAX + 1 + srv.nls > *npfd) {
-		*npfd = TURN_LINGER_MAX + 1 + srv.nls;
+	if (TURN_LINGER_MAX + 1 + srv.nls + srv.nkids > *npfd) {
+		*npfd = TURN_LINGER_MAX + 1 + srv.nls + srv.nkids;
 		free(*pfd);
 		if ((*pfd = calloc(*npfd, sizeof(**pfd))) == NULL)
 			fatal("calloc");
@@ -404,7 +410,7 @@ server_loop(void)
 {
 	struct pollfd  *pfd = NULL;
 	struct timespec ts;
-	size_t		n, nl, npfd = 0;
+	size_t		n, nl, np, npfd = 0;
 
 	srv.master = getpid();
 	while (!sig_term) {
@@ -413,10 +419,12 @@ server_loop(void)
 			break; /* taken by loop_signals(): see sig_deliver() */
 		sched_tick(srv.conf);
 		sched_dispatch(srv.conf);
+		pool_fill();
 		nl = turn_lingering();
 		n = loop_pollfds(&pfd, &npfd);
+		np = pool_pollfds(pfd + n);
 		loop_show();
-		if (ppoll(pfd, n, ms_timespec(&ts, loop_timeout()),
+		if (ppoll(pfd, n + np, ms_timespec(&ts, loop_timeout()),
 			&sig_waitmask) == -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
@@ -425,6 +433,7 @@ server_loop(void)
 		turn_drain(pfd);
 		if (pfd[nl].revents & POLLIN)
 			sched_notify_read(kid_ours);
+		pool_ready(pfd + n, np);
 		accept_ready(pfd, nl + 1, n);
 	}
 	free(pfd);
