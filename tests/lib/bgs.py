@@ -158,10 +158,14 @@ def job_wait_state(d, jid, state, timeout=20):
     return wait_until(lambda: job_check(d, jid) == state, timeout, 0.05)
 
 
+_given = set()   # ports free_port() has handed out in this process
+
+
 def free_port(address="127.0.0.1"):
     """A port free for both TCP and UDP on the loopback ADDRESS right now
     (another process may hold a port on 127.0.0.2 that is free on
-    127.0.0.1)."""
+    127.0.0.1), and not handed out before: two ports asked for before
+    either is bound (a daemon's and its metrics') once came out equal."""
     fam = socket.AF_INET6 if ":" in address else socket.AF_INET
     for _ in range(50):
         t = socket.socket(fam, socket.SOCK_STREAM)
@@ -175,6 +179,9 @@ def free_port(address="127.0.0.1"):
         finally:
             u.close()
             t.close()
+        if port in _given:
+            continue
+        _given.add(port)
         return port
     raise RuntimeError("no free loopback port")
 
