@@ -87,6 +87,8 @@
 #define DEF_JOB_RETENTION   3600
 #define DEF_MAX_OUTPUT	    (16 * 1048576)
 #define DEF_SERVICE_TIMEOUT 60
+/* Most connection workers (limits.connection_workers, src/pool.c). */
+#define POOL_MAX 256
 /* A job's retries (bgserviced.conf(5), retries): defaults and bounds. */
 #define DEF_RETRY_DELAY	  10
 #define DEF_RETRY_BACKOFF 2.0

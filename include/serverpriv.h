@@ -39,6 +39,8 @@ struct server {
 extern struct server srv;
 
 pid_t server_kid_fork(const struct sockaddr_storage *from);
+void  server_answered(void);
+void  server_heard(void);
 int   server_kids_from(const struct sockaddr_storage *ss);
 int   server_room(void);
 

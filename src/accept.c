@@ -87,6 +87,21 @@ accept_failed(const struct listener *l, int error)
 }
 
 /*
+ * Whether SS has max_per_source connections already.  One that has just
+ * answered this address may not have been heard yet: listen first.
+ */
+static int
+per_source_full(const struct sockaddr_storage *ss)
+{
+	int max = srv.conf->limits.max_per_source;
+
+	if (max == 0 || server_kids_from(ss) < max)
+		return 0;
+	server_heard();
+	return server_kids_from(ss) >= max;
+}
+
+/*
  * May the caller on FD, at SS, be served on L (its allow list,
  * max_per_source, and its source's rate limits)?  If not, it is refused.
  */
@@ -105,8 +120,7 @@ accept_admit(int fd, const struct listener *l,
 		    "not allowed");
 		return 0;
 	}
-	if (l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 &&
-	    server_kids_from(ss) >= srv.conf->limits.max_per_source) {
+	if (l->family != AF_UNIX && per_source_full(ss)) {
 		turn_away(fd, l, ss, ERR_TOO_MANY, REFUSE_PER_SOURCE,
 		    "max_per_source reached");
 		return 0;
@@ -127,7 +141,7 @@ accept_conn(int fd, const struct listener *l,
 	if (l->http)
 		http_serve(fd, srv.conf, &peer);
 	else
-		conn_serve(fd, srv.conf, &peer);
+		conn_serve(fd, srv.conf, &peer, server_answered);
 }
 
 /* In the child forked for connection FD on L: serve it, and exit. */

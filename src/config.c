@@ -80,7 +80,7 @@ parse_limit_keys(struct cfgctx *ctx, const config_setting_t *s,
 	LIMIT("kill_grace", 0, 3600, kill_grace);
 	LIMIT("max_per_source", 0, 65536, max_per_source);
 	LIMIT("max_queue", 1, 10000000, max_queue);
-	LIMIT("connection_workers", 0, 256, connection_workers);
+	LIMIT("connection_workers", 0, POOL_MAX, connection_workers);
 #undef LIMIT
 	return cfg_bool(ctx, s, "request_idle_fixed", &l->request_idle_fixed);
 }

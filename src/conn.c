@@ -438,10 +438,11 @@ read_ended(struct conn *c, enum read_end how)
 
 /*
  * Serve the connection FD until it is done.  Runs in a child of its own,
- * which exits afterwards.
+ * which exits afterwards, or in a connection worker (pool.c).
  */
 void
-conn_serve(int fd, const struct config *conf, const struct peer *peer)
+conn_serve(int fd, const struct config *conf, const struct peer *peer,
+    void (*answered)(void))
 {
 	struct conn    c;
 	struct request req;
@@ -471,6 +472,8 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 		c.served++;
 		buf_consume(&c.in, req.length);
 	}
+	if (answered != NULL)
+		answered();
 	(void)shutdown(fd, SHUT_WR);
 	/* The caller reads to our end, then closes: anything else was cut. */
 	if (c.by_silence)
@@ -478,6 +481,8 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer)
 	buf_free(&c.in);
 	return;
 out:
+	if (answered != NULL)
+		answered();
 	(void)shutdown(fd, SHUT_WR);
 	(void)conn_drain(&c);
 	buf_free(&c.in);

@@ -6,12 +6,15 @@
  * hands the connection to an idle worker over the worker's socket
  * (SCM_RIGHTS, with the listener and the caller's address), instead of
  * forking.  The worker serves it as a connection child does (it is the
- * subreaper of each run), writes one byte when it is free again, and
- * waits for the next.  Without an idle worker the master forks as it
- * always did.  An idle worker is no connection (max_connections,
- * max_per_source); a busy one is its caller's.  A worker exits after
- * POOL_WORKER_CONNS connections, at end of file on its socket (a reload
- * or the stop closes them all: pool_retire()), and on SIGTERM.
+ * subreaper of each run), writes a byte to the master when it is free
+ * again, and waits for the next.  Without an idle worker the master forks
+ * as it always did.  An idle worker is no connection (max_connections,
+ * max_per_source); a busy one is its caller's until it has answered
+ * (it says so as any connection process does: server_answered()).  A
+ * worker exits after POOL_WORKER_CONNS connections (it does not say it is
+ * free after the last, so that none is handed to it as it leaves), at
+ * end of file on its socket (a reload or the stop closes them all:
+ * pool_retire()), and on SIGTERM.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -74,14 +77,14 @@ static void __attribute__((noreturn)) worker_run(int ctl)
 	for (i = 0; i < srv.nkids; i++) /* the other workers' sockets */
 		if (srv.kids[i].ctl != -1)
 			close(srv.kids[i].ctl);
-	for (served = 0; served < POOL_WORKER_CONNS; served++) {
+	for (served = 1; served <= POOL_WORKER_CONNS; served++) {
 		setproctitle("connection worker: idle");
 		if ((fd = worker_next(ctl, &h)) == -1)
 			break;
 		accept_conn(fd, &srv.ls[h.listener], &h.ss);
 		close(fd);
 		sig_clear();
-		if (write(ctl, "d", 1) != 1)
+		if (served == POOL_WORKER_CONNS || write(ctl, "f", 1) != 1)
 			break;
 	}
 	_exit(0);
@@ -203,12 +206,32 @@ worker_forget(struct kid *k)
 	k->idle = 0;
 }
 
-/* Workers that said they are free again (PFD, N of pool_pollfds()). */
+/*
+ * Worker K has said it is free.  What it said before that, that it had
+ * answered (on the pipe of server_answered()), is heard now: heard later,
+ * it would be taken for the end of the next connection handed to it.
+ */
+static void
+worker_heard(struct kid *k)
+{
+	ssize_t n;
+	char	b;
+
+	while ((n = recv(k->ctl, &b, 1, MSG_DONTWAIT)) == 1) {
+		k->idle = 1;
+		k->from.ss_family = AF_UNSPEC;
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		worker_forget(k);
+	if (k->idle)
+		server_heard();
+}
+
+/* Workers that said they are free (PFD, N of pool_pollfds()). */
 void
 pool_ready(const struct pollfd *pfd, size_t n)
 {
 	size_t i, k;
-	char   b;
 
 	for (i = 0; i < n; i++) {
 		if (pfd[i].revents == 0)
@@ -218,11 +241,7 @@ pool_ready(const struct pollfd *pfd, size_t n)
 				break;
 		if (k == srv.nkids)
 			continue;
-		if (read(pfd[i].fd, &b, 1) == 1) {
-			srv.kids[k].idle = 1;
-			srv.kids[k].from.ss_family = AF_UNSPEC;
-		} else
-			worker_forget(&srv.kids[k]);
+		worker_heard(&srv.kids[k]);
 	}
 }
 

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -90,6 +91,43 @@ server_kids_from(const struct sockaddr_storage *ss)
 }
 
 /*
+ * A connection process writes its pid on this pipe when its answer is
+ * complete, before its caller can see the end of it (conn_serve()): from
+ * then on it is no longer that caller's connection for max_per_source,
+ * though it may run a moment longer (reading what the caller still
+ * sends, exiting).  Else a caller that calls again at once could be
+ * counted twice, and refused.  Both ends are non-blocking: a pid that
+ * finds the pipe full is lost, and its process counted until reaped.
+ */
+static int answered[2] = { -1, -1 };
+
+/* In a connection process: its answer is complete. */
+void
+server_answered(void)
+{
+	pid_t pid = getpid();
+
+	(void)write(answered[1], &pid, sizeof(pid));
+}
+
+/* In the master: hear what connection processes have said so far. */
+void
+server_heard(void)
+{
+	pid_t	pid[64];
+	ssize_t n, i;
+	size_t	k;
+
+	while ((n = read(answered[0], pid, sizeof(pid))) > 0)
+		for (i = 0; i < n / (ssize_t)sizeof(pid[0]); i++)
+			for (k = 0; k < srv.nkids; k++)
+				if (srv.kids[k].pid == pid[i]) {
+					srv.kids[k].from.ss_family = AF_UNSPEC;
+					break;
+				}
+}
+
+/*
  * The ppoll timeout: the queue's next expiry, the next linger end or
  * the end of a pause in accepting.
  */
@@ -132,6 +170,7 @@ child_detach_master(void)
 	/* Only the lock's descriptor: the child never frees, it exits. */
 	if (srv.pfh != NULL)
 		close(pidfile_fileno(srv.pfh));
+	close(answered[0]);
 	for (i = 0; i < srv.nls; i++)
 		close(srv.ls[i].fd);
 	spool_child();
@@ -227,6 +266,10 @@ server_init(struct config *conf, struct pidfh *pfh)
 	slot_services(conf);
 	rate_configure(conf);
 	child_atfork(child_detach_master);
+	if (pipe2(answered, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("pipe2");
+		return -1;
+	}
 	spool_owner(conf, &uid, &gid);
 	if (spool_open(conf->spool_dir, uid, gid, &why) == -1) {
 		if (why != NULL)
@@ -380,7 +423,7 @@ loop_show(void)
 
 /*
  * The descriptors to wait for, in *PFD (grown as need be): the lingering
- * sockets first, the queue's pipe, then the listeners while there is
+ * sockets first, the queue's pipe, the answered pipe, then the listeners while there is
  * room.  Returns how many.
  */
 static size_t
@@ -388,15 +431,16 @@ loop_pollfds(struct pollfd **pfd, size_t *npfd)
 {
 	size_t i, n, nl = turn_lingering();
 
-	if (TURN_LINGER_MAX + 1 + srv.nls + srv.nkids > *npfd) {
-		*npfd = TURN_LINGER_MAX + 1 + srv.nls + srv.nkids;
+	if (TURN_LINGER_MAX + 2 + srv.nls + srv.nkids > *npfd) {
+		*npfd = TURN_LINGER_MAX + 2 + srv.nls + srv.nkids;
 		free(*pfd);
 		if ((*pfd = calloc(*npfd, sizeof(**pfd))) == NULL)
 			fatal("calloc");
 	}
 	turn_pollfds(*pfd);
 	(*pfd)[nl] = (struct pollfd){ sched_notify_fd(), POLLIN, 0 };
-	n = nl + 1;
+	(*pfd)[nl + 1] = (struct pollfd){ answered[0], POLLIN, 0 };
+	n = nl + 2;
 	if (server_room())
 		for (i = 0; i < srv.nls; i++)
 			(*pfd)[n++] =
@@ -433,8 +477,10 @@ server_loop(void)
 		turn_drain(pfd);
 		if (pfd[nl].revents & POLLIN)
 			sched_notify_read(kid_ours);
+		if (pfd[nl + 1].revents & POLLIN)
+			server_heard();
 		pool_ready(pfd + n, np);
-		accept_ready(pfd, nl + 1, n);
+		accept_ready(pfd, nl + 2, n);
 	}
 	free(pfd);
 	server_stop();
