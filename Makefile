@@ -28,7 +28,9 @@ INSTALL	?= install
 PYTHON	?= /usr/bin/python3
 
 CC	?= cc
-CFLAGS	?= -O2 -g
+# _FORTIFY_SOURCE as Debian's package build has it (dpkg-buildflags): its
+# checks, and its warnings of a result ignored, in every build.
+CFLAGS	?= -O2 -g -D_FORTIFY_SOURCE=2
 WFLAGS	 = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
 PKGS	 = libconfig libbsd-overlay libsodium
 # The paths compiled in; $(B)/paths changes when they do, and everything

@@ -107,7 +107,9 @@ server_answered(void)
 {
 	pid_t pid = getpid();
 
-	(void)write(answered[1], &pid, sizeof(pid));
+	/* Full (EAGAIN), it is lost: this process is counted till reaped. */
+	if (write(answered[1], &pid, sizeof(pid)) == -1 && errno != EAGAIN)
+		log_warn("write to the master");
 }
 
 /* In the master: hear what connection processes have said so far. */
