@@ -497,6 +497,10 @@ server_free(void)
 		net_close(&srv.ls[i]);
 	free(srv.ls);
 	free(srv.kids);
+	for (i = 0; i < 2; i++)
+		if (answered[i] != -1)
+			close(answered[i]);
+	answered[0] = answered[1] = -1;
 	sched_free();
 	spool_close();
 	config_free(srv.conf);

@@ -116,13 +116,17 @@ def test_detached_mode(daemon_factory):
     for fd in (0, 1, 2):
         assert os.readlink("/proc/%d/fd/%d" % (pid, fd)) == "/dev/null"
     # Nothing inherited: only the standard descriptors, the pidfile, the
-    # spool, its lock and the queue's FIFO, the log file and the listening
-    # sockets.
+    # spool, its lock and the queue's FIFO, the log file, the listening
+    # sockets and the two ends of one pipe (connection processes say on
+    # it that they have answered: server.c).
     fds = os.listdir("/proc/%d/fd" % pid)
     targets = [os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in fds]
     allowed = ("/dev/null", d.pidfile, d.spool, os.path.join(d.spool, "lock"),
                os.path.join(d.spool, "notify"), d.logfile)
-    assert all(t in allowed or t.startswith("socket:") for t in targets), targets
+    pipes = [t for t in targets if t.startswith("pipe:")]
+    assert len(pipes) == 2 and len(set(pipes)) == 1, targets
+    assert all(t in allowed or t.startswith(("socket:", "pipe:"))
+               for t in targets), targets
     assert targets.count(os.path.join(d.spool, "notify")) == 1, targets
     assert d.call("upper", b"detached") == b"DETACHED"
     d.stop()
