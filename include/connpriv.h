@@ -25,7 +25,10 @@ struct conn {
 	struct reqend	     end;	 /* original form: see reqend.c */
 	int		     by_silence; /* the request ended by silence */
 	int		     cut;	 /* ... and more of it came later */
-	char		     who[96];	 /* caller, for the log */
+	size_t		     reqlen;	 /* the request being answered */
+	int		     framed;	 /* ... is framed */
+	void (*answered)(void);		 /* not yet told: see conn.h */
+	char who[96];			 /* caller, for the log */
 };
 
 /* conn.c: answers, and what every verb that uses a service does first. */

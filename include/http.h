@@ -37,6 +37,7 @@ int    http_open(const struct config *, struct listener *old, size_t nold,
 size_t http_head_end(const char *, size_t);
 void   http_parse(const char *, size_t, struct http_request *);
 size_t http_status(char *, size_t, int code, const char *text);
-void   http_serve(int fd, const struct config *, const struct peer *);
+void   http_serve(int fd, const struct config *, const struct peer *,
+      void (*answered)(void));
 
 #endif /* HTTP_H */

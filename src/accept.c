@@ -134,14 +134,19 @@ accept_conn(int fd, const struct listener *l,
     const struct sockaddr_storage *ss)
 {
 	struct peer peer;
+	/* Only max_per_source needs to hear that it answered. */
+	void (*told)(void) =
+	    l->family != AF_UNIX && srv.conf->limits.max_per_source > 0 ?
+	    server_answered :
+	    NULL;
 
 	net_peer(fd, l->family, ss, &peer);
 	if (l->family != AF_UNIX)
 		peer.transport = "tcp";
 	if (l->http)
-		http_serve(fd, srv.conf, &peer);
+		http_serve(fd, srv.conf, &peer, told);
 	else
-		conn_serve(fd, srv.conf, &peer, server_answered);
+		conn_serve(fd, srv.conf, &peer, told);
 }
 
 /* In the child forked for connection FD on L: serve it, and exit. */

@@ -69,10 +69,35 @@ static const struct {
 	{ VERB_NODE, handle_node },
 };
 
+/* Tell the master the caller's connection is over, once (conn.h). */
+static void
+conn_tell(struct conn *c)
+{
+	if (c->answered != NULL)
+		c->answered();
+	c->answered = NULL;
+}
+
+/*
+ * Before a framed answer: tell it if this answers the caller's last
+ * request (nothing more has come, and the caller has shut down its side).
+ */
+static void
+conn_tell_framed(struct conn *c)
+{
+	char b;
+
+	if (c->answered != NULL && c->in.len <= c->reqlen &&
+	    (c->eof || recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0))
+		conn_tell(c);
+}
+
 /* Write an answer; a caller that does not read is cut off by SNDTIMEO. */
 static void
 conn_write(struct conn *c, const void *data, size_t len)
 {
+	if (c->framed)
+		conn_tell_framed(c);
 	if (write_all(c->fd, data, len) == -1 && errno != EPIPE &&
 	    errno != ECONNRESET)
 		log_warn("%s: write", c->who);
@@ -395,10 +420,11 @@ dispatch(struct conn *c, const struct request *req)
 
 static void
 conn_init(struct conn *c, int fd, const struct config *conf,
-    const struct peer *peer)
+    const struct peer *peer, void (*answered)(void))
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->answered = answered;
 	c->conf = conf;
 	c->peer = peer;
 	if (peer->ip[0] != '\0')
@@ -450,7 +476,7 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer,
 	enum proto_err e;
 	size_t	       reqlen;
 
-	conn_init(&c, fd, conf, peer);
+	conn_init(&c, fd, conf, peer, answered);
 	tv.tv_sec = conf->limits.request_timeout;
 	tv.tv_usec = 0;
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -466,14 +492,15 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer,
 			conn_error(&c, req.framed, e);
 			goto out;
 		}
+		c.reqlen = req.length;
+		c.framed = req.framed;
 		dispatch(&c, &req);
 		if (!req.framed)
 			break;
 		c.served++;
 		buf_consume(&c.in, req.length);
 	}
-	if (answered != NULL)
-		answered();
+	conn_tell(&c);
 	(void)shutdown(fd, SHUT_WR);
 	/* The caller reads to our end, then closes: anything else was cut. */
 	if (c.by_silence)
@@ -481,8 +508,7 @@ conn_serve(int fd, const struct config *conf, const struct peer *peer,
 	buf_free(&c.in);
 	return;
 out:
-	if (answered != NULL)
-		answered();
+	conn_tell(&c);
 	(void)shutdown(fd, SHUT_WR);
 	(void)conn_drain(&c);
 	buf_free(&c.in);

@@ -418,7 +418,8 @@ http_answer(int fd, const char *who, const struct config *conf,
  * child of its own, which exits afterwards.
  */
 void
-http_serve(int fd, const struct config *conf, const struct peer *peer)
+http_serve(int fd, const struct config *conf, const struct peer *peer,
+    void (*answered)(void))
 {
 	struct http_request req = { 0, 0, HTTP_NONE, "" };
 	struct buf	    in = { 0 };
@@ -439,6 +440,8 @@ http_serve(int fd, const struct config *conf, const struct peer *peer)
 		http_answer(fd, who, conf, &req);
 	else if (req.code > 0)
 		http_error(fd, who, req.code, reason(req.code));
+	if (answered != NULL)
+		answered(); /* as conn_serve() does: conn.h */
 	(void)shutdown(fd, SHUT_WR);
 	(void)net_drain(fd, HTTP_DRAIN_MS, HTTP_DRAIN_MAX);
 	buf_free(&in);

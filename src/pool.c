@@ -71,19 +71,18 @@ worker_next(int ctl, struct handoff *h)
 static void __attribute__((noreturn)) worker_run(int ctl)
 {
 	struct handoff h;
-	size_t	       i;
 	int	       fd, served;
 
-	for (i = 0; i < srv.nkids; i++) /* the other workers' sockets */
-		if (srv.kids[i].ctl != -1)
-			close(srv.kids[i].ctl);
+	memset(&h, 0, sizeof(h));
 	for (served = 1; served <= POOL_WORKER_CONNS; served++) {
 		setproctitle("connection worker: idle");
 		if ((fd = worker_next(ctl, &h)) == -1)
 			break;
 		accept_conn(fd, &srv.ls[h.listener], &h.ss);
 		close(fd);
-		sig_clear();
+		if (sig_term) /* the stop, while it served */
+			break;
+		sig_clear(); /* what its runs raised */
 		if (served == POOL_WORKER_CONNS || write(ctl, "f", 1) != 1)
 			break;
 	}

@@ -147,6 +147,7 @@ kids_reap(void)
 	int    status;
 
 	sig_chld = 0;
+	server_heard(); /* what those reaped said: not left for a later pid */
 	while ((pid = child_reap(&status)) > 0) {
 		slot_reaped(pid);
 		if (!sched_reaped(pid, status, srv.conf))
@@ -175,6 +176,9 @@ child_detach_master(void)
 	close(answered[0]);
 	for (i = 0; i < srv.nls; i++)
 		close(srv.ls[i].fd);
+	for (i = 0; i < srv.nkids; i++) /* the workers' sockets: pool.c */
+		if (srv.kids[i].ctl != -1)
+			close(srv.kids[i].ctl);
 	spool_child();
 	queue_child(srv.master);
 }
@@ -425,8 +429,8 @@ loop_show(void)
 
 /*
  * The descriptors to wait for, in *PFD (grown as need be): the lingering
- * sockets first, the queue's pipe, the answered pipe, then the listeners while there is
- * room.  Returns how many.
+ * sockets first, the queue's pipe, the answered pipe, then the listeners
+ * while there is room.  Returns how many.
  */
 static size_t
 loop_pollfds(struct pollfd **pfd, size_t *npfd)

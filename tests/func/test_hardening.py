@@ -179,6 +179,32 @@ def test_a_caller_calling_again_at_once_is_not_refused(daemon_factory, workers):
     assert stat_value(d, 'bgserviced_refused_total{reason="per_source"}') == 0
 
 
+def framed_call_then_close(d, service, data):
+    """A framed call as bgservice(1) makes it: the request, our side shut
+    down, the answer read by its length, and closed at once (not waiting
+    for the daemon's end of file).  The answer, or the refusal line."""
+    with d.connect(10) as s:
+        s.sendall(b"!call %s %d\n%s" % (service.encode(), len(data), data))
+        s.shutdown(socket.SHUT_WR)
+        first = s.recv(1, socket.MSG_PEEK)
+        if first != b"!":
+            return bgs.recv_all(s)
+        return bgs.read_framed(s)[1]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_framed_caller_calling_again_at_once_is_not_refused(daemon_factory, workers):
+    """The same for framed calls read by their length: the answer to the
+    caller's last request (nothing more sent, its side shut down) is
+    told to the master before it is written.  (Before, it was told at
+    the end of the connection, after the caller had its answer.)"""
+    d = daemon_factory(limits={"max_per_source": 1, "connection_workers": workers},
+                       services={"upper": {"command": ["/usr/bin/tr", "a-z", "A-Z"]}}).start()
+    got = [framed_call_then_close(d, "upper", b"x%d" % i) for i in range(300)]
+    refused = [g for i, g in enumerate(got) if g != b"X%d" % i]
+    assert not refused, (len(refused), refused[:3])
+
+
 def test_children_reaped_under_sustained_load(daemon_factory):
     """Callers without a pause, so that the master finds one waiting at
     every turn of its loop: it still reaps its children as they end

@@ -96,19 +96,27 @@ def test_a_busy_worker_counts_for_max_per_source(daemon_factory, tmp_path):
 
 
 def test_a_worker_leaves_after_1000_connections_and_is_replaced(daemon_factory):
-    """A worker leaves after 1,000 connections (pool.c), and another takes
-    its place; no call is lost on the way.  (The worker does not say it is
-    free after its last one, so that none is handed to it as it exits: a
-    window too narrow for this test to hit with the old code.)"""
+    """A worker leaves after 1,000 connections (pool.c) and another takes
+    its place; no call is lost on the way.  (The worker does not say it
+    is free after its last one, so that none is handed to it as it exits:
+    a window too narrow for this test to hit with the old code.)"""
     d = daemon_factory(limits={"connection_workers": 1},
                        services={"ppid": ppid_service()}).start()
-    seen = [d.call("ppid", b"x") for _ in range(1050)]
-    assert all(s.strip().isdigit() for s in seen), [s for s in seen if not s.strip().isdigit()][:3]
-    by = {}
-    for s in seen:
-        by[s] = by.get(s, 0) + 1
-    # The first worker served 1,000 at most (start()'s helo was one).
-    assert len(by) >= 2 and max(by.values()) <= 1000, sorted(by.values())
+    seen = []
+    for _ in range(3000):
+        seen.append(d.call("ppid", b"x"))
+        assert seen[-1].strip().isdigit(), seen[-1]
+        by = {}
+        for s in seen:
+            by[s] = by.get(s, 0) + 1
+        if len(seen) > 1000 and sorted(by.values())[-2:][0] >= 20:
+            break
+    counts = sorted(by.values())
+    # The first worker served 1,000 connections, start()'s helo among
+    # them (the calls that came before it was heard to be free were
+    # forked: one each); then the next worker took over.
+    assert 990 <= counts[-1] <= 999, counts[-5:]
+    assert counts[-2] >= 20, counts[-5:]
 
 
 def test_a_reload_replaces_the_workers(daemon_factory):
@@ -119,6 +127,22 @@ def test_a_reload_replaces_the_workers(daemon_factory):
     assert bgs.wait_until(lambda: not bgs.pid_alive(before), 10), before
     after = int(d.call("ppid", b"x"))
     assert after != before and after in kids_of(d.pid)
+
+
+def test_a_reload_during_a_job_lets_the_idle_workers_go(daemon_factory):
+    """The idle workers leave at a reload even while a job runs: a job's
+    runner, a child of the master too, holds no copy of the master's end
+    of their sockets, which kept them waiting until the job had ended."""
+    d = daemon_factory(limits={"connection_workers": 2},
+                       services={"ppid": ppid_service(),
+                                 "nap": bgs.svc("sleep 30")}).start()
+    workers = {int(d.call("ppid", b"x")) for _ in range(6)} & set(kids_of(d.pid))
+    assert workers
+    assert d.request(b"queue:add:nap:").startswith(b"id:")
+    time.sleep(0.5)
+    os.kill(d.pid, signal.SIGHUP)
+    assert bgs.wait_until(lambda: not any(bgs.pid_alive(p) for p in workers), 10), \
+        [p for p in workers if bgs.pid_alive(p)]
 
 
 def test_a_worker_killed_is_replaced_and_the_stop_leaves_none(daemon_factory):
