@@ -15,6 +15,14 @@
  * free after the last, so that none is handed to it as it leaves), at
  * end of file on its socket (a reload or the stop closes them all:
  * pool_retire()), and on SIGTERM.
+ *
+ * Why: what a call costs on top of tcpserver's one fork and exec is not
+ * the relay through pipes but the connection child itself, a forked copy
+ * of the master whose page tables are copied and whose pages are faulted
+ * in again (tests/bench/results.md, "What each design gained or lost").
+ * A worker pays that once for many connections and stays the subreaper
+ * of each run; what it gives up is a fresh copy of the master per
+ * connection, which is why it is off by default (bgserviced.conf(5)).
  */
 #include <sys/socket.h>
 #include <sys/types.h>
