@@ -3,6 +3,8 @@ environment, descriptors, concurrency."""
 import os
 import threading
 
+import pytest
+
 import bgs
 
 SH = "/bin/sh"
@@ -16,15 +18,18 @@ def test_failing_service_502_no_partial_output(daemon_factory):
     assert d.request(b"fail:x") == b"502: Service fail failed with exit status 3\n"
 
 
-def test_failing_service_output_never_answered_at_any_size(daemon_factory):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_failing_service_output_never_answered_at_any_size(daemon_factory, workers):
     """A service that writes, then fails, is answered its error line only:
     below one pipe buffer, above it, and at exactly max_output; over the
-    framed form and as a job too."""
+    framed form and as a job too; by a process forked for the connection
+    and by a reused connection worker (connection_workers)."""
     cap = 200000
     sizes = {"small": 1000, "pipe": 65536 + 1000, "exact": cap}
     services = {name: svc("head -c %d /dev/zero | tr '\\0' Q; exit 4" % n)
                 for name, n in sizes.items()}
-    d = daemon_factory(limits={"max_output": cap}, services=services).start()
+    d = daemon_factory(limits={"max_output": cap, "connection_workers": workers},
+                       services=services).start()
     for name in sizes:
         want = b"502: Service %s failed with exit status 4\n" % name.encode()
         assert d.request(name.encode() + b":") == want, name
