@@ -14,11 +14,14 @@ import bgs
 
 SIZES = [1, 100, 4096, 65536, 300 * 1024, 1 << 20, 4 << 20]
 PAUSE = 0.0005          # between the pieces of a request: a quarter of 2 ms
+BOUND = 0.002           # the shortest silence that ends a request
 CALLERS = 8
 
 # One caller: for each size, once in one write and once in four writes
 # with short pauses; never shuts down its side (as PHP's caller); prints
-# what it saw as JSON.  Runs as a process of its own, so no GIL delays it.
+# what it saw as JSON, and the longest pause it really made between two
+# writes (a process kept off the CPU by the load pauses longer than it
+# asked).  Runs as a process of its own, so no GIL delays it.
 CALLER = r"""
 import hashlib, json, socket, sys, time
 port, seed, pause = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
@@ -31,10 +34,13 @@ for n in sizes:
         req = b"sum:" + data
         s = socket.create_connection(("127.0.0.1", port), timeout=60)
         step = len(req) // pieces + 1
+        gap = 0.0
         for i in range(0, len(req), step):
             if i:
                 time.sleep(pause)
+                gap = max(gap, time.monotonic() - sent)
             s.sendall(req[i:i + step])
+            sent = time.monotonic()
         got = b""
         while True:
             b = s.recv(65536)
@@ -42,7 +48,7 @@ for n in sizes:
                 break
             got += b
         s.close()
-        out.append({"n": n, "pieces": pieces,
+        out.append({"n": n, "pieces": pieces, "gap": gap,
                     "want": hashlib.sha256(data).hexdigest(),
                     "got": got.decode("latin-1")})
 print(json.dumps(out))
@@ -81,11 +87,23 @@ def test_no_request_cut_under_load(daemon_factory, tmp_path):
             h.kill()
             h.wait(timeout=10)
     assert len(results) == CALLERS * len(SIZES) * 2
-    bad = [(r["n"], r["pieces"], r["got"][:80]) for r in results
-           if not r["got"].startswith(r["want"] + "  -")]
+    # The promise is for writers that pause less than 2 ms: never cut.
+    # The load keeps most of these writers off the CPU for longer than
+    # they asked (2 to 25 ms); the daemon stretches its silence by its own
+    # wait for a CPU, which covers nearly all of them, but not every one:
+    # a few may be cut, and then each is told so, never passed for whole.
+    short = [r for r in results if r["gap"] < BOUND]
+    long_ = [r for r in results if r["gap"] >= BOUND]
+    bad = [(r["n"], r["pieces"], round(r["gap"] * 1000, 2), r["got"][:80])
+           for r in short if not r["got"].startswith(r["want"] + "  -")]
     assert not bad, "requests not read whole: %r" % bad
-    assert stat(d, "requests_cut_total") == 0, d.log()
-    assert "request cut" not in d.log()
+    wrong = [(r["n"], round(r["gap"] * 1000, 2), r["got"][:80]) for r in long_
+             if not r["got"].startswith((r["want"] + "  -", "400: Request cut"))]
+    assert not wrong, "a cut request passed for whole: %r" % wrong
+    cut = [(r["n"], round(r["gap"] * 1000, 2)) for r in long_
+           if r["got"].startswith("400: Request cut")]
+    assert len(cut) <= 3, "cut (size, real pause in ms): %r" % cut
+    assert stat(d, "requests_cut_total") == len(cut), d.log()
 
 
 def test_small_call_answered_long_before_the_bound(daemon_factory):
