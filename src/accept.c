@@ -166,6 +166,7 @@ accept_one(struct listener *l)
 	pid_t			pid;
 	int			fd;
 
+	memset(&ss, 0, sizeof(ss)); /* whole, as it is handed to a worker */
 	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
 		 SOCK_CLOEXEC)) == -1)
 		return accept_failed(l, errno);

@@ -401,6 +401,7 @@ loop_signals(void)
 	if (sig_usr1) {
 		sig_usr1 = 0;
 		log_reopen();
+		pool_retire(); /* workers log to the file they were forked with */
 	}
 	if (sig_chld)
 		kids_reap();

@@ -145,6 +145,27 @@ def test_a_reload_during_a_job_lets_the_idle_workers_go(daemon_factory):
         [p for p in workers if bgs.pid_alive(p)]
 
 
+def test_after_sigusr1_workers_log_to_the_reopened_file(daemon_factory, tmp_path):
+    """SIGUSR1 reopens the log (after logrotate): the workers, which write
+    to the file they were forked with, are replaced as at a reload, so
+    that what they log goes to the new file, not the rotated one."""
+    log = str(tmp_path / "bgs.log")
+    d = daemon_factory(limits={"connection_workers": 2}, extra={"log": log},
+                       services={"ppid": ppid_service()}).start(foreground=False)
+    first = int(d.call("ppid", b"x"))
+    assert first in kids_of(d.pid)
+    assert bgs.wait_until(lambda: "call ppid: ok" in open(log).read(), 10)
+    os.rename(log, log + ".1")
+    d.signal(signal.SIGUSR1)
+    assert bgs.wait_until(lambda: os.path.exists(log) and "reopened" in open(log).read(), 10)
+    assert bgs.wait_until(lambda: not bgs.pid_alive(first), 10), first
+    second = int(d.call("ppid", b"y"))
+    assert bgs.wait_until(lambda: "call ppid: ok" in open(log).read(), 10), \
+        open(log + ".1").read()[-400:]
+    assert open(log + ".1").read().count("call ppid: ok") == 1
+    assert second != first
+
+
 def test_a_worker_killed_is_replaced_and_the_stop_leaves_none(daemon_factory):
     d = daemon_factory(limits={"connection_workers": 2},
                        services={"ppid": ppid_service()}).start()
